@@ -190,24 +190,7 @@ fn arp_summary(arp: &etherparse::ArpPacketSlice<'_>) -> Option<Net> {
 fn ip_header(net: &NetSlice<'_>) -> IpHeader {
     match net {
         NetSlice::Ipv4(v4) => v4_header(&v4.header(), v4.payload().ip_number),
-        NetSlice::Ipv6(v6) => {
-            let h = v6.header();
-            let (id, fragment) = v6_fragment(v6.extensions());
-            IpHeader {
-                version: 6,
-                src: h.source_addr().into(),
-                dst: h.destination_addr().into(),
-                ttl: h.hop_limit(),
-                df: false,
-                id,
-                total_len: h.payload_length().saturating_add(40),
-                tos: h.traffic_class(),
-                protocol: v6.payload().ip_number.0,
-                checksum: 0,
-                checksum_ok: true,
-                fragment,
-            }
-        }
+        NetSlice::Ipv6(v6) => v6_header(&v6.header(), v6.extensions(), v6.payload().ip_number),
         NetSlice::Arp(_) => unreachable!("ip_header is only called for IP"),
     }
 }
@@ -226,6 +209,28 @@ fn v4_header(h: &etherparse::Ipv4HeaderSlice<'_>, protocol: IpNumber) -> IpHeade
         checksum: h.header_checksum(),
         checksum_ok: checksum(h.slice()) == 0,
         fragment: h.more_fragments() || h.fragments_offset().value() != 0,
+    }
+}
+
+fn v6_header(
+    h: &etherparse::Ipv6HeaderSlice<'_>,
+    exts: &etherparse::Ipv6ExtensionsSlice<'_>,
+    protocol: IpNumber,
+) -> IpHeader {
+    let (id, fragment) = v6_fragment(exts);
+    IpHeader {
+        version: 6,
+        src: h.source_addr().into(),
+        dst: h.destination_addr().into(),
+        ttl: h.hop_limit(),
+        df: false,
+        id,
+        total_len: h.payload_length().saturating_add(40),
+        tos: h.traffic_class(),
+        protocol: protocol.0,
+        checksum: 0,
+        checksum_ok: true,
+        fragment,
     }
 }
 
@@ -273,35 +278,43 @@ fn transport(ip: &IpHeader, t: &TransportSlice<'_>) -> Transport {
 }
 
 fn icmpv4(icmp: &Icmpv4Slice<'_>) -> Icmp {
-    let mut out = Icmp {
-        v6: false,
-        icmp_type: icmp.type_u8(),
-        code: icmp.code_u8(),
-        checksum: icmp.checksum(),
-        checksum_ok: checksum(icmp.slice()) == 0,
-        rest: icmp.bytes5to8(),
-        payload: Payload::new(icmp.payload()),
-        quoted: None,
-    };
-    if out.is_error() {
-        out.quoted = quoted(icmp.payload());
-    }
-    out
+    let header = [icmp.type_u8(), icmp.code_u8()];
+    icmp_summary(
+        false,
+        header,
+        icmp.checksum(),
+        checksum(icmp.slice()) == 0,
+        icmp.bytes5to8(),
+        icmp.payload(),
+    )
 }
 
 fn icmpv6(ip: &IpHeader, icmp: &Icmpv6Slice<'_>) -> Icmp {
+    let header = [icmp.type_u8(), icmp.code_u8()];
+    let ok = transport_checksum(ip.src, ip.dst, IpNumber::IPV6_ICMP.0, icmp.slice()) == 0;
+    icmp_summary(true, header, icmp.checksum(), ok, icmp.bytes5to8(), icmp.payload())
+}
+
+fn icmp_summary(
+    v6: bool,
+    [icmp_type, code]: [u8; 2],
+    sum: u16,
+    ok: bool,
+    rest: [u8; 4],
+    payload: &[u8],
+) -> Icmp {
     let mut out = Icmp {
-        v6: true,
-        icmp_type: icmp.type_u8(),
-        code: icmp.code_u8(),
-        checksum: icmp.checksum(),
-        checksum_ok: transport_checksum(ip.src, ip.dst, IpNumber::IPV6_ICMP.0, icmp.slice()) == 0,
-        rest: icmp.bytes5to8(),
-        payload: Payload::new(icmp.payload()),
+        v6,
+        icmp_type,
+        code,
+        checksum: sum,
+        checksum_ok: ok,
+        rest,
+        payload: Payload::new(payload),
         quoted: None,
     };
     if out.is_error() {
-        out.quoted = quoted(icmp.payload());
+        out.quoted = quoted(payload);
     }
     out
 }
@@ -316,23 +329,8 @@ fn quoted(data: &[u8]) -> Option<Quoted> {
             (v4_header(&v4.header(), payload.ip_number), payload.payload)
         }
         LaxNetSlice::Ipv6(v6) => {
-            let h = v6.header();
-            let (id, fragment) = v6_fragment(v6.extensions());
-            let header = IpHeader {
-                version: 6,
-                src: h.source_addr().into(),
-                dst: h.destination_addr().into(),
-                ttl: h.hop_limit(),
-                df: false,
-                id,
-                total_len: h.payload_length().saturating_add(40),
-                tos: h.traffic_class(),
-                protocol: v6.payload().ip_number.0,
-                checksum: 0,
-                checksum_ok: true,
-                fragment,
-            };
-            (header, v6.payload().payload)
+            let payload = v6.payload();
+            (v6_header(&v6.header(), v6.extensions(), payload.ip_number), payload.payload)
         }
         LaxNetSlice::Arp(_) => return None,
     };
