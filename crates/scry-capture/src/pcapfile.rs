@@ -1,0 +1,51 @@
+//! Writing frames to a pcap file that tcpdump and Wireshark read.
+
+use crate::Error;
+use pcap::{Capture, Linktype, Packet, PacketHeader, Savefile};
+use std::path::Path;
+use std::time::Duration;
+
+/// A pcap file of Ethernet frames.
+pub struct PcapWriter {
+    file: Savefile,
+    path: String,
+}
+
+impl PcapWriter {
+    /// Creates (or truncates) `path`.
+    ///
+    /// # Errors
+    /// [`Error::Pcap`] when the file cannot be created.
+    pub fn create(path: &Path) -> Result<PcapWriter, Error> {
+        let shown = path.display().to_string();
+        let err = |source| Error::Pcap { operation: "creating a pcap file", iface: shown.clone(), source };
+        let dead = Capture::dead(Linktype::ETHERNET).map_err(err)?;
+        let file = dead.savefile(path).map_err(err)?;
+        Ok(PcapWriter { file, path: shown })
+    }
+
+    /// Appends one frame with its capture time (since the Unix epoch).
+    pub fn write(&mut self, timestamp: Duration, frame: &[u8]) {
+        let header = PacketHeader {
+            ts: libc::timeval {
+                tv_sec: timestamp.as_secs() as libc::time_t,
+                tv_usec: libc::suseconds_t::from(timestamp.subsec_micros() as i32),
+            },
+            caplen: frame.len() as u32,
+            len: frame.len() as u32,
+        };
+        self.file.write(&Packet::new(&header, frame));
+    }
+
+    /// Flushes buffered frames to disk.
+    ///
+    /// # Errors
+    /// [`Error::Pcap`] when the write fails.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.file.flush().map_err(|source| Error::Pcap {
+            operation: "flushing a pcap file",
+            iface: self.path.clone(),
+            source,
+        })
+    }
+}

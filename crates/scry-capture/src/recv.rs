@@ -1,0 +1,148 @@
+//! Receiving through libpcap with a BPF filter.
+//!
+//! Opened in immediate mode with a generous kernel buffer: with a default,
+//! buffered capture replies arrive late in bursts and are silently dropped
+//! under load. Drop counters are exposed so callers can report them.
+
+use crate::error::is_permission;
+use crate::Error;
+use pcap::{Active, Capture, Direction};
+use scry_packet::LinkType;
+use std::time::Duration;
+
+/// How to open a capture.
+#[derive(Clone, Debug)]
+pub struct CaptureConfig {
+    /// BPF filter in pcap-filter(7) syntax; empty captures everything.
+    pub filter: String,
+    /// Kernel buffer size in bytes.
+    pub buffer_size: i32,
+    /// Bytes kept of each frame: enough for headers, options and the packet
+    /// quoted in an ICMP error.
+    pub snaplen: i32,
+    /// How long [`Receiver::next_frame`] waits for a frame before returning `None`.
+    pub timeout: Duration,
+    /// Capture only frames arriving at the interface, not ones we send.
+    pub inbound_only: bool,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig {
+            filter: String::new(),
+            buffer_size: 64 << 20,
+            snaplen: 1024,
+            timeout: Duration::from_millis(50),
+            inbound_only: true,
+        }
+    }
+}
+
+/// A received frame, borrowed from libpcap's buffer until the next call.
+#[derive(Debug)]
+pub struct Received<'a> {
+    /// Capture time since the Unix epoch.
+    pub timestamp: Duration,
+    /// The captured bytes (at most the snap length).
+    pub data: &'a [u8],
+    /// The frame's length on the wire.
+    pub wire_len: u32,
+}
+
+/// libpcap's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    pub received: u32,
+    /// Dropped because the buffer was full.
+    pub dropped: u32,
+    /// Dropped by the interface or driver.
+    pub if_dropped: u32,
+}
+
+/// A live libpcap capture on one interface.
+pub struct Receiver {
+    capture: Capture<Active>,
+    link: LinkType,
+    iface: String,
+}
+
+impl Receiver {
+    /// Opens a capture on `iface` and installs the filter.
+    ///
+    /// # Errors
+    /// [`Error::Privilege`] without CAP_NET_RAW; [`Error::Pcap`] for a bad
+    /// interface or filter; [`Error::UnsupportedLinkType`].
+    pub fn open(iface: &str, config: &CaptureConfig) -> Result<Receiver, Error> {
+        let pcap_err = |operation| move |source: pcap::Error| classify(operation, iface, source);
+        let timeout_ms = i32::try_from(config.timeout.as_millis()).unwrap_or(i32::MAX).max(1);
+        let mut capture = Capture::from_device(iface)
+            .map_err(pcap_err("opening a capture"))?
+            .immediate_mode(true)
+            .buffer_size(config.buffer_size)
+            .snaplen(config.snaplen)
+            .timeout(timeout_ms)
+            .open()
+            .map_err(pcap_err("opening a capture"))?;
+        if config.inbound_only {
+            capture.direction(Direction::In).map_err(pcap_err("setting the capture direction"))?;
+        }
+        if !config.filter.is_empty() {
+            capture.filter(&config.filter, true).map_err(pcap_err("compiling the BPF filter"))?;
+        }
+        let dlt = capture.get_datalink().0;
+        let link = LinkType::from_dlt(dlt).ok_or(Error::UnsupportedLinkType { iface: iface.into(), dlt })?;
+        Ok(Receiver { capture, link, iface: iface.into() })
+    }
+
+    /// The link type frames arrive with.
+    pub fn link_type(&self) -> LinkType {
+        self.link
+    }
+
+    /// The next frame, or `None` when the timeout passed without one.
+    ///
+    /// # Errors
+    /// [`Error::Pcap`] when the capture fails.
+    pub fn next_frame(&mut self) -> Result<Option<Received<'_>>, Error> {
+        match self.capture.next_packet() {
+            Ok(packet) => {
+                let ts = packet.header.ts;
+                Ok(Some(Received {
+                    timestamp: Duration::new(ts.tv_sec.max(0) as u64, (ts.tv_usec.max(0) as u32) * 1000),
+                    data: packet.data,
+                    wire_len: packet.header.len,
+                }))
+            }
+            Err(pcap::Error::TimeoutExpired) => Ok(None),
+            Err(source) => {
+                Err(Error::Pcap { operation: "reading a frame", iface: self.iface.clone(), source })
+            }
+        }
+    }
+
+    /// libpcap's receive and drop counters so far.
+    ///
+    /// # Errors
+    /// [`Error::Pcap`] when libpcap cannot report them.
+    pub fn stats(&mut self) -> Result<CaptureStats, Error> {
+        let s = self.capture.stats().map_err(|source| Error::Pcap {
+            operation: "reading statistics",
+            iface: self.iface.clone(),
+            source,
+        })?;
+        Ok(CaptureStats { received: s.received, dropped: s.dropped, if_dropped: s.if_dropped })
+    }
+}
+
+fn classify(operation: &'static str, iface: &str, source: pcap::Error) -> Error {
+    if is_permission(&source.to_string()) {
+        Error::Privilege {
+            operation: "opening a libpcap capture",
+            iface: iface.into(),
+            capability: "CAP_NET_RAW and CAP_NET_ADMIN",
+            detail: source.to_string(),
+        }
+    } else {
+        Error::Pcap { operation, iface: iface.into(), source }
+    }
+}
