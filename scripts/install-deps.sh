@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the Debian packages scry builds and tests with:
+#   libpcap-dev          libpcap headers for the pcap crate
+#   iproute2 nftables    the namespace lab (ip netns, veth, bridge, nft rules)
+#   tcpdump              fixtures and pcap-file checks
+#   nmap                 the oracle (OS fingerprints) and nmap-os-db/nmap-services
+#   masscan zmap         benchmark yardsticks
+#   iputils-ping procps  lab readiness checks and sysctl
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: needs root (apt-get install)" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps pkg-config >/dev/null
+if ! command -v cargo >/dev/null; then
+  echo "install-deps: cargo not found; install a Rust toolchain (rustup) first" >&2
+  exit 1
+fi
