@@ -1,0 +1,195 @@
+//! Report lines and JSON, on hand-made results.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::db::Cpe;
+
+fn class(vendor: &str, family: &str, generation: Option<&str>, device_type: &str, cpe: &[&str]) -> OsClass {
+    OsClass {
+        vendor: vendor.to_owned(),
+        family: family.to_owned(),
+        generation: generation.map(str::to_owned),
+        device_type: device_type.to_owned(),
+        cpe: cpe.iter().map(|c| Cpe { name: (*c).to_owned(), auto: false }).collect(),
+    }
+}
+
+fn linux(generation: &str) -> OsClass {
+    let cpe = format!("cpe:/o:linux:linux_kernel:{}", generation.trim_end_matches(".X"));
+    class("Linux", "Linux", Some(generation), "general purpose", &[&cpe])
+}
+
+fn entry(name: &str, accuracy: f64, classes: Vec<OsClass>) -> OsMatch {
+    OsMatch {
+        index: 0,
+        name: name.into(),
+        line: 7,
+        accuracy,
+        matched_points: 0,
+        possible_points: 0,
+        classes: Arc::from(classes),
+    }
+}
+
+fn result(matches: Vec<OsMatch>) -> OsResult {
+    let perfect = matches.iter().take_while(|m| m.accuracy == 1.0).count();
+    OsResult {
+        status: if matches.is_empty() { MatchStatus::NoMatches } else { MatchStatus::Success },
+        matches,
+        perfect,
+    }
+}
+
+#[test]
+fn perfect_matches_give_details_and_classes() {
+    let r = result(vec![
+        entry("Linux 2.6.32", 1.0, vec![linux("2.6.X")]),
+        entry("Linux 3.2 - 4.9", 1.0, vec![linux("3.X"), linux("4.X")]),
+        entry("Sony TV", 0.95, vec![class("Sony", "Linux", Some("2.6.X"), "media device", &[])]),
+    ]);
+    assert_eq!(
+        os_lines(&r, &ReportOptions::default()),
+        [
+            "Device type: general purpose",
+            "Running: Linux 2.6.X|3.X|4.X",
+            "OS CPE: cpe:/o:linux:linux_kernel:2.6 cpe:/o:linux:linux_kernel:3 cpe:/o:linux:linux_kernel:4",
+            "OS details: Linux 2.6.32, Linux 3.2 - 4.9",
+        ]
+    );
+    assert_eq!(listed_matches(&r).len(), 2);
+}
+
+#[test]
+fn guesses_need_osscan_guess_or_a_reason() {
+    let r = result(vec![
+        entry("Linux 5.0 - 5.2", 0.975, vec![linux("5.X")]),
+        entry(
+            "AXIS camera",
+            0.94,
+            vec![class("AXIS", "Linux", Some("2.6.X"), "webcam", &["cpe:/h:axis:210a"])],
+        ),
+        entry("Far away", 0.875, vec![class("X", "Y", None, "router", &[])]),
+    ]);
+    assert_eq!(
+        os_lines(&r, &ReportOptions::default()),
+        ["No exact OS matches for host (If you know what OS is running on it, see https://nmap.org/submit/ )."]
+    );
+    let guess = ReportOptions { osscan_guess: true, ..ReportOptions::default() };
+    assert_eq!(
+        os_lines(&r, &guess),
+        [
+            "Device type: general purpose|webcam",
+            "Running (JUST GUESSING): Linux 5.X (97%), AXIS Linux 2.6.X (94%)",
+            "OS CPE: cpe:/o:linux:linux_kernel:5 cpe:/h:axis:210a",
+            "Aggressive OS guesses: Linux 5.0 - 5.2 (97%), AXIS camera (94%)",
+            "No exact OS matches for host (If you know what OS is running on it, see https://nmap.org/submit/ ).",
+        ]
+    );
+    let reason = ReportOptions {
+        omit_reason: Some("Missing a closed TCP port so results incomplete".to_owned()),
+        unreliable: true,
+        ..ReportOptions::default()
+    };
+    let lines = os_lines(&r, &reason);
+    assert_eq!(lines[0], "Warning: OSScan results may be unreliable because we could not find at least 1 open and 1 closed port");
+    assert_eq!(lines.last().unwrap(), "No exact OS matches for host (test conditions non-ideal).");
+}
+
+#[test]
+fn guesses_stop_at_ten_and_within_ten_points() {
+    let many: Vec<OsMatch> =
+        (0..12).map(|i| entry(&format!("OS {i}"), 0.99 - f64::from(i) * 0.001, vec![])).collect();
+    assert_eq!(listed_matches(&result(many)).len(), 10);
+    // Strictly more than best - 0.10: 0.89 is out when the best is 0.99.
+    let edge = vec![entry("A", 0.99, vec![]), entry("B", 0.8901, vec![]), entry("C", 0.89, vec![])];
+    assert_eq!(guesses_line(&result(edge)).unwrap(), "Aggressive OS guesses: A (99%), B (89%)");
+}
+
+#[test]
+fn percent_is_floored() {
+    assert_eq!(entry("A", 0.999_999, vec![]).percent(), 99);
+    assert_eq!(entry("A", 0.57, vec![]).percent(), 56);
+    assert_eq!(entry("A", 1.0, vec![]).percent(), 100);
+}
+
+#[test]
+fn more_than_eight_perfect_matches_are_too_many() {
+    let nine: Vec<OsMatch> = (0..9).map(|i| entry(&format!("OS {i}"), 1.0, vec![linux("2.6.X")])).collect();
+    let r = result(nine);
+    let lines = os_lines(&r, &ReportOptions::default());
+    assert_eq!(lines.last().unwrap(), "Too many fingerprints match this host to give specific OS details");
+    assert_eq!(lines[0], "Device type: general purpose");
+    assert!(listed_matches(&r).is_empty());
+    assert_eq!(details_line(&r), None);
+    let too_many = OsResult { status: MatchStatus::TooManyMatches, ..r };
+    assert_eq!(
+        os_lines(&too_many, &ReportOptions::default()),
+        ["Too many fingerprints match this host to give specific OS details"]
+    );
+}
+
+#[test]
+fn no_matches() {
+    let r = result(vec![]);
+    assert_eq!(
+        os_lines(&r, &ReportOptions::default()),
+        ["No OS matches for host (If you know what OS is running on it, see https://nmap.org/submit/ )."]
+    );
+    let reason = ReportOptions {
+        omit_reason: Some("Timing level 5 (Insane) used".to_owned()),
+        ..ReportOptions::default()
+    };
+    assert_eq!(
+        os_lines(&r, &reason),
+        ["OS fingerprint not ideal because: Timing level 5 (Insane) used", "No OS matches for host"]
+    );
+}
+
+#[test]
+fn class_summary_overflows_silently() {
+    let nine: Vec<OsMatch> = (0..9)
+        .map(|i| entry(&format!("OS {i}"), 1.0, vec![class(&format!("V{i}"), "F", None, "t", &[])]))
+        .collect();
+    let r = result(nine);
+    assert!(class_lines(&classify(&r), false).is_empty());
+}
+
+#[test]
+fn classification_keeps_only_perfect_classes_when_there_are_some() {
+    let r = result(vec![entry("A", 1.0, vec![linux("2.6.X")]), entry("B", 0.99, vec![linux("3.X")])]);
+    let c = classify(&r);
+    assert_eq!(c.classes.len(), 1);
+    assert_eq!(c.perfect, 1);
+    // Generations are joined unless already contained (nmap uses strstr).
+    let r = result(vec![entry("A", 0.9, vec![linux("2.6.X"), linux("6.X"), linux("3.X")])]);
+    assert_eq!(class_lines(&classify(&r), true)[1], "Running (JUST GUESSING): Linux 2.6.X|3.X (90%)");
+}
+
+#[test]
+fn json_form() {
+    let m = entry(
+        "Linux 3.2 - 4.9",
+        0.964,
+        vec![
+            linux("3.X"),
+            linux("4.X"),
+            class("Linux", "Linux", None, "general purpose", &["cpe:/o:linux:linux_kernel:3"]),
+        ],
+    );
+    let json = serde_json::to_value(m.to_json()).unwrap();
+    assert_eq!(
+        json,
+        serde_json::json!({
+            "name": "Linux 3.2 - 4.9",
+            "accuracy": 96,
+            "line": 7,
+            "classes": [
+                {"vendor": "Linux", "family": "Linux", "generation": "3.X", "type": "general purpose"},
+                {"vendor": "Linux", "family": "Linux", "generation": "4.X", "type": "general purpose"},
+                {"vendor": "Linux", "family": "Linux", "generation": null, "type": "general purpose"}
+            ],
+            "cpe": ["cpe:/o:linux:linux_kernel:3", "cpe:/o:linux:linux_kernel:4"]
+        })
+    );
+}
