@@ -1,0 +1,99 @@
+//! Port and host states, with the reason that decided each, as nmap names them.
+//!
+//! SYN-scan rules (Nmap book, "TCP SYN (Stealth) Scan"): a SYN-ACK means open,
+//! a RST closed; an ICMP unreachable of type 3 code 0, 1, 2, 3, 9, 10 or 13,
+//! or no answer after every retry, filtered.
+
+use std::fmt;
+
+/// What a scan concluded about a port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PortState {
+    Open,
+    Closed,
+    Filtered,
+    Unfiltered,
+    OpenFiltered,
+    ClosedFiltered,
+}
+
+impl PortState {
+    /// nmap's spelling: `open`, `closed`, `filtered`, `open|filtered`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PortState::Open => "open",
+            PortState::Closed => "closed",
+            PortState::Filtered => "filtered",
+            PortState::Unfiltered => "unfiltered",
+            PortState::OpenFiltered => "open|filtered",
+            PortState::ClosedFiltered => "closed|filtered",
+        }
+    }
+}
+
+impl fmt::Display for PortState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a state was concluded; printed as nmap prints `--reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Reason {
+    SynAck,
+    Reset,
+    NoResponse,
+    /// ICMP type 3 with this code.
+    Unreachable(u8),
+    /// ICMP time exceeded in transit.
+    TimeExceeded,
+    EchoReply,
+    ArpResponse,
+    /// The user said so (`-Pn`).
+    UserSet,
+}
+
+impl Reason {
+    /// The ICMP type 3 codes that mark a TCP port filtered.
+    pub const FILTERING_UNREACHABLE_CODES: [u8; 7] = [0, 1, 2, 3, 9, 10, 13];
+
+    /// nmap's reason string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SynAck => "syn-ack",
+            Reason::Reset => "reset",
+            Reason::NoResponse => "no-response",
+            Reason::Unreachable(0) => "net-unreach",
+            Reason::Unreachable(1) => "host-unreach",
+            Reason::Unreachable(2) => "proto-unreach",
+            Reason::Unreachable(3) => "port-unreach",
+            Reason::Unreachable(9) => "net-prohibited",
+            Reason::Unreachable(10) => "host-prohibited",
+            Reason::Unreachable(13) => "admin-prohibited",
+            Reason::Unreachable(_) => "unreach",
+            Reason::TimeExceeded => "time-exceeded",
+            Reason::EchoReply => "echo-reply",
+            Reason::ArpResponse => "arp-response",
+            Reason::UserSet => "user-set",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nmap_spellings() {
+        assert_eq!(PortState::OpenFiltered.to_string(), "open|filtered");
+        assert_eq!(Reason::Unreachable(13).to_string(), "admin-prohibited");
+        assert_eq!(Reason::Unreachable(3).to_string(), "port-unreach");
+        assert_eq!(Reason::SynAck.to_string(), "syn-ack");
+    }
+}

@@ -1,0 +1,169 @@
+//! The TCP SYN probe: half-open scanning with stateless validation.
+//!
+//! Every SYN uses the window and option layout of nmap's first OS-detection
+//! probe (Nmap book, "TCP/IP Fingerprinting Methods": window 1; WS 10, NOP,
+//! MSS 1460, TS 0xFFFFFFFF/0, SACK permitted), so each SYN-ACK a scan receives
+//! is also a T1/O1/W1 sample for OS guessing. The sequence number is the
+//! flow's cookie; a reply counts only if it acknowledges it.
+
+use crate::cookie::{CookieKey, Flow, ProbeKind};
+use crate::results::PortResult;
+use crate::state::{PortState, Reason};
+use scry_packet::layout::ETHERNET_LEN;
+use scry_packet::{
+    BuildError, EthernetSpec, Frame, IpSpec, Mac, Net, TcpFlags, TcpOption, TcpProbe, TcpSpec, TcpTemplate,
+    Transport,
+};
+use std::net::IpAddr;
+
+/// Options of nmap's first SEQ probe, in its order.
+pub const SYN_OPTIONS: &[TcpOption<'static>] = &[
+    TcpOption::WindowScale(10),
+    TcpOption::Nop,
+    TcpOption::Mss(1460),
+    TcpOption::Timestamp { val: 0xffff_ffff, ecr: 0 },
+    TcpOption::SackPermitted,
+];
+
+/// Window of nmap's first SEQ probe.
+pub const SYN_WINDOW: u16 = 1;
+
+/// What a received frame means to the scan.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A validated answer about `port` on `host`.
+    Port { host: IpAddr, port: u16, result: PortResult },
+    /// Addressed to the scan but failing validation: forged, stale or corrupt.
+    Invalid,
+    /// Not for this scan at all.
+    Unrelated,
+}
+
+/// A SYN scan's fixed parameters: our address, MAC and source port, and the key.
+pub struct SynProbe {
+    template: TcpTemplate,
+    src: IpAddr,
+    src_port: u16,
+    key: CookieKey,
+}
+
+impl SynProbe {
+    /// Prepares the SYN template.
+    ///
+    /// # Errors
+    /// [`BuildError::MixedVersions`] is impossible here; the error type is the builder's.
+    pub fn new(src: IpAddr, src_mac: Mac, src_port: u16, ttl: u8, key: CookieKey) -> Result<SynProbe, BuildError> {
+        let mut ip = IpSpec::new(src, src)?;
+        match &mut ip {
+            IpSpec::V4(h) => h.ttl = ttl,
+            IpSpec::V6(h) => h.hop_limit = ttl,
+        }
+        let tcp = TcpSpec {
+            src_port,
+            flags: TcpFlags::SYN,
+            window: SYN_WINDOW,
+            options: SYN_OPTIONS,
+            ..TcpSpec::default()
+        };
+        let template = TcpTemplate::new(&EthernetSpec { src: src_mac, dst: Mac::ZERO }, &ip, &tcp)?;
+        Ok(SynProbe { template, src, src_port, key })
+    }
+
+    /// Length of every probe frame.
+    pub fn frame_len(&self) -> usize {
+        self.template.len()
+    }
+
+    /// The pcap-filter(7) expression selecting possible replies: TCP to our
+    /// source port and ICMP errors, addressed to us.
+    pub fn filter(&self) -> String {
+        match self.src {
+            IpAddr::V4(src) => format!(
+                "dst host {src} and ((tcp and dst port {}) or (icmp and icmp[icmptype] == icmp-unreach))",
+                self.src_port
+            ),
+            IpAddr::V6(src) => format!("dst host {src} and ((tcp and dst port {}) or icmp6)", self.src_port),
+        }
+    }
+
+    /// Writes the SYN for `dst:port` via next hop `dst_mac` into `out` and
+    /// returns its length.
+    ///
+    /// # Errors
+    /// [`BuildError::MixedVersions`] when `dst` is not of our address's version.
+    pub fn write(&self, dst: IpAddr, port: u16, dst_mac: Mac, ip_id: u16, out: &mut [u8]) -> Result<usize, BuildError> {
+        let seq = self.key.cookie(&Flow::new(self.src, dst, self.src_port, port), ProbeKind::TCP_SYN);
+        let n = self.template.write(&TcpProbe { dst, src_port: self.src_port, dst_port: port, seq, ip_id }, out)?;
+        out[..6].copy_from_slice(&dst_mac.0);
+        debug_assert!(n > ETHERNET_LEN);
+        Ok(n)
+    }
+
+    /// Classifies a parsed frame.
+    pub fn classify(&self, frame: &Frame) -> Verdict {
+        let Net::Ip(packet) = &frame.net else { return Verdict::Unrelated };
+        let ip = &packet.header;
+        if ip.dst != self.src {
+            return Verdict::Unrelated;
+        }
+        match &packet.transport {
+            Transport::Tcp(tcp) => {
+                if tcp.dst_port != self.src_port {
+                    return Verdict::Unrelated;
+                }
+                let reply = Flow::new(ip.src, ip.dst, tcp.src_port, tcp.dst_port);
+                let kind = ProbeKind::TCP_SYN;
+                let (state, reason) = if tcp.flags.contains(TcpFlags::RST) {
+                    if !self.key.check_rst(&reply, kind, tcp.ack) {
+                        return Verdict::Invalid;
+                    }
+                    (PortState::Closed, Reason::Reset)
+                } else if tcp.flags.contains(TcpFlags::SYN | TcpFlags::ACK) {
+                    if !self.key.check_syn_ack(&reply, kind, tcp.ack) {
+                        return Verdict::Invalid;
+                    }
+                    (PortState::Open, Reason::SynAck)
+                } else {
+                    return Verdict::Invalid;
+                };
+                Verdict::Port { host: ip.src, port: tcp.src_port, result: PortResult { state, reason, ttl: ip.ttl } }
+            }
+            Transport::Icmp(icmp) => {
+                let unreachable = if icmp.v6 { icmp.icmp_type == 1 } else { icmp.icmp_type == 3 };
+                if !unreachable {
+                    return Verdict::Unrelated;
+                }
+                let Some(q) = icmp.quoted else { return Verdict::Invalid };
+                let (Some(sport), Some(dport), Some(seq)) = (q.src_port, q.dst_port, q.tcp_seq) else {
+                    return Verdict::Invalid;
+                };
+                if q.ip.protocol != 6 || q.ip.src != self.src || sport != self.src_port {
+                    return Verdict::Unrelated;
+                }
+                let probe = Flow::new(q.ip.src, q.ip.dst, sport, dport);
+                if !self.key.check_quoted_seq(&probe, ProbeKind::TCP_SYN, seq) {
+                    return Verdict::Invalid;
+                }
+                let code = if icmp.v6 { v6_code_as_v4(icmp.code) } else { icmp.code };
+                if !Reason::FILTERING_UNREACHABLE_CODES.contains(&code) {
+                    return Verdict::Invalid;
+                }
+                let result = PortResult { state: PortState::Filtered, reason: Reason::Unreachable(code), ttl: ip.ttl };
+                Verdict::Port { host: q.ip.dst, port: dport, result }
+            }
+            _ => Verdict::Unrelated,
+        }
+    }
+}
+
+/// Maps an ICMPv6 destination-unreachable code (RFC 4443) to the ICMPv4 code
+/// nmap reports for the same condition.
+fn v6_code_as_v4(code: u8) -> u8 {
+    match code {
+        0 => 0,  // no route -> net unreachable
+        1 => 13, // administratively prohibited
+        3 => 1,  // address unreachable -> host unreachable
+        4 => 3,  // port unreachable
+        _ => 13,
+    }
+}
