@@ -9,12 +9,16 @@
 
 mod error;
 mod iface;
+mod neighbor;
 mod pcapfile;
 mod recv;
+mod route;
 mod send;
 
 pub use error::Error;
 pub use iface::Interface;
+pub use neighbor::{resolve_mac, resolve_many};
 pub use pcapfile::PcapWriter;
 pub use recv::{CaptureConfig, CaptureStats, Received, Receiver};
-pub use send::RawSender;
+pub use route::{route_to, route_with, Route, RouteOverrides};
+pub use send::{RawSender, MAX_BATCH};

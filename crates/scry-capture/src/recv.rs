@@ -8,6 +8,7 @@ use crate::error::is_permission;
 use crate::Error;
 use pcap::{Active, Capture, Direction};
 use scry_packet::LinkType;
+use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 /// How to open a capture.
@@ -60,10 +61,17 @@ pub struct CaptureStats {
 }
 
 /// A live libpcap capture on one interface.
+///
+/// The capture is non-blocking and waited on with `poll(2)`: in immediate
+/// mode libpcap on Linux does not return when its read timeout expires, so a
+/// blocking read would never let the caller stop on a quiet link.
 pub struct Receiver {
     capture: Capture<Active>,
     link: LinkType,
     iface: String,
+    timeout_ms: i32,
+    /// The current frame, copied out of libpcap's ring (a few hundred bytes).
+    frame: Vec<u8>,
 }
 
 impl Receiver {
@@ -91,7 +99,8 @@ impl Receiver {
         }
         let dlt = capture.get_datalink().0;
         let link = LinkType::from_dlt(dlt).ok_or(Error::UnsupportedLinkType { iface: iface.into(), dlt })?;
-        Ok(Receiver { capture, link, iface: iface.into() })
+        let capture = capture.setnonblock().map_err(pcap_err("making the capture non-blocking"))?;
+        Ok(Receiver { capture, link, iface: iface.into(), timeout_ms, frame: Vec::with_capacity(2048) })
     }
 
     /// The link type frames arrive with.
@@ -104,20 +113,45 @@ impl Receiver {
     /// # Errors
     /// [`Error::Pcap`] when the capture fails.
     pub fn next_frame(&mut self) -> Result<Option<Received<'_>>, Error> {
-        match self.capture.next_packet() {
-            Ok(packet) => {
-                let ts = packet.header.ts;
-                Ok(Some(Received {
-                    timestamp: Duration::new(ts.tv_sec.max(0) as u64, (ts.tv_usec.max(0) as u32) * 1000),
-                    data: packet.data,
-                    wire_len: packet.header.len,
-                }))
+        let mut waited = false;
+        let (timestamp, wire_len) = loop {
+            match self.capture.next_packet() {
+                Ok(packet) => {
+                    let ts = packet.header.ts;
+                    self.frame.clear();
+                    self.frame.extend_from_slice(packet.data);
+                    let timestamp = Duration::new(ts.tv_sec.max(0) as u64, (ts.tv_usec.max(0) as u32) * 1000);
+                    break (timestamp, packet.header.len);
+                }
+                Err(pcap::Error::TimeoutExpired) if !waited => {
+                    self.wait_readable()?;
+                    waited = true;
+                }
+                Err(pcap::Error::TimeoutExpired) => return Ok(None),
+                Err(source) => {
+                    return Err(Error::Pcap {
+                        operation: "reading a frame",
+                        iface: self.iface.clone(),
+                        source,
+                    })
+                }
             }
-            Err(pcap::Error::TimeoutExpired) => Ok(None),
-            Err(source) => {
-                Err(Error::Pcap { operation: "reading a frame", iface: self.iface.clone(), source })
+        };
+        Ok(Some(Received { timestamp, data: &self.frame, wire_len }))
+    }
+
+    /// Waits until the capture has a frame or the timeout passes.
+    fn wait_readable(&self) -> Result<(), Error> {
+        let mut fds = libc::pollfd { fd: self.capture.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd for the duration of the call.
+        let ret = unsafe { libc::poll(&mut fds, 1, self.timeout_ms) };
+        if ret < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::Io { operation: "poll", iface: self.iface.clone(), source: err });
             }
         }
+        Ok(())
     }
 
     /// libpcap's receive and drop counters so far.
