@@ -1,0 +1,224 @@
+//! Command-line arguments, spelled the way nmap spells them.
+//!
+//! nmap's two-letter single-dash options (`-sS`, `-iL`, `-oN`, `-Pn`) are not
+//! expressible as clap short flags, so [`nmap_aliases`] rewrites exactly those
+//! tokens to long options before clap parses; everything else is clap's.
+
+use clap::{ArgAction, Parser};
+use scry_packet::Mac;
+use std::ffi::OsString;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+/// Default send rate in packets per second.
+pub const DEFAULT_RATE: f64 = 10_000.0;
+/// Default number of retransmissions of an unanswered probe.
+pub const DEFAULT_RETRIES: u32 = 2;
+/// Default cooldown after the last probe, in seconds.
+pub const DEFAULT_WAIT: f64 = 1.0;
+
+/// nmap's multi-letter single-dash options and the long options they mean here.
+const ALIASES: &[(&str, &str)] = &[
+    ("-sS", "--syn-scan"),
+    ("-iL", "--input-list"),
+    ("-oN", "--output-normal"),
+    ("-oJ", "--output-json"),
+    ("-oX", "--output-xml"),
+    ("-oG", "--output-grepable"),
+    ("-oA", "--output-all"),
+    ("-Pn", "--no-ping"),
+    ("-sn", "--ping-scan"),
+    ("-sU", "--udp-scan"),
+];
+
+/// Rewrites nmap's multi-letter options (`-sS`, `-oN FILE`, `-oNFILE`) to long options.
+pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
+    let mut out = Vec::new();
+    let mut options_ended = false;
+    for arg in args {
+        let text = arg.to_string_lossy().into_owned();
+        if options_ended || text == "--" {
+            options_ended = true;
+            out.push(arg);
+            continue;
+        }
+        match ALIASES.iter().find(|(short, _)| text.starts_with(short)) {
+            Some((short, long)) if text.len() == short.len() => out.push(OsString::from(long)),
+            // -oNfile / -iLfile: value glued on, as nmap allows.
+            Some((short, long)) if !long.ends_with("-scan") && long != &"--no-ping" => {
+                out.push(OsString::from(long));
+                out.push(OsString::from(&text[short.len()..]));
+            }
+            _ => out.push(arg),
+        }
+    }
+    out
+}
+
+/// scry: a raw-packet port scanner that speaks nmap's flags.
+#[derive(Parser, Debug)]
+#[command(
+    name = "scry",
+    version,
+    override_usage = "scry [-sS] -p PORTS [options] TARGET...",
+    after_help = "Targets: 198.18.0.1, 198.18.0.0/24, 198.18.0.1-20, 198.18.1-2.0-255, hostnames.\n\
+                  Exit status: 0 scan completed (also after Ctrl-C), 1 runtime error \
+                  (privileges, interface, routing), 2 bad command line or input."
+)]
+pub struct Args {
+    /// Targets: addresses, CIDR blocks, octet ranges, hostnames.
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// TCP SYN (half-open) scan: the default and, for now, the only scan type [-sS].
+    #[arg(long = "syn-scan")]
+    pub syn_scan: bool,
+
+    /// Ports: 22,80,1000-2000; - for 1-65535; T:/U: prefixes; service names.
+    #[arg(short = 'p', value_name = "PORTS", allow_hyphen_values = true)]
+    pub ports: Option<String>,
+
+    /// Scan the N most common ports (nmap-services frequencies).
+    #[arg(long = "top-ports", value_name = "N")]
+    pub top_ports: Option<usize>,
+
+    /// Ports to leave out, same syntax as -p.
+    #[arg(long = "exclude-ports", value_name = "PORTS", allow_hyphen_values = true)]
+    pub exclude_ports: Option<String>,
+
+    /// Read targets from FILE (- for standard input) [-iL].
+    #[arg(long = "input-list", value_name = "FILE")]
+    pub input_list: Option<PathBuf>,
+
+    /// Comma-separated targets never to probe.
+    #[arg(long = "exclude", value_name = "LIST")]
+    pub exclude: Option<String>,
+
+    /// Read targets never to probe from FILE.
+    #[arg(long = "excludefile", value_name = "FILE")]
+    pub exclude_file: Option<PathBuf>,
+
+    /// Packets per second.
+    #[arg(long = "rate", alias = "max-rate", value_name = "PPS", default_value_t = DEFAULT_RATE)]
+    pub rate: f64,
+
+    /// Retransmissions of a probe that got no answer.
+    #[arg(long = "retries", alias = "max-retries", value_name = "N", default_value_t = DEFAULT_RETRIES)]
+    pub retries: u32,
+
+    /// Seconds to keep listening after the last probe.
+    #[arg(long = "wait", value_name = "SECS", default_value_t = DEFAULT_WAIT)]
+    pub wait: f64,
+
+    /// Seed for the probe order (same seed, same order; required to combine shards).
+    #[arg(long = "seed", value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Scan only shard I of N (0-based, I/N); shards with one seed cover the scan exactly.
+    #[arg(long = "shard", value_name = "I/N")]
+    pub shard: Option<String>,
+
+    /// Send and receive on this interface.
+    #[arg(short = 'e', value_name = "IFACE")]
+    pub iface: Option<String>,
+
+    /// Source address of probes.
+    #[arg(short = 'S', value_name = "ADDR")]
+    pub source: Option<IpAddr>,
+
+    /// Next-hop MAC address, skipping ARP.
+    #[arg(long = "router-mac", value_name = "MAC")]
+    pub router_mac: Option<Mac>,
+
+    /// Source port of probes.
+    #[arg(short = 'g', long = "source-port", value_name = "PORT")]
+    pub source_port: Option<u16>,
+
+    /// IP time-to-live of probes.
+    #[arg(long = "ttl", value_name = "N", default_value_t = 64)]
+    pub ttl: u8,
+
+    /// Show only open ports.
+    #[arg(long = "open")]
+    pub open: bool,
+
+    /// Show the reason for each port's state.
+    #[arg(long = "reason")]
+    pub reason: bool,
+
+    /// Treat every target as up: report hosts that never answered [-Pn].
+    #[arg(long = "no-ping")]
+    pub no_ping: bool,
+
+    /// More output; repeat for even more.
+    #[arg(short = 'v', action = ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Never resolve hostnames.
+    #[arg(short = 'n')]
+    pub no_resolve: bool,
+
+    /// Normal output to FILE [-oN].
+    #[arg(long = "output-normal", value_name = "FILE")]
+    pub output_normal: Option<PathBuf>,
+
+    /// JSON Lines to FILE, - for standard output [-oJ].
+    #[arg(long = "output-json", value_name = "FILE")]
+    pub output_json: Option<PathBuf>,
+
+    /// nmap XML output [-oX]: not yet available.
+    #[arg(long = "output-xml", value_name = "FILE", hide = true)]
+    pub output_xml: Option<PathBuf>,
+
+    /// Grepable output [-oG]: not yet available.
+    #[arg(long = "output-grepable", value_name = "FILE", hide = true)]
+    pub output_grepable: Option<PathBuf>,
+
+    /// All formats [-oA]: not yet available.
+    #[arg(long = "output-all", value_name = "BASE", hide = true)]
+    pub output_all: Option<PathBuf>,
+
+    /// Host discovery only [-sn]: not yet available.
+    #[arg(long = "ping-scan", hide = true)]
+    pub ping_scan: bool,
+
+    /// UDP scan [-sU]: not yet available.
+    #[arg(long = "udp-scan", hide = true)]
+    pub udp_scan: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Args {
+        let argv = std::iter::once("scry").chain(line.split_whitespace()).map(OsString::from);
+        Args::try_parse_from(nmap_aliases(argv)).unwrap()
+    }
+
+    #[test]
+    fn nmap_spellings_parse() {
+        let a = parse("-sS -p- -iL list.txt -oN out.txt -oJ - -Pn -n -vv -e eth0 -g 53 198.18.0.0/24");
+        assert!(a.syn_scan && a.no_ping && a.no_resolve);
+        assert_eq!(a.ports.as_deref(), Some("-"));
+        assert_eq!(a.input_list, Some(PathBuf::from("list.txt")));
+        assert_eq!(a.output_normal, Some(PathBuf::from("out.txt")));
+        assert_eq!(a.output_json, Some(PathBuf::from("-")));
+        assert_eq!((a.verbose, a.iface.as_deref(), a.source_port), (2, Some("eth0"), Some(53)));
+        assert_eq!(a.targets, vec!["198.18.0.0/24"]);
+    }
+
+    #[test]
+    fn glued_values_and_defaults() {
+        let a = parse("-oNscan.txt -p22,80 198.18.0.1");
+        assert_eq!(a.output_normal, Some(PathBuf::from("scan.txt")));
+        assert_eq!(a.ports.as_deref(), Some("22,80"));
+        assert_eq!((a.rate, a.retries, a.wait), (DEFAULT_RATE, DEFAULT_RETRIES, DEFAULT_WAIT));
+    }
+
+    #[test]
+    fn targets_after_double_dash_are_not_rewritten() {
+        let a = parse("-p 80 -- -sS");
+        assert_eq!(a.targets, vec!["-sS"]);
+    }
+}

@@ -1,0 +1,328 @@
+//! The scan engine: a sender thread walking the permutation, a receiver
+//! thread on libpcap, and the calling thread recording results and feeding
+//! the output sinks as replies arrive.
+//!
+//! Nothing here grows with the number of probes: the sender computes each
+//! probe from its position in the walk, the receiver validates replies by
+//! their cookie, and only answers are stored. A retry pass walks the
+//! permutation again and skips pairs that have answered.
+
+use crate::output::{HostReport, ScanInfo, Sink, Stats};
+use scry_capture::{RawSender, Receiver};
+use scry_packet::{parse_frame, Mac};
+use scry_probe::permute::Permutation;
+use scry_probe::rate::TokenBucket;
+use scry_probe::results::{Recorded, Results};
+use scry_probe::state::Reason;
+use scry_probe::syn::{SynProbe, Verdict};
+use scry_probe::targets::TargetSet;
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Frames handed to the kernel per `sendmmsg`.
+const BATCH: usize = scry_capture::MAX_BATCH;
+/// Between retry passes: resend once no reply has arrived for this long.
+const QUIET: Duration = Duration::from_millis(100);
+
+/// Where frames for each target go on the link.
+#[derive(Clone, Debug)]
+pub enum NextHops {
+    /// One next hop (a router, or loopback) for every target.
+    All(Mac),
+    /// Directly connected targets, each its own next hop; targets missing
+    /// from the map did not answer ARP and are not probed.
+    PerHost(HashMap<Ipv4Addr, Mac>),
+}
+
+impl NextHops {
+    fn get(&self, ip: Ipv4Addr) -> Option<Mac> {
+        match self {
+            NextHops::All(mac) => Some(*mac),
+            NextHops::PerHost(map) => map.get(&ip).copied(),
+        }
+    }
+}
+
+/// Everything the engine needs, resolved before the first packet.
+pub struct Plan {
+    pub targets: TargetSet,
+    pub ports: Vec<u16>,
+    pub permutation: Permutation,
+    /// This shard's positions in the walk.
+    pub positions: Range<u64>,
+    pub next_hops: NextHops,
+    pub probe: SynProbe,
+    pub rate: f64,
+    pub retries: u32,
+    pub wait: Duration,
+    /// Report hosts that never answered (-Pn).
+    pub report_silent_hosts: bool,
+    pub info: ScanInfo,
+}
+
+enum Event {
+    Answer { host: IpAddr, port: u16, result: scry_probe::results::PortResult },
+}
+
+#[derive(Default)]
+struct Counters {
+    sent: AtomicU64,
+    send_errors: AtomicU64,
+    rejected: AtomicU64,
+    /// Nanoseconds since the scan started at which the last valid reply arrived.
+    last_reply_ns: AtomicU64,
+}
+
+/// Runs the scan to completion (or until `stop`), feeding `sinks`.
+///
+/// # Errors
+/// Capture or send failures, and output write failures.
+pub fn run(
+    plan: &Plan,
+    mut rx: Receiver,
+    tx: RawSender,
+    sinks: &mut [Box<dyn Sink>],
+    stop: &AtomicBool,
+) -> anyhow::Result<Stats> {
+    let start = Instant::now();
+    for sink in sinks.iter_mut() {
+        sink.begin(&plan.info)?;
+    }
+    let results = Mutex::new(Results::default());
+    let counters = Counters::default();
+    let sending_done = AtomicBool::new(false);
+    let receiving_done = AtomicBool::new(false);
+    let (events_tx, events) = mpsc::channel::<Event>();
+    let mut stats = Stats { hosts_scanned: plan.targets.len(), ..Stats::default() };
+    let mut up: HashMap<IpAddr, (Reason, u8)> = HashMap::new();
+
+    let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
+        let receiver = scope.spawn(|| receive(plan, &mut rx, events_tx, &counters, &receiving_done, start));
+        let sender = scope.spawn(|| {
+            let outcome = send(plan, &tx, &results, &counters, stop, start);
+            sending_done.store(true, Ordering::Release);
+            outcome
+        });
+
+        let mut cooldown_from: Option<Instant> = None;
+        loop {
+            match events.recv_timeout(Duration::from_millis(20)) {
+                Ok(Event::Answer { host, port, result }) => {
+                    stats.received += 1;
+                    let recorded = results.lock().expect("results lock").record(host, port, result);
+                    if recorded == Recorded::Duplicate {
+                        stats.duplicates += 1;
+                        continue;
+                    }
+                    if let std::collections::hash_map::Entry::Vacant(e) = up.entry(host) {
+                        e.insert((result.reason, result.ttl));
+                        for sink in sinks.iter_mut() {
+                            sink.host_up(host, result.reason, result.ttl)?;
+                        }
+                    }
+                    for sink in sinks.iter_mut() {
+                        sink.port(host, port, &result)?;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+            if sending_done.load(Ordering::Acquire) {
+                let from = *cooldown_from.get_or_insert_with(Instant::now);
+                if from.elapsed() >= plan.wait {
+                    receiving_done.store(true, Ordering::Release);
+                }
+            }
+        }
+        sender.join().expect("sender thread panicked")?;
+        receiver.join().expect("receiver thread panicked")
+    })?;
+
+    stats.sent = counters.sent.load(Ordering::Relaxed);
+    stats.send_errors = counters.send_errors.load(Ordering::Relaxed);
+    stats.rejected = counters.rejected.load(Ordering::Relaxed);
+    stats.capture_dropped = u64::from(capture.dropped);
+    stats.interface_dropped = u64::from(capture.if_dropped);
+    stats.interrupted = stop.load(Ordering::Relaxed);
+    stats.hosts_up = up.len() as u64;
+    let results = results.into_inner().expect("results lock");
+    report_hosts(plan, &results, &up, sinks)?;
+    stats.duration = start.elapsed();
+    for sink in sinks.iter_mut() {
+        sink.finish(&stats)?;
+    }
+    Ok(stats)
+}
+
+fn report_hosts(
+    plan: &Plan,
+    results: &Results,
+    up: &HashMap<IpAddr, (Reason, u8)>,
+    sinks: &mut [Box<dyn Sink>],
+) -> anyhow::Result<()> {
+    let empty = Default::default();
+    let report = |ip: IpAddr, sinks: &mut [Box<dyn Sink>]| -> anyhow::Result<()> {
+        let ports = results.host(ip).map_or(&empty, |h| &h.ports);
+        let host = HostReport { ip, up_reason: up.get(&ip).copied(), ports, scanned: &plan.ports };
+        for sink in sinks.iter_mut() {
+            sink.host(&host)?;
+        }
+        Ok(())
+    };
+    if plan.report_silent_hosts {
+        for ip in plan.targets.iter() {
+            report(ip.into(), sinks)?;
+        }
+    } else {
+        for (ip, _) in results.hosts_sorted() {
+            report(ip, sinks)?;
+        }
+    }
+    Ok(())
+}
+
+/// The receiver thread: parse every frame once, classify, forward answers.
+fn receive(
+    plan: &Plan,
+    rx: &mut Receiver,
+    events: mpsc::Sender<Event>,
+    counters: &Counters,
+    done: &AtomicBool,
+    start: Instant,
+) -> anyhow::Result<scry_capture::CaptureStats> {
+    let link = rx.link_type();
+    while !done.load(Ordering::Acquire) {
+        let Some(frame) = rx.next_frame()? else { continue };
+        let Ok(parsed) = parse_frame(link, frame.data) else {
+            counters.rejected.fetch_add(1, Ordering::Relaxed);
+            continue;
+        };
+        match plan.probe.classify(&parsed) {
+            Verdict::Port { host, port, result } => {
+                counters.last_reply_ns.store(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                // The main thread only leaves once this thread is done, so a send cannot fail.
+                let _ = events.send(Event::Answer { host, port, result });
+            }
+            Verdict::Invalid => {
+                counters.rejected.fetch_add(1, Ordering::Relaxed);
+            }
+            Verdict::Unrelated => {}
+        }
+    }
+    Ok(rx.stats()?)
+}
+
+/// The sender thread: walk this shard's positions once per pass at the rate.
+fn send(
+    plan: &Plan,
+    tx: &RawSender,
+    results: &Mutex<Results>,
+    counters: &Counters,
+    stop: &AtomicBool,
+    start: Instant,
+) -> anyhow::Result<()> {
+    let frame_len = plan.probe.frame_len();
+    let mut buf = vec![0u8; frame_len * BATCH];
+    let nports = plan.ports.len() as u64;
+    let mut bucket = TokenBucket::new(plan.rate, BATCH as u32, Instant::now());
+    for pass in 0..=plan.retries {
+        let answered: Option<HashSet<(IpAddr, u16)>> =
+            (pass > 0).then(|| results.lock().expect("results lock").pairs().collect());
+        let mut walk = plan.permutation.walk(plan.positions.clone());
+        let mut exhausted = false;
+        while !exhausted {
+            if stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let granted = bucket.take(Instant::now(), BATCH as u32) as usize;
+            if granted == 0 {
+                pace(bucket.wait());
+                continue;
+            }
+            let mut n = 0;
+            while n < granted {
+                let Some(index) = walk.next() else {
+                    exhausted = true;
+                    break;
+                };
+                let Some(ip) = plan.targets.get(index / nports) else { continue };
+                let port = plan.ports[(index % nports) as usize];
+                if answered.as_ref().is_some_and(|a| a.contains(&(IpAddr::V4(ip), port))) {
+                    continue;
+                }
+                let Some(mac) = plan.next_hops.get(ip) else { continue };
+                let ip_id = (index as u16) ^ (index >> 16) as u16;
+                plan.probe.write(
+                    ip.into(),
+                    port,
+                    mac,
+                    ip_id,
+                    &mut buf[n * frame_len..(n + 1) * frame_len],
+                )?;
+                n += 1;
+            }
+            bucket.give_back((granted - n) as u32);
+            send_all(tx, &buf[..n * frame_len], frame_len, counters);
+        }
+        if pass < plan.retries {
+            wait_for_quiet(counters, start, plan.wait, stop);
+        }
+    }
+    Ok(())
+}
+
+/// Sends every frame in `frames`, retrying while the kernel's queue is full.
+fn send_all(tx: &RawSender, frames: &[u8], frame_len: usize, counters: &Counters) {
+    let mut list: Vec<&[u8]> = frames.chunks_exact(frame_len).collect();
+    let mut attempts = 0;
+    while !list.is_empty() {
+        match tx.send_batch(&list) {
+            Ok(sent) => {
+                counters.sent.fetch_add(sent as u64, Ordering::Relaxed);
+                list.drain(..sent);
+                if sent == 0 {
+                    attempts += 1;
+                }
+            }
+            Err(_) => {
+                attempts += 1;
+                std::thread::sleep(Duration::from_micros(50));
+            }
+        }
+        if attempts > 100 {
+            counters.send_errors.fetch_add(list.len() as u64, Ordering::Relaxed);
+            return;
+        }
+    }
+}
+
+/// Sleeps for short waits by spinning: thread::sleep overshoots by ~50 µs.
+fn pace(wait: Duration) {
+    if wait > Duration::from_micros(200) {
+        std::thread::sleep(wait - Duration::from_micros(100));
+    } else {
+        let until = Instant::now() + wait;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// Before a retry pass: wait until no reply has come for [`QUIET`], at most `limit`.
+fn wait_for_quiet(counters: &Counters, start: Instant, limit: Duration, stop: &AtomicBool) {
+    let begin = Instant::now();
+    loop {
+        let last = Duration::from_nanos(counters.last_reply_ns.load(Ordering::Relaxed));
+        let since_reply = start.elapsed().saturating_sub(last);
+        let waited = begin.elapsed();
+        if (waited >= QUIET && since_reply >= QUIET) || waited >= limit || stop.load(Ordering::Relaxed) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

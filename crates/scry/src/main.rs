@@ -1,0 +1,99 @@
+//! scry: the command line. Arguments -> resolved plan -> engine -> sinks.
+
+mod cli;
+mod config;
+mod engine;
+mod output;
+
+use anyhow::Context;
+use clap::Parser;
+use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
+use scry_probe::services::Services;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// A problem with what the user asked for (exit status 2), as opposed to a
+/// failure while doing it (exit status 1).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(err) if is_broken_pipe(&err) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("scry: {err:#}");
+            if err.downcast_ref::<UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let argv: Vec<_> = std::env::args_os().collect();
+    let command_line = argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
+    let args = cli::Args::parse_from(cli::nmap_aliases(argv));
+    let services = Arc::new(Services::load_default().context("loading nmap-services")?);
+    let resolved = config::resolve(&args, &services, command_line)?;
+
+    // Open the wire before anything is sent: privilege problems surface here.
+    let iface = Interface::by_name(&resolved.iface)?;
+    let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
+    let rx = Receiver::open(&iface.name, &capture)?;
+    let tx = RawSender::open(&iface)?;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
+        .context("installing the Ctrl-C/SIGTERM handler")?;
+
+    let mut sinks = sinks(&args, &services)?;
+    engine::run(&resolved.plan, rx, tx, &mut sinks, &stop)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn create(path: &std::path::Path) -> anyhow::Result<Box<dyn Write + Send>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdout()));
+    }
+    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    Ok(Box::new(BufWriter::new(file)))
+}
+
+fn sinks(args: &cli::Args, services: &Arc<Services>) -> anyhow::Result<Vec<Box<dyn output::Sink>>> {
+    let mut sinks: Vec<Box<dyn output::Sink>> = Vec::new();
+    let json_to_stdout = args.output_json.as_deref().is_some_and(|p| p.as_os_str() == "-");
+    if !json_to_stdout {
+        sinks.push(Box::new(output::Normal::new(io::stdout(), Arc::clone(services), args.open, args.reason)));
+    }
+    if let Some(path) = &args.output_normal {
+        sinks.push(Box::new(output::Normal::new(
+            create(path)?,
+            Arc::clone(services),
+            args.open,
+            args.reason,
+        )));
+    }
+    if let Some(path) = &args.output_json {
+        sinks.push(Box::new(output::JsonLines::new(create(path)?, Arc::clone(services))));
+    }
+    Ok(sinks)
+}

@@ -1,0 +1,80 @@
+//! JSON Lines: one object per line, written as results arrive.
+//! The schema is documented in docs/output.md.
+
+use super::{HostReport, ScanInfo, Sink, Stats};
+use scry_probe::results::PortResult;
+use scry_probe::state::Reason;
+use serde_json::json;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// Writes JSON Lines to any writer.
+pub struct JsonLines<W: Write> {
+    out: W,
+    services: std::sync::Arc<scry_probe::services::Services>,
+}
+
+impl<W: Write> JsonLines<W> {
+    pub fn new(out: W, services: std::sync::Arc<scry_probe::services::Services>) -> Self {
+        JsonLines { out, services }
+    }
+
+    fn line(&mut self, value: serde_json::Value) -> io::Result<()> {
+        serde_json::to_writer(&mut self.out, &value)?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+}
+
+impl<W: Write> Sink for JsonLines<W> {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        let start = info.start.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
+        self.line(json!({
+            "type": "begin",
+            "scanner": "scry",
+            "version": env!("CARGO_PKG_VERSION"),
+            "args": info.command_line,
+            "start": start,
+            "hosts": info.hosts,
+            "ports": info.ports,
+        }))
+    }
+
+    fn host_up(&mut self, ip: IpAddr, reason: Reason, ttl: u8) -> io::Result<()> {
+        self.line(json!({"type": "host", "ip": ip, "state": "up", "reason": reason.as_str(), "ttl": ttl}))
+    }
+
+    fn port(&mut self, ip: IpAddr, port: u16, r: &PortResult) -> io::Result<()> {
+        let service = self.services.name(port, scry_probe::services::Protocol::Tcp).unwrap_or("unknown");
+        let record = json!({
+            "type": "port", "ip": ip, "port": port, "proto": "tcp",
+            "state": r.state.as_str(), "reason": r.reason.as_str(), "ttl": r.ttl, "service": service,
+        });
+        self.line(record)
+    }
+
+    fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
+        if report.up_reason.is_some() {
+            return Ok(()); // announced live by host_up
+        }
+        self.line(json!({"type": "host", "ip": report.ip, "state": "up", "reason": Reason::UserSet.as_str()}))
+    }
+
+    fn finish(&mut self, s: &Stats) -> io::Result<()> {
+        self.line(json!({
+            "type": "stats",
+            "sent": s.sent,
+            "send_errors": s.send_errors,
+            "received": s.received,
+            "rejected": s.rejected,
+            "duplicates": s.duplicates,
+            "capture_dropped": s.capture_dropped,
+            "interface_dropped": s.interface_dropped,
+            "duration": s.duration.as_secs_f64(),
+            "pps": s.pps(),
+            "hosts_scanned": s.hosts_scanned,
+            "hosts_up": s.hosts_up,
+            "interrupted": s.interrupted,
+        }))
+    }
+}
