@@ -9,9 +9,9 @@
 pub mod cookie;
 pub mod permute;
 pub mod ports;
-pub mod services;
-pub mod targets;
 pub mod rate;
 pub mod results;
+pub mod services;
 pub mod state;
 pub mod syn;
+pub mod targets;

@@ -190,11 +190,12 @@ impl Iterator for Walk<'_> {
     }
 }
 
-/// One of `count` disjoint parts of a scan, numbered from 1 as in masscan's `--shard 1/4`.
+/// One of `count` disjoint parts of a scan, numbered from 0 as in zmap's
+/// `--shard`: `--shard 0/4` is the first of four.
 ///
-/// Run every shard `1/N` ... `N/N` with the same seed (on one machine or many)
+/// Run every shard `0/N` ... `N-1/N` with the same seed (on one machine or many)
 /// and together they probe each target exactly once. Shard `k/N` is the
-/// contiguous `k`-th slice of the walk's positions; slices differ in size by at
+/// contiguous `k`-th slice (counting from 0) of the walk's positions; slices differ in size by at
 /// most one. Contiguous rather than interleaved (masscan steps by `N`) because
 /// the walk is already pseudo-random, so a slice is as spread over targets as a
 /// stride, and slices compose: a shard, a thread within it and a resume point
@@ -206,19 +207,17 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// The whole scan, `1/1`.
-    pub const ALL: Shard = Shard { number: 1, count: 1 };
+    /// The whole scan, `0/1`.
+    pub const ALL: Shard = Shard { number: 0, count: 1 };
 
-    /// Shard `number` of `count`, numbered from 1.
+    /// Shard `number` of `count`, numbered from 0.
     ///
     /// # Errors
-    /// When `count` is zero or `number` is not in `1..=count`.
+    /// When `count` is zero or `number` is not below `count`.
     pub fn new(number: u64, count: u64) -> Result<Shard, ShardError> {
         let problem = if count == 0 {
             ShardProblem::ZeroCount
-        } else if number == 0 {
-            ShardProblem::ZeroNumber { count }
-        } else if number > count {
+        } else if number >= count {
             ShardProblem::AboveCount { number, count }
         } else {
             return Ok(Shard { number, count });
@@ -226,7 +225,7 @@ impl Shard {
         Err(ShardError { text: format!("{number}/{count}"), problem })
     }
 
-    /// This shard's number, from 1 to [`Shard::count`].
+    /// This shard's number, from 0 to [`Shard::count`] - 1.
     pub fn number(&self) -> u64 {
         self.number
     }
@@ -237,12 +236,12 @@ impl Shard {
     }
 
     /// This shard's balanced slice of `range`: slice `k` of `N` is
-    /// `start + len*(k-1)/N .. start + len*k/N`.
+    /// `start + len*k/N .. start + len*(k+1)/N`.
     pub fn slice(&self, range: Range<u64>) -> Range<u64> {
         let len = u128::from(range.end.saturating_sub(range.start));
         // len * k / N <= len, so the casts back cannot truncate.
         let cut = |k: u64| range.start + (len * u128::from(k) / u128::from(self.count)) as u64;
-        cut(self.number - 1)..cut(self.number)
+        cut(self.number)..cut(self.number + 1)
     }
 }
 
@@ -255,7 +254,7 @@ impl fmt::Display for Shard {
 impl FromStr for Shard {
     type Err = ShardError;
 
-    /// Parses `I/N` (1-based, e.g. `1/4`); surrounding whitespace is ignored.
+    /// Parses `I/N` (0-based, e.g. `0/4`); surrounding whitespace is ignored.
     fn from_str(text: &str) -> Result<Shard, ShardError> {
         let fail = |problem| ShardError { text: text.to_string(), problem };
         let (number, count) = text.trim().split_once('/').ok_or_else(|| fail(ShardProblem::Syntax))?;
@@ -282,14 +281,12 @@ pub struct ShardError {
 /// What is wrong with a shard.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ShardProblem {
-    #[error("expected I/N, e.g. 1/4 for the first of four shards")]
+    #[error("expected I/N, e.g. 0/4 for the first of four shards")]
     Syntax,
     #[error("{0:?} is not a whole number")]
     NotANumber(String),
     #[error("the shard count must be at least 1")]
     ZeroCount,
-    #[error("shards are numbered from 1, so the first is 1/{count}")]
-    ZeroNumber { count: u64 },
-    #[error("shard number {number} is above the shard count {count}")]
+    #[error("shards are numbered from 0, so shard {number} of {count} does not exist (the last is {}/{count})", count - 1)]
     AboveCount { number: u64, count: u64 },
 }

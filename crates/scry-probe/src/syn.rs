@@ -52,7 +52,13 @@ impl SynProbe {
     ///
     /// # Errors
     /// [`BuildError::MixedVersions`] is impossible here; the error type is the builder's.
-    pub fn new(src: IpAddr, src_mac: Mac, src_port: u16, ttl: u8, key: CookieKey) -> Result<SynProbe, BuildError> {
+    pub fn new(
+        src: IpAddr,
+        src_mac: Mac,
+        src_port: u16,
+        ttl: u8,
+        key: CookieKey,
+    ) -> Result<SynProbe, BuildError> {
         let mut ip = IpSpec::new(src, src)?;
         match &mut ip {
             IpSpec::V4(h) => h.ttl = ttl,
@@ -91,9 +97,18 @@ impl SynProbe {
     ///
     /// # Errors
     /// [`BuildError::MixedVersions`] when `dst` is not of our address's version.
-    pub fn write(&self, dst: IpAddr, port: u16, dst_mac: Mac, ip_id: u16, out: &mut [u8]) -> Result<usize, BuildError> {
+    pub fn write(
+        &self,
+        dst: IpAddr,
+        port: u16,
+        dst_mac: Mac,
+        ip_id: u16,
+        out: &mut [u8],
+    ) -> Result<usize, BuildError> {
         let seq = self.key.cookie(&Flow::new(self.src, dst, self.src_port, port), ProbeKind::TCP_SYN);
-        let n = self.template.write(&TcpProbe { dst, src_port: self.src_port, dst_port: port, seq, ip_id }, out)?;
+        let n = self
+            .template
+            .write(&TcpProbe { dst, src_port: self.src_port, dst_port: port, seq, ip_id }, out)?;
         out[..6].copy_from_slice(&dst_mac.0);
         debug_assert!(n > ETHERNET_LEN);
         Ok(n)
@@ -126,7 +141,11 @@ impl SynProbe {
                 } else {
                     return Verdict::Invalid;
                 };
-                Verdict::Port { host: ip.src, port: tcp.src_port, result: PortResult { state, reason, ttl: ip.ttl } }
+                Verdict::Port {
+                    host: ip.src,
+                    port: tcp.src_port,
+                    result: PortResult { state, reason, ttl: ip.ttl },
+                }
             }
             Transport::Icmp(icmp) => {
                 let unreachable = if icmp.v6 { icmp.icmp_type == 1 } else { icmp.icmp_type == 3 };
@@ -148,7 +167,8 @@ impl SynProbe {
                 if !Reason::FILTERING_UNREACHABLE_CODES.contains(&code) {
                     return Verdict::Invalid;
                 }
-                let result = PortResult { state: PortState::Filtered, reason: Reason::Unreachable(code), ttl: ip.ttl };
+                let result =
+                    PortResult { state: PortState::Filtered, reason: Reason::Unreachable(code), ttl: ip.ttl };
                 Verdict::Port { host: q.ip.dst, port: dport, result }
             }
             _ => Verdict::Unrelated,

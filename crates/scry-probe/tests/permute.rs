@@ -62,7 +62,7 @@ fn empty_permutation_walks_nothing() {
     let p = Permutation::new(0, 7);
     assert!(p.is_empty());
     assert_eq!(p.iter().count(), 0);
-    assert_eq!(p.positions(Shard::new(2, 3).unwrap()), 0..0);
+    assert_eq!(p.positions(Shard::new(1, 3).unwrap()), 0..0);
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn shards_partition_the_walk() {
             let mut seen = Seen::new(n);
             let mut visited = 0;
             let mut next_start = 0;
-            for number in 1..=count {
+            for number in 0..count {
                 let range = p.positions(Shard::new(number, count).unwrap());
                 assert_eq!(range.start, next_start, "shards tile the positions in order");
                 assert!(range.end - range.start <= n / count + 1, "n={n} {number}/{count}: {range:?}");
@@ -160,23 +160,29 @@ fn shards_partition_the_walk() {
 }
 
 #[test]
-fn shard_text_is_one_based() {
-    let shard: Shard = "1/4".parse().unwrap();
-    assert_eq!((shard.number(), shard.count()), (1, 4));
-    assert_eq!(shard.to_string(), "1/4");
-    assert_eq!(" 4/4 ".parse::<Shard>().unwrap(), Shard::new(4, 4).unwrap());
-    assert_eq!("1/1".parse::<Shard>().unwrap(), Shard::ALL);
-    assert_eq!(Shard::new(1, 2).unwrap().slice(10..20), 10..15);
-    assert_eq!(Shard::new(2, 2).unwrap().slice(10..20), 15..20);
+fn shard_text_is_zero_based() {
+    let shard: Shard = "0/4".parse().unwrap();
+    assert_eq!((shard.number(), shard.count()), (0, 4));
+    assert_eq!(shard.to_string(), "0/4");
+    assert_eq!(" 3/4 ".parse::<Shard>().unwrap(), Shard::new(3, 4).unwrap());
+    assert_eq!("0/1".parse::<Shard>().unwrap(), Shard::ALL);
+    assert_eq!(Shard::new(0, 2).unwrap().slice(10..20), 10..15);
+    assert_eq!(Shard::new(1, 2).unwrap().slice(10..20), 15..20);
 }
 
 #[test]
 fn bad_shards_name_the_text() {
     let cases = [
-        ("5/4", "bad shard \"5/4\": shard number 5 is above the shard count 4"),
-        ("0/4", "bad shard \"0/4\": shards are numbered from 1, so the first is 1/4"),
+        (
+            "5/4",
+            "bad shard \"5/4\": shards are numbered from 0, so shard 5 of 4 does not exist (the last is 3/4)",
+        ),
+        (
+            "4/4",
+            "bad shard \"4/4\": shards are numbered from 0, so shard 4 of 4 does not exist (the last is 3/4)",
+        ),
         ("1/0", "bad shard \"1/0\": the shard count must be at least 1"),
-        ("3", "bad shard \"3\": expected I/N, e.g. 1/4 for the first of four shards"),
+        ("3", "bad shard \"3\": expected I/N, e.g. 0/4 for the first of four shards"),
         ("a/4", "bad shard \"a/4\": \"a\" is not a whole number"),
         ("+1/4", "bad shard \"+1/4\": \"+1\" is not a whole number"),
         ("1/2/3", "bad shard \"1/2/3\": \"2/3\" is not a whole number"),
@@ -184,7 +190,7 @@ fn bad_shards_name_the_text() {
     for (text, message) in cases {
         assert_eq!(text.parse::<Shard>().unwrap_err().to_string(), message);
     }
-    assert_eq!(Shard::new(3, 2).unwrap_err().problem, ShardProblem::AboveCount { number: 3, count: 2 });
+    assert_eq!(Shard::new(2, 2).unwrap_err().problem, ShardProblem::AboveCount { number: 2, count: 2 });
 }
 
 #[test]
@@ -220,7 +226,7 @@ proptest! {
     #[test]
     fn shard_slices_tile_any_range(start in 0u64..1 << 62, len in 0u64..1 << 62, count in 1u64..100) {
         let mut next = start;
-        for number in 1..=count {
+        for number in 0..count {
             let slice = Shard::new(number, count).unwrap().slice(start..start + len);
             prop_assert_eq!(slice.start, next);
             prop_assert!(slice.end - slice.start <= len / count + 1);
