@@ -99,7 +99,18 @@ pub fn run(
     let receiving_done = AtomicBool::new(false);
     let (events_tx, events) = mpsc::channel::<Event>();
     let mut stats = Stats { hosts_scanned: plan.targets.len(), ..Stats::default() };
-    let mut up: HashMap<IpAddr, (Reason, u8)> = HashMap::new();
+    // On a directly connected subnet, answering ARP already shows a host is up (as nmap's ARP ping).
+    let mut up: HashMap<IpAddr, (Reason, Option<u8>)> = HashMap::new();
+    if let NextHops::PerHost(macs) = &plan.next_hops {
+        let mut arp_up: Vec<Ipv4Addr> = macs.keys().copied().collect();
+        arp_up.sort();
+        for ip in arp_up {
+            up.insert(ip.into(), (Reason::ArpResponse, None));
+            for sink in sinks.iter_mut() {
+                sink.host_up(ip.into(), Reason::ArpResponse, None)?;
+            }
+        }
+    }
 
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| receive(plan, &mut rx, events_tx, &counters, &receiving_done, start));
@@ -120,9 +131,9 @@ pub fn run(
                         continue;
                     }
                     if let std::collections::hash_map::Entry::Vacant(e) = up.entry(host) {
-                        e.insert((result.reason, result.ttl));
+                        e.insert((result.reason, Some(result.ttl)));
                         for sink in sinks.iter_mut() {
-                            sink.host_up(host, result.reason, result.ttl)?;
+                            sink.host_up(host, result.reason, Some(result.ttl))?;
                         }
                     }
                     for sink in sinks.iter_mut() {
@@ -162,7 +173,7 @@ pub fn run(
 fn report_hosts(
     plan: &Plan,
     results: &Results,
-    up: &HashMap<IpAddr, (Reason, u8)>,
+    up: &HashMap<IpAddr, (Reason, Option<u8>)>,
     sinks: &mut [Box<dyn Sink>],
 ) -> anyhow::Result<()> {
     let empty = Default::default();
@@ -179,7 +190,9 @@ fn report_hosts(
             report(ip.into(), sinks)?;
         }
     } else {
-        for (ip, _) in results.hosts_sorted() {
+        let mut hosts: Vec<IpAddr> = up.keys().copied().collect();
+        hosts.sort();
+        for ip in hosts {
             report(ip, sinks)?;
         }
     }

@@ -40,7 +40,7 @@ impl<W: Write> Sink for JsonLines<W> {
         }))
     }
 
-    fn host_up(&mut self, ip: IpAddr, reason: Reason, ttl: u8) -> io::Result<()> {
+    fn host_up(&mut self, ip: IpAddr, reason: Reason, ttl: Option<u8>) -> io::Result<()> {
         self.line(json!({"type": "host", "ip": ip, "state": "up", "reason": reason.as_str(), "ttl": ttl}))
     }
 

@@ -30,8 +30,9 @@ pub struct ScanInfo {
 #[derive(Clone, Debug)]
 pub struct HostReport<'a> {
     pub ip: IpAddr,
-    /// `None` when the host never answered (reported only with -Pn).
-    pub up_reason: Option<(Reason, u8)>,
+    /// Why the host is up and the TTL of that reply (none for ARP); `None`
+    /// when the host never answered (reported only with -Pn).
+    pub up_reason: Option<(Reason, Option<u8>)>,
     /// Ports that answered; every other scanned port had no response.
     pub ports: &'a BTreeMap<u16, PortResult>,
     /// Every port scanned on this host, ascending.
@@ -70,8 +71,8 @@ impl Stats {
 pub trait Sink {
     /// Before the first probe.
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()>;
-    /// A host answered for the first time.
-    fn host_up(&mut self, _ip: IpAddr, _reason: Reason, _ttl: u8) -> io::Result<()> {
+    /// A host answered for the first time (`ttl` is `None` for ARP).
+    fn host_up(&mut self, _ip: IpAddr, _reason: Reason, _ttl: Option<u8>) -> io::Result<()> {
         Ok(())
     }
     /// A port answered (first answer, or an upgrade of an ICMP-filtered one).

@@ -55,7 +55,8 @@ impl<W: Write> Sink for Normal<W> {
         }
         writeln!(self.out, "scry scan report for {}", report.ip)?;
         match report.up_reason {
-            Some((reason, ttl)) => writeln!(self.out, "Host is up, received {reason} (ttl {ttl}).")?,
+            Some((reason, Some(ttl))) => writeln!(self.out, "Host is up, received {reason} (ttl {ttl}).")?,
+            Some((reason, None)) => writeln!(self.out, "Host is up, received {reason}.")?,
             None => writeln!(self.out, "Host is up, received user-set.")?,
         }
         // nmap hides a state when it has many ports; --open hides all but open.
@@ -159,7 +160,7 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = Normal::new(&mut out, Arc::new(Services::builtin()), open_only, false);
         let ip: IpAddr = "198.18.0.10".parse().unwrap();
-        let report = HostReport { ip, up_reason: Some((Reason::SynAck, 64)), ports: &table, scanned };
+        let report = HostReport { ip, up_reason: Some((Reason::SynAck, Some(64))), ports: &table, scanned };
         sink.host(&report).unwrap();
         String::from_utf8(out).unwrap()
     }
