@@ -166,6 +166,18 @@ pub struct Args {
     #[arg(long = "output-json", value_name = "FILE")]
     pub output_json: Option<PathBuf>,
 
+    /// Match the subject fingerprint in FILE (- for stdin) against the OS database and exit.
+    #[arg(long = "os-match", value_name = "FILE")]
+    pub os_match: Option<PathBuf>,
+
+    /// OS fingerprint database file (repeatable); when given, only these are loaded.
+    #[arg(long = "os-db", value_name = "PATH")]
+    pub os_db: Vec<PathBuf>,
+
+    /// List OS guesses even when there is no perfect match.
+    #[arg(long = "osscan-guess", alias = "fuzzy")]
+    pub osscan_guess: bool,
+
     /// nmap XML output [-oX]: not yet available.
     #[arg(long = "output-xml", value_name = "FILE", hide = true)]
     pub output_xml: Option<PathBuf>,

@@ -3,6 +3,7 @@
 mod cli;
 mod config;
 mod engine;
+mod osmatch;
 mod output;
 
 use anyhow::Context;
@@ -51,6 +52,11 @@ fn run() -> anyhow::Result<ExitCode> {
     let argv: Vec<_> = std::env::args_os().collect();
     let command_line = argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
     let args = cli::Args::parse_from(cli::nmap_aliases(argv));
+    if let Some(input) = &args.os_match {
+        let json = args.output_json.as_deref().is_some_and(|p| p.as_os_str() == "-");
+        osmatch::run(input, &args.os_db, json, args.osscan_guess)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
     let resolved = config::resolve(&args, &services, command_line)?;
 
