@@ -6,6 +6,7 @@
 #   nmap                 the oracle (OS fingerprints) and nmap-os-db/nmap-services
 #   masscan zmap         benchmark yardsticks
 #   iputils-ping procps  lab readiness checks and sysctl
+#   ethtool              NIC offload settings (GRO/GSO/TSO) in lab tests and benchmarks
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: needs root (apt-get install)" >&2
@@ -14,7 +15,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps pkg-config >/dev/null
+  libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool pkg-config >/dev/null
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install a Rust toolchain (rustup) first" >&2
   exit 1
