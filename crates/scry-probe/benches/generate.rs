@@ -6,7 +6,7 @@
 //! is ns/probe and its throughput is probes/s. Figures go in docs/benchmarks.md.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughput};
-use scry_packet::{EthernetSpec, IpSpec, Mac, TcpFlags, TcpOption, TcpProbe, TcpSpec, TcpTemplate};
+use scry_packet::{EthernetSpec, IpSpec, Mac, TcpFlags, TcpProbe, TcpSpec, TcpTemplate};
 use scry_probe::cookie::{CookieKey, ProbeKind};
 use scry_probe::permute::Permutation;
 use std::net::Ipv4Addr;
@@ -19,15 +19,6 @@ const PORT_COUNT: u16 = 1000;
 const SOURCE: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
 const SOURCE_PORT: u16 = 40000;
 
-/// The option layout of scry's scan SYN (nmap's first OS-detection SYN).
-const OPTIONS: &[TcpOption<'static>] = &[
-    TcpOption::WindowScale(10),
-    TcpOption::Nop,
-    TcpOption::Mss(1460),
-    TcpOption::Timestamp { val: 0xffff_ffff, ecr: 0 },
-    TcpOption::SackPermitted,
-];
-
 fn template() -> TcpTemplate {
     let eth = EthernetSpec { src: Mac([2, 0, 0xc6, 0x12, 0, 1]), dst: Mac([2, 0, 0xc6, 0x12, 0, 10]) };
     let ip = IpSpec::new(SOURCE.into(), Ipv4Addr::new(198, 18, 0, 10).into()).unwrap();
@@ -35,7 +26,7 @@ fn template() -> TcpTemplate {
         src_port: SOURCE_PORT,
         flags: TcpFlags::SYN,
         window: 1024,
-        options: OPTIONS,
+        options: scry_probe::syn::SYN_OPTIONS,
         ..TcpSpec::default()
     };
     TcpTemplate::new(&eth, &ip, &tcp).unwrap()
