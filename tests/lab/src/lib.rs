@@ -39,6 +39,7 @@ mod error;
 mod icmp;
 mod listen;
 mod netns;
+mod offload;
 mod node;
 mod skip;
 mod sys;

@@ -288,3 +288,17 @@ fn ping_outside_the_lab_is_refused() {
     let err = lab.scanner().ping("192.0.2.1".parse().unwrap(), SHORT).unwrap_err();
     assert!(matches!(err, LabError::OutsideLab(_)), "{err}");
 }
+
+#[test]
+fn offloads_switch_off_and_on() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let feature = |on_off: bool| {
+        lab.set_offloads(on_off).unwrap();
+        let out = lab.targets()[0].command("ethtool").args(["-k", "eth0"]).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let line = text.lines().find(|l| l.starts_with("generic-receive-offload:")).unwrap_or_default().to_owned();
+        line
+    };
+    assert_eq!(feature(false), "generic-receive-offload: off");
+    assert_eq!(feature(true), "generic-receive-offload: on");
+}
