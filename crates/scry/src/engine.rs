@@ -16,6 +16,7 @@ use scry_probe::results::{Recorded, Results};
 use scry_probe::state::Reason;
 use scry_probe::syn::{SynProbe, Verdict};
 use scry_probe::targets::TargetSet;
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
@@ -69,6 +70,20 @@ enum Event {
     Answer { host: IpAddr, port: u16, result: scry_probe::results::PortResult },
 }
 
+/// Why the sender stops early: Ctrl-C or SIGTERM (`user`), or the main
+/// thread giving up on an error (`abort`).
+#[derive(Clone, Copy)]
+struct Stopping<'a> {
+    user: &'a AtomicBool,
+    abort: &'a AtomicBool,
+}
+
+impl Stopping<'_> {
+    fn now(self) -> bool {
+        self.user.load(Ordering::Relaxed) || self.abort.load(Ordering::Acquire)
+    }
+}
+
 #[derive(Default)]
 struct Counters {
     sent: AtomicU64,
@@ -76,6 +91,10 @@ struct Counters {
     rejected: AtomicU64,
     /// Nanoseconds since the scan started at which the last valid reply arrived.
     last_reply_ns: AtomicU64,
+    /// Where the first pass stopped: this shard's end once it is done, an
+    /// earlier position after Ctrl-C. From the shard's start up to here,
+    /// every position was probed at least once.
+    first_pass_end: AtomicU64,
 }
 
 /// Runs the scan to completion (or until `stop`), feeding `sinks`.
@@ -112,46 +131,62 @@ pub fn run(
         }
     }
 
+    let abort = AtomicBool::new(false);
+    let stopping = Stopping { user: stop, abort: &abort };
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| receive(plan, &mut rx, events_tx, &counters, &receiving_done, start));
         let sender = scope.spawn(|| {
-            let outcome = send(plan, &tx, &results, &counters, stop, start);
+            let outcome = send(plan, &tx, &results, &counters, stopping, start);
             sending_done.store(true, Ordering::Release);
             outcome
         });
 
         let mut cooldown_from: Option<Instant> = None;
-        loop {
-            match events.recv_timeout(Duration::from_millis(20)) {
-                Ok(Event::Answer { host, port, result }) => {
-                    stats.received += 1;
-                    let recorded = results.lock().expect("results lock").record(host, port, result);
-                    if recorded == Recorded::Duplicate {
-                        stats.duplicates += 1;
-                        continue;
-                    }
-                    if let std::collections::hash_map::Entry::Vacant(e) = up.entry(host) {
-                        e.insert((result.reason, Some(result.ttl)));
-                        for sink in sinks.iter_mut() {
-                            sink.host_up(host, result.reason, Some(result.ttl))?;
+        let mut feed = || -> anyhow::Result<()> {
+            loop {
+                match events.recv_timeout(Duration::from_millis(20)) {
+                    Ok(Event::Answer { host, port, result }) => {
+                        stats.received += 1;
+                        let recorded = results.lock().expect("results lock").record(host, port, result);
+                        // No `continue` for duplicates: the end-of-scan check
+                        // below must run however fast (re)sent answers arrive.
+                        if recorded == Recorded::Duplicate {
+                            stats.duplicates += 1;
+                        } else {
+                            if let std::collections::hash_map::Entry::Vacant(e) = up.entry(host) {
+                                e.insert((result.reason, Some(result.ttl)));
+                                for sink in sinks.iter_mut() {
+                                    sink.host_up(host, result.reason, Some(result.ttl))?;
+                                }
+                            }
+                            for sink in sinks.iter_mut() {
+                                sink.port(host, port, &result)?;
+                            }
                         }
                     }
-                    for sink in sinks.iter_mut() {
-                        sink.port(host, port, &result)?;
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                if sending_done.load(Ordering::Acquire) {
+                    let from = *cooldown_from.get_or_insert_with(Instant::now);
+                    if from.elapsed() >= plan.wait {
+                        receiving_done.store(true, Ordering::Release);
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
-            if sending_done.load(Ordering::Acquire) {
-                let from = *cooldown_from.get_or_insert_with(Instant::now);
-                if from.elapsed() >= plan.wait {
-                    receiving_done.store(true, Ordering::Release);
-                }
-            }
-        }
-        sender.join().expect("sender thread panicked")?;
-        receiver.join().expect("receiver thread panicked")
+            Ok(())
+        };
+        let fed = feed();
+        // However feeding ended (an output error such as a closed pipe, or
+        // the receiver failing), both threads must stop or the scope never
+        // joins them; after a normal end they have already.
+        abort.store(true, Ordering::Release);
+        receiving_done.store(true, Ordering::Release);
+        let sent = sender.join().expect("sender thread panicked");
+        let received = receiver.join().expect("receiver thread panicked");
+        fed?;
+        sent?;
+        received
     })?;
 
     stats.sent = counters.sent.load(Ordering::Relaxed);
@@ -160,9 +195,11 @@ pub fn run(
     stats.capture_dropped = u64::from(capture.dropped);
     stats.interface_dropped = u64::from(capture.if_dropped);
     stats.interrupted = stop.load(Ordering::Relaxed);
-    stats.hosts_up = up.len() as u64;
+    // With -Pn every target is reported up, as nmap counts them.
+    stats.hosts_up = if plan.report_silent_hosts { plan.targets.len() } else { up.len() as u64 };
     let results = results.into_inner().expect("results lock");
-    report_hosts(plan, &results, &up, sinks)?;
+    let probed = plan.positions.start..counters.first_pass_end.load(Ordering::Relaxed);
+    report_hosts(plan, &results, &up, probed, sinks)?;
     stats.duration = start.elapsed();
     for sink in sinks.iter_mut() {
         sink.finish(&stats)?;
@@ -170,16 +207,36 @@ pub fn run(
     Ok(stats)
 }
 
+/// The ports of `ip` whose probes sit at `probed` positions of the walk: all
+/// of them for a whole, finished scan, fewer for a shard or after Ctrl-C,
+/// whose other ports were never probed and so are not "no-response".
+fn probed_ports<'a>(plan: &'a Plan, ip: IpAddr, probed: &Range<u64>) -> Cow<'a, [u16]> {
+    if *probed == (0..plan.permutation.len()) {
+        return Cow::Borrowed(&plan.ports);
+    }
+    let IpAddr::V4(v4) = ip else { return Cow::Owned(Vec::new()) };
+    let Some(host) = plan.targets.index_of(v4) else { return Cow::Owned(Vec::new()) };
+    let first = host * plan.ports.len() as u64;
+    let ports = plan
+        .ports
+        .iter()
+        .zip(first..)
+        .filter(|(_, index)| probed.contains(&plan.permutation.position_of(*index)));
+    Cow::Owned(ports.map(|(port, _)| *port).collect())
+}
+
 fn report_hosts(
     plan: &Plan,
     results: &Results,
     up: &HashMap<IpAddr, (Reason, Option<u8>)>,
+    probed: Range<u64>,
     sinks: &mut [Box<dyn Sink>],
 ) -> anyhow::Result<()> {
     let empty = Default::default();
     let report = |ip: IpAddr, sinks: &mut [Box<dyn Sink>]| -> anyhow::Result<()> {
         let ports = results.host(ip).map_or(&empty, |h| &h.ports);
-        let host = HostReport { ip, up_reason: up.get(&ip).copied(), ports, scanned: &plan.ports };
+        let scanned = probed_ports(plan, ip, &probed);
+        let host = HostReport { ip, up_reason: up.get(&ip).copied(), ports, scanned: &scanned };
         for sink in sinks.iter_mut() {
             sink.host(&host)?;
         }
@@ -236,7 +293,7 @@ fn send(
     tx: &RawSender,
     results: &Mutex<Results>,
     counters: &Counters,
-    stop: &AtomicBool,
+    stopping: Stopping<'_>,
     start: Instant,
 ) -> anyhow::Result<()> {
     let frame_len = plan.probe.frame_len();
@@ -249,7 +306,10 @@ fn send(
         let mut walk = plan.permutation.walk(plan.positions.clone());
         let mut exhausted = false;
         while !exhausted {
-            if stop.load(Ordering::Relaxed) {
+            if stopping.now() {
+                if pass == 0 {
+                    counters.first_pass_end.store(walk.remaining().start, Ordering::Relaxed);
+                }
                 return Ok(());
             }
             let granted = bucket.take(Instant::now(), BATCH as u32) as usize;
@@ -282,8 +342,11 @@ fn send(
             bucket.give_back((granted - n) as u32);
             send_all(tx, &buf[..n * frame_len], frame_len, counters);
         }
+        if pass == 0 {
+            counters.first_pass_end.store(plan.positions.end, Ordering::Relaxed);
+        }
         if pass < plan.retries {
-            wait_for_quiet(counters, start, plan.wait, stop);
+            wait_for_quiet(counters, start, plan.wait, stopping);
         }
     }
     Ok(())
@@ -327,13 +390,13 @@ fn pace(wait: Duration) {
 }
 
 /// Before a retry pass: wait until no reply has come for [`QUIET`], at most `limit`.
-fn wait_for_quiet(counters: &Counters, start: Instant, limit: Duration, stop: &AtomicBool) {
+fn wait_for_quiet(counters: &Counters, start: Instant, limit: Duration, stopping: Stopping<'_>) {
     let begin = Instant::now();
     loop {
         let last = Duration::from_nanos(counters.last_reply_ns.load(Ordering::Relaxed));
         let since_reply = start.elapsed().saturating_sub(last);
         let waited = begin.elapsed();
-        if (waited >= QUIET && since_reply >= QUIET) || waited >= limit || stop.load(Ordering::Relaxed) {
+        if (waited >= QUIET && since_reply >= QUIET) || waited >= limit || stopping.now() {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));

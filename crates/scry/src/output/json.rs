@@ -57,7 +57,8 @@ impl<W: Write> Sink for JsonLines<W> {
         if report.up_reason.is_some() {
             return Ok(()); // announced live by host_up
         }
-        self.line(json!({"type": "host", "ip": report.ip, "state": "up", "reason": Reason::UserSet.as_str()}))
+        let reason = Reason::UserSet.as_str();
+        self.line(json!({"type": "host", "ip": report.ip, "state": "up", "reason": reason, "ttl": null}))
     }
 
     fn finish(&mut self, s: &Stats) -> io::Result<()> {

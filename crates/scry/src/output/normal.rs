@@ -116,7 +116,10 @@ impl<W: Write> Normal<W> {
             writeln!(self.out, "{:pw$} {:sw$} SERVICE", "PORT", "STATE")?;
         }
         for ((port, (_, r)), name) in port_col.iter().zip(rows).zip(&names) {
-            if self.options.reason {
+            if self.options.reason && r.reason == Reason::NoResponse {
+                // Nothing came back, so there is no TTL to show (nmap prints none).
+                writeln!(self.out, "{port:pw$} {:sw$} {name:nw$} {}", r.state.as_str(), r.reason)?;
+            } else if self.options.reason {
                 writeln!(
                     self.out,
                     "{port:pw$} {:sw$} {name:nw$} {} ttl {}",
