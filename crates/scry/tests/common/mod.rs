@@ -1,0 +1,248 @@
+//! Shared helpers of scry's integration tests: run the binary inside a lab
+//! namespace, read its JSON Lines, capture what reaches a node.
+//!
+//! Every scan goes through [`scan`] or [`command`], which run the binary via
+//! `ip netns exec` in a lab node's namespace: no test sends a probe from the
+//! root namespace. Each test file uses a different subset of these helpers.
+#![allow(dead_code)]
+
+use scry_capture::{CaptureConfig, Receiver};
+use scry_lab::Node;
+use scry_packet::{parse_frame, Frame};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::Ipv4Addr;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// The scry binary under test.
+pub const SCRY: &str = env!("CARGO_BIN_EXE_scry");
+
+/// Serialises the heavy (`-p-` at tens of thousands of packets per second)
+/// scans of one test binary, so two of them never compete for the 2 cores.
+pub fn heavy() -> MutexGuard<'static, ()> {
+    static HEAVY: Mutex<()> = Mutex::new(());
+    HEAVY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// scry inside `node`'s namespace, with JSON Lines on stdout.
+pub fn command(node: &Node, args: &[&str]) -> Command {
+    let mut cmd = node.command(SCRY);
+    cmd.args(args).args(["-oJ", "-"]);
+    cmd
+}
+
+/// One finished run of scry.
+#[derive(Debug)]
+pub struct Scan {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub records: Vec<Value>,
+}
+
+/// What a `port` record says.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Port {
+    pub state: String,
+    pub reason: String,
+    pub ttl: u64,
+}
+
+impl Port {
+    pub fn new(state: &str, reason: &str, ttl: u64) -> Port {
+        Port { state: state.into(), reason: reason.into(), ttl }
+    }
+}
+
+/// Runs scry in `node` with `args` (plus `-oJ -`) and checks that it
+/// succeeded and wrote a well-formed record stream.
+pub fn scan(node: &Node, args: &[&str]) -> Scan {
+    let out = command(node, args).stdin(Stdio::null()).output().expect("running scry");
+    let scan = Scan::from_output(out.status, &out.stdout, &out.stderr);
+    assert!(scan.status.success(), "scry {args:?} failed: {}\n{}", scan.status, scan.stderr);
+    scan.check_stream();
+    scan
+}
+
+impl Scan {
+    pub fn from_output(status: ExitStatus, stdout: &[u8], stderr: &[u8]) -> Scan {
+        let stdout = String::from_utf8_lossy(stdout).into_owned();
+        let stderr = String::from_utf8_lossy(stderr).into_owned();
+        let records = parse_lines(&stdout);
+        Scan { status, stdout, stderr, records }
+    }
+
+    /// The stream is `begin`, then `host` and `port` records, then `stats`;
+    /// a port is reported at most twice (an ICMP answer, then a TCP one).
+    pub fn check_stream(&self) {
+        let types: Vec<&str> = self.records.iter().map(|r| r["type"].as_str().unwrap_or("?")).collect();
+        assert_eq!(types.first(), Some(&"begin"), "first record: {}", self.stdout);
+        assert_eq!(types.last(), Some(&"stats"), "last record: {}", self.stdout);
+        let middle = &types[1..types.len() - 1];
+        assert!(middle.iter().all(|t| *t == "host" || *t == "port"), "record types: {middle:?}");
+        let mut seen: BTreeMap<(Ipv4Addr, u16), Vec<String>> = BTreeMap::new();
+        for r in self.records_of("port") {
+            seen.entry(key(r)).or_default().push(r["state"].as_str().unwrap().to_owned());
+        }
+        for (k, states) in &seen {
+            let upgrade = states.len() == 2 && states[0] == "filtered" && states[1] != "filtered";
+            assert!(states.len() == 1 || upgrade, "{k:?} reported as {states:?}");
+        }
+        let mut hosts = BTreeSet::new();
+        for r in self.records_of("host") {
+            assert!(hosts.insert(ip(r)), "host {} reported twice", ip(r));
+        }
+    }
+
+    pub fn records_of<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.records.iter().filter(move |r| r["type"] == kind)
+    }
+
+    /// The final answer for every port that answered.
+    pub fn ports(&self) -> BTreeMap<(Ipv4Addr, u16), Port> {
+        self.records_of("port")
+            .map(|r| {
+                let ttl = r["ttl"].as_u64().expect("port ttl");
+                let port = Port::new(r["state"].as_str().unwrap(), r["reason"].as_str().unwrap(), ttl);
+                (key(r), port)
+            })
+            .collect()
+    }
+
+    /// Ports of `host` in `state`.
+    pub fn in_state(&self, host: Ipv4Addr, state: &str) -> BTreeSet<u16> {
+        self.ports()
+            .into_iter()
+            .filter(|((h, _), p)| *h == host && p.state == state)
+            .map(|((_, n), _)| n)
+            .collect()
+    }
+
+    /// `(ip, port, state)` of every answer.
+    pub fn triples(&self) -> BTreeSet<(Ipv4Addr, u16, String)> {
+        self.ports().into_iter().map(|((h, n), p)| (h, n, p.state)).collect()
+    }
+
+    /// Hosts reported up, with the reason and TTL (`None` for ARP and `-Pn`).
+    pub fn hosts(&self) -> BTreeMap<Ipv4Addr, (String, Option<u64>)> {
+        self.records_of("host")
+            .map(|r| (ip(r), (r["reason"].as_str().unwrap().to_owned(), r["ttl"].as_u64())))
+            .collect()
+    }
+
+    /// The `begin` record.
+    pub fn begin(&self) -> &Value {
+        self.records_of("begin").next().expect("no begin record")
+    }
+
+    /// The `stats` record.
+    pub fn stats(&self) -> &Value {
+        self.records_of("stats").last().expect("no stats record")
+    }
+
+    /// A counter of the `stats` record.
+    pub fn stat(&self, name: &str) -> u64 {
+        self.stats()[name].as_u64().unwrap_or_else(|| panic!("stats has no counter {name}: {}", self.stats()))
+    }
+}
+
+/// The per-host reports of a normal output, keyed by address.
+pub fn normal_reports(text: &str) -> BTreeMap<Ipv4Addr, String> {
+    text.split("scry scan report for ")
+        .skip(1)
+        .map(|block| {
+            let (ip, rest) = block.split_once('\n').expect("a report line");
+            let report = rest.split("\n\n").next().unwrap_or_default();
+            (ip.parse().expect("an IPv4 address"), report.to_owned())
+        })
+        .collect()
+}
+
+/// How many ports a normal-output report accounts for: its table rows plus
+/// the counts of its `Not shown:` line.
+pub fn normal_port_count(report: &str) -> u64 {
+    let rows =
+        report.lines().filter(|l| l.split_once("/tcp ").is_some_and(|(p, _)| p.parse::<u16>().is_ok()));
+    let hidden = report.lines().filter_map(|l| l.strip_prefix("Not shown: ")).flat_map(|l| {
+        l.split(", ").map(|part| part.split(' ').next().unwrap().parse::<u64>().expect("a count"))
+    });
+    rows.count() as u64 + hidden.sum::<u64>()
+}
+
+/// Parses JSON Lines, panicking on any line that is not a JSON object with a type.
+pub fn parse_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|line| {
+            let value: Value =
+                serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON line {line:?}: {e}"));
+            assert!(value["type"].is_string(), "record without a type: {line}");
+            value
+        })
+        .collect()
+}
+
+fn ip(record: &Value) -> Ipv4Addr {
+    record["ip"].as_str().expect("ip").parse().expect("an IPv4 address")
+}
+
+fn key(record: &Value) -> (Ipv4Addr, u16) {
+    (ip(record), record["port"].as_u64().expect("port") as u16)
+}
+
+/// Captures inbound frames on a node's `eth0` on a background thread until stopped.
+pub struct Sniffer {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Vec<Frame>>>,
+}
+
+impl Sniffer {
+    /// Starts capturing with `filter` on `node`'s `eth0`; returns once the
+    /// capture is open, so nothing sent afterwards is missed.
+    pub fn start(node: &Node, filter: &str) -> Sniffer {
+        Sniffer::start_on(node, scry_lab::IFACE, filter)
+    }
+
+    /// As [`Sniffer::start`], on interface `iface` of the node.
+    pub fn start_on(node: &Node, iface: &str, filter: &str) -> Sniffer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (ready_tx, ready) = mpsc::channel();
+        let (node, iface, filter, flag) =
+            (node.clone(), iface.to_owned(), filter.to_owned(), Arc::clone(&stop));
+        let thread = std::thread::spawn(move || {
+            node.run(move || {
+                let config = CaptureConfig { filter, ..CaptureConfig::default() };
+                let mut rx = Receiver::open(&iface, &config).expect("opening the capture");
+                ready_tx.send(()).expect("test still waiting");
+                let link = rx.link_type();
+                let mut frames = Vec::new();
+                loop {
+                    let stopping = flag.load(Ordering::Acquire);
+                    match rx.next_frame().expect("capturing") {
+                        Some(f) => frames.extend(parse_frame(link, f.data).ok()),
+                        // Stopped and drained.
+                        None if stopping => return frames,
+                        None => {}
+                    }
+                }
+            })
+            .expect("entering the namespace")
+        });
+        ready.recv().expect("the capture thread died before opening");
+        Sniffer { stop, thread: Some(thread) }
+    }
+
+    /// Stops and returns every frame captured (parsed).
+    pub fn finish(mut self) -> Vec<Frame> {
+        self.stop.store(true, Ordering::Release);
+        self.thread.take().expect("finished once").join().expect("capture thread panicked")
+    }
+}
+
+impl Drop for Sniffer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+    }
+}

@@ -1,0 +1,80 @@
+//! Full-range scans of a target with 1000 listeners at seeded random ports:
+//! exact on a clean link, no false positives and few misses with 10% loss.
+
+mod common;
+
+use common::{heavy, scan, Scan};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use scry_lab::{lab_or_skip, Lab, TargetSpec};
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+
+const LISTENERS: usize = 1000;
+/// The scanner's source port (`-g`); no target listens on it.
+const SOURCE_PORT: u16 = 40000;
+const RATE: &str = "50000";
+
+/// 1000 distinct ports in 1-65535, the same every run, never [`SOURCE_PORT`].
+fn listening_ports() -> BTreeSet<u16> {
+    let mut rng = StdRng::seed_from_u64(0x5c12_1000);
+    let mut ports = BTreeSet::new();
+    while ports.len() < LISTENERS {
+        let port = rng.random_range(1..=u16::MAX);
+        if port != SOURCE_PORT {
+            ports.insert(port);
+        }
+    }
+    ports
+}
+
+fn full_scan(lab: &Lab, retries: &str) -> Scan {
+    let _one_at_a_time = heavy();
+    let source = SOURCE_PORT.to_string();
+    let target = lab.targets()[0].ipv4().to_string();
+    let args = ["-p-", "--rate", RATE, "-g", source.as_str(), "--retries", retries, target.as_str()];
+    scan(lab.scanner(), &args)
+}
+
+fn states(out: &Scan, ip: Ipv4Addr) -> (BTreeSet<u16>, BTreeSet<u16>) {
+    let others: Vec<_> =
+        out.ports().into_iter().filter(|((_, _), p)| p.state != "open" && p.state != "closed").collect();
+    assert!(others.is_empty(), "only open and closed expected, got {others:?}");
+    (out.in_state(ip, "open"), out.in_state(ip, "closed"))
+}
+
+#[test]
+fn thousand_listeners_exactly() {
+    let listening = listening_ports();
+    let ports: Vec<u16> = listening.iter().copied().collect();
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(&ports)));
+    let ip = lab.targets()[0].ipv4();
+    let out = full_scan(&lab, "2");
+    let (open, closed) = states(&out, ip);
+    let false_open: Vec<_> = open.difference(&listening).collect();
+    let missed: Vec<_> = listening.difference(&open).collect();
+    assert!(false_open.is_empty() && missed.is_empty(), "false open: {false_open:?}\nmissed: {missed:?}");
+    assert_eq!(closed.len(), usize::from(u16::MAX) - LISTENERS, "{}", out.stats());
+    assert!(closed.is_disjoint(&listening));
+    assert!(out.ports().values().all(|p| p.ttl == 64));
+    assert_eq!(out.stat("rejected"), 0);
+}
+
+#[test]
+fn ten_percent_loss_finds_nearly_all_and_invents_none() {
+    let listening = listening_ports();
+    let ports: Vec<u16> = listening.iter().copied().collect();
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(&ports).drop_percent(10)));
+    let ip = lab.targets()[0].ipv4();
+    let out = full_scan(&lab, "2");
+    let (open, closed) = states(&out, ip);
+    let false_open: Vec<_> = open.difference(&listening).collect();
+    assert!(false_open.is_empty(), "reported open but not listening: {false_open:?}");
+    assert!(open.len() >= 990, "found {} of {LISTENERS} open ports; {}", open.len(), out.stats());
+    let listening_closed: Vec<_> = closed.intersection(&listening).collect();
+    assert!(listening_closed.is_empty(), "listening ports reported closed: {listening_closed:?}");
+    // With three tries at 10% loss each, about 0.1% of ports stay silent.
+    assert!(closed.len() >= 64_000, "{} closed; {}", closed.len(), out.stats());
+    // Lost probes were retried: more sent than one pass.
+    assert!(out.stat("sent") > u64::from(u16::MAX), "{}", out.stats());
+}
