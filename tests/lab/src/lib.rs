@@ -39,8 +39,9 @@ mod error;
 mod icmp;
 mod listen;
 mod netns;
-mod offload;
 mod node;
+mod offload;
+mod signals;
 mod skip;
 mod sys;
 mod table;
@@ -54,6 +55,7 @@ pub use error::LabError;
 pub use icmp::{in_lab_range, EchoReply};
 pub use netns::{list_labs, parse_ns_name, sweep_all, sweep_stale, LabId, Role, NETNS_DIR};
 pub use node::{ipv4_of, ipv6_of, mac_of, MacAddr, Node, IFACE, MAX_TARGETS, PREFIX_V4, PREFIX_V6};
+pub use signals::Termination;
 pub use skip::require_lab;
 pub use target::{Personality, Proto, RejectWith, TargetSpec};
 

@@ -1,7 +1,8 @@
 //! The few raw libc calls the lab needs, each wrapped once so that the
 //! rest of the crate sees `io::Result` and owned file descriptors only.
 //!
-//! Every `unsafe` block in the crate outside `icmp.rs` lives here.
+//! Every `unsafe` block in the crate outside `icmp.rs` and `signals.rs`
+//! lives here.
 
 use std::fs::File;
 use std::io;

@@ -296,7 +296,8 @@ fn offloads_switch_off_and_on() {
         lab.set_offloads(on_off).unwrap();
         let out = lab.targets()[0].command("ethtool").args(["-k", "eth0"]).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let line = text.lines().find(|l| l.starts_with("generic-receive-offload:")).unwrap_or_default().to_owned();
+        let line =
+            text.lines().find(|l| l.starts_with("generic-receive-offload:")).unwrap_or_default().to_owned();
         line
     };
     assert_eq!(feature(false), "generic-receive-offload: off");

@@ -10,7 +10,7 @@ use std::io::{self, Write};
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
-use scry_lab::{Lab, LabError, Personality, RejectWith, TargetSpec};
+use scry_lab::{Lab, Personality, RejectWith, TargetSpec};
 
 /// Printed once the lab is up; `scripts/lab.sh` waits for it.
 const READY_LINE: &str = "scry-lab: ready";
@@ -72,7 +72,7 @@ fn human_lab() -> scry_lab::LabBuilder {
 fn up(out: &mut impl Write) -> Result {
     // Block the signals before any thread exists so that every thread
     // inherits the mask and only `sigwait` below sees them.
-    let signals = blocked_signals()?;
+    let signals = scry_lab::Termination::block()?;
     let lab = human_lab().build()?;
     let scanner = lab.scanner().ns();
     let t0 = lab.targets().first().map(|t| t.ipv4().to_string()).unwrap_or_default();
@@ -82,39 +82,10 @@ fn up(out: &mut impl Write) -> Result {
     writeln!(out, "{READY_LINE} (pid {}); stop with SIGINT/SIGTERM or `scry-lab down`", std::process::id())?;
     // stdout may be a file (scripts/lab.sh): make the banner visible now.
     out.flush()?;
-    let sig = wait_for(&signals)?;
+    let sig = signals.wait()?;
     writeln!(out, "scry-lab: signal {sig}, tearing down {}", lab.prefix())?;
     drop(lab);
     Ok(())
-}
-
-fn blocked_signals() -> Result<libc::sigset_t, LabError> {
-    // SAFETY: sigemptyset/sigaddset initialise the set we own;
-    // pthread_sigmask only reads it.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        if rc != 0 {
-            return Err(LabError::Io {
-                what: "block SIGINT/SIGTERM".into(),
-                source: std::io::Error::from_raw_os_error(rc),
-            });
-        }
-        Ok(set)
-    }
-}
-
-fn wait_for(set: &libc::sigset_t) -> Result<libc::c_int, LabError> {
-    let mut sig: libc::c_int = 0;
-    // SAFETY: `set` is initialised and `sig` is a valid out-pointer.
-    let rc = unsafe { libc::sigwait(set, &mut sig) };
-    if rc != 0 {
-        return Err(LabError::Io { what: "sigwait".into(), source: std::io::Error::from_raw_os_error(rc) });
-    }
-    Ok(sig)
 }
 
 fn status(out: &mut impl Write) -> Result {

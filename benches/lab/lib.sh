@@ -1,0 +1,116 @@
+# Helpers for benches/lab/throughput.sh: the lab-range guard, reading each
+# tool's output (open ports, its own claims) and the results table.
+# Sourced; expects $raw (the raw output directory) when rows are made.
+
+die() {
+    echo "throughput.sh: $*" >&2
+    exit 1
+}
+
+# lab_net ADDR[/LEN]: refuses anything not inside 198.18.0.0/15.
+lab_net() {
+    local re='^198\.1[89]\.([0-9]{1,3})\.([0-9]{1,3})(/(1[6-9]|2[0-9]|3[0-2]))?$'
+    if [[ $1 =~ $re ]] && ((BASH_REMATCH[1] < 256 && BASH_REMATCH[2] < 256)); then
+        return 0
+    fi
+    [[ $1 == 198.18.0.0/15 ]] || die "refusing target $1: not inside 198.18.0.0/15"
+}
+
+# outside_list FILE: the complement of 198.18.0.0/15 as CIDR blocks, given
+# to every tool as an exclude list so that no tool can leave the lab range.
+outside_list() {
+    printf '%s\n' 0.0.0.0/1 128.0.0.0/2 192.0.0.0/6 196.0.0.0/7 198.0.0.0/12 198.16.0.0/15 \
+        198.20.0.0/14 198.24.0.0/13 198.32.0.0/11 198.64.0.0/10 198.128.0.0/9 199.0.0.0/8 \
+        200.0.0.0/5 208.0.0.0/4 224.0.0.0/3 >"$1"
+}
+
+# kv FILE KEY: the value of KEY=VALUE in FILE (empty if absent).
+kv() {
+    sed -n "s/^$2=//p" "$1" 2>/dev/null | tail -1
+}
+
+# open_ports TOOL ID IP: the ports TOOL reported open, one per line, sorted
+# unique; IP "none" takes every address.
+open_ports() {
+    local tool=$1 id=$2 ip=$3
+    {
+        case $tool in
+            scry) # JSON Lines: {"ip":..,"port":..,"state":"open",...,"type":"port"}
+                grep '"type":"port"' "$raw/$id.json" 2>/dev/null | grep '"state":"open"' |
+                    { [[ $ip == none ]] && cat || grep -F "\"ip\":\"$ip\""; } |
+                    sed -n 's/.*"port":\([0-9]*\).*/\1/p' ;;
+            masscan) # -oL: open tcp PORT IP TIMESTAMP
+                awk -v ip="$ip" '$1 == "open" && (ip == "none" || $4 == ip) { print $3 }' \
+                    "$raw/$id.txt" 2>/dev/null ;;
+            zmap) # csv: saddr,sport
+                awk -F, -v ip="$ip" 'NR > 1 && (ip == "none" || $1 == ip) { print $2 }' \
+                    "$raw/$id.csv" 2>/dev/null ;;
+            nmap) # -oG: Host: IP ()\tPorts: 22/open/tcp//ssh///, ...
+                grep '^Host: .*Ports:' "$raw/$id.gnmap" 2>/dev/null |
+                    { [[ $ip == none ]] && cat || grep -F "Host: $ip "; } |
+                    sed 's/.*Ports: //; s/\t.*//' | tr ',' '\n' |
+                    awk -F/ '$2 == "open" { gsub(/ /, "", $1); print $1 }' ;;
+        esac
+    } | sort -n -u
+}
+
+# claim TOOL ID: what the tool itself says it sent, and how fast.
+claim() {
+    local tool=$1 id=$2
+    case $tool in
+        scry)
+            grep '"type":"stats"' "$raw/$id.json" 2>/dev/null | tail -1 |
+                sed -n 's/.*"pps":\([0-9.e+-]*\).*"sent":\([0-9]*\).*/sent \2, \1/p' |
+                awk '{ printf "%s %s %.0f pps", $1, $2, $3 }' ;;
+        masscan)
+            tr '\r' '\n' <"$raw/$id.stderr" | sed -n 's/^rate: *\([0-9.]*\)-kpps.*/\1/p' | sort -g | tail -1 |
+                awk '{ printf "peak status %.0f pps", $1 * 1000 }' ;;
+        zmap)
+            local meta=$raw/$id.meta.json sent streams avg
+            sent=$(sed -n 's/.*"total_sent": \([0-9]*\).*/\1/p' "$meta" 2>/dev/null)
+            streams=$(sed -n 's/.*"packet_streams": \([0-9]*\).*/\1/p' "$meta" 2>/dev/null)
+            avg=$(grep -o 'send: [0-9]* [^;]*avg)' "$raw/$id.stderr" | tail -1 | sed 's/.*(\(.*\) avg)/\1/')
+            [[ -n $sent && -n $streams ]] &&
+                echo "sent $sent x $streams probes; last status avg $avg x $streams" ;;
+        nmap)
+            local sent secs
+            sent=$(sed -n 's/.*Raw packets sent: \([0-9]*\).*/\1/p' "$raw/$id.stdout" | tail -1)
+            secs=$(sed -n 's/.*scanned in \([0-9.]*\) seconds.*/\1/p' "$raw/$id.stdout" | tail -1)
+            [[ -n $sent && -n $secs ]] &&
+                awk -v n="$sent" -v s="$secs" 'BEGIN { printf "sent %d in %.2f s, %.0f pps", n, s, n / s }' ;;
+    esac
+}
+
+# row ID CASE TOOL TRUTH RC: one markdown table row from the run's files.
+row() {
+    local id=$1 case=$2 tool=$3 truth=$4 rc=$5 m=$raw/$1.measure
+    open_ports "$tool" "$id" "$truth" >"$raw/$id.open"
+    local found recall=- fp
+    found=$(wc -l <"$raw/$id.open")
+    if [[ $truth == none ]]; then
+        fp=$found
+    else
+        local tp
+        tp=$(grep -c -F -x -f "$raw/open-ports.txt" "$raw/$id.open" || true)
+        fp=$((found - tp))
+        recall="$tp/$(wc -l <"$raw/open-ports.txt")"
+    fi
+    local said
+    said=$(claim "$tool" "$id")
+    [[ $rc == 0 ]] || said="EXIT $rc; $said"
+    awk -v tool="$tool" -v case="$case" -v said="${said:--}" -v recall="$recall" -v fp="$fp" \
+        -v tx="$(kv "$m" tx_packets)" -v drop="$(kv "$m" tx_dropped)" -v wall="$(kv "$m" wall_s)" \
+        -v burst="$(kv "$m" burst_pps)" -v usr="$(kv "$m" cpu_user_s)" -v sys="$(kv "$m" cpu_sys_s)" \
+        'BEGIN {
+            pps = wall > 0 ? tx / wall : 0
+            printf "| %s | %s | %d | %d | %.2f | %.0f | %.0f | %s | %.2f | %s | %d |\n",
+                tool, case, tx, drop, wall, pps, burst, said, usr + sys, recall, fp
+        }'
+}
+
+# table ROW...: the header and the rows.
+table() {
+    echo "| tool | case | sent (veth tx) | veth tx drops | wall s | pps (sent/wall) | burst pps (1-99%) | tool's own claim | CPU s | recall | false pos |"
+    echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"
+    printf '%s\n' "$@"
+}
