@@ -21,7 +21,8 @@ const OPTIONS: &[TcpOption<'static>] = &[
 fn specs() -> (EthernetSpec, IpSpec, TcpSpec<'static>) {
     let eth = EthernetSpec { src: Mac([2, 0, 0xc6, 0x12, 0, 1]), dst: Mac([2, 0, 0xc6, 0x12, 0, 10]) };
     let ip = IpSpec::new([198, 18, 0, 1].into(), [198, 18, 0, 10].into()).unwrap();
-    let tcp = TcpSpec { src_port: 40000, flags: TcpFlags::SYN, window: 1, options: OPTIONS, ..TcpSpec::default() };
+    let tcp =
+        TcpSpec { src_port: 40000, flags: TcpFlags::SYN, window: 1, options: OPTIONS, ..TcpSpec::default() };
     (eth, ip, tcp)
 }
 
