@@ -186,7 +186,8 @@ case_b() {
     shift 4
     lab_net "$ip"
     if has_tool scry; then
-        run "$tag-scry" "$case" scry "$ip" -- "$scry" -sS -n -p 1-65535 --rate "$B_RATE" --retries 2 \
+        # No --retries: scry's default cap (10) with nmap's adaptive rule, as users run it.
+        run "$tag-scry" "$case" scry "$ip" -- "$scry" -sS -n -p 1-65535 --rate "$B_RATE" \
             -e eth0 -S "$SCANNER_IP" --router-mac "$mac" --seed "$SEED" \
             --excludefile "$raw/outside.txt" -oJ "$raw/$tag-scry.json" "$ip"
     fi

@@ -11,6 +11,7 @@ pub mod permute;
 pub mod ports;
 pub mod rate;
 pub mod results;
+pub mod retry;
 pub mod services;
 pub mod state;
 pub mod syn;

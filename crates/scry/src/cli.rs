@@ -12,8 +12,10 @@ use std::path::PathBuf;
 
 /// Default send rate in packets per second.
 pub const DEFAULT_RATE: f64 = 10_000.0;
-/// Default number of retransmissions of an unanswered probe.
-pub const DEFAULT_RETRIES: u32 = 2;
+/// Default cap on retransmissions of an unanswered probe (nmap's
+/// `--max-retries` default). Fewer are sent unless loss is seen: a retry
+/// pass runs only when the pass before it drew new answers.
+pub const DEFAULT_RETRIES: u32 = 10;
 /// Default cooldown after the last probe, in seconds.
 pub const DEFAULT_WAIT: f64 = 1.0;
 

@@ -5,7 +5,9 @@
 //! Nothing here grows with the number of probes: the sender computes each
 //! probe from its position in the walk, the receiver validates replies by
 //! their cookie, and only answers are stored. A retry pass walks the
-//! permutation again and skips pairs that have answered.
+//! permutation again and skips pairs that have answered; how many passes
+//! run follows nmap's retransmission rule (see `scry_probe::retry`), and the
+//! scan ends as soon as every probed pair has answered.
 
 use crate::output::{HostReport, ScanInfo, Sink, Stats};
 use scry_capture::{RawSender, Receiver};
@@ -13,6 +15,7 @@ use scry_packet::{parse_frame, Mac};
 use scry_probe::permute::Permutation;
 use scry_probe::rate::TokenBucket;
 use scry_probe::results::{Recorded, Results};
+use scry_probe::retry;
 use scry_probe::state::Reason;
 use scry_probe::syn::{SynProbe, Verdict};
 use scry_probe::targets::TargetSet;
@@ -20,15 +23,13 @@ use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 /// Frames handed to the kernel per `sendmmsg`.
 const BATCH: usize = scry_capture::MAX_BATCH;
-/// Between retry passes: resend once no reply has arrived for this long.
-const QUIET: Duration = Duration::from_millis(100);
 
 /// Where frames for each target go on the link.
 #[derive(Clone, Debug)]
@@ -84,17 +85,75 @@ impl Stopping<'_> {
     }
 }
 
-#[derive(Default)]
+/// Nanosecond stamps not yet taken.
+const UNSET: u64 = u64::MAX;
+
 struct Counters {
     sent: AtomicU64,
     send_errors: AtomicU64,
     rejected: AtomicU64,
     /// Nanoseconds since the scan started at which the last valid reply arrived.
     last_reply_ns: AtomicU64,
+    /// Nanoseconds since the scan started at which the first probe left and
+    /// the first valid reply arrived ([`UNSET`] until then).
+    first_send_ns: AtomicU64,
+    first_reply_ns: AtomicU64,
+    /// The pass being sent or listened to: 0 first, then retries.
+    pass: AtomicU32,
+    /// One more than the highest pass during which a pair first answered; 0 for none.
+    best_pass: AtomicU32,
+    /// Pairs probed by the first pass, and pairs answered so far.
+    probed: AtomicU64,
+    answered: AtomicU64,
     /// Where the first pass stopped: this shard's end once it is done, an
     /// earlier position after Ctrl-C. From the shard's start up to here,
     /// every position was probed at least once.
     first_pass_end: AtomicU64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            sent: AtomicU64::new(0),
+            send_errors: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            last_reply_ns: AtomicU64::new(0),
+            first_send_ns: AtomicU64::new(UNSET),
+            first_reply_ns: AtomicU64::new(UNSET),
+            pass: AtomicU32::new(0),
+            best_pass: AtomicU32::new(0),
+            probed: AtomicU64::new(0),
+            answered: AtomicU64::new(0),
+            first_pass_end: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Counters {
+    /// Every pair the first pass probed has answered: nothing is left to hear.
+    fn all_answered(&self) -> bool {
+        let probed = self.probed.load(Ordering::Acquire);
+        probed > 0 && self.answered.load(Ordering::Acquire) >= probed
+    }
+
+    /// Records a pair's first answer, crediting the pass under way.
+    fn first_answer(&self) {
+        let pass = self.pass.load(Ordering::Acquire);
+        self.best_pass.fetch_max(pass.saturating_add(1), Ordering::AcqRel);
+        self.answered.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The highest pass during which a pair first answered.
+    fn best_pass(&self) -> Option<u32> {
+        self.best_pass.load(Ordering::Acquire).checked_sub(1)
+    }
+
+    /// From the first probe to the first reply: an upper bound on that reply's round trip.
+    fn rtt_bound(&self) -> Option<Duration> {
+        let sent = self.first_send_ns.load(Ordering::Acquire);
+        let replied = self.first_reply_ns.load(Ordering::Acquire);
+        (sent != UNSET && replied != UNSET).then(|| Duration::from_nanos(replied.saturating_sub(sent)))
+    }
 }
 
 /// Runs the scan to completion (or until `stop`), feeding `sinks`.
@@ -153,6 +212,7 @@ pub fn run(
                         if recorded == Recorded::Duplicate {
                             stats.duplicates += 1;
                         } else {
+                            counters.first_answer();
                             if let std::collections::hash_map::Entry::Vacant(e) = up.entry(host) {
                                 e.insert((result.reason, Some(result.ttl)));
                                 for sink in sinks.iter_mut() {
@@ -169,7 +229,7 @@ pub fn run(
                 }
                 if sending_done.load(Ordering::Acquire) {
                     let from = *cooldown_from.get_or_insert_with(Instant::now);
-                    if from.elapsed() >= plan.wait {
+                    if from.elapsed() >= plan.wait || counters.all_answered() {
                         receiving_done.store(true, Ordering::Release);
                     }
                 }
@@ -274,7 +334,10 @@ fn receive(
         };
         match plan.probe.classify(&parsed) {
             Verdict::Port { host, port, result } => {
-                counters.last_reply_ns.store(start.elapsed().as_nanos() as u64, Ordering::Relaxed);
+                let now = start.elapsed().as_nanos() as u64;
+                counters.last_reply_ns.store(now, Ordering::Relaxed);
+                let _ =
+                    counters.first_reply_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
                 // The main thread only leaves once this thread is done, so a send cannot fail.
                 let _ = events.send(Event::Answer { host, port, result });
             }
@@ -301,6 +364,13 @@ fn send(
     let nports = plan.ports.len() as u64;
     let mut bucket = TokenBucket::new(plan.rate, BATCH as u32, Instant::now());
     for pass in 0..=plan.retries {
+        if pass > 0 {
+            wait_for_quiet(counters, start, plan.wait, stopping);
+            if counters.all_answered() || !retry::pass_allowed(pass, plan.retries, counters.best_pass()) {
+                break;
+            }
+            counters.pass.store(pass, Ordering::Release);
+        }
         let answered: Option<HashSet<(IpAddr, u16)>> =
             (pass > 0).then(|| results.lock().expect("results lock").pairs().collect());
         let mut walk = plan.permutation.walk(plan.positions.clone());
@@ -340,13 +410,16 @@ fn send(
                 n += 1;
             }
             bucket.give_back((granted - n) as u32);
+            if pass == 0 {
+                counters.probed.fetch_add(n as u64, Ordering::AcqRel);
+                let now = start.elapsed().as_nanos() as u64;
+                let _ =
+                    counters.first_send_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
+            }
             send_all(tx, &buf[..n * frame_len], frame_len, counters);
         }
         if pass == 0 {
             counters.first_pass_end.store(plan.positions.end, Ordering::Relaxed);
-        }
-        if pass < plan.retries {
-            wait_for_quiet(counters, start, plan.wait, stopping);
         }
     }
     Ok(())
@@ -389,14 +462,20 @@ fn pace(wait: Duration) {
     }
 }
 
-/// Before a retry pass: wait until no reply has come for [`QUIET`], at most `limit`.
+/// Before a retry pass: wait until no reply has come for the quiet period
+/// (a few round trips, see [`retry::quiet_period`]), at most `limit`.
 fn wait_for_quiet(counters: &Counters, start: Instant, limit: Duration, stopping: Stopping<'_>) {
     let begin = Instant::now();
     loop {
+        let quiet = retry::quiet_period(counters.rtt_bound());
         let last = Duration::from_nanos(counters.last_reply_ns.load(Ordering::Relaxed));
         let since_reply = start.elapsed().saturating_sub(last);
         let waited = begin.elapsed();
-        if (waited >= QUIET && since_reply >= QUIET) || waited >= limit || stopping.now() {
+        if (waited >= quiet && since_reply >= quiet)
+            || waited >= limit
+            || stopping.now()
+            || counters.all_answered()
+        {
             return;
         }
         std::thread::sleep(Duration::from_millis(5));
