@@ -24,15 +24,21 @@ impl PcapWriter {
         Ok(PcapWriter { file, path: shown })
     }
 
-    /// Appends one frame with its capture time (since the Unix epoch).
+    /// Appends one whole frame with its capture time (since the Unix epoch).
     pub fn write(&mut self, timestamp: Duration, frame: &[u8]) {
+        self.write_captured(timestamp, frame, frame.len() as u32);
+    }
+
+    /// Appends the captured part of a frame that was `wire_len` bytes long on
+    /// the wire (more than `frame.len()` when the capture was cut at its snap length).
+    pub fn write_captured(&mut self, timestamp: Duration, frame: &[u8], wire_len: u32) {
         let header = PacketHeader {
             ts: libc::timeval {
                 tv_sec: timestamp.as_secs() as libc::time_t,
                 tv_usec: libc::suseconds_t::from(timestamp.subsec_micros() as i32),
             },
             caplen: frame.len() as u32,
-            len: frame.len() as u32,
+            len: wire_len.max(frame.len() as u32),
         };
         self.file.write(&Packet::new(&header, frame));
     }

@@ -9,6 +9,7 @@
 //! run follows nmap's retransmission rule (see `scry_probe::retry`), and the
 //! scan ends as soon as every probed pair has answered.
 
+use crate::dump::DumpTap;
 use crate::output::{HostReport, ScanInfo, Sink, Stats};
 use scry_capture::{RawSender, Receiver};
 use scry_packet::{parse_frame, Mac};
@@ -30,6 +31,21 @@ use std::time::{Duration, Instant};
 
 /// Frames handed to the kernel per `sendmmsg`.
 const BATCH: usize = scry_capture::MAX_BATCH;
+
+/// How often the first pass's progress is handed to [`Hooks::checkpoint`].
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+
+/// Optional extras around a scan.
+#[derive(Default)]
+pub struct Hooks<'a> {
+    /// Gets a copy of every frame sent and received (`--pcap`).
+    pub tap: Option<DumpTap>,
+    /// Called from the calling thread with the first pass's progress: every
+    /// position of the walk below the one given has been probed. Called every
+    /// [`CHECKPOINT_EVERY`] while the first pass runs, and once more if the
+    /// scan is stopped (Ctrl-C, SIGTERM).
+    pub checkpoint: Option<Box<dyn FnMut(u64) + 'a>>,
+}
 
 /// Where frames for each target go on the link.
 #[derive(Clone, Debug)]
@@ -105,9 +121,9 @@ struct Counters {
     /// Pairs probed by the first pass, and pairs answered so far.
     probed: AtomicU64,
     answered: AtomicU64,
-    /// Where the first pass stopped: this shard's end once it is done, an
-    /// earlier position after Ctrl-C. From the shard's start up to here,
-    /// every position was probed at least once.
+    /// How far the first pass has come: this shard's end once it is done,
+    /// an earlier position while it runs or after Ctrl-C. From the shard's
+    /// start up to here, every position was probed at least once.
     first_pass_end: AtomicU64,
 }
 
@@ -166,6 +182,7 @@ pub fn run(
     tx: RawSender,
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
+    mut hooks: Hooks<'_>,
 ) -> anyhow::Result<Stats> {
     let start = Instant::now();
     for sink in sinks.iter_mut() {
@@ -173,6 +190,7 @@ pub fn run(
     }
     let results = Mutex::new(Results::default());
     let counters = Counters::default();
+    counters.first_pass_end.store(plan.positions.start, Ordering::Relaxed);
     let sending_done = AtomicBool::new(false);
     let receiving_done = AtomicBool::new(false);
     let (events_tx, events) = mpsc::channel::<Event>();
@@ -192,17 +210,28 @@ pub fn run(
 
     let abort = AtomicBool::new(false);
     let stopping = Stopping { user: stop, abort: &abort };
+    let rx_tap = hooks.tap.clone();
+    let tx_tap = hooks.tap.take();
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
-        let receiver = scope.spawn(|| receive(plan, &mut rx, events_tx, &counters, &receiving_done, start));
+        let receiver = scope
+            .spawn(|| receive(plan, &mut rx, events_tx, &counters, &receiving_done, start, rx_tap.as_ref()));
         let sender = scope.spawn(|| {
-            let outcome = send(plan, &tx, &results, &counters, stopping, start);
+            let outcome = send(plan, &tx, &results, &counters, stopping, start, tx_tap.as_ref());
             sending_done.store(true, Ordering::Release);
             outcome
         });
 
         let mut cooldown_from: Option<Instant> = None;
+        let mut next_checkpoint = Instant::now() + CHECKPOINT_EVERY;
         let mut feed = || -> anyhow::Result<()> {
             loop {
+                if let Some(checkpoint) = hooks.checkpoint.as_mut() {
+                    if Instant::now() >= next_checkpoint && !sending_done.load(Ordering::Acquire) {
+                        let position = counters.first_pass_end.load(Ordering::Relaxed);
+                        checkpoint(position);
+                        next_checkpoint = Instant::now() + CHECKPOINT_EVERY;
+                    }
+                }
                 match events.recv_timeout(Duration::from_millis(20)) {
                     Ok(Event::Answer { host, port, result }) => {
                         stats.received += 1;
@@ -255,6 +284,9 @@ pub fn run(
     stats.capture_dropped = u64::from(capture.dropped);
     stats.interface_dropped = u64::from(capture.if_dropped);
     stats.interrupted = stop.load(Ordering::Relaxed);
+    if let (true, Some(checkpoint)) = (stats.interrupted, hooks.checkpoint.as_mut()) {
+        checkpoint(counters.first_pass_end.load(Ordering::Relaxed));
+    }
     // With -Pn every target is reported up, as nmap counts them.
     stats.hosts_up = if plan.report_silent_hosts { plan.targets.len() } else { up.len() as u64 };
     let results = results.into_inner().expect("results lock");
@@ -324,10 +356,14 @@ fn receive(
     counters: &Counters,
     done: &AtomicBool,
     start: Instant,
+    tap: Option<&DumpTap>,
 ) -> anyhow::Result<scry_capture::CaptureStats> {
     let link = rx.link_type();
     while !done.load(Ordering::Acquire) {
         let Some(frame) = rx.next_frame()? else { continue };
+        if let Some(tap) = tap {
+            tap.received(frame.timestamp, frame.data, frame.wire_len);
+        }
         let Ok(parsed) = parse_frame(link, frame.data) else {
             counters.rejected.fetch_add(1, Ordering::Relaxed);
             continue;
@@ -358,6 +394,7 @@ fn send(
     counters: &Counters,
     stopping: Stopping<'_>,
     start: Instant,
+    tap: Option<&DumpTap>,
 ) -> anyhow::Result<()> {
     let frame_len = plan.probe.frame_len();
     let mut buf = vec![0u8; frame_len * BATCH];
@@ -377,9 +414,6 @@ fn send(
         let mut exhausted = false;
         while !exhausted {
             if stopping.now() {
-                if pass == 0 {
-                    counters.first_pass_end.store(walk.remaining().start, Ordering::Relaxed);
-                }
                 return Ok(());
             }
             let granted = bucket.take(Instant::now(), BATCH as u32) as usize;
@@ -417,6 +451,12 @@ fn send(
                     counters.first_send_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
             }
             send_all(tx, &buf[..n * frame_len], frame_len, counters);
+            if let Some(tap) = tap {
+                tap.sent(&buf[..n * frame_len], frame_len);
+            }
+            if pass == 0 {
+                counters.first_pass_end.store(walk.remaining().start, Ordering::Relaxed);
+            }
         }
         if pass == 0 {
             counters.first_pass_end.store(plan.positions.end, Ordering::Relaxed);

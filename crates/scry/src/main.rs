@@ -2,9 +2,11 @@
 
 mod cli;
 mod config;
+mod dump;
 mod engine;
 mod osmatch;
 mod output;
+mod resume;
 
 use anyhow::Context;
 use clap::Parser;
@@ -12,6 +14,7 @@ use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
 use scry_probe::services::Services;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -48,8 +51,34 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
 }
 
-fn run() -> anyhow::Result<ExitCode> {
+/// `scry --resume FILE` becomes the stopped scan's own command line; any
+/// other command line stays as it is. Returns the arguments to parse, the
+/// original arguments a resume file records, and the file resumed from.
+fn command_line() -> anyhow::Result<(Vec<std::ffi::OsString>, Vec<String>, Option<PathBuf>)> {
     let argv: Vec<_> = std::env::args_os().collect();
+    let given: Vec<String> = argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
+    let Some(at) = given.iter().position(|a| a == "--resume" || a.starts_with("--resume=")) else {
+        return Ok((argv, given, None));
+    };
+    let path = match given[at].strip_prefix("--resume=") {
+        Some(path) => PathBuf::from(path),
+        None => PathBuf::from(given.get(at + 1).ok_or_else(|| UsageError("--resume needs a FILE".into()))?),
+    };
+    let used = if given[at].contains('=') { 1 } else { 2 };
+    if given.len() != used {
+        return Err(UsageError(
+            "--resume takes only the resume file: the scan's options come from it".into(),
+        )
+        .into());
+    }
+    let state = resume::ResumeState::load(&path)?;
+    let args =
+        std::iter::once(argv[0].clone()).chain(resume::resumed_args(&state).into_iter().map(Into::into));
+    Ok((args.collect(), state.args, Some(path)))
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let (argv, original_args, resumed_from) = command_line()?;
     let command_line = argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
     let args = cli::Args::parse_from(cli::nmap_aliases(argv));
     if let Some(input) = &args.os_match {
@@ -72,15 +101,63 @@ fn run() -> anyhow::Result<ExitCode> {
         .context("installing the Ctrl-C/SIGTERM handler")?;
 
     let mut sinks = sinks(&args, &services)?;
-    engine::run(&resolved.plan, rx, tx, &mut sinks, &stop)?;
+    let dump = args.pcap.as_deref().map(dump::PcapDump::create).transpose()?;
+    let resume_path = args.resume_file.clone().unwrap_or_else(|| PathBuf::from(resume::DEFAULT_PATH));
+    let mut checkpoints = Checkpoints {
+        path: &resume_path,
+        state: resume::ResumeState { seed: resolved.seed, position: 0, args: original_args },
+        written: false,
+        warned: false,
+    };
+    let hooks = engine::Hooks {
+        tap: dump.as_ref().map(dump::PcapDump::tap),
+        checkpoint: Some(Box::new(|c| checkpoints.save(c))),
+    };
+    let outcome = engine::run(&resolved.plan, rx, tx, &mut sinks, &stop, hooks);
+    if let Some(dump) = dump {
+        dump.finish()?;
+    }
+    let stats = outcome?;
+    if stats.interrupted {
+        if checkpoints.written {
+            eprintln!("scry: stopped; continue with: scry --resume {}", resume_path.display());
+        }
+    } else if checkpoints.written || resumed_from.as_deref() == Some(resume_path.as_path()) {
+        // The scan is complete: a resume file for it would only repeat work.
+        let _ = std::fs::remove_file(&resume_path);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-fn create(path: &std::path::Path) -> anyhow::Result<Box<dyn Write + Send>> {
+/// Writes the resume file at each checkpoint; a write that fails is
+/// reported once and does not stop the scan.
+struct Checkpoints<'a> {
+    path: &'a Path,
+    state: resume::ResumeState,
+    written: bool,
+    warned: bool,
+}
+
+impl Checkpoints<'_> {
+    fn save(&mut self, position: u64) {
+        self.state.position = position;
+        match self.state.save(self.path) {
+            Ok(()) => self.written = true,
+            Err(e) if !self.warned => {
+                self.warned = true;
+                eprintln!("scry: cannot write resume file {}: {e}", self.path.display());
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+fn create(path: &Path, append: bool) -> anyhow::Result<Box<dyn Write + Send>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(io::stdout()));
     }
-    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let file = if append { File::options().create(true).append(true).open(path) } else { File::create(path) };
+    let file = file.with_context(|| format!("creating {}", path.display()))?;
     Ok(Box::new(BufWriter::new(file)))
 }
 
@@ -92,14 +169,14 @@ fn sinks(args: &cli::Args, services: &Arc<Services>) -> anyhow::Result<Vec<Box<d
     }
     if let Some(path) = &args.output_normal {
         sinks.push(Box::new(output::Normal::new(
-            create(path)?,
+            create(path, args.append_output)?,
             Arc::clone(services),
             args.open,
             args.reason,
         )));
     }
     if let Some(path) = &args.output_json {
-        sinks.push(Box::new(output::JsonLines::new(create(path)?, Arc::clone(services))));
+        sinks.push(Box::new(output::JsonLines::new(create(path, args.append_output)?, Arc::clone(services))));
     }
     Ok(sinks)
 }
