@@ -62,7 +62,9 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
 #[command(
     name = "scry",
     version,
-    override_usage = "scry [-sS] -p PORTS [options] TARGET...",
+    override_usage = "scry [-sS] -p PORTS [options] TARGET...\n       scry --resume FILE",
+    // A later option overrides an earlier one, as in nmap; a resumed run relies on it.
+    args_override_self = true,
     after_help = "Targets: 198.18.0.1, 198.18.0.0/24, 198.18.0.1-20, 198.18.1-2.0-255, hostnames.\n\
                   Exit status: 0 scan completed (also after Ctrl-C), 1 runtime error \
                   (privileges, interface, routing), 2 bad command line or input."
@@ -167,6 +169,27 @@ pub struct Args {
     /// JSON Lines to FILE, - for standard output [-oJ].
     #[arg(long = "output-json", value_name = "FILE")]
     pub output_json: Option<PathBuf>,
+
+    /// Write every frame sent and received to FILE (pcap, for tcpdump -r and Wireshark).
+    #[arg(long = "pcap", value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+
+    /// Continue the scan stopped with resume file FILE; takes no other option.
+    #[arg(long = "resume", value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+
+    /// Where a stopped scan writes its resume file (default scry.resume); also
+    /// written every 10 s during the first pass, removed once the scan completes.
+    #[arg(long = "resume-file", value_name = "FILE")]
+    pub resume_file: Option<PathBuf>,
+
+    /// Start the first pass at this position of the walk (set by --resume).
+    #[arg(long = "resume-position", value_name = "N", hide = true)]
+    pub resume_position: Option<u64>,
+
+    /// Append to output files instead of replacing them.
+    #[arg(long = "append-output")]
+    pub append_output: bool,
 
     /// Match the subject fingerprint in FILE (- for stdin) against the OS database and exit.
     #[arg(long = "os-match", value_name = "FILE")]

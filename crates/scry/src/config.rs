@@ -163,6 +163,8 @@ pub struct Resolved {
     pub plan: Plan,
     pub iface: String,
     pub filter: String,
+    /// The permutation's seed, given or drawn; a resume file records it.
+    pub seed: u64,
 }
 
 /// Resolves arguments into a plan.
@@ -192,7 +194,18 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     let filter = probe.filter();
     let pairs = targets.len() * ports.len() as u64;
     let permutation = Permutation::new(pairs, seed);
-    let positions = permutation.positions(shard);
+    let mut positions = permutation.positions(shard);
+    if let Some(resume) = args.resume_position {
+        if resume > positions.end {
+            return Err(UsageError(format!(
+                "resume position {resume} lies past the end of the scan ({}); was the resume file \
+                 written for other targets or ports?",
+                positions.end
+            ))
+            .into());
+        }
+        positions.start = positions.start.max(resume);
+    }
     if args.verbose > 0 {
         eprintln!(
             "scry: {} targets x {} ports = {pairs} probes per pass; shard {}/{} covers {}; seed {seed}; \
@@ -220,5 +233,5 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         report_silent_hosts: args.no_ping,
         info,
     };
-    Ok(Resolved { plan, iface: route.iface.name.clone(), filter })
+    Ok(Resolved { plan, iface: route.iface.name.clone(), filter, seed })
 }

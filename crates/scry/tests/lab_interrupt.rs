@@ -1,10 +1,11 @@
 //! Stopping early: a scan stopped by SIGINT (or SIGTERM) exits 0 and leaves
-//! complete output with everything found before the stop; one whose output
-//! pipe closes stops too.
+//! complete output with everything found before the stop, and a resume file
+//! from which `scry --resume` finishes the scan without repeating a probe;
+//! one whose output pipe closes stops too.
 
 mod common;
 
-use common::{command, Scan};
+use common::{command, Scan, SCRY};
 use scry_lab::{lab_or_skip, Lab, Node, TargetSpec};
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdout, Stdio};
@@ -28,34 +29,30 @@ fn sigterm_flushes_results_and_exits_zero() {
 fn stop_mid_scan(signal: libc::c_int) {
     let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
     let target = lab.targets()[0].ipv4();
-    let name = format!("scry-test-{}-interrupted-{signal}.txt", std::process::id());
-    let normal = std::env::temp_dir().join(name);
+    let normal = temp_path(&format!("interrupted-{signal}.txt"));
+    let resume = temp_path(&format!("interrupted-{signal}.resume"));
     // 65535 probes at 2000 per second: half a minute unless stopped.
-    let args = ["-p-", "--rate", "2000", "-oN", normal.to_str().unwrap(), &target.to_string()];
-    let (mut child, mut stdout) = spawn_piped(lab.scanner(), &args);
-
-    // Wait for some answers: by then the Ctrl-C handler is installed and the
-    // scan is under way. `ip netns exec` execs scry, so the pid is scry's.
-    let mut seen = String::new();
-    let mut answers = 0;
-    while answers < ANSWERS_BEFORE_STOP {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "scry ended after {answers} answers: {seen}");
-        answers += usize::from(line.contains("\"type\":\"port\""));
-        seen += &line;
-    }
-    let pid = libc::pid_t::try_from(child.id()).unwrap();
-    // SAFETY: kill(2) on our own child's pid.
-    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
-    stdout.read_to_string(&mut seen).unwrap();
-    let mut stderr = Vec::new();
-    child.stderr.take().unwrap().read_to_end(&mut stderr).unwrap();
-    let status = child.wait().unwrap();
+    let args = [
+        "-p-",
+        "--rate",
+        "2000",
+        "--seed",
+        "77",
+        "-oN",
+        normal.to_str().unwrap(),
+        "--resume-file",
+        resume.to_str().unwrap(),
+        &target.to_string(),
+    ];
+    let out = interrupt_after_answers(lab.scanner(), &args, signal);
     let text = std::fs::read_to_string(&normal).unwrap();
     std::fs::remove_file(&normal).unwrap();
+    let resume_text = std::fs::read_to_string(&resume).unwrap();
+    std::fs::remove_file(&resume).unwrap();
 
-    let out = Scan::from_output(status, seen.as_bytes(), &stderr);
     assert!(out.status.success(), "{}: {}", out.status, out.stderr);
+    let hint = format!("scry: stopped; continue with: scry --resume {}", resume.display());
+    assert!(out.stderr.contains(&hint), "{}", out.stderr);
     out.check_stream();
     assert_eq!(out.stats()["interrupted"], true, "{}", out.stats());
     let ports = out.ports();
@@ -68,6 +65,11 @@ fn stop_mid_scan(signal: libc::c_int) {
     let sent = out.stat("sent");
     assert!(sent < u64::from(u16::MAX), "the scan was not cut short: {}", out.stats());
     assert!(ports.len() as u64 <= sent);
+    // Each probe of a lossless first pass went out once, so the resume
+    // position is exactly the number sent.
+    let resume_lines: Vec<&str> = resume_text.lines().collect();
+    assert_eq!(resume_lines[1..3], ["seed = 77".to_owned(), format!("position = {sent}")], "{resume_text}");
+    assert!(resume_lines[3].starts_with("args = [\"-p-\","), "{resume_text}");
 
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("Starting scry "), "{text}");
@@ -87,6 +89,68 @@ fn stop_mid_scan(signal: libc::c_int) {
     );
     assert!(lines[n - 1].starts_with("scry done: 1 IP address (1 host up) scanned in "), "{text}");
     assert!(text.ends_with(" seconds\n"), "{text}");
+}
+
+/// Runs scry with `args`, waits for [`ANSWERS_BEFORE_STOP`] port records,
+/// sends `signal`, and returns the finished run.
+fn interrupt_after_answers(node: &Node, args: &[&str], signal: libc::c_int) -> Scan {
+    let (mut child, mut stdout) = spawn_piped(node, args);
+    // Wait for some answers: by then the Ctrl-C handler is installed and the
+    // scan is under way. `ip netns exec` execs scry, so the pid is scry's.
+    let mut seen = String::new();
+    let mut answers = 0;
+    while answers < ANSWERS_BEFORE_STOP {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "scry ended after {answers} answers: {seen}");
+        answers += usize::from(line.contains("\"type\":\"port\""));
+        seen += &line;
+    }
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    stdout.read_to_string(&mut seen).unwrap();
+    let mut stderr = Vec::new();
+    child.stderr.take().unwrap().read_to_end(&mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    Scan::from_output(status, seen.as_bytes(), &stderr)
+}
+
+fn temp_path(name: &str) -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("scry-test-{}-{name}", std::process::id()))
+}
+
+/// The resume check: a scan killed midway and resumed reports, in
+/// its two runs together, exactly what an uninterrupted run reports, and the
+/// resumed run sends only the probes the first never sent.
+#[test]
+fn resumed_scan_completes_the_interrupted_one() {
+    const PORTS: &str = "1-4000";
+    const PAIRS: u64 = 4000;
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(&[22, 80, 443, 1500, 3999])));
+    let target = lab.targets()[0].ipv4().to_string();
+    let resume = temp_path("resumed.resume");
+    let args = ["-p", PORTS, "--rate", "2000", "--resume-file", resume.to_str().unwrap(), &target];
+
+    let first = interrupt_after_answers(lab.scanner(), &args, libc::SIGINT);
+    assert!(first.status.success(), "{}", first.stderr);
+    let position = first.stat("sent");
+    assert!(position < PAIRS, "not interrupted: {}", first.stats());
+    let second = {
+        let output = lab.scanner().command(SCRY).arg("--resume").arg(&resume).output().unwrap();
+        Scan::from_output(output.status, &output.stdout, &output.stderr)
+    };
+    assert!(second.status.success(), "{}", second.stderr);
+    assert_eq!(second.stats()["interrupted"], false);
+    assert_eq!(second.stat("sent"), PAIRS - position, "only the probes not yet sent: {}", second.stats());
+    assert!(!resume.exists(), "a completed scan leaves no resume file");
+
+    let whole = common::scan(lab.scanner(), &["-p", PORTS, &target]);
+    let (before, after) = (first.ports(), second.ports());
+    assert!(before.keys().all(|k| !after.contains_key(k)), "a port was probed twice");
+    let mut union = before;
+    union.extend(after);
+    assert_eq!(union, whole.ports());
+    assert_eq!(union.len() as u64, PAIRS);
 }
 
 /// How long a scry whose output reader went away may take to notice before
