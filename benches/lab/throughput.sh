@@ -36,6 +36,9 @@ LOSS=${LOSS:-10}
 OFFLOADS=${OFFLOADS:-1}              # 0 skips the offloads-off rerun of case b
 B_MAX=${B_MAX:-1}                    # 0 skips case b lossless at maximum rate
 TOOLS=${TOOLS:-"scry masscan zmap nmap"}
+CASES=${CASES:-"a b"}                # add r for the rate-accuracy sweep
+R_RATES=${R_RATES:-"100 1000 10000 100000 1000000"}   # case r: --rate values
+R_SECS=${R_SECS:-3}                  # case r: seconds of sending per rate
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-600}    # seconds, per tool run
 NO_BUILD=${NO_BUILD:-0}
 
@@ -139,6 +142,7 @@ run() {
 }
 
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
+has_case() { [[ " $CASES " == *" $1 "* ]]; }
 
 # masscan_cmd NEXT_HOP_MAC TARGET ARGS...: sets the array `masscan` to the command line.
 masscan_cmd() {
@@ -151,18 +155,18 @@ masscan_cmd() {
 
 # --- case a: pure send rate -------------------------------------------------
 a="a: 1-$A_PORTS x /16, no hosts"
-if has_tool scry; then
+if has_case a && has_tool scry; then
     run a-scry "$a" scry none -- "$scry" -sS -n -p "1-$A_PORTS" --rate "$A_RATE" --retries 0 --wait 0 \
         -e eth0 -S "$SCANNER_IP" --router-mac "$GW_MAC" --seed "$SEED" \
         --excludefile "$raw/outside.txt" -oJ "$raw/a-scry.json" "$VOID_NET"
 fi
-if has_tool masscan; then
+if has_case a && has_tool masscan; then
     masscan_cmd "$GW_MAC" "$VOID_NET" -p "1-$A_PORTS" --rate "$A_RATE" --wait 0 --seed "$SEED" \
         -oL "$raw/a-masscan.txt"
     start_nudge
     run a-masscan "$a" masscan none -- "${masscan[@]}"
 fi
-if has_tool zmap; then
+if has_case a && has_tool zmap; then
     # zmap 2.1.1 scans one port per run: -P sends A_PORTS probes to that port instead.
     lab_net "$VOID_NET"
     run a-zmap "$a (zmap: 1 port x $A_PORTS probes)" zmap none -- zmap -C "$raw/zmap.conf" \
@@ -170,7 +174,7 @@ if has_tool zmap; then
         -p 1 -P "$A_PORTS" -r "$A_RATE" -c 0 -e "$SEED" --disable-syslog \
         -O csv -f saddr,sport -o "$raw/a-zmap.csv" -m "$raw/a-zmap.meta.json" "$VOID_NET"
 fi
-if has_tool nmap; then
+if has_case a && has_tool nmap; then
     # One host group for the whole range, or nmap waits out each small group's timeout.
     hosts=$((1 << (32 - ${NMAP_A_NET#*/})))
     # --open: list only hosts with an open port, or nmap writes ~35 MB per output.
@@ -211,7 +215,8 @@ case_b() {
     fi
 }
 
-case_b b-lossless "b: 1-65535, $OPEN_PORTS open" "$OPEN_IP" "$OPEN_MAC" -T4
+has_case b || B_MAX=0 OFFLOADS=0
+has_case b && case_b b-lossless "b: 1-65535, $OPEN_PORTS open" "$OPEN_IP" "$OPEN_MAC" -T4
 if [[ $B_MAX == 1 ]]; then
     # The same target at full speed: does recall hold when the rate is not the limit?
     fast="b: 1-65535, $OPEN_PORTS open, max rate"
@@ -227,7 +232,7 @@ if [[ $B_MAX == 1 ]]; then
         run b-max-masscan "$fast (--rate $A_RATE --retries 0)" masscan "$OPEN_IP" -- "${masscan[@]}"
     fi
 fi
-case_b b-loss "b: 1-65535, $OPEN_PORTS open, $LOSS% loss" "$LOSSY_IP" "$LOSSY_MAC" -T4 --min-rate "$B_RATE"
+has_case b && case_b b-loss "b: 1-65535, $OPEN_PORTS open, $LOSS% loss" "$LOSSY_IP" "$LOSSY_MAC" -T4 --min-rate "$B_RATE"
 if [[ $OFFLOADS == 1 ]]; then
     for ns in "$SCANNER_NS" "$OPEN_NS"; do
         ip netns exec "$ns" ethtool -k eth0 >"$raw/offloads-before.$ns.txt"
@@ -237,6 +242,30 @@ if [[ $OFFLOADS == 1 ]]; then
         ip netns exec "$HUB_NS" ethtool -K "$port" gro off gso off tso off tx off rx off
     done
     case_b b-nooffload "b: 1-65535, $OPEN_PORTS open, offloads off" "$OPEN_IP" "$OPEN_MAC" -T4
+fi
+
+# --- case r: does the sending rate match --rate? ------------------------------
+# About R_SECS seconds of probes into the void per rate; compare "burst pps"
+# (the rate over the middle 98% of the sending) with the rate asked for.
+if has_case r; then
+    for rate in $R_RATES; do
+        n=$((rate * R_SECS))
+        if ((n < 65536)); then net="${VOID_NET%/*}/24" hosts=256; else net=$VOID_NET hosts=65536; fi
+        ports=$(((n + hosts - 1) / hosts))
+        lab_net "$net"
+        r="r: --rate $rate, $((hosts * ports)) probes"
+        if has_tool scry; then
+            run "r$rate-scry" "$r" scry none -- "$scry" -sS -n -p "1-$ports" --rate "$rate" --retries 0 \
+                --wait 0 -e eth0 -S "$SCANNER_IP" --router-mac "$GW_MAC" --seed "$SEED" \
+                --excludefile "$raw/outside.txt" -oJ "$raw/r$rate-scry.json" "$net"
+        fi
+        if has_tool masscan; then
+            masscan_cmd "$GW_MAC" "$net" -p "1-$ports" --rate "$rate" --wait 0 --seed "$SEED" \
+                -oL "$raw/r$rate-masscan.txt"
+            start_nudge
+            run "r$rate-masscan" "$r" masscan none -- "${masscan[@]}"
+        fi
+    done
 fi
 
 table "${rows[@]}" | tee "$raw/results.md"
