@@ -178,16 +178,17 @@ pub struct Args {
     #[arg(long = "osscan-guess", alias = "fuzzy")]
     pub osscan_guess: bool,
 
-    /// nmap XML output [-oX]: not yet available.
-    #[arg(long = "output-xml", value_name = "FILE", hide = true)]
+    /// nmap XML to FILE, - for standard output [-oX].
+    #[arg(long = "output-xml", value_name = "FILE")]
     pub output_xml: Option<PathBuf>,
 
-    /// Grepable output [-oG]: not yet available.
-    #[arg(long = "output-grepable", value_name = "FILE", hide = true)]
+    /// nmap grepable output to FILE, - for standard output [-oG].
+    #[arg(long = "output-grepable", value_name = "FILE")]
     pub output_grepable: Option<PathBuf>,
 
-    /// All formats [-oA]: not yet available.
-    #[arg(long = "output-all", value_name = "BASE", hide = true)]
+    /// Normal, XML, grepable and JSON Lines output to BASE.nmap, BASE.xml,
+    /// BASE.gnmap and BASE.json [-oA].
+    #[arg(long = "output-all", value_name = "BASE")]
     pub output_all: Option<PathBuf>,
 
     /// Host discovery only [-sn]: not yet available.

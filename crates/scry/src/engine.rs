@@ -47,6 +47,14 @@ impl NextHops {
             NextHops::PerHost(map) => map.get(&ip).copied(),
         }
     }
+
+    /// The MAC address of a directly connected target (none for routed ones).
+    fn direct(&self, ip: IpAddr) -> Option<Mac> {
+        match (self, ip) {
+            (NextHops::PerHost(map), IpAddr::V4(v4)) => map.get(&v4).copied(),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the engine needs, resolved before the first packet.
@@ -236,7 +244,8 @@ fn report_hosts(
     let report = |ip: IpAddr, sinks: &mut [Box<dyn Sink>]| -> anyhow::Result<()> {
         let ports = results.host(ip).map_or(&empty, |h| &h.ports);
         let scanned = probed_ports(plan, ip, &probed);
-        let host = HostReport { ip, up_reason: up.get(&ip).copied(), ports, scanned: &scanned };
+        let mac = plan.next_hops.direct(ip);
+        let host = HostReport { ip, mac, up_reason: up.get(&ip).copied(), ports, scanned: &scanned };
         for sink in sinks.iter_mut() {
             sink.host(&host)?;
         }

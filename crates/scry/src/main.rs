@@ -12,6 +12,7 @@ use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
 use scry_probe::services::Services;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -57,6 +58,7 @@ fn run() -> anyhow::Result<ExitCode> {
         osmatch::run(input, &args.os_db, json, args.osscan_guess)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let outputs = outputs(&args)?;
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
     let resolved = config::resolve(&args, &services, command_line)?;
 
@@ -71,7 +73,9 @@ fn run() -> anyhow::Result<ExitCode> {
     ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
         .context("installing the Ctrl-C/SIGTERM handler")?;
 
-    let mut sinks = sinks(&args, &services)?;
+    let options =
+        output::ReportOptions { open_only: args.open, reason: args.reason, verbose: args.verbose > 0 };
+    let mut sinks = sinks(&outputs, options, &services)?;
     engine::run(&resolved.plan, rx, tx, &mut sinks, &stop)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -84,22 +88,80 @@ fn create(path: &std::path::Path) -> anyhow::Result<Box<dyn Write + Send>> {
     Ok(Box::new(BufWriter::new(file)))
 }
 
-fn sinks(args: &cli::Args, services: &Arc<Services>) -> anyhow::Result<Vec<Box<dyn output::Sink>>> {
-    let mut sinks: Vec<Box<dyn output::Sink>> = Vec::new();
-    let json_to_stdout = args.output_json.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    if !json_to_stdout {
-        sinks.push(Box::new(output::Normal::new(io::stdout(), Arc::clone(services), args.open, args.reason)));
+/// An output format a file (or standard output) is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Normal,
+    Xml,
+    Grepable,
+    Json,
+}
+
+/// The outputs asked for, as (format, path); `-` is standard output.
+///
+/// # Errors
+/// [`UsageError`] when more than one output asks for standard output.
+fn outputs(args: &cli::Args) -> Result<Vec<(Format, PathBuf)>, UsageError> {
+    let single = [
+        (Format::Normal, &args.output_normal, "-oN"),
+        (Format::Xml, &args.output_xml, "-oX"),
+        (Format::Grepable, &args.output_grepable, "-oG"),
+        (Format::Json, &args.output_json, "-oJ"),
+    ];
+    let mut list: Vec<(Format, PathBuf)> = Vec::new();
+    let mut to_stdout = Vec::new();
+    for (format, path, flag) in single {
+        if let Some(path) = path {
+            if path.as_os_str() == "-" {
+                to_stdout.push(flag);
+            }
+            list.push((format, path.clone()));
+        }
     }
-    if let Some(path) = &args.output_normal {
-        sinks.push(Box::new(output::Normal::new(
-            create(path)?,
-            Arc::clone(services),
-            args.open,
-            args.reason,
+    if let Some(base) = &args.output_all {
+        if base.as_os_str() == "-" {
+            return Err(UsageError("-oA writes four files and cannot write to standard output (-)".into()));
+        }
+        for (format, extension) in [
+            (Format::Normal, "nmap"),
+            (Format::Xml, "xml"),
+            (Format::Grepable, "gnmap"),
+            (Format::Json, "json"),
+        ] {
+            let mut path = base.clone().into_os_string();
+            path.push(".");
+            path.push(extension);
+            list.push((format, path.into()));
+        }
+    }
+    if to_stdout.len() > 1 {
+        return Err(UsageError(format!(
+            "only one output can go to standard output (-), but {} all ask for it",
+            to_stdout.join(" and ")
         )));
     }
-    if let Some(path) = &args.output_json {
-        sinks.push(Box::new(output::JsonLines::new(create(path)?, Arc::clone(services))));
+    Ok(list)
+}
+
+/// A sink for each output, plus normal output on stdout unless another format took it.
+fn sinks(
+    outputs: &[(Format, PathBuf)],
+    options: output::ReportOptions,
+    services: &Arc<Services>,
+) -> anyhow::Result<Vec<Box<dyn output::Sink>>> {
+    let mut sinks: Vec<Box<dyn output::Sink>> = Vec::new();
+    if !outputs.iter().any(|(_, path)| path.as_os_str() == "-") {
+        sinks.push(Box::new(output::Normal::new(io::stdout(), Arc::clone(services), options)));
+    }
+    for (format, path) in outputs {
+        let out = create(path)?;
+        let services = Arc::clone(services);
+        sinks.push(match format {
+            Format::Normal => Box::new(output::Normal::new(out, services, options)),
+            Format::Xml => Box::new(output::Xml::new(out, services, options)),
+            Format::Grepable => Box::new(output::Grepable::new(out, services, options)),
+            Format::Json => Box::new(output::JsonLines::new(out, services)),
+        });
     }
     Ok(sinks)
 }
