@@ -136,7 +136,7 @@ fn outputs(args: &cli::Args) -> Result<Vec<(Format, PathBuf)>, UsageError> {
     }
     if to_stdout.len() > 1 {
         return Err(UsageError(format!(
-            "only one output can go to standard output (-), but {} all ask for it",
+            "only one output can go to standard output (-), but {} ask for it",
             to_stdout.join(" and ")
         )));
     }
