@@ -92,9 +92,11 @@ impl Stopping<'_> {
     }
 }
 
+/// What the sender and receiver threads count while the scan runs; the
+/// caller owns them so that a progress display can read them meanwhile.
 #[derive(Default)]
-struct Counters {
-    sent: AtomicU64,
+pub struct Counters {
+    pub sent: AtomicU64,
     send_errors: AtomicU64,
     rejected: AtomicU64,
     /// Nanoseconds since the scan started at which the last valid reply arrived.
@@ -105,7 +107,8 @@ struct Counters {
     first_pass_end: AtomicU64,
 }
 
-/// Runs the scan to completion (or until `stop`), feeding `sinks`.
+/// Runs the scan to completion (or until `stop`), feeding `sinks` and
+/// counting in `counters` (fresh ones: they start at zero).
 ///
 /// # Errors
 /// Capture or send failures, and output write failures.
@@ -115,13 +118,13 @@ pub fn run(
     tx: RawSender,
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
+    counters: &Counters,
 ) -> anyhow::Result<Stats> {
     let start = Instant::now();
     for sink in sinks.iter_mut() {
         sink.begin(&plan.info)?;
     }
     let results = Mutex::new(Results::default());
-    let counters = Counters::default();
     let sending_done = AtomicBool::new(false);
     let receiving_done = AtomicBool::new(false);
     let (events_tx, events) = mpsc::channel::<Event>();
@@ -142,9 +145,9 @@ pub fn run(
     let abort = AtomicBool::new(false);
     let stopping = Stopping { user: stop, abort: &abort };
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
-        let receiver = scope.spawn(|| receive(plan, &mut rx, events_tx, &counters, &receiving_done, start));
+        let receiver = scope.spawn(|| receive(plan, &mut rx, events_tx, counters, &receiving_done, start));
         let sender = scope.spawn(|| {
-            let outcome = send(plan, &tx, &results, &counters, stopping, start);
+            let outcome = send(plan, &tx, &results, counters, stopping, start);
             sending_done.store(true, Ordering::Release);
             outcome
         });

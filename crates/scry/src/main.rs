@@ -5,13 +5,14 @@ mod config;
 mod engine;
 mod osmatch;
 mod output;
+mod progress;
 
 use anyhow::Context;
 use clap::Parser;
 use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
 use scry_probe::services::Services;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -76,7 +77,13 @@ fn run() -> anyhow::Result<ExitCode> {
     let options =
         output::ReportOptions { open_only: args.open, reason: args.reason, verbose: args.verbose > 0 };
     let mut sinks = sinks(&outputs, options, &services)?;
-    engine::run(&resolved.plan, rx, tx, &mut sinks, &stop)?;
+    let counters = Arc::new(engine::Counters::default());
+    if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {
+        let total = progress::first_pass_probes(&resolved.plan);
+        // First, so that it stops before the other sinks print their tables.
+        sinks.insert(0, Box::new(progress::Progress::new(mode, Arc::clone(&counters), total)));
+    }
+    engine::run(&resolved.plan, rx, tx, &mut sinks, &stop, &counters)?;
     Ok(ExitCode::SUCCESS)
 }
 
