@@ -67,7 +67,7 @@ print(json.dumps({
         "address": h.address, "mac": h.mac, "status": h.status,
         "ports": [[s.port, s.protocol, s.state, s.reason, s.service] for s in h.services],
         "open": [p for p, _ in h.get_open_ports()],
-        "extraports": [[r["reason"], int(r["count"])] for r in h.extraports_reasons],
+        "extraports": [[r["reason"], int(r["count"])] for r in h.extraports_reasons or []],
     } for h in report.hosts],
 }))
 "#;
@@ -284,5 +284,30 @@ fn xml_and_grepable_are_live_and_complete_after_sigint() {
     assert!(lines[n - 3].starts_with(&format!("Host: {target} ()\tPorts: ")), "{grepable}");
     assert_eq!(lines[n - 2], "# scry was interrupted; results above are those found before the stop.");
     assert!(lines[n - 1].starts_with("# scry done at "), "{grepable}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `-oX -`: the XML alone on standard output, no normal output mixed in.
+#[test]
+fn xml_to_stdout_replaces_normal_output() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
+    let dir = scratch("xml-stdout");
+    let out = lab
+        .scanner()
+        .command(common::SCRY)
+        .args(["-p", "20-30", "-oX", "-", "198.18.0.10"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let xml = dir.join("stdout.xml");
+    std::fs::write(&xml, &out.stdout).unwrap();
+    assert_valid_xml(&xml);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("scry scan report"), "{stdout}");
+    assert_eq!(libnmap(&xml)["hosts"][0]["open"], serde_json::json!([22]));
     std::fs::remove_dir_all(&dir).unwrap();
 }
