@@ -225,10 +225,11 @@ impl Sink for Progress {
     fn finish(&mut self, _stats: &Stats) -> io::Result<()> {
         self.stop();
         if let Mode::Lines(_) = self.mode {
-            // The last word, however the scan ended.
+            // The last word, however the scan ended. A failing stderr must
+            // not keep the other sinks from finishing, so its error is dropped.
             let reading = self.shared.read(self.start, &mut (Duration::ZERO, 0));
             let total = self.shared.total;
-            writeln!(
+            let _ = writeln!(
                 io::stderr(),
                 "Stats: {} elapsed; finished, {} probes sent in all ({total} in the first pass), \
                  {:.0} pps average, {} open found",
@@ -236,7 +237,7 @@ impl Sink for Progress {
                 reading.sent,
                 reading.average_pps(),
                 reading.found
-            )?;
+            );
         }
         Ok(())
     }
