@@ -27,7 +27,8 @@ impl<W: Write> Sink for Normal<W> {
             "Starting scry {} at {}",
             env!("CARGO_PKG_VERSION"),
             Civil::utc(info.start).short()
-        )
+        )?;
+        self.out.flush()
     }
 
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
@@ -60,7 +61,8 @@ impl<W: Write> Sink for Normal<W> {
         if !layout.listed.is_empty() {
             self.table(&layout.listed)?;
         }
-        writeln!(self.out)
+        writeln!(self.out)?;
+        self.out.flush()
     }
 
     fn finish(&mut self, s: &Stats) -> io::Result<()> {
