@@ -213,6 +213,18 @@ pub struct Args {
     #[arg(long = "output-grepable", value_name = "FILE")]
     pub output_grepable: Option<PathBuf>,
 
+    /// XSL stylesheet the XML names, a path or URL (default: nmap's installed one).
+    #[arg(long = "stylesheet", value_name = "PATH/URL", conflicts_with_all = ["webxml", "no_stylesheet"])]
+    pub stylesheet: Option<String>,
+
+    /// Name nmap.org's stylesheet in the XML, for reading it on other machines.
+    #[arg(long = "webxml", conflicts_with = "no_stylesheet")]
+    pub webxml: bool,
+
+    /// Name no stylesheet in the XML.
+    #[arg(long = "no-stylesheet")]
+    pub no_stylesheet: bool,
+
     /// Normal, XML, grepable and JSON Lines output to BASE.nmap, BASE.xml,
     /// BASE.gnmap and BASE.json [-oA].
     #[arg(long = "output-all", value_name = "BASE")]

@@ -76,7 +76,7 @@ fn run() -> anyhow::Result<ExitCode> {
 
     let options =
         output::ReportOptions { open_only: args.open, reason: args.reason, verbose: args.verbose > 0 };
-    let mut sinks = sinks(&outputs, options, &services)?;
+    let mut sinks = sinks(&args, &outputs, options, &services)?;
     let counters = Arc::new(engine::Counters::default());
     if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {
         let total = progress::first_pass_probes(&resolved.plan);
@@ -152,10 +152,17 @@ fn outputs(args: &cli::Args) -> Result<Vec<(Format, PathBuf)>, UsageError> {
 
 /// A sink for each output, plus normal output on stdout unless another format took it.
 fn sinks(
+    args: &cli::Args,
     outputs: &[(Format, PathBuf)],
     options: output::ReportOptions,
     services: &Arc<Services>,
 ) -> anyhow::Result<Vec<Box<dyn output::Sink>>> {
+    let stylesheet = match (&args.stylesheet, args.webxml, args.no_stylesheet) {
+        (_, _, true) => None,
+        (_, true, _) => Some(output::WEB_STYLESHEET.to_owned()),
+        (Some(href), _, _) => Some(href.clone()),
+        (None, false, false) => Some(output::STYLESHEET.to_owned()),
+    };
     let mut sinks: Vec<Box<dyn output::Sink>> = Vec::new();
     if !outputs.iter().any(|(_, path)| path.as_os_str() == "-") {
         sinks.push(Box::new(output::Normal::new(io::stdout(), Arc::clone(services), options)));
@@ -165,7 +172,9 @@ fn sinks(
         let services = Arc::clone(services);
         sinks.push(match format {
             Format::Normal => Box::new(output::Normal::new(out, services, options)),
-            Format::Xml => Box::new(output::Xml::new(out, services, options)),
+            Format::Xml => {
+                Box::new(output::Xml::new(out, services, options).with_stylesheet(stylesheet.clone()))
+            }
             Format::Grepable => Box::new(output::Grepable::new(out, services, options)),
             Format::Json => Box::new(output::JsonLines::new(out, services)),
         });

@@ -12,7 +12,7 @@ mod xml;
 pub use grepable::Grepable;
 pub use json::JsonLines;
 pub use normal::Normal;
-pub use xml::Xml;
+pub use xml::{Xml, STYLESHEET, WEB_STYLESHEET};
 
 use scry_packet::Mac;
 use scry_probe::results::PortResult;

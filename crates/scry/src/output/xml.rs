@@ -23,8 +23,11 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// The stylesheet that renders the XML as HTML (`xsltproc`, or a browser).
-const STYLESHEET: &str = "file:///usr/share/nmap/nmap.xsl";
+/// The stylesheet that renders the XML as HTML (`xsltproc`, or a browser):
+/// nmap's, where Debian's nmap package installs it.
+pub const STYLESHEET: &str = "file:///usr/share/nmap/nmap.xsl";
+/// nmap's stylesheet on nmap.org, for XML read on other machines (`--webxml`).
+pub const WEB_STYLESHEET: &str = "https://svn.nmap.org/nmap/docs/nmap.xsl";
 /// The version of nmap's XML format written (nmap 7.93's).
 const XML_OUTPUT_VERSION: &str = "1.05";
 
@@ -33,12 +36,20 @@ pub struct Xml<W: Write> {
     xml: Writer<W>,
     services: Arc<Services>,
     options: ReportOptions,
+    stylesheet: Option<String>,
     start: SystemTime,
 }
 
 impl<W: Write> Xml<W> {
     pub fn new(out: W, services: Arc<Services>, options: ReportOptions) -> Self {
-        Xml { xml: Writer::new(out), services, options, start: SystemTime::UNIX_EPOCH }
+        let stylesheet = Some(STYLESHEET.to_owned());
+        Xml { xml: Writer::new(out), services, options, stylesheet, start: SystemTime::UNIX_EPOCH }
+    }
+
+    /// Names `stylesheet` (a path or URL) in the XML instead of nmap's, or none.
+    pub fn with_stylesheet(mut self, stylesheet: Option<String>) -> Self {
+        self.stylesheet = stylesheet;
+        self
     }
 
     fn event<'a>(&mut self, event: impl Into<Event<'a>>) -> io::Result<()> {
@@ -137,10 +148,11 @@ impl<W: Write> Sink for Xml<W> {
         self.newline()?;
         self.event(Event::DocType(BytesText::from_escaped("nmaprun")))?;
         self.newline()?;
-        self.event(Event::PI(BytesPI::new(format!(
-            r#"xml-stylesheet href="{STYLESHEET}" type="text/xsl""#
-        ))))?;
-        self.newline()?;
+        if let Some(href) = self.stylesheet.clone() {
+            let href = quick_xml::escape::escape(href.as_str());
+            self.event(Event::PI(BytesPI::new(format!(r#"xml-stylesheet href="{href}" type="text/xsl""#))))?;
+            self.newline()?;
+        }
         let comment = format!(" scry {version} scan initiated {startstr} as: {} ", info.command_line);
         self.event(Event::Comment(BytesText::from_escaped(comment_safe(&comment))))?;
         self.newline()?;
@@ -233,6 +245,27 @@ impl<W: Write> Sink for Xml<W> {
 mod tests {
     use super::*;
     use std::time::{Duration, UNIX_EPOCH};
+
+    fn header(stylesheet: Option<&str>) -> Vec<String> {
+        let mut out = Vec::new();
+        let sink = Xml::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
+        let mut sink = sink.with_stylesheet(stylesheet.map(str::to_owned));
+        let info = ScanInfo {
+            start: UNIX_EPOCH,
+            command_line: "scry".into(),
+            hosts: 1,
+            ports: vec![22],
+            verbose: 0,
+        };
+        sink.begin(&info).unwrap();
+        String::from_utf8(out).unwrap().lines().take(3).map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn stylesheet_named_escaped_or_left_out() {
+        assert_eq!(header(Some("a\"b.xsl"))[2], r#"<?xml-stylesheet href="a&quot;b.xsl" type="text/xsl"?>"#);
+        assert_eq!(header(None)[2], "<!-- scry 0.1.0 scan initiated Thu Jan  1 00:00:00 1970 as: scry -->");
+    }
 
     #[test]
     fn header_escapes_the_command_line_and_interruption_is_an_error() {
