@@ -130,6 +130,28 @@ mod tests {
     }
 
     #[test]
+    fn open_only_reports_hosts_with_an_open_port_and_nothing_live() {
+        let mut out = Vec::new();
+        let options = ReportOptions { open_only: true, ..ReportOptions::default() };
+        let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), options);
+        let (a, b) = ("198.18.0.10".parse().unwrap(), "198.18.0.11".parse().unwrap());
+        sink.host_up(a, Reason::SynAck, Some(64)).unwrap();
+        sink.host_up(b, Reason::Reset, Some(64)).unwrap();
+        let open: BTreeMap<u16, PortResult> =
+            [(22, PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 })].into();
+        let closed: BTreeMap<u16, PortResult> =
+            [(22, PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 })].into();
+        let up = Some((Reason::SynAck, Some(64)));
+        sink.host(&HostReport { ip: a, mac: None, up_reason: up, ports: &open, scanned: &[22, 23] }).unwrap();
+        sink.host(&HostReport { ip: b, mac: None, up_reason: up, ports: &closed, scanned: &[22, 23] })
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Host: 198.18.0.10 ()\tStatus: Up\nHost: 198.18.0.10 ()\tPorts: 22/open/tcp//ssh///\tIgnored State: filtered (1)\n"
+        );
+    }
+
+    #[test]
     fn silent_host_gets_its_status_line_at_the_end() {
         let scanned: Vec<u16> = (1..=30).collect();
         let text = render(&BTreeMap::new(), &scanned, None);
