@@ -9,6 +9,7 @@ use scry_packet::Mac;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Default send rate in packets per second.
 pub const DEFAULT_RATE: f64 = 10_000.0;
@@ -55,6 +56,23 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
         }
     }
     out
+}
+
+/// A time as nmap spells it: seconds, or a number with `ms`, `s`, `m` or `h`.
+fn parse_time(text: &str) -> Result<Duration, String> {
+    let split = text.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 0.001,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("unknown unit \"{unit}\" (use ms, s, m or h)")),
+    };
+    match number.parse::<f64>() {
+        Ok(n) if n > 0.0 && (n * scale).is_finite() => Ok(Duration::from_secs_f64(n * scale)),
+        _ => Err(format!("\"{text}\" is not a time above zero (e.g. 5, 5s, 500ms, 2m)")),
+    }
 }
 
 /// scry: a raw-packet port scanner that speaks nmap's flags.
@@ -154,6 +172,15 @@ pub struct Args {
     #[arg(long = "no-ping")]
     pub no_ping: bool,
 
+    /// No progress display on stderr.
+    #[arg(short = 'q')]
+    pub quiet: bool,
+
+    /// Print a progress line every TIME (5, 5s, 500ms, 2m) when stderr is
+    /// not a terminal (on a terminal, a live status line is always shown).
+    #[arg(long = "stats-every", value_name = "TIME", value_parser = parse_time)]
+    pub stats_every: Option<Duration>,
+
     /// More output; repeat for even more.
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
@@ -203,16 +230,29 @@ pub struct Args {
     #[arg(long = "osscan-guess", alias = "fuzzy")]
     pub osscan_guess: bool,
 
-    /// nmap XML output [-oX]: not yet available.
-    #[arg(long = "output-xml", value_name = "FILE", hide = true)]
+    /// nmap XML to FILE, - for standard output [-oX].
+    #[arg(long = "output-xml", value_name = "FILE")]
     pub output_xml: Option<PathBuf>,
 
-    /// Grepable output [-oG]: not yet available.
-    #[arg(long = "output-grepable", value_name = "FILE", hide = true)]
+    /// nmap grepable output to FILE, - for standard output [-oG].
+    #[arg(long = "output-grepable", value_name = "FILE")]
     pub output_grepable: Option<PathBuf>,
 
-    /// All formats [-oA]: not yet available.
-    #[arg(long = "output-all", value_name = "BASE", hide = true)]
+    /// XSL stylesheet the XML names, a path or URL (default: nmap's installed one).
+    #[arg(long = "stylesheet", value_name = "PATH/URL", conflicts_with_all = ["webxml", "no_stylesheet"])]
+    pub stylesheet: Option<String>,
+
+    /// Name nmap.org's stylesheet in the XML, for reading it on other machines.
+    #[arg(long = "webxml", conflicts_with = "no_stylesheet")]
+    pub webxml: bool,
+
+    /// Name no stylesheet in the XML.
+    #[arg(long = "no-stylesheet")]
+    pub no_stylesheet: bool,
+
+    /// Normal, XML, grepable and JSON Lines output to BASE.nmap, BASE.xml,
+    /// BASE.gnmap and BASE.json [-oA].
+    #[arg(long = "output-all", value_name = "BASE")]
     pub output_all: Option<PathBuf>,
 
     /// Host discovery only [-sn]: not yet available.
@@ -251,6 +291,16 @@ mod tests {
         assert_eq!(a.output_normal, Some(PathBuf::from("scan.txt")));
         assert_eq!(a.ports.as_deref(), Some("22,80"));
         assert_eq!((a.rate, a.retries, a.wait), (DEFAULT_RATE, DEFAULT_RETRIES, DEFAULT_WAIT));
+    }
+
+    #[test]
+    fn times_as_nmap_spells_them() {
+        assert_eq!(parse("--stats-every 5 198.18.0.1").stats_every, Some(Duration::from_secs(5)));
+        assert_eq!(parse_time("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_time("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_time("0.5s"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_time("0"), Err("\"0\" is not a time above zero (e.g. 5, 5s, 500ms, 2m)".into()));
+        assert_eq!(parse_time("5d"), Err("unknown unit \"d\" (use ms, s, m or h)".into()));
     }
 
     #[test]

@@ -28,13 +28,7 @@ const ARP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Rejects the options that are accepted for nmap compatibility but not built yet.
 fn reject_unavailable(args: &Args) -> Result<(), UsageError> {
-    let unavailable = [
-        (args.udp_scan, "-sU (UDP scan)"),
-        (args.ping_scan, "-sn (host discovery only)"),
-        (args.output_xml.is_some(), "-oX (XML output)"),
-        (args.output_grepable.is_some(), "-oG (grepable output)"),
-        (args.output_all.is_some(), "-oA (all output formats)"),
-    ];
+    let unavailable = [(args.udp_scan, "-sU (UDP scan)"), (args.ping_scan, "-sn (host discovery only)")];
     match unavailable.iter().find(|(given, _)| *given) {
         Some((_, what)) => Err(UsageError(format!("{what} is not available in this version of scry"))),
         None => Ok(()),
@@ -219,7 +213,13 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             route.src
         );
     }
-    let info = ScanInfo { start: SystemTime::now(), command_line, hosts: targets.len(), ports: ports.len() };
+    let info = ScanInfo {
+        start: SystemTime::now(),
+        command_line,
+        hosts: targets.len(),
+        ports: ports.clone(),
+        verbose: args.verbose,
+    };
     let plan = Plan {
         targets,
         ports,

@@ -64,6 +64,14 @@ impl NextHops {
             NextHops::PerHost(map) => map.get(&ip).copied(),
         }
     }
+
+    /// The MAC address of a directly connected target (none for routed ones).
+    fn direct(&self, ip: IpAddr) -> Option<Mac> {
+        match (self, ip) {
+            (NextHops::PerHost(map), IpAddr::V4(v4)) => map.get(&v4).copied(),
+            _ => None,
+        }
+    }
 }
 
 /// Everything the engine needs, resolved before the first packet.
@@ -104,8 +112,10 @@ impl Stopping<'_> {
 /// Nanosecond stamps not yet taken.
 const UNSET: u64 = u64::MAX;
 
-struct Counters {
-    sent: AtomicU64,
+/// What the sender and receiver threads count while the scan runs; the
+/// caller owns them so that a progress display can read them meanwhile.
+pub struct Counters {
+    pub sent: AtomicU64,
     send_errors: AtomicU64,
     rejected: AtomicU64,
     /// Nanoseconds since the scan started at which the last valid reply arrived.
@@ -172,7 +182,8 @@ impl Counters {
     }
 }
 
-/// Runs the scan to completion (or until `stop`), feeding `sinks`.
+/// Runs the scan to completion (or until `stop`), feeding `sinks` and
+/// counting in `counters` (fresh ones: they start at zero).
 ///
 /// # Errors
 /// Capture or send failures, and output write failures.
@@ -182,6 +193,7 @@ pub fn run(
     tx: RawSender,
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
+    counters: &Counters,
     mut hooks: Hooks<'_>,
 ) -> anyhow::Result<Stats> {
     let start = Instant::now();
@@ -189,7 +201,6 @@ pub fn run(
         sink.begin(&plan.info)?;
     }
     let results = Mutex::new(Results::default());
-    let counters = Counters::default();
     counters.first_pass_end.store(plan.positions.start, Ordering::Relaxed);
     let sending_done = AtomicBool::new(false);
     let receiving_done = AtomicBool::new(false);
@@ -214,9 +225,9 @@ pub fn run(
     let tx_tap = hooks.tap.take();
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope
-            .spawn(|| receive(plan, &mut rx, events_tx, &counters, &receiving_done, start, rx_tap.as_ref()));
+            .spawn(|| receive(plan, &mut rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref()));
         let sender = scope.spawn(|| {
-            let outcome = send(plan, &tx, &results, &counters, stopping, start, tx_tap.as_ref());
+            let outcome = send(plan, &tx, &results, counters, stopping, start, tx_tap.as_ref());
             sending_done.store(true, Ordering::Release);
             outcome
         });
@@ -328,7 +339,8 @@ fn report_hosts(
     let report = |ip: IpAddr, sinks: &mut [Box<dyn Sink>]| -> anyhow::Result<()> {
         let ports = results.host(ip).map_or(&empty, |h| &h.ports);
         let scanned = probed_ports(plan, ip, &probed);
-        let host = HostReport { ip, up_reason: up.get(&ip).copied(), ports, scanned: &scanned };
+        let mac = plan.next_hops.direct(ip);
+        let host = HostReport { ip, mac, up_reason: up.get(&ip).copied(), ports, scanned: &scanned };
         for sink in sinks.iter_mut() {
             sink.host(&host)?;
         }

@@ -6,6 +6,7 @@ mod dump;
 mod engine;
 mod osmatch;
 mod output;
+mod progress;
 mod resume;
 
 use anyhow::Context;
@@ -13,7 +14,7 @@ use clap::Parser;
 use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
 use scry_probe::services::Services;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -86,6 +87,7 @@ fn run() -> anyhow::Result<ExitCode> {
         osmatch::run(input, &args.os_db, json, args.osscan_guess)?;
         return Ok(ExitCode::SUCCESS);
     }
+    let outputs = outputs(&args)?;
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
     let resolved = config::resolve(&args, &services, command_line)?;
 
@@ -100,7 +102,15 @@ fn run() -> anyhow::Result<ExitCode> {
     ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
         .context("installing the Ctrl-C/SIGTERM handler")?;
 
-    let mut sinks = sinks(&args, &services)?;
+    let options =
+        output::ReportOptions { open_only: args.open, reason: args.reason, verbose: args.verbose > 0 };
+    let mut sinks = sinks(&args, &outputs, options, &services)?;
+    let counters = Arc::new(engine::Counters::default());
+    if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {
+        let total = progress::first_pass_probes(&resolved.plan);
+        // First, so that it stops before the other sinks print their tables.
+        sinks.insert(0, Box::new(progress::Progress::new(mode, Arc::clone(&counters), total)));
+    }
     let dump = args.pcap.as_deref().map(dump::PcapDump::create).transpose()?;
     let resume_path = args.resume_file.clone().unwrap_or_else(|| PathBuf::from(resume::DEFAULT_PATH));
     let mut checkpoints = Checkpoints {
@@ -113,7 +123,7 @@ fn run() -> anyhow::Result<ExitCode> {
         tap: dump.as_ref().map(dump::PcapDump::tap),
         checkpoint: Some(Box::new(|c| checkpoints.save(c))),
     };
-    let outcome = engine::run(&resolved.plan, rx, tx, &mut sinks, &stop, hooks);
+    let outcome = engine::run(&resolved.plan, rx, tx, &mut sinks, &stop, &counters, hooks);
     if let Some(dump) = dump {
         dump.finish()?;
     }
@@ -161,22 +171,89 @@ fn create(path: &Path, append: bool) -> anyhow::Result<Box<dyn Write + Send>> {
     Ok(Box::new(BufWriter::new(file)))
 }
 
-fn sinks(args: &cli::Args, services: &Arc<Services>) -> anyhow::Result<Vec<Box<dyn output::Sink>>> {
-    let mut sinks: Vec<Box<dyn output::Sink>> = Vec::new();
-    let json_to_stdout = args.output_json.as_deref().is_some_and(|p| p.as_os_str() == "-");
-    if !json_to_stdout {
-        sinks.push(Box::new(output::Normal::new(io::stdout(), Arc::clone(services), args.open, args.reason)));
+/// An output format a file (or standard output) is written in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    Normal,
+    Xml,
+    Grepable,
+    Json,
+}
+
+/// The outputs asked for, as (format, path); `-` is standard output.
+///
+/// # Errors
+/// [`UsageError`] when more than one output asks for standard output.
+fn outputs(args: &cli::Args) -> Result<Vec<(Format, PathBuf)>, UsageError> {
+    let single = [
+        (Format::Normal, &args.output_normal, "-oN"),
+        (Format::Xml, &args.output_xml, "-oX"),
+        (Format::Grepable, &args.output_grepable, "-oG"),
+        (Format::Json, &args.output_json, "-oJ"),
+    ];
+    let mut list: Vec<(Format, PathBuf)> = Vec::new();
+    let mut to_stdout = Vec::new();
+    for (format, path, flag) in single {
+        if let Some(path) = path {
+            if path.as_os_str() == "-" {
+                to_stdout.push(flag);
+            }
+            list.push((format, path.clone()));
+        }
     }
-    if let Some(path) = &args.output_normal {
-        sinks.push(Box::new(output::Normal::new(
-            create(path, args.append_output)?,
-            Arc::clone(services),
-            args.open,
-            args.reason,
+    if let Some(base) = &args.output_all {
+        if base.as_os_str() == "-" {
+            return Err(UsageError("-oA writes four files and cannot write to standard output (-)".into()));
+        }
+        for (format, extension) in [
+            (Format::Normal, "nmap"),
+            (Format::Xml, "xml"),
+            (Format::Grepable, "gnmap"),
+            (Format::Json, "json"),
+        ] {
+            let mut path = base.clone().into_os_string();
+            path.push(".");
+            path.push(extension);
+            list.push((format, path.into()));
+        }
+    }
+    if to_stdout.len() > 1 {
+        return Err(UsageError(format!(
+            "only one output can go to standard output (-), but {} ask for it",
+            to_stdout.join(" and ")
         )));
     }
-    if let Some(path) = &args.output_json {
-        sinks.push(Box::new(output::JsonLines::new(create(path, args.append_output)?, Arc::clone(services))));
+    Ok(list)
+}
+
+/// A sink for each output, plus normal output on stdout unless another format took it.
+fn sinks(
+    args: &cli::Args,
+    outputs: &[(Format, PathBuf)],
+    options: output::ReportOptions,
+    services: &Arc<Services>,
+) -> anyhow::Result<Vec<Box<dyn output::Sink>>> {
+    let stylesheet = match (&args.stylesheet, args.webxml, args.no_stylesheet) {
+        (_, _, true) => None,
+        (_, true, _) => Some(output::WEB_STYLESHEET.to_owned()),
+        (Some(href), _, _) => Some(href.clone()),
+        (None, false, false) => Some(output::STYLESHEET.to_owned()),
+    };
+    let mut sinks: Vec<Box<dyn output::Sink>> = Vec::new();
+    if !outputs.iter().any(|(_, path)| path.as_os_str() == "-") {
+        sinks.push(Box::new(output::Normal::new(io::stdout(), Arc::clone(services), options)));
+    }
+    for (format, path) in outputs {
+        let out = create(path, args.append_output)?;
+        let services = Arc::clone(services);
+        sinks.push(match format {
+            Format::Normal => Box::new(output::Normal::new(out, services, options)),
+            Format::Xml => {
+                Box::new(output::Xml::new(out, services, options).with_stylesheet(stylesheet.clone()))
+            }
+            Format::Grepable => Box::new(output::Grepable::new(out, services, options)),
+            Format::Json => Box::new(output::JsonLines::new(out, services)),
+        });
     }
     Ok(sinks)
 }

@@ -81,6 +81,18 @@ fn udp_scan_is_not_available() {
 }
 
 #[test]
+fn two_outputs_to_stdout() {
+    refuses(
+        &["-p", "80", "-oX", "-", "-oJ", "-", "198.18.0.10"],
+        "only one output can go to standard output (-), but -oX and -oJ ask for it",
+    );
+    refuses(
+        &["-p", "80", "-oA", "-", "198.18.0.10"],
+        "-oA writes four files and cannot write to standard output (-)",
+    );
+}
+
+#[test]
 fn everything_excluded() {
     refuses(
         &["-p", "80", "198.18.0.10-11", "--exclude", "198.18.0.10,11"],

@@ -5,10 +5,9 @@
 
 mod common;
 
-use common::{command, Scan, SCRY};
+use common::{spawn_piped, Scan, SCRY};
 use scry_lab::{lab_or_skip, Lab, Node, TargetSpec};
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Stdio};
+use std::io::{BufRead, Read};
 use std::time::{Duration, Instant};
 
 const OPEN: &[u16] = &[22, 80, 443];
@@ -97,14 +96,7 @@ fn interrupt_after_answers(node: &Node, args: &[&str], signal: libc::c_int) -> S
     let (mut child, mut stdout) = spawn_piped(node, args);
     // Wait for some answers: by then the Ctrl-C handler is installed and the
     // scan is under way. `ip netns exec` execs scry, so the pid is scry's.
-    let mut seen = String::new();
-    let mut answers = 0;
-    while answers < ANSWERS_BEFORE_STOP {
-        let mut line = String::new();
-        assert!(stdout.read_line(&mut line).unwrap() > 0, "scry ended after {answers} answers: {seen}");
-        answers += usize::from(line.contains("\"type\":\"port\""));
-        seen += &line;
-    }
+    let mut seen = common::read_answers(&mut stdout, ANSWERS_BEFORE_STOP);
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
@@ -191,16 +183,4 @@ fn closed_stdout_ends_the_scan() {
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(status.success(), "{status}: {stderr}");
     assert_eq!(stderr, "");
-}
-
-/// Starts scry with JSON Lines on a pipe we read line by line.
-fn spawn_piped(node: &Node, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
-    let mut child = command(node, args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    (child, stdout)
 }

@@ -36,7 +36,7 @@ impl<W: Write> Sink for JsonLines<W> {
             "args": info.command_line,
             "start": start,
             "hosts": info.hosts,
-            "ports": info.ports,
+            "ports": info.ports.len(),
         }))
     }
 

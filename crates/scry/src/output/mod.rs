@@ -4,14 +4,19 @@
 //! Live events (`host_up`, `port`) arrive as replies are validated; `host`
 //! arrives once per host after the last probe, with the complete port table.
 
+mod grepable;
 mod json;
 mod normal;
+mod xml;
 
+pub use grepable::Grepable;
 pub use json::JsonLines;
 pub use normal::Normal;
+pub use xml::{Xml, STYLESHEET, WEB_STYLESHEET};
 
+use scry_packet::Mac;
 use scry_probe::results::PortResult;
-use scry_probe::state::Reason;
+use scry_probe::state::{PortState, Reason};
 use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
@@ -22,14 +27,31 @@ use std::time::{Duration, SystemTime};
 pub struct ScanInfo {
     pub start: SystemTime,
     pub command_line: String,
+    /// Targets in the scan.
     pub hosts: u64,
-    pub ports: usize,
+    /// Ports scanned on every target, ascending.
+    pub ports: Vec<u16>,
+    /// `-v` count, as nmap's `<verbose level>`.
+    pub verbose: u8,
+}
+
+/// What every report shows, from the command line.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReportOptions {
+    /// `--open`: list only open ports, report only hosts with one.
+    pub open_only: bool,
+    /// `--reason`: a REASON column in normal output.
+    pub reason: bool,
+    /// `-v`: final statistics in normal output.
+    pub verbose: bool,
 }
 
 /// Everything known about one host at the end of the scan.
 #[derive(Clone, Debug)]
 pub struct HostReport<'a> {
     pub ip: IpAddr,
+    /// The host's MAC address when it is on the scanner's link.
+    pub mac: Option<Mac>,
     /// Why the host is up and the TTL of that reply (none for ARP); `None`
     /// when the host never answered (reported only with -Pn).
     pub up_reason: Option<(Reason, Option<u8>)>,
@@ -56,6 +78,16 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// `4 IP addresses (3 hosts up)`, as nmap's closing summaries say it.
+    pub fn hosts_summary(&self) -> String {
+        let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        format!(
+            "{} ({} up)",
+            plural(self.hosts_scanned, "IP address", "IP addresses"),
+            plural(self.hosts_up, "host", "hosts")
+        )
+    }
+
     /// Probes sent per second over the whole run.
     pub fn pps(&self) -> f64 {
         let secs = self.duration.as_secs_f64();
@@ -83,4 +115,196 @@ pub trait Sink {
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()>;
     /// Last; flushes.
     fn finish(&mut self, stats: &Stats) -> io::Result<()>;
+}
+
+/// A state with more ports than this is summarised, not listed (as nmap does).
+const MAX_SHOWN_PER_STATE: usize = 25;
+
+/// Ports of one state that a report counts instead of listing ("Not shown",
+/// `<extraports>`, grepable "Ignored State").
+#[derive(Clone, Debug, PartialEq)]
+pub struct Ignored {
+    pub state: PortState,
+    pub count: usize,
+    /// The ports of this state by reason, reasons in name order, ports ascending.
+    pub reasons: Vec<(&'static str, Vec<u16>)>,
+}
+
+/// How nmap lays out a host's ports: every state is listed port by port,
+/// except those with more than 25 ports (or, with `--open`, every state but
+/// open), which are only counted. Open ports are always listed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Layout {
+    /// Listed ports, ascending.
+    pub listed: Vec<(u16, PortResult)>,
+    /// Counted states, in state order.
+    pub ignored: Vec<Ignored>,
+}
+
+impl Layout {
+    /// Lays out `report`'s scanned ports; unanswered ones are filtered (no-response).
+    pub fn new(report: &HostReport<'_>, open_only: bool) -> Layout {
+        let silent = PortResult { state: PortState::Filtered, reason: Reason::NoResponse, ttl: 0 };
+        let rows = report.scanned.iter().map(|p| (*p, report.ports.get(p).copied().unwrap_or(silent)));
+        let mut by_state: BTreeMap<PortState, BTreeMap<&'static str, Vec<u16>>> = BTreeMap::new();
+        for (port, r) in rows.clone() {
+            by_state.entry(r.state).or_default().entry(r.reason.as_str()).or_default().push(port);
+        }
+        let count =
+            |reasons: &BTreeMap<&'static str, Vec<u16>>| reasons.values().map(Vec::len).sum::<usize>();
+        let hidden = |state: PortState| {
+            state != PortState::Open && (open_only || count(&by_state[&state]) > MAX_SHOWN_PER_STATE)
+        };
+        let listed = rows.filter(|(_, r)| !hidden(r.state)).collect();
+        let ignored = by_state
+            .iter()
+            .filter(|(state, _)| hidden(**state))
+            .map(|(state, reasons)| Ignored {
+                state: *state,
+                count: count(reasons),
+                reasons: reasons.iter().map(|(reason, ports)| (*reason, ports.clone())).collect(),
+            })
+            .collect();
+        Layout { listed, ignored }
+    }
+
+    /// The layout of a host to report: `None` when `--open` hides it (no open port).
+    pub fn reported(report: &HostReport<'_>, open_only: bool) -> Option<Layout> {
+        let layout = Layout::new(report, open_only);
+        let has_open = layout.listed.iter().any(|(_, r)| r.state == PortState::Open);
+        (has_open || !open_only).then_some(layout)
+    }
+}
+
+/// Ascending ports as nmap writes a port list: `1-21,23-24,26`.
+pub fn port_ranges(ports: &[u16]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < ports.len() {
+        let start = ports[i];
+        while i + 1 < ports.len() && ports[i + 1] == ports[i].wrapping_add(1) && ports[i + 1] != 0 {
+            i += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        match ports[i] == start {
+            true => out.push_str(&start.to_string()),
+            false => out.push_str(&format!("{start}-{}", ports[i])),
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// A UTC calendar time, without a date crate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Civil {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    /// 0 is Sunday.
+    pub weekday: u32,
+}
+
+impl Civil {
+    /// The UTC calendar time of `t` (civil-from-days, H. Hinnant).
+    pub fn utc(t: SystemTime) -> Civil {
+        let secs = unix_secs(t) as i64;
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = yoe + era * 400 + i64::from(month <= 2);
+        // 1970-01-01 was a Thursday.
+        let weekday = (days + 4).rem_euclid(7) as u32;
+        let (hour, minute, second) = ((rem / 3600) as u32, (rem % 3600 / 60) as u32, (rem % 60) as u32);
+        Civil { year, month, day, hour, minute, second, weekday }
+    }
+
+    /// `2026-11-26 16:30 UTC`, as the normal output's first line.
+    pub fn short(self) -> String {
+        format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", self.year, self.month, self.day, self.hour, self.minute)
+    }
+
+    /// `Thu Nov 26 16:30:00 2026`, C's ctime layout as nmap's XML and grepable output use it.
+    pub fn ctime(self) -> String {
+        const DAYS: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
+        const MONTHS: [&str; 12] =
+            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        format!(
+            "{} {} {:2} {:02}:{:02}:{:02} {}",
+            DAYS[self.weekday as usize],
+            MONTHS[self.month as usize - 1],
+            self.day,
+            self.hour,
+            self.minute,
+            self.second,
+            self.year
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::UNIX_EPOCH;
+
+    #[test]
+    fn ranges_compress_runs() {
+        assert_eq!(port_ranges(&[]), "");
+        assert_eq!(port_ranges(&[80]), "80");
+        assert_eq!(port_ranges(&[1, 2, 3, 5, 7, 8, 65534, 65535]), "1-3,5,7-8,65534-65535");
+    }
+
+    #[test]
+    fn calendar_times() {
+        let t = Civil::utc(UNIX_EPOCH);
+        assert_eq!(
+            (t.short(), t.ctime()),
+            ("1970-01-01 00:00 UTC".into(), "Thu Jan  1 00:00:00 1970".into())
+        );
+        let t = Civil::utc(UNIX_EPOCH + Duration::from_secs(1_795_737_737));
+        assert_eq!(
+            (t.short(), t.ctime()),
+            ("2026-11-27 00:02 UTC".into(), "Fri Nov 27 00:02:17 2026".into())
+        );
+    }
+
+    #[test]
+    fn layout_counts_big_states_and_keeps_open() {
+        let mut ports: BTreeMap<u16, PortResult> = (1..=30)
+            .map(|p| (p, PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 }))
+            .collect();
+        ports.insert(22, PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 });
+        let scanned: Vec<u16> = (1..=32).collect();
+        let ip = "198.18.0.10".parse().unwrap();
+        let report = HostReport { ip, mac: None, up_reason: None, ports: &ports, scanned: &scanned };
+        let layout = Layout::new(&report, false);
+        let listed: Vec<u16> = layout.listed.iter().map(|(p, _)| *p).collect();
+        assert_eq!(listed, [22, 31, 32]);
+        let closed: Vec<u16> = (1..=21).chain(23..=30).collect();
+        assert_eq!(
+            layout.ignored,
+            [Ignored { state: PortState::Closed, count: 29, reasons: vec![("reset", closed)] }]
+        );
+        let open_only = Layout::reported(&report, true).unwrap();
+        assert_eq!(open_only.listed.len(), 1);
+        let none_open = HostReport { ports: &BTreeMap::new(), ..report };
+        assert_eq!(Layout::reported(&none_open, true), None);
+        assert_eq!(open_only.ignored.iter().map(|i| i.count).collect::<Vec<_>>(), [29, 2]);
+    }
 }

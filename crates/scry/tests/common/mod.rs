@@ -11,8 +11,9 @@ use scry_lab::Node;
 use scry_packet::{parse_frame, Frame};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
 use std::net::Ipv4Addr;
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -32,6 +33,32 @@ pub fn command(node: &Node, args: &[&str]) -> Command {
     let mut cmd = node.command(SCRY);
     cmd.args(args).args(["-oJ", "-"]);
     cmd
+}
+
+/// Starts scry in `node` with JSON Lines on a pipe read line by line.
+pub fn spawn_piped(node: &Node, args: &[&str]) -> (Child, BufReader<ChildStdout>) {
+    let mut child = command(node, args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting scry");
+    let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    (child, stdout)
+}
+
+/// Reads JSON Lines from a running scry until `n` port records have come;
+/// returns what was read.
+pub fn read_answers(stdout: &mut impl BufRead, n: usize) -> String {
+    let mut seen = String::new();
+    let mut answers = 0;
+    while answers < n {
+        let mut line = String::new();
+        assert!(stdout.read_line(&mut line).unwrap() > 0, "scry ended after {answers} answers: {seen}");
+        answers += usize::from(line.contains("\"type\":\"port\""));
+        seen += &line;
+    }
+    seen
 }
 
 /// One finished run of scry.

@@ -1,0 +1,163 @@
+//! nmap's grepable output (`-oG`): one line per fact, tab-separated fields,
+//! so that `grep 22/open` finds the hosts with SSH open.
+//!
+//! A host's `Status: Up` line is written (and flushed) as soon as it first
+//! answers; its `Ports:` line once the scan is over and its table complete.
+//! With `--open` both wait for the end, where hosts without an open port are
+//! left out. As in nmap, `Ignored State:` appears only when exactly one
+//! state is counted rather than listed.
+
+use super::{Civil, HostReport, Layout, ReportOptions, ScanInfo, Sink, Stats};
+use scry_probe::services::{Protocol, Services};
+use scry_probe::state::Reason;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// Writes nmap grepable output to any writer.
+pub struct Grepable<W: Write> {
+    out: W,
+    services: Arc<Services>,
+    options: ReportOptions,
+}
+
+impl<W: Write> Grepable<W> {
+    pub fn new(out: W, services: Arc<Services>, options: ReportOptions) -> Self {
+        Grepable { out, services, options }
+    }
+
+    fn status(&mut self, ip: IpAddr) -> io::Result<()> {
+        // The parentheses hold the host name; scry does no reverse lookups.
+        writeln!(self.out, "Host: {ip} ()\tStatus: Up")
+    }
+}
+
+/// A field of a port entry: nmap replaces `/` (the separator) with `|`.
+fn field(text: &str) -> String {
+    text.replace('/', "|")
+}
+
+impl<W: Write> Sink for Grepable<W> {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        let started = Civil::utc(info.start).ctime();
+        writeln!(
+            self.out,
+            "# scry {} scan initiated {started} as: {}",
+            env!("CARGO_PKG_VERSION"),
+            info.command_line
+        )?;
+        self.out.flush()
+    }
+
+    fn host_up(&mut self, ip: IpAddr, _reason: Reason, _ttl: Option<u8>) -> io::Result<()> {
+        if self.options.open_only {
+            return Ok(());
+        }
+        self.status(ip)?;
+        self.out.flush()
+    }
+
+    fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
+        let Some(layout) = Layout::reported(report, self.options.open_only) else {
+            return Ok(());
+        };
+        if self.options.open_only || report.up_reason.is_none() {
+            self.status(report.ip)?;
+        }
+        let entries: Vec<String> = layout
+            .listed
+            .iter()
+            .map(|(port, r)| {
+                let name = self.services.name(*port, Protocol::Tcp).unwrap_or("unknown");
+                // port/state/protocol/owner/service/rpc info/version/
+                format!("{port}/{}/tcp//{}///", r.state.as_str(), field(name))
+            })
+            .collect();
+        write!(self.out, "Host: {} ()\tPorts: {}", report.ip, entries.join(", "))?;
+        if let [only] = layout.ignored.as_slice() {
+            write!(self.out, "\tIgnored State: {} ({})", only.state.as_str(), only.count)?;
+        }
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+
+    fn finish(&mut self, s: &Stats) -> io::Result<()> {
+        if s.interrupted {
+            writeln!(self.out, "# scry was interrupted; results above are those found before the stop.")?;
+        }
+        writeln!(
+            self.out,
+            "# scry done at {} -- {} scanned in {:.2} seconds",
+            Civil::utc(SystemTime::now()).ctime(),
+            s.hosts_summary(),
+            s.duration.as_secs_f64()
+        )?;
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scry_probe::results::PortResult;
+    use scry_probe::state::PortState;
+    use std::collections::BTreeMap;
+
+    fn render(
+        table: &BTreeMap<u16, PortResult>,
+        scanned: &[u16],
+        up_reason: Option<(Reason, Option<u8>)>,
+    ) -> String {
+        let mut out = Vec::new();
+        let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
+        let ip = "198.18.0.10".parse().unwrap();
+        sink.host(&HostReport { ip, mac: None, up_reason, ports: table, scanned }).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn ports_line_lists_and_counts_as_nmap() {
+        let closed = PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 };
+        let mut table: BTreeMap<u16, PortResult> = (1..=100).map(|p| (p, closed)).collect();
+        table.insert(22, PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 });
+        let scanned: Vec<u16> = (1..=101).collect();
+        let text = render(&table, &scanned, Some((Reason::SynAck, Some(64))));
+        assert_eq!(
+            text,
+            "Host: 198.18.0.10 ()\tPorts: 22/open/tcp//ssh///, 101/filtered/tcp//unknown///\tIgnored State: closed (99)\n"
+        );
+    }
+
+    #[test]
+    fn open_only_reports_hosts_with_an_open_port_and_nothing_live() {
+        let mut out = Vec::new();
+        let options = ReportOptions { open_only: true, ..ReportOptions::default() };
+        let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), options);
+        let (a, b) = ("198.18.0.10".parse().unwrap(), "198.18.0.11".parse().unwrap());
+        sink.host_up(a, Reason::SynAck, Some(64)).unwrap();
+        sink.host_up(b, Reason::Reset, Some(64)).unwrap();
+        let open: BTreeMap<u16, PortResult> =
+            [(22, PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 })].into();
+        let closed: BTreeMap<u16, PortResult> =
+            [(22, PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 })].into();
+        let up = Some((Reason::SynAck, Some(64)));
+        sink.host(&HostReport { ip: a, mac: None, up_reason: up, ports: &open, scanned: &[22, 23] }).unwrap();
+        sink.host(&HostReport { ip: b, mac: None, up_reason: up, ports: &closed, scanned: &[22, 23] })
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "Host: 198.18.0.10 ()\tStatus: Up\nHost: 198.18.0.10 ()\tPorts: 22/open/tcp//ssh///\tIgnored State: filtered (1)\n"
+        );
+    }
+
+    #[test]
+    fn silent_host_gets_its_status_line_at_the_end() {
+        let scanned: Vec<u16> = (1..=30).collect();
+        let text = render(&BTreeMap::new(), &scanned, None);
+        assert_eq!(
+            text,
+            "Host: 198.18.0.10 ()\tStatus: Up\nHost: 198.18.0.10 ()\tPorts: \tIgnored State: filtered (30)\n"
+        );
+    }
+}

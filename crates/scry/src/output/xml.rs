@@ -1,0 +1,298 @@
+//! nmap's XML output (`-oX`), valid against nmap's DTD (`nmap.dtd`) so that
+//! the tools written for nmap read it: ndiff, python-libnmap, nmap.xsl.
+//!
+//! Elements, attributes and line breaks follow nmap 7.93's own output for a
+//! SYN scan. Two things are fixed by the DTD rather than chosen: the root's
+//! `scanner` attribute can only be `nmap` (`version` and `args` say scry),
+//! and a host's children come in the order status, address, hostnames,
+//! ports, then OS detection (`<os>`, written after `<ports>` once scry has
+//! `-O`), then `<times>` (not written: scry keeps no per-host RTT).
+//!
+//! What is known early is written early and flushed: the header at `begin`,
+//! a `<hosthint>` (as nmap writes one) when a host first answers, the full
+//! `<host>` after the scan, `<runstats>` last, including after Ctrl-C.
+
+use super::{port_ranges, unix_secs, Civil, HostReport, Layout, ReportOptions, ScanInfo, Sink, Stats};
+use quick_xml::events::{BytesDecl, BytesEnd, BytesPI, BytesStart, BytesText, Event};
+use quick_xml::Writer;
+use scry_packet::Mac;
+use scry_probe::services::{Protocol, Services};
+use scry_probe::state::Reason;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+/// The stylesheet that renders the XML as HTML (`xsltproc`, or a browser):
+/// nmap's, where Debian's nmap package installs it.
+pub const STYLESHEET: &str = "file:///usr/share/nmap/nmap.xsl";
+/// nmap's stylesheet on nmap.org, for XML read on other machines (`--webxml`).
+pub const WEB_STYLESHEET: &str = "https://svn.nmap.org/nmap/docs/nmap.xsl";
+/// The version of nmap's XML format written (nmap 7.93's).
+const XML_OUTPUT_VERSION: &str = "1.05";
+
+/// Writes nmap XML to any writer.
+pub struct Xml<W: Write> {
+    xml: Writer<W>,
+    services: Arc<Services>,
+    options: ReportOptions,
+    stylesheet: Option<String>,
+    start: SystemTime,
+}
+
+impl<W: Write> Xml<W> {
+    pub fn new(out: W, services: Arc<Services>, options: ReportOptions) -> Self {
+        let stylesheet = Some(STYLESHEET.to_owned());
+        Xml { xml: Writer::new(out), services, options, stylesheet, start: SystemTime::UNIX_EPOCH }
+    }
+
+    /// Names `stylesheet` (a path or URL) in the XML instead of nmap's, or none.
+    pub fn with_stylesheet(mut self, stylesheet: Option<String>) -> Self {
+        self.stylesheet = stylesheet;
+        self
+    }
+
+    fn event<'a>(&mut self, event: impl Into<Event<'a>>) -> io::Result<()> {
+        self.xml.write_event(event)
+    }
+
+    fn newline(&mut self) -> io::Result<()> {
+        self.event(Event::Text(BytesText::new("\n")))
+    }
+
+    fn empty(&mut self, name: &str, attributes: &[(&str, &str)]) -> io::Result<()> {
+        self.event(Event::Empty(BytesStart::new(name).with_attributes(attributes.iter().copied())))
+    }
+
+    fn open(&mut self, name: &str, attributes: &[(&str, &str)]) -> io::Result<()> {
+        self.event(Event::Start(BytesStart::new(name).with_attributes(attributes.iter().copied())))
+    }
+
+    fn close(&mut self, name: &str) -> io::Result<()> {
+        self.event(Event::End(BytesEnd::new(name)))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.xml.get_mut().flush()
+    }
+
+    /// `<status>`, `<address>`es and an empty `<hostnames>`, shared by `<hosthint>` and `<host>`.
+    fn identity(
+        &mut self,
+        ip: IpAddr,
+        mac: Option<Mac>,
+        up_reason: Option<(Reason, Option<u8>)>,
+    ) -> io::Result<()> {
+        let (reason, ttl) = up_reason.map_or((Reason::UserSet, 0), |(r, ttl)| (r, ttl.unwrap_or(0)));
+        let ttl = ttl.to_string();
+        self.empty("status", &[("state", "up"), ("reason", reason.as_str()), ("reason_ttl", &ttl)])?;
+        self.newline()?;
+        let kind = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
+        self.empty("address", &[("addr", &ip.to_string()), ("addrtype", kind)])?;
+        self.newline()?;
+        if let Some(mac) = mac {
+            // nmap writes MACs in capitals.
+            self.empty("address", &[("addr", &mac.to_string().to_uppercase()), ("addrtype", "mac")])?;
+            self.newline()?;
+        }
+        self.open("hostnames", &[])?;
+        self.newline()?;
+        self.close("hostnames")?;
+        self.newline()
+    }
+
+    fn ports(&mut self, layout: &Layout) -> io::Result<()> {
+        self.open("ports", &[])?;
+        for ignored in &layout.ignored {
+            let count = ignored.count.to_string();
+            self.open("extraports", &[("state", ignored.state.as_str()), ("count", &count)])?;
+            self.newline()?;
+            for (reason, ports) in &ignored.reasons {
+                let (n, list) = (ports.len().to_string(), port_ranges(ports));
+                let attributes = [("reason", *reason), ("count", &n), ("proto", "tcp"), ("ports", &list)];
+                self.empty("extrareasons", &attributes)?;
+                self.newline()?;
+            }
+            self.close("extraports")?;
+            self.newline()?;
+        }
+        for (port, r) in &layout.listed {
+            let (id, ttl) = (port.to_string(), r.ttl.to_string());
+            self.open("port", &[("protocol", "tcp"), ("portid", &id)])?;
+            self.empty(
+                "state",
+                &[("state", r.state.as_str()), ("reason", r.reason.as_str()), ("reason_ttl", &ttl)],
+            )?;
+            let services = Arc::clone(&self.services);
+            let name = services.name(*port, Protocol::Tcp).unwrap_or("unknown");
+            self.empty("service", &[("name", name), ("method", "table"), ("conf", "3")])?;
+            self.close("port")?;
+            self.newline()?;
+        }
+        self.close("ports")?;
+        self.newline()
+    }
+}
+
+/// Text for an XML comment, which may not contain `--`.
+fn comment_safe(text: &str) -> String {
+    text.replace("--", "-&#45;")
+}
+
+impl<W: Write> Sink for Xml<W> {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.start = info.start;
+        let version = env!("CARGO_PKG_VERSION");
+        let startstr = Civil::utc(info.start).ctime();
+        self.event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
+        self.newline()?;
+        self.event(Event::DocType(BytesText::from_escaped("nmaprun")))?;
+        self.newline()?;
+        if let Some(href) = self.stylesheet.clone() {
+            let href = quick_xml::escape::escape(href.as_str());
+            self.event(Event::PI(BytesPI::new(format!(r#"xml-stylesheet href="{href}" type="text/xsl""#))))?;
+            self.newline()?;
+        }
+        let comment = format!(" scry {version} scan initiated {startstr} as: {} ", info.command_line);
+        self.event(Event::Comment(BytesText::from_escaped(comment_safe(&comment))))?;
+        self.newline()?;
+        let start = unix_secs(info.start).to_string();
+        self.open(
+            "nmaprun",
+            &[
+                ("scanner", "nmap"),
+                ("args", &info.command_line),
+                ("start", &start),
+                ("startstr", &startstr),
+                ("version", version),
+                ("xmloutputversion", XML_OUTPUT_VERSION),
+            ],
+        )?;
+        self.newline()?;
+        let (count, services) = (info.ports.len().to_string(), port_ranges(&info.ports));
+        let scaninfo =
+            [("type", "syn"), ("protocol", "tcp"), ("numservices", &count), ("services", &services)];
+        self.empty("scaninfo", &scaninfo)?;
+        self.newline()?;
+        self.empty("verbose", &[("level", &info.verbose.to_string())])?;
+        self.newline()?;
+        self.empty("debugging", &[("level", "0")])?;
+        self.newline()?;
+        self.flush()
+    }
+
+    fn host_up(&mut self, ip: IpAddr, reason: Reason, ttl: Option<u8>) -> io::Result<()> {
+        self.open("hosthint", &[])?;
+        self.identity(ip, None, Some((reason, ttl)))?;
+        self.close("hosthint")?;
+        self.newline()?;
+        self.flush()
+    }
+
+    fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
+        let Some(layout) = Layout::reported(report, self.options.open_only) else {
+            return Ok(());
+        };
+        // scry probes every host at once, so each host spans the whole scan.
+        let (start, end) = (unix_secs(self.start).to_string(), unix_secs(SystemTime::now()).to_string());
+        self.open("host", &[("starttime", &start), ("endtime", &end)])?;
+        self.identity(report.ip, report.mac, report.up_reason)?;
+        self.ports(&layout)?;
+        self.close("host")?;
+        self.newline()?;
+        self.flush()
+    }
+
+    fn finish(&mut self, s: &Stats) -> io::Result<()> {
+        let now = SystemTime::now();
+        let timestr = Civil::utc(now).ctime();
+        let elapsed = format!("{:.2}", s.duration.as_secs_f64());
+        let summary = format!("scry done at {timestr}; {} scanned in {elapsed} seconds", s.hosts_summary(),);
+        let time = unix_secs(now).to_string();
+        self.open("runstats", &[])?;
+        let mut finished = vec![
+            ("time", time.as_str()),
+            ("timestr", &timestr),
+            ("summary", &summary),
+            ("elapsed", &elapsed),
+        ];
+        if s.interrupted {
+            // The scan was cut short: say so, as nmap does for a scan that did not finish.
+            finished.extend([
+                ("exit", "error"),
+                ("errormsg", "interrupted; results are those found before the stop"),
+            ]);
+        } else {
+            finished.push(("exit", "success"));
+        }
+        self.empty("finished", &finished)?;
+        let (up, down, total) = (
+            s.hosts_up.to_string(),
+            s.hosts_scanned.saturating_sub(s.hosts_up).to_string(),
+            s.hosts_scanned.to_string(),
+        );
+        self.empty("hosts", &[("up", &up), ("down", &down), ("total", &total)])?;
+        self.newline()?;
+        self.close("runstats")?;
+        self.newline()?;
+        self.close("nmaprun")?;
+        self.newline()?;
+        self.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn header(stylesheet: Option<&str>) -> Vec<String> {
+        let mut out = Vec::new();
+        let sink = Xml::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
+        let mut sink = sink.with_stylesheet(stylesheet.map(str::to_owned));
+        let info = ScanInfo {
+            start: UNIX_EPOCH,
+            command_line: "scry".into(),
+            hosts: 1,
+            ports: vec![22],
+            verbose: 0,
+        };
+        sink.begin(&info).unwrap();
+        String::from_utf8(out).unwrap().lines().take(3).map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn stylesheet_named_escaped_or_left_out() {
+        assert_eq!(header(Some("a\"b.xsl"))[2], r#"<?xml-stylesheet href="a&quot;b.xsl" type="text/xsl"?>"#);
+        assert_eq!(header(None)[2], "<!-- scry 0.1.0 scan initiated Thu Jan  1 00:00:00 1970 as: scry -->");
+    }
+
+    #[test]
+    fn header_escapes_the_command_line_and_interruption_is_an_error() {
+        let mut out = Vec::new();
+        let mut sink = Xml::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
+        let info = ScanInfo {
+            start: UNIX_EPOCH + Duration::from_secs(1_795_737_737),
+            command_line: r#"scry --exclude "a&b" -p 22,80 198.18.0.10"#.into(),
+            hosts: 1,
+            ports: vec![22, 80],
+            verbose: 1,
+        };
+        sink.begin(&info).unwrap();
+        sink.finish(&Stats { interrupted: true, hosts_scanned: 1, ..Stats::default() }).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[3],
+            r#"<!-- scry 0.1.0 scan initiated Fri Nov 27 00:02:17 2026 as: scry -&#45;exclude "a&b" -p 22,80 198.18.0.10 -->"#
+        );
+        assert_eq!(
+            lines[4],
+            r#"<nmaprun scanner="nmap" args="scry --exclude &quot;a&amp;b&quot; -p 22,80 198.18.0.10" start="1795737737" startstr="Fri Nov 27 00:02:17 2026" version="0.1.0" xmloutputversion="1.05">"#
+        );
+        assert_eq!(lines[5], r#"<scaninfo type="syn" protocol="tcp" numservices="2" services="22,80"/>"#);
+        assert_eq!(lines[6], r#"<verbose level="1"/>"#);
+        assert!(lines[8].contains(r#" exit="error" errormsg="interrupted; results are those found before the stop"/><hosts up="0" down="1" total="1"/>"#), "{text}");
+        assert_eq!(lines[9..], ["</runstats>", "</nmaprun>"]);
+    }
+}

@@ -1,0 +1,313 @@
+//! The outputs other tools read, checked with those tools: nmap's DTD
+//! (xmllint), ndiff, python3-libnmap, nmap.xsl (xsltproc); the exact
+//! grepable lines; `-oA`; and complete XML and grepable files after SIGINT.
+//!
+//! The tools come from Debian (scripts/install-deps.sh); a missing one fails
+//! the test with its package name rather than skipping it.
+
+mod common;
+
+use common::{scan, spawn_piped, Scan};
+use scry_lab::{lab_or_skip, Lab, RejectWith, TargetSpec};
+use serde_json::Value;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const DTD: &str = "/usr/share/nmap/nmap.dtd";
+const XSL: &str = "/usr/share/nmap/nmap.xsl";
+/// 101 ports: more than 25 closed ones, so some are only counted.
+const PORTS: &str = "1-100,443";
+const OPEN: &[u16] = &[22, 80, 443];
+const PROHIBITED: u16 = 25;
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scry-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs a tool of Debian package `package`; fails the test when it is missing.
+fn tool(program: &str, package: &str, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} ({package}, scripts/install-deps.sh): {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// `xmllint --dtdvalid` against nmap's DTD: succeeds silently.
+fn assert_valid_xml(path: &Path) {
+    let out = tool("xmllint", "libxml2-utils", &["--noout", "--dtdvalid", DTD, path.to_str().unwrap()]);
+    assert!(out.status.success(), "{} is not valid nmap XML:\n{}", path.display(), text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+}
+
+/// What python3-libnmap reads from an XML file: per host, address, MAC,
+/// status and listed ports `[port, protocol, state, reason, service]`, and
+/// the counted ("extraports") states with their counts.
+fn libnmap(path: &Path) -> Value {
+    const SCRIPT: &str = r#"
+import json, sys
+from libnmap.parser import NmapParser
+report = NmapParser.parse_fromfile(sys.argv[1])
+print(json.dumps({
+    "up": report.hosts_up, "total": report.hosts_total, "scan_type": report.scan_type,
+    "hosts": [{
+        "address": h.address, "mac": h.mac, "status": h.status,
+        "ports": [[s.port, s.protocol, s.state, s.reason, s.service] for s in h.services],
+        "open": [p for p, _ in h.get_open_ports()],
+        "extraports": [[r["reason"], int(r["count"])] for r in h.extraports_reasons or []],
+    } for h in report.hosts],
+}))
+"#;
+    let out = tool("/usr/bin/python3", "python3-libnmap", &["-c", SCRIPT, path.to_str().unwrap()]);
+    assert!(out.status.success(), "libnmap could not read {}:\n{}", path.display(), text(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
+}
+
+/// The lab of most tests here: t0 with open, closed and prohibited ports, t1 silent.
+fn lab() -> Option<Lab> {
+    let t0 = TargetSpec::new().tcp_listen(OPEN).reject_tcp_port(PROHIBITED, RejectWith::AdminProhibited);
+    scry_lab::require_lab(Lab::builder().target(t0).target(TargetSpec::new().drop_all()).build())
+}
+
+#[test]
+fn all_formats_from_one_scan_read_by_nmaps_tools() {
+    let Some(lab) = lab() else { return };
+    let (t0, t1) = (lab.targets()[0].ipv4(), lab.targets()[1].ipv4());
+    let dir = scratch("all-formats");
+    let base = dir.join("scan");
+    let out = scan(
+        lab.scanner(),
+        &["-p", PORTS, "--retries", "1", "-oA", base.to_str().unwrap(), "198.18.0.10-11"],
+    );
+
+    // -oA: four files, the JSON one the same records as standard output.
+    let file = |ext: &str| base.with_extension(ext);
+    assert_eq!(read(&file("json")), out.stdout);
+    assert!(read(&file("nmap")).contains(&format!("scry scan report for {t0}\n")));
+
+    assert_valid_xml(&file("xml"));
+
+    // Grepable: nmap's lines, exactly.
+    let grepable = read(&file("gnmap"));
+    let lines: Vec<&str> = grepable.lines().collect();
+    assert!(lines[0].starts_with("# scry 0.1.0 scan initiated "), "{grepable}");
+    // `scan` adds `-oJ -` after the arguments.
+    assert!(lines[0].ends_with(&format!(" -oA {} 198.18.0.10-11 -oJ -", base.display())), "{grepable}");
+    let t0_ports = format!(
+        "Host: {t0} ()\tPorts: 22/open/tcp//ssh///, 25/filtered/tcp//smtp///, 80/open/tcp//http///, \
+         443/open/tcp//https///\tIgnored State: closed (97)"
+    );
+    let mut middle = lines[1..lines.len() - 1].to_vec();
+    middle.sort();
+    let mut expected = vec![
+        format!("Host: {t0} ()\tStatus: Up"),
+        format!("Host: {t1} ()\tStatus: Up"),
+        t0_ports,
+        format!("Host: {t1} ()\tPorts: \tIgnored State: filtered (101)"),
+    ];
+    expected.sort();
+    assert_eq!(middle, expected, "{grepable}");
+    let last = lines.last().unwrap();
+    assert!(last.starts_with("# scry done at "), "{grepable}");
+    assert!(last.contains(" -- 2 IP addresses (2 hosts up) scanned in "), "{grepable}");
+
+    // python3-libnmap reads exactly the ports scry found.
+    let report = libnmap(&file("xml"));
+    assert_eq!((report["up"].as_u64(), report["total"].as_u64()), (Some(2), Some(2)));
+    assert_eq!(report["scan_type"], "syn");
+    let hosts = report["hosts"].as_array().unwrap();
+    assert_eq!(hosts.len(), 2, "{report}");
+    let port = |n: u16, state: &str, reason: &str, service: &str| {
+        serde_json::json!([n, "tcp", state, reason, service])
+    };
+    let h0 = &hosts[0];
+    assert_eq!((h0["address"].as_str(), h0["status"].as_str()), (Some("198.18.0.10"), Some("up")));
+    assert_eq!(h0["mac"], "02:00:C6:12:00:0A");
+    let listed = serde_json::json!([
+        port(22, "open", "syn-ack", "ssh"),
+        port(25, "filtered", "admin-prohibited", "smtp"),
+        port(80, "open", "syn-ack", "http"),
+        port(443, "open", "syn-ack", "https"),
+    ]);
+    assert_eq!(h0["ports"], listed);
+    assert_eq!(h0["extraports"], serde_json::json!([["reset", 97]]));
+    let scry_open: Vec<u16> = out.in_state(t0, "open").into_iter().collect();
+    assert_eq!(h0["open"], serde_json::json!(scry_open));
+    assert_eq!(scry_open, OPEN);
+    let h1 = &hosts[1];
+    assert_eq!(
+        (h1["address"].as_str(), h1["ports"].as_array().map(Vec::len)),
+        (Some("198.18.0.11"), Some(0))
+    );
+    assert_eq!(h1["extraports"], serde_json::json!([["no-response", 101]]));
+
+    // nmap.xsl renders the XML as an HTML report with each host's port table.
+    let html = dir.join("scan.html");
+    let out =
+        tool("xsltproc", "xsltproc", &["-o", html.to_str().unwrap(), XSL, file("xml").to_str().unwrap()]);
+    assert!(out.status.success(), "xsltproc: {}", text(&out.stderr));
+    let html = read(&html);
+    assert!(html.contains(&format!("<table id=\"porttable_{t0}\"")), "no port table for {t0}");
+    // nmap.xsl puts a no-break space after the service name.
+    let row =
+        "<tr class=\"open\">\n<td>22</td>\n<td>tcp</td>\n<td>open</td>\n<td>ssh\u{a0}</td>\n<td>syn-ack</td>";
+    assert!(html.contains(row), "no row for 22/tcp open in the HTML report");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Scans t0 with `-oX NAME` from inside `dir`, so that two scans' command lines match.
+fn xml_scan(lab: &Lab, dir: &Path, name: &str) -> PathBuf {
+    let mut cmd = common::command(lab.scanner(), &["-p", "1-100", "-oX", name, "198.18.0.10"]);
+    let out = cmd.current_dir(dir).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    dir.join(name)
+}
+
+fn ndiff(a: &Path, b: &Path) -> (Option<i32>, String) {
+    let out = tool("ndiff", "ndiff", &[a.to_str().unwrap(), b.to_str().unwrap()]);
+    (out.status.code(), text(&out.stdout))
+}
+
+#[test]
+fn ndiff_sees_no_change_then_a_newly_opened_port() {
+    let Some(lab) = lab() else { return };
+    let dir = scratch("ndiff");
+    let first = xml_scan(&lab, &dir, "first.xml");
+    let second = xml_scan(&lab, &dir, "second.xml");
+    // Same hosts and ports: ndiff exits 0 and reports no host.
+    let (status, diff) = ndiff(&first, &second);
+    assert_eq!(status, Some(0), "{diff}");
+    assert!(
+        diff.lines().all(|l| l.is_empty() || l.starts_with("-Nmap ") || l.starts_with("+Nmap ")),
+        "{diff}"
+    );
+
+    // Port 53 (closed, so only counted before) starts listening.
+    let t0 = lab.targets()[0].ipv4();
+    let listener = lab.targets()[0].run(move || TcpListener::bind((t0, 53))).unwrap().unwrap();
+    let third = xml_scan(&lab, &dir, "third.xml");
+    drop(listener);
+    let (status, diff) = ndiff(&first, &third);
+    assert_eq!(status, Some(1), "{diff}");
+    let changes: Vec<&str> = diff.lines().skip_while(|l| !l.starts_with(' ')).collect();
+    assert_eq!(
+        changes,
+        [
+            " 198.18.0.10, 02:00:C6:12:00:0A:",
+            "-Not shown: 97 closed ports",
+            "+Not shown: 96 closed ports",
+            " PORT   STATE SERVICE VERSION",
+            "+53/tcp open  domain",
+        ],
+        "{diff}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// nmap as the oracle: its XML of the same scan differs from scry's only in the header.
+#[test]
+fn ndiff_finds_no_difference_from_nmap() {
+    let lab = lab_or_skip!(Lab::builder()
+        .target(TargetSpec::new().tcp_listen(OPEN).reject_tcp_port(PROHIBITED, RejectWith::AdminProhibited)));
+    let dir = scratch("nmap-oracle");
+    let ours = xml_scan(&lab, &dir, "scry.xml");
+    let theirs = dir.join("nmap.xml");
+    let out = lab
+        .scanner()
+        .command("nmap")
+        .args(["-sS", "-n", "-p", "1-100", "-oX", theirs.to_str().unwrap(), "198.18.0.10"])
+        .output()
+        .expect("nmap (Debian package nmap)");
+    assert!(out.status.success(), "nmap: {}", text(&out.stderr));
+    let (status, diff) = ndiff(&theirs, &ours);
+    assert_eq!(status, Some(0), "{diff}");
+    let lines: Vec<&str> = diff.lines().collect();
+    assert!(lines[0].starts_with("-Nmap 7.") && lines[1].starts_with("+Nmap 0.1.0 "), "{diff}");
+    assert!(lines[2..].iter().all(|l| l.is_empty()), "{diff}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Port records to read before sending SIGINT.
+const ANSWERS_BEFORE_STOP: usize = 50;
+
+#[test]
+fn xml_and_grepable_are_live_and_complete_after_sigint() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
+    let target = lab.targets()[0].ipv4();
+    let dir = scratch("sigint");
+    let (xml, gnmap) = (dir.join("scan.xml"), dir.join("scan.gnmap"));
+    // 65535 probes at 2000 per second: half a minute unless stopped.
+    let args = ["-p-", "--rate", "2000", "-oX", xml.to_str().unwrap(), "-oG", gnmap.to_str().unwrap()];
+    let (mut child, mut stdout) = spawn_piped(lab.scanner(), &[&args[..], &[&target.to_string()]].concat());
+    let mut seen = common::read_answers(&mut stdout, ANSWERS_BEFORE_STOP);
+    // Written as results arrive: the host is in both files before the scan ends.
+    let hint = format!("<hosthint><status state=\"up\" reason=\"arp-response\" reason_ttl=\"0\"/>\n<address addr=\"{target}\" addrtype=\"ipv4\"/>\n");
+    assert!(read(&xml).contains(&hint), "{}", read(&xml));
+    assert!(read(&gnmap).contains(&format!("\nHost: {target} ()\tStatus: Up\n")), "{}", read(&gnmap));
+
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    stdout.read_to_string(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    let out = Scan::from_output(status, seen.as_bytes(), stderr.as_bytes());
+    assert!(out.status.success(), "{}: {}", out.status, out.stderr);
+    assert_eq!(out.stats()["interrupted"], true);
+
+    assert_valid_xml(&xml);
+    let report = libnmap(&xml);
+    let host = &report["hosts"][0];
+    assert_eq!(host["open"], serde_json::json!(out.in_state(target, "open").into_iter().collect::<Vec<_>>()));
+    let xml_text = read(&xml);
+    assert!(xml_text
+        .contains(" exit=\"error\" errormsg=\"interrupted; results are those found before the stop\""));
+    assert!(xml_text.ends_with("</runstats>\n</nmaprun>\n"), "{xml_text}");
+
+    let grepable = read(&gnmap);
+    let lines: Vec<&str> = grepable.lines().collect();
+    let n = lines.len();
+    assert!(lines[n - 3].starts_with(&format!("Host: {target} ()\tPorts: ")), "{grepable}");
+    assert_eq!(lines[n - 2], "# scry was interrupted; results above are those found before the stop.");
+    assert!(lines[n - 1].starts_with("# scry done at "), "{grepable}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `-oX -`: the XML alone on standard output, no normal output mixed in.
+#[test]
+fn xml_to_stdout_replaces_normal_output() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
+    let dir = scratch("xml-stdout");
+    let out = lab
+        .scanner()
+        .command(common::SCRY)
+        .args(["-p", "20-30", "-oX", "-", "198.18.0.10"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let xml = dir.join("stdout.xml");
+    std::fs::write(&xml, &out.stdout).unwrap();
+    assert_valid_xml(&xml);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("scry scan report"), "{stdout}");
+    assert_eq!(libnmap(&xml)["hosts"][0]["open"], serde_json::json!([22]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,89 @@
+//! Progress on stderr: plain `Stats:` lines with `--stats-every` when stderr
+//! is not a terminal, a live status line on a terminal (a pty from
+//! `script`), nothing with `-q`; and the final statistics of `-v`.
+
+mod common;
+
+use common::{scan, SCRY};
+use scry_lab::{lab_or_skip, Lab, TargetSpec};
+
+const OPEN: &[u16] = &[22, 80, 443];
+
+fn lab() -> Option<Lab> {
+    scry_lab::require_lab(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)).build())
+}
+
+#[test]
+fn stats_lines_and_final_statistics() {
+    let Some(lab) = lab() else { return };
+    let normal = std::env::temp_dir().join(format!("scry-test-{}-progress.txt", std::process::id()));
+    let args =
+        ["-p", "1-2000", "--rate", "4000", "--stats-every", "100ms", "-v", "-oN", normal.to_str().unwrap()];
+    let out = scan(lab.scanner(), &[&args[..], &["198.18.0.10"]].concat());
+    let text = std::fs::read_to_string(&normal).unwrap();
+    std::fs::remove_file(&normal).unwrap();
+
+    let stats: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("Stats: ")).collect();
+    // The one-second wait after the last probe alone spans ten intervals.
+    assert!(stats.len() >= 2, "{}", out.stderr);
+    for line in &stats[..stats.len() - 1] {
+        assert!(line.contains("% done, ") && line.contains("/2000 probes, "), "{line}");
+        assert!(line.contains(" pps now (") && line.contains(" open found"), "{line}");
+    }
+    let last = stats.last().unwrap();
+    let sent = out.stat("sent");
+    let middle = format!(" elapsed; finished, {sent} probes sent in all (2000 in the first pass), ");
+    assert!(last.contains(&middle) && last.ends_with(" pps average, 3 open found"), "{last}");
+
+    // -v: the final statistics close the normal output, from the same counters as the JSON.
+    let lines: Vec<&str> = text.lines().collect();
+    let n = lines.len();
+    assert!(lines[n - 3].starts_with("scry done: 1 IP address (1 host up) scanned in "), "{text}");
+    let packets = format!(
+        "           Raw packets sent: {sent} ({} send errors) | Rcvd: {} valid, {} rejected, {} duplicates",
+        out.stat("send_errors"),
+        out.stat("received"),
+        out.stat("rejected"),
+        out.stat("duplicates")
+    );
+    assert_eq!(lines[n - 2], packets);
+    let drops = format!(
+        "           Dropped by libpcap: {} (by the interface: {})",
+        out.stat("capture_dropped"),
+        out.stat("interface_dropped")
+    );
+    assert_eq!(lines[n - 1], drops);
+    let answers = out.stat("received") - out.stat("duplicates");
+    assert_eq!(answers, 2000, "every port of the lab host answers once");
+}
+
+#[test]
+fn quiet_silences_progress() {
+    let Some(lab) = lab() else { return };
+    let out = scan(
+        lab.scanner(),
+        &["-q", "--stats-every", "100ms", "-p", "1-2000", "--rate", "4000", "198.18.0.10"],
+    );
+    assert_eq!(out.stderr, "");
+    assert_eq!(out.stat("sent"), 2000);
+}
+
+#[test]
+fn live_status_line_on_a_terminal() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
+    // `script` runs scry on a pty, as a person at a terminal would; wide
+    // enough for the whole line (the message is cut to the width).
+    let command = format!("stty rows 24 cols 200 && {SCRY} -p 1-3000 --rate 3000 198.18.0.10");
+    let out = lab.scanner().command("script").args(["-qec", &command, "/dev/null"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let screen = String::from_utf8_lossy(&out.stdout);
+    assert!(screen.contains("] 100.00% done, 3000/3000 probes, "), "{screen}");
+    assert!(screen.contains(" 3 open found"), "{screen}");
+    // The line is erased before the report, which comes whole.
+    let report = screen.split("\x1b[2K").last().unwrap();
+    let report = report.trim_start_matches(|c: char| c != 's');
+    let expected = "scry scan report for 198.18.0.10\r\nHost is up, received arp-response.\r\n\
+                    Not shown: 2997 closed tcp ports (reset)\r\nPORT    STATE SERVICE\r\n22/tcp  open  ssh\r\n\
+                    80/tcp  open  http\r\n443/tcp open  https\r\n\r\nscry done: 1 IP address (1 host up) scanned in ";
+    assert!(report.starts_with(expected), "{report:?}");
+}
