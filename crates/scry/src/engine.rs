@@ -10,7 +10,7 @@
 //! scan ends as soon as every probed pair has answered.
 
 use crate::dump::DumpTap;
-use crate::output::{HostReport, ScanInfo, Sink, Stats};
+use crate::output::{Fanout, HostReport, ScanInfo, Sink, Stats};
 use scry_capture::{RawSender, Receiver};
 use scry_packet::{parse_frame, Mac};
 use scry_probe::permute::Permutation;
@@ -197,9 +197,8 @@ pub fn run(
     mut hooks: Hooks<'_>,
 ) -> anyhow::Result<Stats> {
     let start = Instant::now();
-    for sink in sinks.iter_mut() {
-        sink.begin(&plan.info)?;
-    }
+    let mut sinks = Fanout::new(sinks);
+    sinks.each(|s| s.begin(&plan.info));
     let results = Mutex::new(Results::default());
     counters.first_pass_end.store(plan.positions.start, Ordering::Relaxed);
     let sending_done = AtomicBool::new(false);
@@ -213,9 +212,7 @@ pub fn run(
         arp_up.sort();
         for ip in arp_up {
             up.insert(ip.into(), (Reason::ArpResponse, None));
-            for sink in sinks.iter_mut() {
-                sink.host_up(ip.into(), Reason::ArpResponse, None)?;
-            }
+            sinks.each(|s| s.host_up(ip.into(), Reason::ArpResponse, None));
         }
     }
 
@@ -234,8 +231,14 @@ pub fn run(
 
         let mut cooldown_from: Option<Instant> = None;
         let mut next_checkpoint = Instant::now() + CHECKPOINT_EVERY;
-        let mut feed = || -> anyhow::Result<()> {
+        let mut feed = || {
             loop {
+                // An output that fails (say, a closed pipe) stops the scan as
+                // Ctrl-C does: no more probes, the cooldown for the replies in
+                // flight, and the other outputs completed below.
+                if sinks.failed() {
+                    abort.store(true, Ordering::Release);
+                }
                 if let Some(checkpoint) = hooks.checkpoint.as_mut() {
                     if Instant::now() >= next_checkpoint && !sending_done.load(Ordering::Acquire) {
                         let position = counters.first_pass_end.load(Ordering::Relaxed);
@@ -255,13 +258,9 @@ pub fn run(
                             counters.first_answer();
                             if let std::collections::hash_map::Entry::Vacant(e) = up.entry(host) {
                                 e.insert((result.reason, Some(result.ttl)));
-                                for sink in sinks.iter_mut() {
-                                    sink.host_up(host, result.reason, Some(result.ttl))?;
-                                }
+                                sinks.each(|s| s.host_up(host, result.reason, Some(result.ttl)));
                             }
-                            for sink in sinks.iter_mut() {
-                                sink.port(host, port, &result)?;
-                            }
+                            sinks.each(|s| s.port(host, port, &result));
                         }
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -274,9 +273,8 @@ pub fn run(
                     }
                 }
             }
-            Ok(())
         };
-        let fed = feed();
+        feed();
         // However feeding ended (an output error such as a closed pipe, or
         // the receiver failing), both threads must stop or the scope never
         // joins them; after a normal end they have already.
@@ -284,7 +282,6 @@ pub fn run(
         receiving_done.store(true, Ordering::Release);
         let sent = sender.join().expect("sender thread panicked");
         let received = receiver.join().expect("receiver thread panicked");
-        fed?;
         sent?;
         received
     })?;
@@ -302,11 +299,10 @@ pub fn run(
     stats.hosts_up = if plan.report_silent_hosts { plan.targets.len() } else { up.len() as u64 };
     let results = results.into_inner().expect("results lock");
     let probed = plan.positions.start..counters.first_pass_end.load(Ordering::Relaxed);
-    report_hosts(plan, &results, &up, probed, sinks)?;
+    report_hosts(plan, &results, &up, probed, &mut sinks);
     stats.duration = start.elapsed();
-    for sink in sinks.iter_mut() {
-        sink.finish(&stats)?;
-    }
+    sinks.each(|s| s.finish(&stats));
+    sinks.into_result()?;
     Ok(stats)
 }
 
@@ -333,31 +329,27 @@ fn report_hosts(
     results: &Results,
     up: &HashMap<IpAddr, (Reason, Option<u8>)>,
     probed: Range<u64>,
-    sinks: &mut [Box<dyn Sink>],
-) -> anyhow::Result<()> {
+    sinks: &mut Fanout<'_>,
+) {
     let empty = Default::default();
-    let report = |ip: IpAddr, sinks: &mut [Box<dyn Sink>]| -> anyhow::Result<()> {
+    let report = |ip: IpAddr, sinks: &mut Fanout<'_>| {
         let ports = results.host(ip).map_or(&empty, |h| &h.ports);
         let scanned = probed_ports(plan, ip, &probed);
         let mac = plan.next_hops.direct(ip);
         let host = HostReport { ip, mac, up_reason: up.get(&ip).copied(), ports, scanned: &scanned };
-        for sink in sinks.iter_mut() {
-            sink.host(&host)?;
-        }
-        Ok(())
+        sinks.each(|s| s.host(&host));
     };
     if plan.report_silent_hosts {
         for ip in plan.targets.iter() {
-            report(ip.into(), sinks)?;
+            report(ip.into(), sinks);
         }
     } else {
         let mut hosts: Vec<IpAddr> = up.keys().copied().collect();
         hosts.sort();
         for ip in hosts {
-            report(ip, sinks)?;
+            report(ip, sinks);
         }
     }
-    Ok(())
 }
 
 /// The receiver thread: parse every frame once, classify, forward answers.

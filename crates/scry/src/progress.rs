@@ -168,12 +168,18 @@ fn live(shared: &Shared, start: Instant) {
     // The first draw waits a moment: the other sinks' opening lines go first,
     // and a scan that ends at once never flashes a bar.
     std::thread::park_timeout(REDRAW);
-    while !shared.stop.load(Ordering::Acquire) {
-        let reading = shared.read(start, &mut previous);
+    let show = |previous: &mut (Duration, u64)| {
+        let reading = shared.read(start, previous);
         bar.set_position(reading.sent.min(shared.total));
         bar.set_message(reading.describe(shared.total));
+    };
+    while !shared.stop.load(Ordering::Acquire) {
+        show(&mut previous);
         std::thread::park_timeout(REDRAW);
     }
+    // The last state is shown however soon the scan ended after the last redraw.
+    show(&mut previous);
+    bar.force_draw();
     bar.finish_and_clear();
 }
 

@@ -152,12 +152,15 @@ const HANG: Duration = Duration::from_secs(30);
 /// Regression: when writing a result failed (here: `scry ... | head -1`, a
 /// broken pipe), the main thread returned while the receiver thread waited
 /// forever for the end-of-scan signal, so scry hung (even SIGTERM could not
-/// end it). It must stop and exit 0, as a broken pipe is a clean exit.
+/// end it). It must stop and exit 0, as a broken pipe is a clean exit, and
+/// still complete its other outputs.
 #[test]
 fn closed_stdout_ends_the_scan() {
     let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
     let target = lab.targets()[0].ipv4().to_string();
-    let (mut child, mut stdout) = spawn_piped(lab.scanner(), &["-p", "1-3000", "--rate", "3000", &target]);
+    let grepable = temp_path("closed-stdout.gnmap");
+    let args = ["-p", "1-3000", "--rate", "3000", "-oG", grepable.to_str().unwrap(), &target];
+    let (mut child, mut stdout) = spawn_piped(lab.scanner(), &args);
     // Close the pipe once answers flow, so the failing write is one made
     // while the sender and receiver threads run.
     let mut line = String::new();
@@ -183,4 +186,12 @@ fn closed_stdout_ends_the_scan() {
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(status.success(), "{status}: {stderr}");
     assert_eq!(stderr, "");
+    // The other outputs are still completed: the host line and the closing comment.
+    let text = std::fs::read_to_string(&grepable).unwrap();
+    std::fs::remove_file(&grepable).unwrap();
+    // Replies to the probes in flight had the cooldown to arrive: nothing
+    // is filtered on this target.
+    assert!(text.contains(&format!("Host: {target} ()\tPorts: ")), "{text}");
+    assert!(!text.contains("/filtered/"), "{text}");
+    assert!(text.lines().last().unwrap().starts_with("# scry done at "), "{text}");
 }

@@ -117,6 +117,46 @@ pub trait Sink {
     fn finish(&mut self, stats: &Stats) -> io::Result<()>;
 }
 
+/// Every output fed together. A sink whose write fails (a closed pipe, a
+/// full disk) is left out from then on and its error kept, so the others
+/// still get every result and their closing records; the caller stops the
+/// scan when [`Fanout::failed`] says so and reports the error at the end.
+pub struct Fanout<'a> {
+    sinks: &'a mut [Box<dyn Sink>],
+    dead: Vec<bool>,
+    error: Option<io::Error>,
+}
+
+impl<'a> Fanout<'a> {
+    pub fn new(sinks: &'a mut [Box<dyn Sink>]) -> Fanout<'a> {
+        let dead = vec![false; sinks.len()];
+        Fanout { sinks, dead, error: None }
+    }
+
+    /// Calls `f` on every sink still working.
+    pub fn each(&mut self, mut f: impl FnMut(&mut dyn Sink) -> io::Result<()>) {
+        for (sink, dead) in self.sinks.iter_mut().zip(self.dead.iter_mut()) {
+            if *dead {
+                continue;
+            }
+            if let Err(e) = f(sink.as_mut()) {
+                *dead = true;
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Some output has failed.
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
+    /// The first failure, if any.
+    pub fn into_result(self) -> io::Result<()> {
+        self.error.map_or(Ok(()), Err)
+    }
+}
+
 /// A state with more ports than this is summarised, not listed (as nmap does).
 const MAX_SHOWN_PER_STATE: usize = 25;
 
