@@ -12,6 +12,16 @@
 //! follows at `TPACKET2_HDRLEN - sizeof(sockaddr_ll)` bytes, where the kernel
 //! reads it from unless `PACKET_TX_HAS_OFF` is set.
 //!
+//! **A virtio-net header before each frame** (`PACKET_VNET_HDR`, when the
+//! kernel accepts it). Without one, the kernel copies only the link-layer
+//! header into the socket buffer and attaches the rest as zero-copy
+//! fragments of the ring's pages; a virtual device that passes the buffer on
+//! (veth, hence any namespace or container path) must then copy those
+//! fragments into freshly allocated pages, a page allocation per frame. The
+//! header's `hdr_len`, set to the frame's length, makes the kernel copy the
+//! whole small frame into the buffer instead (`tpacket_snd` in
+//! net/packet/af_packet.c); no checksum or segmentation offload is asked for.
+//!
 //! **What is counted.** A slot that comes back available held a frame the
 //! kernel transmitted ([`RingStats::sent`]): the ring sets `PACKET_LOSS` so a
 //! frame the kernel finds malformed is skipped rather than stopping the
@@ -40,8 +50,12 @@ const STUCK_AFTER: Duration = Duration::from_secs(2);
 /// Socket send buffer: frames in flight are charged to it, and a small one
 /// makes the kernel stop mid-ring with `EAGAIN`.
 const SEND_BUFFER: libc::c_int = 8 << 20;
-/// Where a frame starts in its slot.
+/// Where the kernel reads a slot's data from.
 const DATA_OFFSET: usize = libc::TPACKET2_HDRLEN - std::mem::size_of::<libc::sockaddr_ll>();
+/// `struct virtio_net_hdr`: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset.
+const VNET_HDR_LEN: usize = 10;
+/// Where `hdr_len` (little-endian u16) sits in the virtio-net header.
+const VNET_HDR_LEN_AT: usize = 2;
 
 /// The ring's own counters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -100,6 +114,10 @@ pub struct TxRing {
     iface: String,
     map: *mut u8,
     geometry: Geometry,
+    /// Whether each frame follows a virtio-net header (see the module docs).
+    vnet_hdr: bool,
+    /// Where a frame starts in its slot.
+    frame_offset: usize,
     /// Largest frame [`TxRing::commit`] accepts.
     capacity: usize,
     /// The slot [`TxRing::next_slot`] hands out next.
@@ -133,12 +151,16 @@ impl TxRing {
         setsockopt(&fd, libc::PACKET_LOSS, &1).map_err(io_err("setting PACKET_LOSS"))?;
         // Optional: without it the frames take the qdisc, as sendmmsg's do.
         let qdisc_bypass = setsockopt(&fd, libc::PACKET_QDISC_BYPASS, &1).is_ok();
+        // Optional, and only possible before the ring exists: without it
+        // frames go out as zero-copy fragments (see the module docs).
+        let vnet_hdr = setsockopt(&fd, libc::PACKET_VNET_HDR, &1).is_ok();
         // Optional: the default buffer only slows sending down with EAGAIN.
         let _ = setsockopt_level(&fd, libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &SEND_BUFFER);
 
         // SAFETY: sysconf has no preconditions.
         let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
-        let geometry = Geometry::for_frames(capacity, RING_FRAMES, page);
+        let geometry = Geometry::for_frames(VNET_HDR_LEN + capacity, RING_FRAMES, page);
+        let frame_offset = DATA_OFFSET + if vnet_hdr { VNET_HDR_LEN } else { 0 };
         let req = libc::tpacket_req {
             tp_block_size: geometry.block_size as u32,
             tp_block_nr: geometry.blocks as u32,
@@ -166,7 +188,9 @@ impl TxRing {
             iface: iface.name.clone(),
             map: map.cast(),
             geometry,
-            capacity: geometry.frame_size - DATA_OFFSET,
+            vnet_hdr,
+            frame_offset,
+            capacity: geometry.frame_size - frame_offset,
             head: 0,
             pending: 0,
             qdisc_bypass,
@@ -214,6 +238,12 @@ impl TxRing {
         self.qdisc_bypass
     }
 
+    /// Whether the kernel accepted `PACKET_VNET_HDR`, so that it copies each
+    /// frame whole rather than as fragments of the ring (see the module docs).
+    pub fn vnet_hdr(&self) -> bool {
+        self.vnet_hdr
+    }
+
     /// The counters so far; frames still in the kernel count as pending.
     pub fn stats(&self) -> RingStats {
         RingStats { pending: self.pending as u64, ..self.stats }
@@ -234,7 +264,7 @@ impl TxRing {
         // committed slot is reclaimed before `head` reaches it again), so the
         // kernel does not touch its bytes until it is committed, and the
         // borrow of `self` keeps a second slice from being handed out.
-        Ok(unsafe { std::slice::from_raw_parts_mut(start.add(DATA_OFFSET), self.capacity) })
+        Ok(unsafe { std::slice::from_raw_parts_mut(start.add(self.frame_offset), self.capacity) })
     }
 
     /// Hands the slot from [`TxRing::next_slot`], holding a frame of `len`
@@ -255,9 +285,22 @@ impl TxRing {
             });
         }
         let header = self.header(self.head);
+        let mut tp_len = len;
+        if self.vnet_hdr {
+            let mut vnet = [0u8; VNET_HDR_LEN];
+            vnet[VNET_HDR_LEN_AT..VNET_HDR_LEN_AT + 2].copy_from_slice(&(len as u16).to_le_bytes());
+            // SAFETY: the header lies in this free slot, before the frame
+            // (frame_offset = DATA_OFFSET + VNET_HDR_LEN); the kernel ignores
+            // the slot until its status says SEND_REQUEST.
+            unsafe {
+                let at = self.slot_start(self.head).add(DATA_OFFSET);
+                std::ptr::copy_nonoverlapping(vnet.as_ptr(), at, VNET_HDR_LEN);
+            }
+            tp_len += VNET_HDR_LEN;
+        }
         // SAFETY: `header` points at this free slot's tpacket2_hdr inside the
         // mapping; the kernel ignores a slot until its status says SEND_REQUEST.
-        unsafe { std::ptr::addr_of_mut!((*header).tp_len).write_volatile(len as u32) };
+        unsafe { std::ptr::addr_of_mut!((*header).tp_len).write_volatile(tp_len as u32) };
         // Release: the frame bytes and length are visible before the status.
         self.status(self.head).store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
         self.head = (self.head + 1) % self.geometry.frames;

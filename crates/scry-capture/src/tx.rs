@@ -39,7 +39,7 @@ pub struct SendStats {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Method {
     /// A `PACKET_TX_RING` of `frames` slots.
-    Ring { frames: usize, qdisc_bypass: bool },
+    Ring { frames: usize, qdisc_bypass: bool, vnet_hdr: bool },
     /// `sendmmsg` batches, and why not a ring.
     Batched { why: String },
 }
@@ -47,9 +47,14 @@ pub enum Method {
 impl fmt::Display for Method {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Method::Ring { frames, qdisc_bypass } => {
-                let bypass = if *qdisc_bypass { "on" } else { "refused by the kernel" };
-                write!(f, "PACKET_TX_RING of {frames} frames, qdisc bypass {bypass}")
+            Method::Ring { frames, qdisc_bypass, vnet_hdr } => {
+                let on = |yes: bool| if yes { "on" } else { "refused by the kernel" };
+                write!(
+                    f,
+                    "PACKET_TX_RING of {frames} frames, qdisc bypass {}, virtio-net header {}",
+                    on(*qdisc_bypass),
+                    on(*vnet_hdr)
+                )
             }
             Method::Batched { why } => write!(f, "sendmmsg in batches of {MAX_BATCH} ({why})"),
         }
@@ -106,9 +111,11 @@ impl Sender {
     /// How this sender sends.
     pub fn method(&self) -> Method {
         match &self.inner {
-            Inner::Ring(ring) => {
-                Method::Ring { frames: ring.geometry().frames, qdisc_bypass: ring.qdisc_bypass() }
-            }
+            Inner::Ring(ring) => Method::Ring {
+                frames: ring.geometry().frames,
+                qdisc_bypass: ring.qdisc_bypass(),
+                vnet_hdr: ring.vnet_hdr(),
+            },
             Inner::Batched(b) => Method::Batched { why: b.why.clone() },
         }
     }

@@ -125,7 +125,11 @@ fn sender_takes_the_ring_on_ethernet_and_batches_on_loopback() {
             (eth0, lo, refused)
         })
         .unwrap();
-    assert!(matches!(methods.0, Method::Ring { frames: RING_FRAMES, qdisc_bypass: true }), "{:?}", methods.0);
+    assert!(
+        matches!(methods.0, Method::Ring { frames: RING_FRAMES, qdisc_bypass: true, vnet_hdr: true }),
+        "{:?}",
+        methods.0
+    );
     assert_eq!(methods.1, Method::Batched { why: "loopback takes IP packets, not frames".into() });
     assert!(methods.2.contains("a 13-byte frame does not fit"), "{}", methods.2);
 }
