@@ -50,7 +50,20 @@ impl TokenBucket {
 
     /// How long until at least one token is available.
     pub fn wait(&self) -> Duration {
-        let missing = (1.0 - self.tokens).max(0.0);
+        self.missing(1)
+    }
+
+    /// How long from `now` until `n` tokens are available, or a full burst
+    /// if that is fewer: waiting for a batch rather than one token lets a
+    /// sender hand the kernel whole batches (and sleep in between) at
+    /// moderate rates.
+    pub fn wait_for(&mut self, now: Instant, n: u32) -> Duration {
+        self.refill(now);
+        self.missing(n)
+    }
+
+    fn missing(&self, n: u32) -> Duration {
+        let missing = (f64::from(n).min(self.burst) - self.tokens).max(0.0);
         Duration::from_secs_f64(missing / self.rate)
     }
 }
@@ -79,6 +92,31 @@ mod tests {
             let sent = simulate(rate, batch, Duration::from_secs(10)) as f64;
             let expected = rate * 10.0;
             assert!((sent - expected).abs() <= expected * 0.01 + 1.0, "rate {rate}: sent {sent}");
+        }
+    }
+
+    /// As `simulate`, waiting each time for a whole batch.
+    fn simulate_batches(rate: f64, batch: u32, run: Duration) -> (u64, u64) {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(rate, batch, start);
+        let mut now = start;
+        let (mut sent, mut takes) = (0u64, 0u64);
+        while now < start + run {
+            now += bucket.wait_for(now, batch);
+            let n = bucket.take(now, batch);
+            sent += u64::from(n);
+            takes += 1;
+        }
+        (sent, takes)
+    }
+
+    #[test]
+    fn waiting_for_batches_holds_the_rate_with_fewer_sends() {
+        for (rate, batch, per_take) in [(100.0, 64, 1), (50_000.0, 64, 64), (2_000_000.0, 64, 64)] {
+            let (sent, takes) = simulate_batches(rate, batch, Duration::from_secs(10));
+            let expected = rate * 10.0;
+            assert!((sent as f64 - expected).abs() <= expected * 0.01 + 1.0, "rate {rate}: sent {sent}");
+            assert!(sent.abs_diff(takes * per_take) <= per_take, "rate {rate}: {sent} in {takes} takes");
         }
     }
 
