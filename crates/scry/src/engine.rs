@@ -31,9 +31,11 @@ use std::time::{Duration, Instant};
 
 /// Probes taken from the token bucket, written and handed to the kernel at once.
 const BATCH: usize = scry_capture::MAX_BATCH;
-/// Above this rate a second sender thread shares the walk: about what one
-/// thread sends through a TX ring on the lab's veth (docs/benchmarks.md).
-const ONE_LANE_PPS: f64 = 1_000_000.0;
+/// Above this rate a second sender thread shares the walk. One thread sends
+/// about 1.1 Mpps through a TX ring on the lab's veth when it has a core to
+/// itself, but only 0.85 Mpps while other work competes (docs/benchmarks.md);
+/// a second thread costs nothing at rates it is not needed for.
+const ONE_LANE_PPS: f64 = 600_000.0;
 
 /// How often the first pass's progress is handed to [`Hooks::checkpoint`].
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
@@ -427,7 +429,7 @@ fn send(
     let lanes = txs.len() as u64;
     let now = Instant::now();
     let mut buckets: Vec<TokenBucket> =
-        txs.iter().map(|_| TokenBucket::new(plan.rate / lanes as f64, BATCH as u32, now)).collect();
+        txs.iter().map(|_| TokenBucket::new(plan.rate / lanes as f64, now)).collect();
     let mut passes = || -> anyhow::Result<()> {
         for pass in 0..=plan.retries {
             if pass > 0 {
