@@ -1,7 +1,8 @@
 //! scry-capture: the wire.
 //!
 //! Receives through libpcap with a BPF filter ([`Receiver`]), sends whole
-//! Ethernet frames through a send-only `AF_PACKET` socket ([`RawSender`]),
+//! Ethernet frames through a `PACKET_TX_RING` ([`TxRing`]) or a send-only
+//! `AF_PACKET` socket ([`RawSender`]), behind one in-place API ([`Sender`]),
 //! looks up interfaces ([`Interface`]) and writes pcap files ([`PcapWriter`]).
 //! This and the command-line tool are the only crates that touch the
 //! operating system; errors say which interface and operation failed and,
@@ -12,13 +13,17 @@ mod iface;
 mod neighbor;
 mod pcapfile;
 mod recv;
+mod ring;
 mod route;
 mod send;
+mod tx;
 
 pub use error::Error;
 pub use iface::Interface;
 pub use neighbor::{resolve_mac, resolve_many};
 pub use pcapfile::PcapWriter;
 pub use recv::{CaptureConfig, CaptureStats, Received, Receiver};
+pub use ring::{Geometry, RingStats, TxRing, RING_FRAMES};
 pub use route::{route_to, route_with, Route, RouteOverrides};
 pub use send::{RawSender, MAX_BATCH};
+pub use tx::{Method, SendStats, Sender};

@@ -9,7 +9,7 @@ use crate::Error;
 use pcap::{Active, Capture, Direction};
 use scry_packet::LinkType;
 use std::os::fd::AsRawFd;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How to open a capture.
 #[derive(Clone, Debug)]
@@ -113,6 +113,20 @@ impl Receiver {
     /// # Errors
     /// [`Error::Pcap`] when the capture fails.
     pub fn next_frame(&mut self) -> Result<Option<Received<'_>>, Error> {
+        self.next_frame_or_drained(|_| {})
+    }
+
+    /// As [`Receiver::next_frame`], calling `drained` with the time whenever
+    /// a read finds nothing waiting, before it waits: every frame that
+    /// arrived until then has been returned. A caller deciding that replies
+    /// have stopped can so tell a quiet line from a reader that fell behind.
+    ///
+    /// # Errors
+    /// [`Error::Pcap`] when the capture fails.
+    pub fn next_frame_or_drained(
+        &mut self,
+        mut drained: impl FnMut(Instant),
+    ) -> Result<Option<Received<'_>>, Error> {
         let mut waited = false;
         let (timestamp, wire_len) = loop {
             match self.capture.next_packet() {
@@ -124,6 +138,7 @@ impl Receiver {
                     break (timestamp, packet.header.len);
                 }
                 Err(pcap::Error::TimeoutExpired) if !waited => {
+                    drained(Instant::now());
                     self.wait_readable()?;
                     waited = true;
                 }

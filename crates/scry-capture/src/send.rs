@@ -61,6 +61,11 @@ impl RawSender {
         Ok(RawSender { fd, iface: iface.name.clone(), path: Path::Link { ifindex } })
     }
 
+    /// The interface the socket sends on.
+    pub fn iface(&self) -> &str {
+        &self.iface
+    }
+
     /// Sends one frame.
     ///
     /// # Errors
@@ -155,7 +160,7 @@ impl RawSender {
 }
 
 /// Opens a raw socket of `domain`, naming the missing capability when refused.
-fn raw_socket(
+pub(crate) fn raw_socket(
     iface: &Interface,
     domain: libc::c_int,
     protocol: libc::c_int,

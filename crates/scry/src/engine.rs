@@ -11,7 +11,7 @@
 
 use crate::dump::DumpTap;
 use crate::output::{Fanout, HostReport, ScanInfo, Sink, Stats};
-use scry_capture::{RawSender, Receiver};
+use scry_capture::{Interface, Method, Receiver, Sender};
 use scry_packet::{parse_frame, Mac};
 use scry_probe::permute::Permutation;
 use scry_probe::rate::TokenBucket;
@@ -29,8 +29,13 @@ use std::sync::mpsc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Frames handed to the kernel per `sendmmsg`.
+/// Probes taken from the token bucket, written and handed to the kernel at once.
 const BATCH: usize = scry_capture::MAX_BATCH;
+/// Above this rate a second sender thread shares the walk. One thread sends
+/// about 1.1 Mpps through a TX ring on the lab's veth when it has a core to
+/// itself, but only 0.85 Mpps while other work competes (docs/benchmarks.md);
+/// a second thread costs nothing at rates it is not needed for.
+const ONE_LANE_PPS: f64 = 600_000.0;
 
 /// How often the first pass's progress is handed to [`Hooks::checkpoint`].
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
@@ -117,9 +122,16 @@ const UNSET: u64 = u64::MAX;
 pub struct Counters {
     pub sent: AtomicU64,
     send_errors: AtomicU64,
+    send_stalls: AtomicU64,
     rejected: AtomicU64,
     /// Nanoseconds since the scan started at which the last valid reply arrived.
     last_reply_ns: AtomicU64,
+    /// ... at which the receiver last found the capture empty.
+    rx_drained_ns: AtomicU64,
+    /// Answers the receiver has passed on, and answers the calling thread
+    /// has recorded: equal once no answer is still on its way to the results.
+    forwarded: AtomicU64,
+    recorded: AtomicU64,
     /// Nanoseconds since the scan started at which the first probe left and
     /// the first valid reply arrived ([`UNSET`] until then).
     first_send_ns: AtomicU64,
@@ -142,8 +154,12 @@ impl Default for Counters {
         Counters {
             sent: AtomicU64::new(0),
             send_errors: AtomicU64::new(0),
+            send_stalls: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             last_reply_ns: AtomicU64::new(0),
+            rx_drained_ns: AtomicU64::new(0),
+            forwarded: AtomicU64::new(0),
+            recorded: AtomicU64::new(0),
             first_send_ns: AtomicU64::new(UNSET),
             first_reply_ns: AtomicU64::new(UNSET),
             pass: AtomicU32::new(0),
@@ -190,7 +206,7 @@ impl Counters {
 pub fn run(
     plan: &Plan,
     mut rx: Receiver,
-    tx: RawSender,
+    mut txs: Vec<Sender>,
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
     counters: &Counters,
@@ -224,7 +240,7 @@ pub fn run(
         let receiver = scope
             .spawn(|| receive(plan, &mut rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref()));
         let sender = scope.spawn(|| {
-            let outcome = send(plan, &tx, &results, counters, stopping, start, tx_tap.as_ref());
+            let outcome = send(plan, &mut txs, &results, counters, stopping, start, tx_tap.as_ref());
             sending_done.store(true, Ordering::Release);
             outcome
         });
@@ -250,6 +266,7 @@ pub fn run(
                     Ok(Event::Answer { host, port, result }) => {
                         stats.received += 1;
                         let recorded = results.lock().expect("results lock").record(host, port, result);
+                        counters.recorded.fetch_add(1, Ordering::AcqRel);
                         // No `continue` for duplicates: the end-of-scan check
                         // below must run however fast (re)sent answers arrive.
                         if recorded == Recorded::Duplicate {
@@ -288,6 +305,7 @@ pub fn run(
 
     stats.sent = counters.sent.load(Ordering::Relaxed);
     stats.send_errors = counters.send_errors.load(Ordering::Relaxed);
+    stats.send_stalls = counters.send_stalls.load(Ordering::Relaxed);
     stats.rejected = counters.rejected.load(Ordering::Relaxed);
     stats.capture_dropped = u64::from(capture.dropped);
     stats.interface_dropped = u64::from(capture.if_dropped);
@@ -364,7 +382,11 @@ fn receive(
 ) -> anyhow::Result<scry_capture::CaptureStats> {
     let link = rx.link_type();
     while !done.load(Ordering::Acquire) {
-        let Some(frame) = rx.next_frame()? else { continue };
+        let drained = |at: Instant| {
+            let ns = at.saturating_duration_since(start).as_nanos() as u64;
+            counters.rx_drained_ns.store(ns, Ordering::Release);
+        };
+        let Some(frame) = rx.next_frame_or_drained(drained)? else { continue };
         if let Some(tap) = tap {
             tap.received(frame.timestamp, frame.data, frame.wire_len);
         }
@@ -379,6 +401,7 @@ fn receive(
                 let _ =
                     counters.first_reply_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
                 // The main thread only leaves once this thread is done, so a send cannot fail.
+                counters.forwarded.fetch_add(1, Ordering::AcqRel);
                 let _ = events.send(Event::Answer { host, port, result });
             }
             Verdict::Invalid => {
@@ -390,108 +413,173 @@ fn receive(
     Ok(rx.stats()?)
 }
 
-/// The sender thread: walk this shard's positions once per pass at the rate.
+/// Opens the senders for `plan` on `iface`: one, or two when the rate asks
+/// for more than one thread sends and the TX ring is there to take it.
+///
+/// # Errors
+/// The sender cannot be opened (no privilege, no interface).
+pub fn open_senders(iface: &Interface, plan: &Plan) -> anyhow::Result<Vec<Sender>> {
+    let capacity = plan.probe.frame_len();
+    let first = Sender::open(iface, capacity)?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let lanes = if matches!(first.method(), Method::Ring { .. }) && plan.rate > ONE_LANE_PPS && cores > 1 {
+        2
+    } else {
+        1
+    };
+    let mut senders = vec![first];
+    while senders.len() < lanes {
+        senders.push(Sender::open(iface, capacity)?);
+    }
+    Ok(senders)
+}
+
+/// The sender: walk this shard's positions once per pass at the rate, the
+/// walk of each pass shared by one thread per sender (a lane).
 fn send(
     plan: &Plan,
-    tx: &RawSender,
+    txs: &mut [Sender],
     results: &Mutex<Results>,
     counters: &Counters,
     stopping: Stopping<'_>,
     start: Instant,
     tap: Option<&DumpTap>,
 ) -> anyhow::Result<()> {
-    let frame_len = plan.probe.frame_len();
-    let mut buf = vec![0u8; frame_len * BATCH];
-    let nports = plan.ports.len() as u64;
-    let mut bucket = TokenBucket::new(plan.rate, BATCH as u32, Instant::now());
-    for pass in 0..=plan.retries {
-        if pass > 0 {
-            wait_for_quiet(counters, start, plan.wait, stopping);
-            if counters.all_answered() || !retry::pass_allowed(pass, plan.retries, counters.best_pass()) {
-                break;
+    let lanes = txs.len() as u64;
+    let now = Instant::now();
+    let mut buckets: Vec<TokenBucket> =
+        txs.iter().map(|_| TokenBucket::new(plan.rate / lanes as f64, now)).collect();
+    let mut passes = || -> anyhow::Result<()> {
+        for pass in 0..=plan.retries {
+            if pass > 0 {
+                wait_for_quiet(counters, start, plan.wait, stopping);
+                if counters.all_answered() || !retry::pass_allowed(pass, plan.retries, counters.best_pass()) {
+                    break;
+                }
+                counters.pass.store(pass, Ordering::Release);
             }
-            counters.pass.store(pass, Ordering::Release);
-        }
-        let answered: Option<HashSet<(IpAddr, u16)>> =
-            (pass > 0).then(|| results.lock().expect("results lock").pairs().collect());
-        let mut walk = plan.permutation.walk(plan.positions.clone());
-        let mut exhausted = false;
-        while !exhausted {
+            let answered: Option<HashSet<(IpAddr, u16)>> =
+                (pass > 0).then(|| results.lock().expect("results lock").pairs().collect());
+            let walk =
+                PassWalk { pass, lanes, answered: answered.as_ref(), progress: lane_starts(plan, lanes) };
+            let outcomes: Vec<anyhow::Result<()>> = std::thread::scope(|scope| {
+                let walk = &walk;
+                let handles: Vec<_> = (0..lanes)
+                    .zip(txs.iter_mut().zip(buckets.iter_mut()))
+                    .map(|(lane, (tx, bucket))| {
+                        scope.spawn(move || {
+                            walk_lane(plan, walk, lane, tx, bucket, counters, stopping, start, tap)
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("sender thread panicked")).collect()
+            });
+            outcomes.into_iter().collect::<anyhow::Result<()>>()?;
             if stopping.now() {
                 return Ok(());
             }
-            let granted = bucket.take(Instant::now(), BATCH as u32) as usize;
-            if granted == 0 {
-                pace(bucket.wait());
-                continue;
-            }
-            let mut n = 0;
-            while n < granted {
-                let Some(index) = walk.next() else {
-                    exhausted = true;
-                    break;
-                };
-                let Some(ip) = plan.targets.get(index / nports) else { continue };
-                let port = plan.ports[(index % nports) as usize];
-                if answered.as_ref().is_some_and(|a| a.contains(&(IpAddr::V4(ip), port))) {
-                    continue;
-                }
-                let Some(mac) = plan.next_hops.get(ip) else { continue };
-                let ip_id = (index as u16) ^ (index >> 16) as u16;
-                plan.probe.write(
-                    ip.into(),
-                    port,
-                    mac,
-                    ip_id,
-                    &mut buf[n * frame_len..(n + 1) * frame_len],
-                )?;
-                n += 1;
-            }
-            bucket.give_back((granted - n) as u32);
             if pass == 0 {
-                counters.probed.fetch_add(n as u64, Ordering::AcqRel);
-                let now = start.elapsed().as_nanos() as u64;
-                let _ =
-                    counters.first_send_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
-            }
-            send_all(tx, &buf[..n * frame_len], frame_len, counters);
-            if let Some(tap) = tap {
-                tap.sent(&buf[..n * frame_len], frame_len);
-            }
-            if pass == 0 {
-                counters.first_pass_end.store(walk.remaining().start, Ordering::Relaxed);
+                counters.first_pass_end.store(plan.positions.end, Ordering::Relaxed);
             }
         }
-        if pass == 0 {
-            counters.first_pass_end.store(plan.positions.end, Ordering::Relaxed);
+        Ok(())
+    };
+    let outcome = passes();
+    // However the walk ended, frames already queued still go out and count.
+    let mut finished = Ok(());
+    for tx in txs.iter_mut() {
+        finished = finished.and(tx.finish().map(drop));
+        let sent = tx.stats();
+        counters.sent.fetch_add(sent.sent, Ordering::Relaxed);
+        counters.send_errors.fetch_add(sent.failed, Ordering::Relaxed);
+        counters.send_stalls.fetch_add(sent.stalls, Ordering::Relaxed);
+    }
+    outcome?;
+    Ok(finished?)
+}
+
+/// What the lanes of one pass share.
+struct PassWalk<'a> {
+    pass: u32,
+    lanes: u64,
+    /// Pairs that need no probe this pass (none in the first).
+    answered: Option<&'a HashSet<(IpAddr, u16)>>,
+    /// Each lane's next position; the lowest bounds the first pass's progress.
+    progress: Vec<AtomicU64>,
+}
+
+fn lane_starts(plan: &Plan, lanes: u64) -> Vec<AtomicU64> {
+    (0..lanes).map(|lane| AtomicU64::new((plan.positions.start + lane).min(plan.positions.end))).collect()
+}
+
+/// One lane of a pass: positions `start + lane`, `start + lane + lanes`, ...
+/// of this shard, at its bucket's rate, until the shard ends or the scan stops.
+#[allow(clippy::too_many_arguments)]
+fn walk_lane(
+    plan: &Plan,
+    walk: &PassWalk<'_>,
+    lane: u64,
+    tx: &mut Sender,
+    bucket: &mut TokenBucket,
+    counters: &Counters,
+    stopping: Stopping<'_>,
+    start: Instant,
+    tap: Option<&DumpTap>,
+) -> anyhow::Result<()> {
+    let frame_len = plan.probe.frame_len();
+    let nports = plan.ports.len() as u64;
+    let end = plan.positions.end;
+    let mut position = plan.positions.start + lane;
+    let mut tapped = Vec::new();
+    while position < end {
+        if stopping.now() {
+            return Ok(());
+        }
+        let wait = bucket.wait_for(Instant::now(), BATCH as u32);
+        if !wait.is_zero() {
+            pace(wait);
+            continue;
+        }
+        let granted = bucket.take(Instant::now(), BATCH as u32) as usize;
+        let mut n = 0;
+        while n < granted && position < end {
+            let index = plan.permutation.at(position);
+            position += walk.lanes;
+            let Some(ip) = plan.targets.get(index / nports) else { continue };
+            let port = plan.ports[(index % nports) as usize];
+            if walk.answered.is_some_and(|a| a.contains(&(IpAddr::V4(ip), port))) {
+                continue;
+            }
+            let Some(mac) = plan.next_hops.get(ip) else { continue };
+            let ip_id = (index as u16) ^ (index >> 16) as u16;
+            let slot = &mut tx.next_slot()?[..frame_len];
+            plan.probe.write(ip.into(), port, mac, ip_id, slot)?;
+            if tap.is_some() {
+                tapped.extend_from_slice(slot);
+            }
+            tx.commit(frame_len)?;
+            n += 1;
+        }
+        bucket.give_back((granted - n) as u32);
+        if walk.pass == 0 {
+            counters.probed.fetch_add(n as u64, Ordering::AcqRel);
+            let now = start.elapsed().as_nanos() as u64;
+            let _ = counters.first_send_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
+        }
+        tx.flush();
+        if let Some(tap) = tap {
+            tap.sent(&tapped, frame_len);
+            tapped.clear();
+        }
+        if walk.pass == 0 {
+            // Every lane has probed all its positions below its next one,
+            // so all positions below the lowest of those have been probed.
+            walk.progress[lane as usize].store(position.min(end), Ordering::Release);
+            let low = walk.progress.iter().map(|p| p.load(Ordering::Acquire)).min().unwrap_or(end);
+            counters.first_pass_end.fetch_max(low, Ordering::AcqRel);
         }
     }
     Ok(())
-}
-
-/// Sends every frame in `frames`, retrying while the kernel's queue is full.
-fn send_all(tx: &RawSender, frames: &[u8], frame_len: usize, counters: &Counters) {
-    let mut list: Vec<&[u8]> = frames.chunks_exact(frame_len).collect();
-    let mut attempts = 0;
-    while !list.is_empty() {
-        match tx.send_batch(&list) {
-            Ok(sent) => {
-                counters.sent.fetch_add(sent as u64, Ordering::Relaxed);
-                list.drain(..sent);
-                if sent == 0 {
-                    attempts += 1;
-                }
-            }
-            Err(_) => {
-                attempts += 1;
-                std::thread::sleep(Duration::from_micros(50));
-            }
-        }
-        if attempts > 100 {
-            counters.send_errors.fetch_add(list.len() as u64, Ordering::Relaxed);
-            return;
-        }
-    }
 }
 
 /// Sleeps for short waits by spinning: thread::sleep overshoots by ~50 µs.
@@ -512,10 +600,15 @@ fn wait_for_quiet(counters: &Counters, start: Instant, limit: Duration, stopping
     let begin = Instant::now();
     loop {
         let quiet = retry::quiet_period(counters.rtt_bound());
-        let last = Duration::from_nanos(counters.last_reply_ns.load(Ordering::Relaxed));
-        let since_reply = start.elapsed().saturating_sub(last);
+        let last_ns = counters.last_reply_ns.load(Ordering::Acquire);
+        let since_reply = start.elapsed().saturating_sub(Duration::from_nanos(last_ns));
+        // A receiver starved of CPU goes quiet too: only a capture found
+        // empty after the last reply shows that replies have stopped, and
+        // the retry pass skips only answers already in the results.
+        let drained = counters.rx_drained_ns.load(Ordering::Acquire) >= last_ns
+            && counters.recorded.load(Ordering::Acquire) == counters.forwarded.load(Ordering::Acquire);
         let waited = begin.elapsed();
-        if (waited >= quiet && since_reply >= quiet)
+        if (waited >= quiet && since_reply >= quiet && drained)
             || waited >= limit
             || stopping.now()
             || counters.all_answered()

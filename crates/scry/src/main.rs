@@ -11,7 +11,7 @@ mod resume;
 
 use anyhow::Context;
 use clap::Parser;
-use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
+use scry_capture::{CaptureConfig, Interface, Receiver};
 use scry_probe::services::Services;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -95,7 +95,10 @@ fn run() -> anyhow::Result<ExitCode> {
     let iface = Interface::by_name(&resolved.iface)?;
     let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
     let rx = Receiver::open(&iface.name, &capture)?;
-    let tx = RawSender::open(&iface)?;
+    let txs = engine::open_senders(&iface, &resolved.plan)?;
+    if args.verbose > 0 {
+        eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), iface.name, txs[0].method());
+    }
 
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = Arc::clone(&stop);
@@ -123,11 +126,17 @@ fn run() -> anyhow::Result<ExitCode> {
         tap: dump.as_ref().map(dump::PcapDump::tap),
         checkpoint: Some(Box::new(|c| checkpoints.save(c))),
     };
-    let outcome = engine::run(&resolved.plan, rx, tx, &mut sinks, &stop, &counters, hooks);
+    let outcome = engine::run(&resolved.plan, rx, txs, &mut sinks, &stop, &counters, hooks);
     if let Some(dump) = dump {
         dump.finish()?;
     }
     let stats = outcome?;
+    if args.verbose > 0 {
+        eprintln!(
+            "scry: sent {} frames; {} given up after send errors; waited {} times for the kernel to take frames",
+            stats.sent, stats.send_errors, stats.send_stalls
+        );
+    }
     if stats.interrupted {
         if checkpoints.written {
             eprintln!("scry: stopped; continue with: scry --resume {}", resume_path.display());

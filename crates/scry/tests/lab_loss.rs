@@ -6,8 +6,6 @@
 mod common;
 
 use common::{heavy, scan, Scan};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
 use scry_lab::{lab_or_skip, Lab, TargetSpec};
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -19,15 +17,7 @@ const RATE: &str = "50000";
 
 /// 1000 distinct ports in 1-65535, the same every run, never [`SOURCE_PORT`].
 fn listening_ports() -> BTreeSet<u16> {
-    let mut rng = StdRng::seed_from_u64(0x5c12_1000);
-    let mut ports = BTreeSet::new();
-    while ports.len() < LISTENERS {
-        let port = rng.random_range(1..=u16::MAX);
-        if port != SOURCE_PORT {
-            ports.insert(port);
-        }
-    }
-    ports
+    common::random_ports(0x5c12_1000, LISTENERS, SOURCE_PORT)
 }
 
 /// `-p-` at [`RATE`]; `retries` None leaves scry's default cap.

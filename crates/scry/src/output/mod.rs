@@ -66,6 +66,8 @@ pub struct HostReport<'a> {
 pub struct Stats {
     pub sent: u64,
     pub send_errors: u64,
+    /// Times a sender waited for the kernel (a busy TX ring slot, a partly taken batch).
+    pub send_stalls: u64,
     pub received: u64,
     pub rejected: u64,
     pub duplicates: u64,

@@ -6,6 +6,8 @@
 //! root namespace. Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use scry_capture::{CaptureConfig, Receiver};
 use scry_lab::Node;
 use scry_packet::{parse_frame, Frame};
@@ -26,6 +28,20 @@ pub const SCRY: &str = env!("CARGO_BIN_EXE_scry");
 pub fn heavy() -> MutexGuard<'static, ()> {
     static HEAVY: Mutex<()> = Mutex::new(());
     HEAVY.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `count` distinct ports in 1-65535 drawn from `seed` (the same every
+/// run), never `except` (the scanner's source port, say).
+pub fn random_ports(seed: u64, count: usize, except: u16) -> BTreeSet<u16> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let mut ports = BTreeSet::new();
+    while ports.len() < count {
+        let port = rng.random_range(1..=u16::MAX);
+        if port != except {
+            ports.insert(port);
+        }
+    }
+    ports
 }
 
 /// scry inside `node`'s namespace, with JSON Lines on stdout.
