@@ -42,6 +42,8 @@ pub enum Method {
     Ring { frames: usize, qdisc_bypass: bool, vnet_hdr: bool },
     /// `sendmmsg` batches, and why not a ring.
     Batched { why: String },
+    /// Frames are built and counted, never sent (`--offline`).
+    Discard,
 }
 
 impl fmt::Display for Method {
@@ -57,6 +59,7 @@ impl fmt::Display for Method {
                 )
             }
             Method::Batched { why } => write!(f, "sendmmsg in batches of {MAX_BATCH} ({why})"),
+            Method::Discard => f.write_str("offline: frames are built and counted, not sent"),
         }
     }
 }
@@ -71,6 +74,11 @@ pub struct Sender {
 enum Inner {
     Ring(TxRing),
     Batched(Batcher),
+    /// One slot, overwritten by every frame.
+    Discard {
+        slot: Vec<u8>,
+        stats: SendStats,
+    },
 }
 
 impl Sender {
@@ -108,6 +116,13 @@ impl Sender {
         Ok(Sender { inner: Inner::Batched(batcher) })
     }
 
+    /// A sender that sends nothing: every frame is written into one slot
+    /// and counted as sent. Needs no privilege and no interface; it measures
+    /// what generation alone costs (as masscan's `--offline`).
+    pub fn discard(capacity: usize) -> Sender {
+        Sender { inner: Inner::Discard { slot: vec![0; capacity], stats: SendStats::default() } }
+    }
+
     /// How this sender sends.
     pub fn method(&self) -> Method {
         match &self.inner {
@@ -117,6 +132,7 @@ impl Sender {
                 vnet_hdr: ring.vnet_hdr(),
             },
             Inner::Batched(b) => Method::Batched { why: b.why.clone() },
+            Inner::Discard { .. } => Method::Discard,
         }
     }
 
@@ -134,6 +150,7 @@ impl Sender {
                 let at = b.lens.len() * b.capacity;
                 Ok(&mut b.buf[at..at + b.capacity])
             }
+            Inner::Discard { slot, .. } => Ok(slot),
         }
     }
 
@@ -159,6 +176,10 @@ impl Sender {
                 b.lens.push(len);
                 Ok(())
             }
+            Inner::Discard { stats, .. } => {
+                stats.sent += 1;
+                Ok(())
+            }
         }
     }
 
@@ -172,6 +193,7 @@ impl Sender {
                 let _ = ring.flush();
             }
             Inner::Batched(b) => b.send(),
+            Inner::Discard { .. } => {}
         }
     }
 
@@ -186,6 +208,7 @@ impl Sender {
                 b.send();
                 Ok(b.stats)
             }
+            Inner::Discard { stats, .. } => Ok(*stats),
         }
     }
 
@@ -195,6 +218,7 @@ impl Sender {
         match &self.inner {
             Inner::Ring(ring) => ring_stats(ring.stats()),
             Inner::Batched(b) => b.stats,
+            Inner::Discard { stats, .. } => *stats,
         }
     }
 }

@@ -214,6 +214,11 @@ pub struct Args {
     #[arg(long = "resume-position", value_name = "N", hide = true)]
     pub resume_position: Option<u64>,
 
+    /// Build and count every probe but send none, and listen to nothing (as
+    /// masscan's --offline): measures generation; needs no privilege.
+    #[arg(long = "offline")]
+    pub offline: bool,
+
     /// Append to output files instead of replacing them.
     #[arg(long = "append-output")]
     pub append_output: bool,

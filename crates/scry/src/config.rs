@@ -131,6 +131,10 @@ fn next_hops(args: &Args, route: &Route, targets: &TargetSet, verbose: bool) -> 
     if let Some(mac) = args.router_mac {
         return Ok(NextHops::All(mac));
     }
+    if args.offline {
+        // Nothing is sent: no next hop to ask for.
+        return Ok(NextHops::All(scry_packet::Mac::ZERO));
+    }
     if route.iface.is_loopback || route.gateway.is_some() {
         return Ok(NextHops::All(resolve_mac(route, ARP_TIMEOUT)?));
     }

@@ -205,7 +205,7 @@ impl Counters {
 /// Capture or send failures, and output write failures.
 pub fn run(
     plan: &Plan,
-    mut rx: Receiver,
+    rx: Option<Receiver>,
     mut txs: Vec<Sender>,
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
@@ -237,8 +237,18 @@ pub fn run(
     let rx_tap = hooks.tap.clone();
     let tx_tap = hooks.tap.take();
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
-        let receiver = scope
-            .spawn(|| receive(plan, &mut rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref()));
+        let receiver = scope.spawn(|| match rx {
+            Some(mut rx) => {
+                receive(plan, &mut rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref())
+            }
+            // --offline: nothing can answer; wait for the end like a receiver would.
+            None => {
+                while !receiving_done.load(Ordering::Acquire) {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                Ok(scry_capture::CaptureStats::default())
+            }
+        });
         let sender = scope.spawn(|| {
             let outcome = send(plan, &mut txs, &results, counters, stopping, start, tx_tap.as_ref());
             sending_done.store(true, Ordering::Release);
@@ -319,6 +329,7 @@ pub fn run(
     let probed = plan.positions.start..counters.first_pass_end.load(Ordering::Relaxed);
     report_hosts(plan, &results, &up, probed, &mut sinks);
     stats.duration = start.elapsed();
+    stats.max_rss_kib = peak_rss_kib();
     sinks.each(|s| s.finish(&stats));
     sinks.into_result()?;
     Ok(stats)
@@ -580,6 +591,17 @@ fn walk_lane(
         }
     }
     Ok(())
+}
+
+/// The process's peak resident set so far, in KiB (Linux reports ru_maxrss in KiB).
+fn peak_rss_kib() -> u64 {
+    // SAFETY: getrusage fills the struct we own; all-zero is a valid rusage.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    u64::try_from(usage.ru_maxrss).unwrap_or(0)
 }
 
 /// Sleeps for short waits by spinning: thread::sleep overshoots by ~50 µs.

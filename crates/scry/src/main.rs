@@ -92,12 +92,16 @@ fn run() -> anyhow::Result<ExitCode> {
     let resolved = config::resolve(&args, &services, command_line)?;
 
     // Open the wire before anything is sent: privilege problems surface here.
-    let iface = Interface::by_name(&resolved.iface)?;
-    let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
-    let rx = Receiver::open(&iface.name, &capture)?;
-    let txs = engine::open_senders(&iface, &resolved.plan)?;
+    let (rx, txs) = if args.offline {
+        (None, vec![scry_capture::Sender::discard(resolved.plan.probe.frame_len())])
+    } else {
+        let iface = Interface::by_name(&resolved.iface)?;
+        let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
+        let rx = Receiver::open(&iface.name, &capture)?;
+        (Some(rx), engine::open_senders(&iface, &resolved.plan)?)
+    };
     if args.verbose > 0 {
-        eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), iface.name, txs[0].method());
+        eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), resolved.iface, txs[0].method());
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -133,8 +137,9 @@ fn run() -> anyhow::Result<ExitCode> {
     let stats = outcome?;
     if args.verbose > 0 {
         eprintln!(
-            "scry: sent {} frames; {} given up after send errors; waited {} times for the kernel to take frames",
-            stats.sent, stats.send_errors, stats.send_stalls
+            "scry: sent {} frames; {} given up after send errors; waited {} times for the kernel to take frames; \
+             peak memory {} KiB",
+            stats.sent, stats.send_errors, stats.send_stalls, stats.max_rss_kib
         );
     }
     if stats.interrupted {

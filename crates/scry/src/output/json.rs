@@ -76,6 +76,7 @@ impl<W: Write> Sink for JsonLines<W> {
             "hosts_scanned": s.hosts_scanned,
             "hosts_up": s.hosts_up,
             "interrupted": s.interrupted,
+            "max_rss_kib": s.max_rss_kib,
         }))
     }
 }

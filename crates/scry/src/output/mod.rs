@@ -77,6 +77,8 @@ pub struct Stats {
     pub hosts_scanned: u64,
     pub hosts_up: u64,
     pub interrupted: bool,
+    /// The process's peak resident memory (getrusage), in KiB.
+    pub max_rss_kib: u64,
 }
 
 impl Stats {
