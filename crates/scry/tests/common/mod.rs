@@ -154,6 +154,29 @@ impl Scan {
     }
 }
 
+/// The answers a host gives to a scan of `scanned`: `open` ports answer
+/// SYN-ACK, `prohibited` ICMP admin-prohibited, every other port RST, all
+/// with `ttl`.
+pub fn expect_host(
+    table: &mut BTreeMap<(Ipv4Addr, u16), Port>,
+    ip: Ipv4Addr,
+    scanned: &[u16],
+    open: &[u16],
+    prohibited: &[u16],
+    ttl: u64,
+) {
+    for &port in scanned {
+        let answer = if open.contains(&port) {
+            Port::new("open", "syn-ack", ttl)
+        } else if prohibited.contains(&port) {
+            Port::new("filtered", "admin-prohibited", ttl)
+        } else {
+            Port::new("closed", "reset", ttl)
+        };
+        table.insert((ip, port), answer);
+    }
+}
+
 /// The per-host reports of a normal output, keyed by address.
 pub fn normal_reports(text: &str) -> BTreeMap<Ipv4Addr, String> {
     text.split("scry scan report for ")
