@@ -7,6 +7,7 @@
 #   masscan zmap         benchmark yardsticks
 #   iputils-ping procps  lab readiness checks and sysctl
 #   ethtool              NIC offload settings (GRO/GSO/TSO) in lab tests and benchmarks
+#   libcap2-bin util-linux  setcap and setpriv: scans as an unprivileged user with file capabilities
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: needs root (apt-get install)" >&2
@@ -15,7 +16,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-  libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool pkg-config >/dev/null
+  libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool libcap2-bin util-linux pkg-config >/dev/null
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install a Rust toolchain (rustup) first" >&2
   exit 1
