@@ -188,7 +188,7 @@ fn classify(operation: &'static str, iface: &str, source: pcap::Error) -> Error 
         Error::Privilege {
             operation: "opening a libpcap capture",
             iface: iface.into(),
-            capability: "CAP_NET_RAW and CAP_NET_ADMIN",
+            capability: "CAP_NET_RAW",
             detail: source.to_string(),
         }
     } else {

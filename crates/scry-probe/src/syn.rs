@@ -126,6 +126,13 @@ impl SynProbe {
                 if tcp.dst_port != self.src_port {
                     return Verdict::Unrelated;
                 }
+                // The TCP checksum is not checked: captures on veth and
+                // loopback carry the partial checksum of checksum offload,
+                // so the cookie is the test. The IPv4 header checksum is
+                // always computed in software and must hold.
+                if !ip.checksum_ok {
+                    return Verdict::Invalid;
+                }
                 let reply = Flow::new(ip.src, ip.dst, tcp.src_port, tcp.dst_port);
                 let kind = ProbeKind::TCP_SYN;
                 let (state, reason) = if tcp.flags.contains(TcpFlags::RST) {
@@ -151,6 +158,10 @@ impl SynProbe {
                 let unreachable = if icmp.v6 { icmp.icmp_type == 1 } else { icmp.icmp_type == 3 };
                 if !unreachable {
                     return Verdict::Unrelated;
+                }
+                // ICMP checksums are computed in software, never offloaded.
+                if !ip.checksum_ok || !icmp.checksum_ok {
+                    return Verdict::Invalid;
                 }
                 let Some(q) = icmp.quoted else { return Verdict::Invalid };
                 let (Some(sport), Some(dport), Some(seq)) = (q.src_port, q.dst_port, q.tcp_seq) else {

@@ -130,7 +130,9 @@ fn unprivileged_run_names_cap_net_raw_and_sends_nothing() {
     let seen = watch.finish();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.starts_with("scry: ") && stderr.contains("CAP_NET_RAW"), "{stderr}");
+    // Exactly the capability that is missing: CAP_NET_RAW, not CAP_NET_ADMIN too.
+    let named = "scry: opening a libpcap capture on lo needs CAP_NET_RAW (or root): ";
+    assert!(stderr.starts_with(named) && stderr.lines().count() == 1, "{stderr}");
     assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(seen.is_empty(), "packets on lo: {seen:#?}");
 

@@ -6,15 +6,14 @@
 
 mod common;
 
-use common::{command, scan, Scan};
+use common::{command, ethernet, forged_tcp, icmp_unreachable, scan, Scan, QUOTED_LEN};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
 use scry_lab::{lab_or_skip, Lab, Node, TargetSpec};
-use scry_packet::layout::ETHERNET_LEN;
 use scry_packet::{
-    build_frame, build_ip, parse_frame, EthernetSpec, IcmpEchoSpec, IpSpec, L4Spec, LinkType, Mac, Tcp,
-    TcpFlags, TcpSpec, Transport,
+    build_frame, build_ip, parse_frame, EthernetSpec, IpSpec, L4Spec, LinkType, Mac, Tcp, TcpFlags, TcpSpec,
+    Transport,
 };
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -29,29 +28,12 @@ const OPEN: &[u16] = &[22, 80];
 const FORGED_OPEN: std::ops::Range<u16> = 1000..1100;
 /// Ports of the victim that forged ICMP admin-prohibited errors claim are filtered.
 const FORGED_FILTERED: &[u16] = &[22, 80, 2000, 2001, 2002];
-/// ICMP header fields (RFC 792): type, code, checksum, then four unused bytes.
-const ICMP_TYPE: usize = 0;
-const ICMP_CHECKSUM: usize = 2;
-const ICMP_UNREACHABLE: u8 = 3;
 const ICMP_ADMIN_PROHIBITED: u8 = 13;
-/// An ICMP error quotes the IP header and the first 8 bytes of the datagram (RFC 792).
-const QUOTED_LEN: usize = 20 + 8;
 /// Pause between rounds of forgeries.
 const ROUND: Duration = Duration::from_millis(10);
 
-/// RFC 1071 checksum of `data`.
-fn internet_checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 =
-        data.chunks(2).map(|w| u32::from(u16::from_be_bytes([w[0], *w.get(1).unwrap_or(&0)]))).sum();
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
-}
-
 /// An ICMP admin-prohibited error from `victim` quoting a SYN from the
 /// scanner's source port to `port` whose sequence number scry never used.
-/// Built as an echo request carrying the quote, then retyped.
 fn forged_unreachable(
     eth: &EthernetSpec,
     victim: Ipv4Addr,
@@ -63,39 +45,20 @@ fn forged_unreachable(
     let syn =
         TcpSpec { src_port: SOURCE_PORT, dst_port: port, seq, flags: TcpFlags::SYN, ..TcpSpec::default() };
     let quoted = build_ip(&probe, &L4Spec::Tcp(syn)).unwrap();
-    let ip = IpSpec::new(victim.into(), scanner.into()).unwrap();
-    let echo = IcmpEchoSpec { code: ICMP_ADMIN_PROHIBITED, id: 0, seq: 0, payload: &quoted[..QUOTED_LEN] };
-    let mut frame = build_frame(eth, &ip, &L4Spec::IcmpEcho(echo)).unwrap();
-    let icmp = &mut frame[ETHERNET_LEN + ip.header_len()..];
-    icmp[ICMP_TYPE] = ICMP_UNREACHABLE;
-    icmp[ICMP_CHECKSUM..ICMP_CHECKSUM + 2].fill(0);
-    let checksum = internet_checksum(icmp);
-    icmp[ICMP_CHECKSUM..ICMP_CHECKSUM + 2].copy_from_slice(&checksum.to_be_bytes());
-    frame
+    icmp_unreachable(eth, victim, scanner, ICMP_ADMIN_PROHIBITED, &quoted[..QUOTED_LEN])
 }
 
 /// One round of forgeries from `victim` to `scanner`: a SYN-ACK for every
 /// port of [`FORGED_OPEN`] and a RST for every open port, all with random
 /// acks, and an ICMP error for every port of [`FORGED_FILTERED`].
 fn forgeries(forger: &Node, victim: Ipv4Addr, scanner: &Node, rng: &mut StdRng) -> Vec<Vec<u8>> {
-    let eth = EthernetSpec { src: Mac(forger.mac().octets()), dst: Mac(scanner.mac().octets()) };
-    let ip = IpSpec::new(victim.into(), scanner.ipv4().into()).unwrap();
+    let eth = ethernet(forger, scanner);
     let syn_acks = FORGED_OPEN.map(|port| (port, TcpFlags::SYN | TcpFlags::ACK));
     let resets = OPEN.iter().map(|&port| (port, TcpFlags::RST | TcpFlags::ACK));
+    let to = (scanner.ipv4(), SOURCE_PORT);
     let mut frames: Vec<Vec<u8>> = syn_acks
         .chain(resets)
-        .map(|(port, flags)| {
-            let tcp = TcpSpec {
-                src_port: port,
-                dst_port: SOURCE_PORT,
-                seq: rng.random(),
-                ack: rng.random(),
-                flags,
-                window: 29200,
-                ..TcpSpec::default()
-            };
-            build_frame(&eth, &ip, &L4Spec::Tcp(tcp)).unwrap()
-        })
+        .map(|(port, flags)| forged_tcp(&eth, (victim, port), to, flags, rng))
         .collect();
     for &port in FORGED_FILTERED {
         frames.push(forged_unreachable(&eth, victim, scanner.ipv4(), port, rng.random()));
@@ -179,7 +142,7 @@ const REPLAY_EVERY: Duration = Duration::from_millis(5);
 /// A SYN-ACK like `genuine` (same ports, sequence and valid ack), but sent
 /// by `replayer` from its own MAC so the bridge keeps the victim's port.
 fn replay_of(genuine: &Tcp, replayer: &Node, victim: Ipv4Addr, scanner: &Node) -> Vec<u8> {
-    let eth = EthernetSpec { src: Mac(replayer.mac().octets()), dst: Mac(scanner.mac().octets()) };
+    let eth = ethernet(replayer, scanner);
     let ip = IpSpec::new(victim.into(), scanner.ipv4().into()).unwrap();
     let tcp = TcpSpec {
         src_port: genuine.src_port,

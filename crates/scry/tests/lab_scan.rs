@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{scan, Port, Sniffer};
+use common::{expect_host, scan, Port, Sniffer};
 use scry_lab::{lab_or_skip, Lab, Personality, RejectWith, TargetSpec};
 use scry_packet::TcpFlags;
 use scry_probe::permute::{Permutation, Shard};
@@ -23,27 +23,6 @@ fn scanned() -> Vec<u16> {
     (1..=1024).chain([3389, 8080]).collect()
 }
 
-/// The answers a host gives: `open` ports answer SYN-ACK, `filtered` ICMP
-/// admin-prohibited, every other scanned port RST, all with `ttl`.
-fn expect_host(
-    table: &mut BTreeMap<(Ipv4Addr, u16), Port>,
-    ip: Ipv4Addr,
-    open: &[u16],
-    prohibited: &[u16],
-    ttl: u64,
-) {
-    for port in scanned() {
-        let answer = if open.contains(&port) {
-            Port::new("open", "syn-ack", ttl)
-        } else if prohibited.contains(&port) {
-            Port::new("filtered", "admin-prohibited", ttl)
-        } else {
-            Port::new("closed", "reset", ttl)
-        };
-        table.insert((ip, port), answer);
-    }
-}
-
 #[test]
 fn exact_states_reasons_ttls_and_normal_output() {
     let lab = lab_or_skip!(Lab::builder()
@@ -61,9 +40,9 @@ fn exact_states_reasons_ttls_and_normal_output() {
     std::fs::remove_file(&normal).unwrap();
 
     let mut expected = BTreeMap::new();
-    expect_host(&mut expected, ip(0), T0_OPEN, &[], 64);
-    expect_host(&mut expected, ip(1), T1_OPEN, &[], 128);
-    expect_host(&mut expected, ip(3), T3_OPEN, &[T3_PROHIBITED], 64);
+    expect_host(&mut expected, ip(0), &scanned(), T0_OPEN, &[], 64);
+    expect_host(&mut expected, ip(1), &scanned(), T1_OPEN, &[], 128);
+    expect_host(&mut expected, ip(3), &scanned(), T3_OPEN, &[T3_PROHIBITED], 64);
     // t2 drops everything: no port answers, so it has no port record at all.
     let actual = out.ports();
     let wrong: Vec<_> = actual.iter().filter(|(k, v)| expected.get(k) != Some(v)).collect();

@@ -10,7 +10,11 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use scry_capture::{CaptureConfig, Receiver};
 use scry_lab::Node;
-use scry_packet::{parse_frame, Frame};
+use scry_packet::checksum::checksum;
+use scry_packet::layout::ETHERNET_LEN;
+use scry_packet::{
+    build_frame, parse_frame, EthernetSpec, Frame, IcmpEchoSpec, IpSpec, L4Spec, Mac, TcpFlags, TcpSpec,
+};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
@@ -192,6 +196,29 @@ impl Scan {
     }
 }
 
+/// The answers a host gives to a scan of `scanned`: `open` ports answer
+/// SYN-ACK, `prohibited` ICMP admin-prohibited, every other port RST, all
+/// with `ttl`.
+pub fn expect_host(
+    table: &mut BTreeMap<(Ipv4Addr, u16), Port>,
+    ip: Ipv4Addr,
+    scanned: &[u16],
+    open: &[u16],
+    prohibited: &[u16],
+    ttl: u64,
+) {
+    for &port in scanned {
+        let answer = if open.contains(&port) {
+            Port::new("open", "syn-ack", ttl)
+        } else if prohibited.contains(&port) {
+            Port::new("filtered", "admin-prohibited", ttl)
+        } else {
+            Port::new("closed", "reset", ttl)
+        };
+        table.insert((ip, port), answer);
+    }
+}
+
 /// The per-host reports of a normal output, keyed by address.
 pub fn normal_reports(text: &str) -> BTreeMap<Ipv4Addr, String> {
     text.split("scry scan report for ")
@@ -235,10 +262,17 @@ fn key(record: &Value) -> (Ipv4Addr, u16) {
     (ip(record), record["port"].as_u64().expect("port") as u16)
 }
 
-/// Captures inbound frames on a node's `eth0` on a background thread until stopped.
+/// Captures frames on a node's `eth0` on a background thread until stopped.
 pub struct Sniffer {
     stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<Vec<Frame>>>,
+    thread: Option<JoinHandle<Captured>>,
+}
+
+/// What a [`Sniffer`] caught: every frame the filter passed, and those of
+/// them that parse.
+struct Captured {
+    count: usize,
+    frames: Vec<Frame>,
 }
 
 impl Sniffer {
@@ -260,13 +294,16 @@ impl Sniffer {
                 let mut rx = Receiver::open(&iface, &config).expect("opening the capture");
                 ready_tx.send(()).expect("test still waiting");
                 let link = rx.link_type();
-                let mut frames = Vec::new();
+                let mut caught = Captured { count: 0, frames: Vec::new() };
                 loop {
                     let stopping = flag.load(Ordering::Acquire);
                     match rx.next_frame().expect("capturing") {
-                        Some(f) => frames.extend(parse_frame(link, f.data).ok()),
+                        Some(f) => {
+                            caught.count += 1;
+                            caught.frames.extend(parse_frame(link, f.data).ok());
+                        }
                         // Stopped and drained.
-                        None if stopping => return frames,
+                        None if stopping => return caught,
                         None => {}
                     }
                 }
@@ -277,8 +314,17 @@ impl Sniffer {
         Sniffer { stop, thread: Some(thread) }
     }
 
-    /// Stops and returns every frame captured (parsed).
-    pub fn finish(mut self) -> Vec<Frame> {
+    /// Stops and returns every frame captured that parses.
+    pub fn finish(self) -> Vec<Frame> {
+        self.stop().frames
+    }
+
+    /// Stops and returns how many frames the filter passed, parsing or not.
+    pub fn finish_count(self) -> usize {
+        self.stop().count
+    }
+
+    fn stop(mut self) -> Captured {
         self.stop.store(true, Ordering::Release);
         self.thread.take().expect("finished once").join().expect("capture thread panicked")
     }
@@ -288,4 +334,58 @@ impl Drop for Sniffer {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);
     }
+}
+
+/// ICMP header fields (RFC 792): type, code, checksum, then four unused bytes.
+const ICMP_TYPE: usize = 0;
+const ICMP_CHECKSUM: usize = 2;
+const ICMP_UNREACHABLE: u8 = 3;
+/// An ICMP error quotes the IP header and the first 8 bytes of the datagram (RFC 792).
+pub const QUOTED_LEN: usize = 20 + 8;
+
+/// Ethernet from `from`'s MAC to `to`'s, as a forger in `from` sends it.
+pub fn ethernet(from: &Node, to: &Node) -> EthernetSpec {
+    EthernetSpec { src: Mac(from.mac().octets()), dst: Mac(to.mac().octets()) }
+}
+
+/// An ICMP destination-unreachable error with `code` from `src` to `dst`
+/// quoting `quoted`, correctly checksummed. Built as an echo request
+/// carrying the quote, then retyped.
+pub fn icmp_unreachable(
+    eth: &EthernetSpec,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    code: u8,
+    quoted: &[u8],
+) -> Vec<u8> {
+    let ip = IpSpec::new(src.into(), dst.into()).unwrap();
+    let echo = IcmpEchoSpec { code, id: 0, seq: 0, payload: quoted };
+    let mut frame = build_frame(eth, &ip, &L4Spec::IcmpEcho(echo)).unwrap();
+    let icmp = &mut frame[ETHERNET_LEN + ip.header_len()..];
+    icmp[ICMP_TYPE] = ICMP_UNREACHABLE;
+    icmp[ICMP_CHECKSUM..ICMP_CHECKSUM + 2].fill(0);
+    let sum = checksum(icmp);
+    icmp[ICMP_CHECKSUM..ICMP_CHECKSUM + 2].copy_from_slice(&sum.to_be_bytes());
+    frame
+}
+
+/// A TCP segment with `flags` from `src`:`src_port` to `dst`:`dst_port`
+/// and random sequence and acknowledgement numbers: what a blind forger sends.
+pub fn forged_tcp(
+    eth: &EthernetSpec,
+    (src, src_port): (Ipv4Addr, u16),
+    (dst, dst_port): (Ipv4Addr, u16),
+    flags: TcpFlags,
+    rng: &mut impl Rng,
+) -> Vec<u8> {
+    let tcp = TcpSpec {
+        src_port,
+        dst_port,
+        seq: rng.random(),
+        ack: rng.random(),
+        flags,
+        window: 29200,
+        ..TcpSpec::default()
+    };
+    build_frame(eth, &IpSpec::new(src.into(), dst.into()).unwrap(), &L4Spec::Tcp(tcp)).unwrap()
 }
