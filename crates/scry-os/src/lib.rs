@@ -24,6 +24,7 @@ pub mod db;
 pub mod error;
 pub mod expr;
 pub mod matcher;
+pub mod probes;
 pub mod report;
 pub mod schema;
 pub mod subject;
