@@ -20,6 +20,7 @@
 //! and nmap 7.93's osscan.cc / output.cc for every rule; `docs/os-detection.md`
 //! explains them in one place.
 
+pub mod compute;
 pub mod db;
 pub mod error;
 pub mod expr;

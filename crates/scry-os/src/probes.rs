@@ -122,7 +122,7 @@ impl OsProbe {
     }
 
     /// Offset of the probe's TCP source port from the set's base.
-    fn port_offset(self) -> Option<u16> {
+    pub fn port_offset(self) -> Option<u16> {
         match self {
             OsProbe::Seq(i) => Some(u16::from(i)),
             OsProbe::Ops(i) => Some(SEQ_PROBES as u16 + u16::from(i)),
@@ -132,7 +132,8 @@ impl OsProbe {
         }
     }
 
-    fn from_port_offset(offset: u16) -> Option<OsProbe> {
+    /// The TCP probe sent from `base + offset`.
+    pub fn from_port_offset(offset: u16) -> Option<OsProbe> {
         match offset {
             0..=5 => Some(OsProbe::Seq(offset as u8)),
             6..=11 => Some(OsProbe::Ops(offset as u8 - 6)),

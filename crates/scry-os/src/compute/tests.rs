@@ -1,0 +1,270 @@
+//! Hand-computed cases for every formula of `compute`.
+
+use super::*;
+use crate::probes::ProbeSet;
+use scry_packet::{build_ip, parse_frame, IpSpec, Ipv4Spec, L4Spec, LinkType, TcpOption, TcpSpec};
+use std::net::Ipv4Addr;
+
+fn set() -> ProbeSet {
+    ProbeSet {
+        src: Ipv4Addr::new(198, 18, 0, 1),
+        dst: Ipv4Addr::new(198, 18, 0, 10),
+        open_tcp: Some(22),
+        closed_tcp: Some(1),
+        closed_udp: 40000,
+        tcp_port_base: 50000,
+        udp_port: 50100,
+        seq_base: 1000,
+        ack: 5000,
+        icmp_id: 700,
+        ttl: 64,
+        udp_ttl: 60,
+        ip_id: 1,
+    }
+}
+
+/// A TCP reply from the target to `probe`.
+struct TcpReply<'a> {
+    flags: TcpFlags,
+    seq: u32,
+    ack: u32,
+    window: u16,
+    options: &'a [TcpOption<'a>],
+    id: u16,
+    ttl: u8,
+    df: bool,
+}
+
+impl Default for TcpReply<'_> {
+    fn default() -> Self {
+        TcpReply {
+            flags: TcpFlags::SYN | TcpFlags::ACK,
+            seq: 77,
+            ack: 1001,
+            window: 0x7210,
+            options: &[],
+            id: 0,
+            ttl: 60,
+            df: true,
+        }
+    }
+}
+
+fn tcp_reply(set: &ProbeSet, probe: OsProbe, r: TcpReply<'_>) -> Reply {
+    let port = if probe.needs_closed_port() { set.closed_tcp } else { set.open_tcp };
+    let ip = IpSpec::V4(Ipv4Spec { src: set.dst, dst: set.src, ttl: r.ttl, id: r.id, df: r.df, tos: 0 });
+    let tcp = TcpSpec {
+        src_port: port.unwrap(),
+        dst_port: set.tcp_src_port(probe).unwrap(),
+        seq: r.seq,
+        ack: r.ack,
+        flags: r.flags,
+        window: r.window,
+        options: r.options,
+        ..TcpSpec::default()
+    };
+    let frame = parse_frame(LinkType::RawIp, &build_ip(&ip, &L4Spec::Tcp(tcp)).unwrap()).unwrap();
+    assert_eq!(set.classify(&frame), Some(probe));
+    Reply { probe, frame, after_resend: false }
+}
+
+fn exchange(replies: Vec<Reply>) -> Exchange {
+    let sent = std::array::from_fn(|i| Some(i as i64 * 100_000));
+    Exchange { set: set(), seq_sent_us: sent, replies, known_distance: None, localhost: false }
+}
+
+fn test_of<'a>(c: &'a Computed, name: &str) -> &'a SubjectTest {
+    c.fingerprint.test(name).unwrap_or_else(|| panic!("no {name} in\n{}", c.fingerprint.to_lines(false)))
+}
+
+fn reply_tcp(r: &Reply) -> Tcp {
+    *r.frame.tcp().unwrap().1
+}
+
+#[test]
+fn option_strings_follow_nmaps_letters() {
+    let linux = [
+        TcpOption::Mss(1460),
+        TcpOption::SackPermitted,
+        TcpOption::Timestamp { val: 9, ecr: 0xFFFF_FFFF },
+        TcpOption::Nop,
+        TcpOption::WindowScale(10),
+    ];
+    let r = tcp_reply(&set(), OsProbe::Seq(0), TcpReply { options: &linux, ..TcpReply::default() });
+    assert_eq!(option_string(&reply_tcp(&r)), "M5B4ST11NWA");
+    // Padding after EOL is read as more EOLs; a zero timestamp word is 0.
+    let padded = [TcpOption::Timestamp { val: 0, ecr: 1 }, TcpOption::Eol];
+    let r = tcp_reply(&set(), OsProbe::Seq(0), TcpReply { options: &padded, ..TcpReply::default() });
+    assert_eq!(option_string(&reply_tcp(&r)), "T01LL");
+    // An option running past the header, or of an unknown kind, spoils it all.
+    let mut tcp = reply_tcp(&r);
+    tcp.options = scry_packet::TcpOptions::from_bytes(&[1, 2, 4, 5]);
+    assert_eq!(option_string(&tcp), "");
+    tcp.options = scry_packet::TcpOptions::from_bytes(&[30, 4, 0, 0]);
+    assert_eq!(option_string(&tcp), "");
+}
+
+#[test]
+fn crc32_is_the_ieee_check_value() {
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+    assert_eq!(crc32(b""), 0);
+}
+
+#[test]
+fn ip_id_classes() {
+    assert_eq!(ipid_class(&[0, 0, 0], false), IpIdClass::Zero);
+    assert_eq!(ipid_class(&[7, 7, 7], false), IpIdClass::Constant);
+    assert_eq!(ipid_class(&[5, 6, 8, 9], false), IpIdClass::Incremental);
+    assert_eq!(ipid_class(&[5, 7, 9], false), IpIdClass::IncrementalBy2);
+    assert_eq!(ipid_class(&[256, 512, 1280], false), IpIdClass::BrokenIncremental);
+    assert_eq!(ipid_class(&[100, 2100, 4000], false), IpIdClass::RandomPositive);
+    assert_eq!(ipid_class(&[100, 30100, 4000], false), IpIdClass::Random);
+    // Going down is a huge unsigned step: random, as in nmap.
+    assert_eq!(ipid_class(&[10, 9, 8], false), IpIdClass::Random);
+    // With two samples there is no random test, and an odd 31 is no class.
+    assert_eq!(ipid_class(&[10, 41], false), IpIdClass::Unknown);
+    // On localhost each step also counts nmap's own reset.
+    assert_eq!(ipid_class(&[10, 12, 14], true), IpIdClass::Incremental);
+}
+
+/// Six SYN/ACKs, ISNs 1,000,000 apart at 100 ms: 10^7 per second.
+fn seq_replies(ids: [u16; 6], ts: Option<[u32; 6]>) -> Vec<Reply> {
+    let s = set();
+    (0..6u8)
+        .map(|i| {
+            let stamp = ts.map(|t| [TcpOption::Timestamp { val: t[usize::from(i)], ecr: 1 }]);
+            let options: &[TcpOption<'_>] = match &stamp {
+                Some(o) => o,
+                None => &[],
+            };
+            let r = TcpReply {
+                seq: 1 + 1_000_000 * u32::from(i),
+                ack: s.seq_base + u32::from(i) + 1,
+                id: ids[usize::from(i)],
+                options,
+                ..TcpReply::default()
+            };
+            tcp_reply(&s, OsProbe::Seq(i), r)
+        })
+        .collect()
+}
+
+#[test]
+fn seq_rates_gcd_and_classes() {
+    // TS: +100 per 100 ms = 1000 Hz -> log2 rounded = 10 = A.
+    let c = compute(&exchange(seq_replies([1, 2, 3, 4, 5, 6], Some([500, 600, 700, 800, 900, 1000]))));
+    let seq = test_of(&c, "SEQ");
+    // log2(1e7) * 8 + 0.5 = 186.5 -> 186 = BA; equal steps: SP 0.
+    assert_eq!(seq.to_string(), "SEQ(SP=0%GCD=F4240%ISR=BA%TI=I%TS=A)");
+}
+
+#[test]
+fn timestamps_zero_or_missing() {
+    let zero = compute(&exchange(seq_replies([0; 6], Some([0; 6]))));
+    assert_eq!(test_of(&zero, "SEQ").get("TS"), Some("0"));
+    assert_eq!(test_of(&zero, "SEQ").get("TI"), Some("Z"));
+    let none = compute(&exchange(seq_replies([0; 6], None)));
+    assert_eq!(test_of(&none, "SEQ").get("TS"), Some("U"));
+    // 2 Hz: +0 or +1 per 100 ms rounds into class 1.
+    let slow = compute(&exchange(seq_replies([0; 6], Some([10, 10, 11, 11, 11, 12]))));
+    assert_eq!(test_of(&slow, "SEQ").get("TS"), Some("1"));
+}
+
+#[test]
+fn fewer_than_four_seq_replies_give_no_isn_tests() {
+    let mut replies = seq_replies([0; 6], None);
+    replies.truncate(3);
+    let c = compute(&exchange(replies));
+    assert_eq!(test_of(&c, "SEQ").to_string(), "SEQ(TI=Z%TS=U)");
+    // OPS and WIN need all six.
+    assert!(c.fingerprint.test("OPS").is_none() && c.fingerprint.test("WIN").is_none());
+}
+
+#[test]
+fn t_tests_and_ttl_guess_without_distance() {
+    let s = set();
+    let mut replies = seq_replies([0; 6], None);
+    // T4: RST with seq = our ack, ack 0. T5: RST|ACK with ack = seq_base + 1.
+    replies.push(tcp_reply(
+        &s,
+        OsProbe::T(4),
+        TcpReply { flags: TcpFlags::RST, seq: s.ack, ack: 0, window: 0, ..TcpReply::default() },
+    ));
+    replies.push(tcp_reply(
+        &s,
+        OsProbe::T(5),
+        TcpReply {
+            flags: TcpFlags::RST | TcpFlags::ACK,
+            seq: 0,
+            ack: s.seq_base + 1,
+            window: 0,
+            df: false,
+            ttl: 120,
+            ..TcpReply::default()
+        },
+    ));
+    let c = compute(&exchange(replies));
+    assert_eq!(test_of(&c, "T1").to_string(), "T1(R=Y%DF=Y%TG=40%S=O%A=S+%F=AS%RD=0%Q=)");
+    assert_eq!(test_of(&c, "T4").to_string(), "T4(R=Y%DF=Y%TG=40%W=0%S=A%A=Z%F=R%O=%RD=0%Q=)");
+    assert_eq!(test_of(&c, "T5").to_string(), "T5(R=Y%DF=N%TG=80%W=0%S=Z%A=S+%F=AR%O=%RD=0%Q=)");
+    for name in ["ECN", "T2", "T3", "T6", "T7", "U1", "IE"] {
+        assert_eq!(test_of(&c, name).to_string(), format!("{name}(R=N)"));
+    }
+    // The first TTL seen (60, guessed 64) gives the distance guess.
+    assert_eq!((c.distance, c.distance_method), (Some(4), Some(DistanceMethod::Guess)));
+    assert!(c.poor_conditions.is_empty(), "{:?}", c.poor_conditions);
+}
+
+#[test]
+fn ecn_congestion_bits_and_quirks() {
+    let s = set();
+    let cases = [
+        (TcpFlags::ECE | TcpFlags::CWR, "S"),
+        (TcpFlags::ECE, "Y"),
+        (TcpFlags::NONE, "N"),
+        (TcpFlags::CWR, "O"),
+    ];
+    for (extra, cc) in cases {
+        let flags = TcpFlags::SYN | TcpFlags::ACK | extra;
+        let mut reply = tcp_reply(&s, OsProbe::Ecn, TcpReply { flags, ..TcpReply::default() });
+        if let scry_packet::Net::Ip(ip) = &mut reply.frame.net {
+            if let Transport::Tcp(tcp) = &mut ip.transport {
+                tcp.reserved = 4;
+                tcp.urgent = 9;
+            }
+        }
+        let c = compute(&Exchange { known_distance: Some(1), ..exchange(vec![reply]) });
+        assert_eq!(test_of(&c, "ECN").to_string(), format!("ECN(R=Y%DF=Y%T=3C%W=7210%O=%CC={cc}%Q=RU)"));
+    }
+}
+
+fn echo_reply(set: &ProbeSet, k: u8, code: u8, df: bool, id: u16, ttl: u8) -> Reply {
+    let ip = IpSpec::V4(Ipv4Spec { src: set.dst, dst: set.src, ttl, id, df, tos: 0 });
+    let echo = scry_packet::IcmpEchoSpec { code, id: set.icmp_id + u16::from(k), seq: 0, payload: &[0; 8] };
+    let mut frame = parse_frame(LinkType::RawIp, &build_ip(&ip, &L4Spec::IcmpEcho(echo)).unwrap()).unwrap();
+    if let scry_packet::Net::Ip(ip) = &mut frame.net {
+        if let Transport::Icmp(icmp) = &mut ip.transport {
+            icmp.icmp_type = 0;
+        }
+    }
+    Reply { probe: OsProbe::Ie(k), frame, after_resend: false }
+}
+
+#[test]
+fn ie_codes_df_and_ip_ids() {
+    let s = set();
+    let cases = [
+        ((9, true), (0, false), "DFI=S%T=40%CD=S"),
+        ((0, true), (0, true), "DFI=Y%T=40%CD=Z"),
+        ((9, false), (9, false), "DFI=N%T=40%CD=9"),
+        ((0, false), (9, true), "DFI=O%T=40%CD=O"),
+    ];
+    for ((c1, df1), (c2, df2), want) in cases {
+        // IE2's reply first: the test still reads IE1's as the first.
+        let replies = vec![echo_reply(&s, 1, c2, df2, 21, 50), echo_reply(&s, 0, c1, df1, 20, 64)];
+        let c = compute(&Exchange { known_distance: Some(1), ..exchange(replies) });
+        assert_eq!(test_of(&c, "IE").to_string(), format!("IE(R=Y%{want})"));
+        // IP IDs 20 then 21 by probe, whatever the arrival order.
+        assert_eq!(test_of(&c, "SEQ").to_string(), "SEQ(II=I)");
+    }
+}
