@@ -27,6 +27,7 @@ pub mod expr;
 pub mod matcher;
 pub mod probes;
 pub mod report;
+pub mod schedule;
 pub mod schema;
 pub mod subject;
 

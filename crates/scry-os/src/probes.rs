@@ -25,8 +25,8 @@
 use std::net::Ipv4Addr;
 
 use scry_packet::{
-    build_ip, parse_frame, BuildError, Frame, IcmpEchoSpec, IpSpec, Ipv4Spec, L4Spec, LinkType, TcpFlags,
-    TcpOption, TcpSpec, Transport, UdpSpec,
+    build_frame, build_ip, parse_frame, BuildError, EthernetSpec, Frame, IcmpEchoSpec, IpSpec, Ipv4Spec,
+    L4Spec, LinkType, TcpFlags, TcpOption, TcpSpec, Transport, UdpSpec,
 };
 
 #[cfg(test)]
@@ -180,20 +180,36 @@ impl ProbeSet {
     /// # Errors
     /// Only if the builder rejects the layout, which the tests rule out.
     pub fn ip_packet(&self, probe: OsProbe) -> Result<Vec<u8>, BuildError> {
+        self.build(probe, None)
+    }
+
+    /// The Ethernet frame of `probe`.
+    ///
+    /// # Errors
+    /// As [`ProbeSet::ip_packet`].
+    pub fn frame(&self, probe: OsProbe, eth: &EthernetSpec) -> Result<Vec<u8>, BuildError> {
+        self.build(probe, Some(eth))
+    }
+
+    fn build(&self, probe: OsProbe, eth: Option<&EthernetSpec>) -> Result<Vec<u8>, BuildError> {
         let (ip, l4) = self.layers(probe);
-        match l4 {
-            Layer4::Tcp(tcp) => build_ip(&ip, &L4Spec::Tcp(tcp)),
+        let payload = match l4 {
+            Layer4::Udp(_) => vec![U1_FILL; U1_PAYLOAD_LEN],
+            Layer4::Echo { len, .. } => vec![0; len],
+            Layer4::Tcp(_) => Vec::new(),
+        };
+        let l4 = match l4 {
+            Layer4::Tcp(tcp) => L4Spec::Tcp(tcp),
             Layer4::Udp(port) => {
-                let payload = [U1_FILL; U1_PAYLOAD_LEN];
-                build_ip(
-                    &ip,
-                    &L4Spec::Udp(UdpSpec { src_port: self.udp_port, dst_port: port, payload: &payload }),
-                )
+                L4Spec::Udp(UdpSpec { src_port: self.udp_port, dst_port: port, payload: &payload })
             }
-            Layer4::Echo { code, id, seq, len } => {
-                let payload = vec![0; len];
-                build_ip(&ip, &L4Spec::IcmpEcho(IcmpEchoSpec { code, id, seq, payload: &payload }))
+            Layer4::Echo { code, id, seq, .. } => {
+                L4Spec::IcmpEcho(IcmpEchoSpec { code, id, seq, payload: &payload })
             }
+        };
+        match eth {
+            Some(eth) => build_frame(eth, &ip, &l4),
+            None => build_ip(&ip, &l4),
         }
     }
 

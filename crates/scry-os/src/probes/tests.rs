@@ -169,3 +169,17 @@ fn replies_are_classified_by_port_and_id() {
     }
     assert_eq!(set.classify(&stray), None);
 }
+
+#[test]
+fn frames_are_the_packets_behind_an_ethernet_header() {
+    let set = captured_set();
+    let eth = scry_packet::EthernetSpec {
+        src: "02:00:c6:12:00:01".parse().unwrap(),
+        dst: "02:00:c6:12:00:0a".parse().unwrap(),
+    };
+    for probe in OsProbe::all() {
+        let frame = set.frame(probe, &eth).unwrap();
+        assert_eq!(&frame[..14], &hex("0200 c612 000a 0200 c612 0001 0800")[..], "{probe:?}");
+        assert_eq!(&frame[14..], &set.ip_packet(probe).unwrap()[..], "{probe:?}");
+    }
+}
