@@ -49,6 +49,10 @@ pub struct Exchange {
     pub known_distance: Option<u8>,
     /// The target is the scanning host (nmap's `islocalhost`).
     pub localhost: bool,
+    /// No closed TCP port was known, so T5-T7 went to an arbitrary port that
+    /// is probably closed (as nmap does): their missing replies are then not
+    /// written `R=N`, and the conditions count as poor.
+    pub closed_tcp_guessed: bool,
 }
 
 /// How the hop distance was found (nmap's `DC` in the `SCAN` line).
@@ -188,7 +192,7 @@ fn finish(ex: &Exchange, mut st: State) -> Computed {
     fp.tests.extend(numbered("WIN", &st.win));
     let no_reply = |name: &str| SubjectTest::new(name, [("R", "N")]);
     let open = set.open_tcp.is_some();
-    let closed = set.closed_tcp.is_some();
+    let closed = set.closed_tcp.is_some() && !ex.closed_tcp_guessed;
     let mut rest: Vec<(Option<SubjectTest>, &str, bool)> = vec![(st.ecn.take(), "ECN", open)];
     for (i, t) in st.t.iter_mut().enumerate() {
         rest.push((
@@ -250,7 +254,7 @@ fn poor_conditions(ex: &Exchange, distance: Option<i32>) -> Vec<String> {
     if ex.set.open_tcp.is_none() {
         out.push("Missing an open TCP port so results incomplete".to_owned());
     }
-    if ex.set.closed_tcp.is_none() {
+    if ex.set.closed_tcp.is_none() || ex.closed_tcp_guessed {
         out.push("Missing a closed TCP port so results incomplete".to_owned());
     }
     if let Some(d) = distance.filter(|&d| d > 5) {

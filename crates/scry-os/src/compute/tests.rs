@@ -70,7 +70,14 @@ fn tcp_reply(set: &ProbeSet, probe: OsProbe, r: TcpReply<'_>) -> Reply {
 
 fn exchange(replies: Vec<Reply>) -> Exchange {
     let sent = std::array::from_fn(|i| Some(i as i64 * 100_000));
-    Exchange { set: set(), seq_sent_us: sent, replies, known_distance: None, localhost: false }
+    Exchange {
+        set: set(),
+        seq_sent_us: sent,
+        replies,
+        known_distance: None,
+        localhost: false,
+        closed_tcp_guessed: false,
+    }
 }
 
 fn test_of<'a>(c: &'a Computed, name: &str) -> &'a SubjectTest {
@@ -267,4 +274,13 @@ fn ie_codes_df_and_ip_ids() {
         // IP IDs 20 then 21 by probe, whatever the arrival order.
         assert_eq!(test_of(&c, "SEQ").to_string(), "SEQ(II=I)");
     }
+}
+
+#[test]
+fn a_guessed_closed_port_leaves_silent_t5_to_t7_out() {
+    let ex = Exchange { closed_tcp_guessed: true, ..exchange(seq_replies([0; 6], None)) };
+    let c = compute(&ex);
+    assert!(["T5", "T6", "T7"].iter().all(|t| c.fingerprint.test(t).is_none()));
+    assert_eq!(test_of(&c, "T4").to_string(), "T4(R=N)");
+    assert_eq!(c.poor_conditions, vec!["Missing a closed TCP port so results incomplete".to_owned()]);
 }

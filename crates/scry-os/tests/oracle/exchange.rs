@@ -124,5 +124,12 @@ pub fn from_pcap(path: &Path, target: Ipv4Addr) -> Exchange {
             Some(Reply { probe, frame: c.frame, after_resend: before > 1 })
         })
         .collect();
-    Exchange { set, seq_sent_us, replies, known_distance: Some(1), localhost: false }
+    Exchange {
+        set,
+        seq_sent_us,
+        replies,
+        known_distance: Some(1),
+        localhost: false,
+        closed_tcp_guessed: false,
+    }
 }
