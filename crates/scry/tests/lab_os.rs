@@ -1,0 +1,249 @@
+//! `scry -O` against nmap 7.93's `-O` on the same lab targets.
+//!
+//! Four tuned Linux stacks, one that ignores pings, one that drops
+//! everything and one with no open port. Both scanners run with one try and
+//! nmap's own database. For every fingerprinted host scry's subject
+//! fingerprint must equal nmap's on every test that depends neither on
+//! timing nor on randomness, and scry must name the same top match. Left
+//! out: `SEQ`'s `SP` and `ISR` (timing), `GCD` (of random ISNs), and a
+//! numeric `TS` (Linux starts each connection's timestamps at a random
+//! offset, so the measured rate is noise; `U` and `0` are compared).
+//!
+//! Skipped without root or nmap, except under `CI=true`.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::Scan;
+use scry_lab::{lab_or_skip, Lab, Personality, TargetSpec};
+use scry_os::{SubjectFingerprint, SubjectTest};
+
+const NMAP_DB: &str = "/usr/share/nmap/nmap-os-db";
+const OPEN: u16 = 22;
+const CLOSED: u16 = 1;
+
+fn nmap_or_skip(test: &str) -> Option<()> {
+    let found = Command::new("nmap").arg("--version").output().is_ok_and(|o| o.status.success());
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    match (found && Path::new(NMAP_DB).is_file(), ci) {
+        (true, _) => Some(()),
+        (false, true) => panic!("CI=true but nmap or {NMAP_DB} is missing"),
+        (false, false) => {
+            eprintln!("skipped: {test}: nmap is not installed");
+            None
+        }
+    }
+}
+
+/// The targets, in lab order (target `i` is 198.18.0.(10+i)).
+fn lab() -> scry_lab::LabBuilder {
+    let rmem = || Some("4096 131072 33554432".to_owned());
+    let base = || Personality { tcp_rmem: rmem(), ..Personality::default() };
+    let tuned = [
+        base(),
+        Personality {
+            ttl: Some(128),
+            tcp_timestamps: Some(false),
+            tcp_window_scaling: Some(false),
+            ..base()
+        },
+        Personality {
+            tcp_sack: Some(false),
+            tcp_ecn: Some(1),
+            tcp_rmem: Some("4096 8192 16384".to_owned()),
+            ..base()
+        },
+        Personality { ttl: Some(255), tcp_timestamps: Some(false), ..base() },
+        Personality { icmp_echo_ignore_all: Some(true), ..base() },
+    ];
+    let builder = tuned
+        .into_iter()
+        .fold(Lab::builder(), |b, p| b.target(TargetSpec::new().personality(p).tcp_listen(&[OPEN])));
+    builder
+        .target(TargetSpec::new().personality(base()).tcp_listen(&[OPEN]).drop_all())
+        .target(TargetSpec::new().personality(base()))
+}
+
+const DROPS_ALL: usize = 5;
+const NO_OPEN_PORT: usize = 6;
+
+/// A host's section of nmap's or scry's normal output.
+fn section(text: &str, ip: Ipv4Addr) -> &str {
+    let start = text
+        .find(&format!("scan report for {ip}\n"))
+        .unwrap_or_else(|| panic!("no report for {ip} in\n{text}"));
+    let rest = &text[start..];
+    let end = rest[1..].find(" scan report for ").map_or(rest.len(), |e| e + 1);
+    &rest[..end]
+}
+
+/// The line starting with `prefix` in a host's section.
+fn line<'a>(section: &'a str, prefix: &str) -> Option<&'a str> {
+    section.lines().find(|l| l.starts_with(prefix))
+}
+
+/// The OS lines of a host's section, in order.
+fn os_lines(section: &str) -> Vec<&str> {
+    const STARTS: [&str; 11] = [
+        "Warning: OSScan",
+        "Too many fingerprints",
+        "Device type:",
+        "Running",
+        "OS CPE:",
+        "OS details:",
+        "Aggressive OS guesses:",
+        "No exact OS matches",
+        "No OS matches",
+        "OS fingerprint not ideal",
+        "Network Distance:",
+    ];
+    section.lines().filter(|l| STARTS.iter().any(|s| l.starts_with(s))).collect()
+}
+
+/// The first name of an `OS details:` or `Aggressive OS guesses:` line.
+fn top_match(section: &str) -> Option<String> {
+    if let Some(l) = line(section, "OS details: ") {
+        let list = &l["OS details: ".len()..];
+        return Some(list.to_owned());
+    }
+    let l = line(section, "Aggressive OS guesses: ")?;
+    let first = l["Aggressive OS guesses: ".len()..].split("%)").next()?;
+    first.rfind(" (").map(|at| first[..at].to_owned())
+}
+
+/// nmap's unwrapped fingerprint (printed under -d) from a host's section.
+fn nmap_fingerprint(section: &str) -> SubjectFingerprint {
+    let at = section.find("TCP/IP fingerprint:\n").unwrap_or_else(|| panic!("no fingerprint in\n{section}"));
+    let text: Vec<&str> = section[at..].lines().skip(1).take_while(|l| !l.trim().is_empty()).collect();
+    SubjectFingerprint::parse(&text.join("\n")).unwrap_or_else(|e| panic!("{e}\n{section}"))
+}
+
+/// Tests without timing- or randomness-dependent attributes (module docs).
+fn comparable(fp: &SubjectFingerprint) -> Vec<SubjectTest> {
+    fp.tests
+        .iter()
+        .map(|t| {
+            let attrs = t.attrs.iter().filter_map(|(a, v)| match (t.name.as_str(), a.as_str()) {
+                ("SEQ", "SP" | "ISR" | "GCD") => None,
+                ("SEQ", "TS") if v != "U" && v != "0" => Some((a.clone(), "numeric".to_owned())),
+                _ => Some((a.clone(), v.clone())),
+            });
+            SubjectTest { name: t.name.clone(), attrs: attrs.collect() }
+        })
+        .collect()
+}
+
+/// nmap's normal output (with -d), scry's normal output and scry's JSON
+/// for one `-O` run of each over `targets` with `ports`.
+fn run_both(lab: &Lab, ports: &str, targets: &[Ipv4Addr]) -> (String, String, Scan) {
+    let ips: Vec<String> = targets.iter().map(Ipv4Addr::to_string).collect();
+    let common = ["-O", "-Pn", "-n", "-p", ports, "--max-os-tries", "1"];
+    let out = lab
+        .scanner()
+        .command("nmap")
+        .env_remove("NMAP_ARGS")
+        .env_remove("NMAPDIR")
+        .args(common)
+        .args(["-sS", "-d", "--datadir", "/usr/share/nmap"])
+        .args(&ips)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running nmap");
+    let nmap = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "nmap: {}\n{nmap}", out.status);
+
+    let dir = std::env::temp_dir().join(format!("scry-lab-os-{}-{ports}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let normal_path = dir.join("scry.txt");
+    let normal_arg = normal_path.to_string_lossy().into_owned();
+    let out = common::command(lab.scanner(), &common)
+        .args(["--os-db", NMAP_DB, "-oN", &normal_arg])
+        .args(&ips)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running scry");
+    let scry = Scan::from_output(out.status, &out.stdout, &out.stderr);
+    assert!(scry.status.success(), "scry: {}\n{}", scry.status, scry.stderr);
+    let normal = std::fs::read_to_string(&normal_path).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    (nmap, normal, scry)
+}
+
+/// Problems with scry's fingerprint and top match for `ip`, against nmap's.
+fn compare(nmap: &str, normal: &str, scry: &Scan, ip: Ipv4Addr) -> Vec<String> {
+    let (theirs, ours) = (section(nmap, ip), section(normal, ip));
+    let record = scry
+        .records_of("os")
+        .find(|r| r["ip"] == ip.to_string())
+        .unwrap_or_else(|| panic!("no os record for {ip}:\n{}", scry.stdout));
+    assert_eq!(record["distance"], 1, "{ip}");
+    let mut problems = Vec::new();
+    let text = record["fingerprint"].as_str().expect("fingerprint text");
+    let fp = SubjectFingerprint::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let (a, b) = (comparable(&nmap_fingerprint(theirs)), comparable(&fp));
+    if a != b {
+        let show = |v: &[SubjectTest]| v.iter().map(|t| format!("  {t}\n")).collect::<String>();
+        problems.push(format!("{ip}: fingerprints differ\nnmap:\n{}scry:\n{}", show(&a), show(&b)));
+    }
+    let json_top = record["matches"][0]["name"].as_str().unwrap_or("?");
+    let (nmap_top, scry_top) = (top_match(theirs), top_match(ours));
+    if nmap_top != scry_top || scry_top.as_deref().is_some_and(|t| !t.starts_with(json_top)) {
+        problems.push(format!("{ip}: top match nmap {nmap_top:?}, scry {scry_top:?} (JSON {json_top:?})"));
+    }
+    problems
+}
+
+#[test]
+fn scry_fingerprints_like_nmap() {
+    let Some(()) = nmap_or_skip("scry_fingerprints_like_nmap") else { return };
+    let lab = lab_or_skip!(lab());
+    let ips: Vec<Ipv4Addr> = lab.targets().iter().map(|t| t.ipv4()).collect();
+    let (nmap, normal, scry) = run_both(&lab, &format!("{OPEN},{CLOSED}"), &ips);
+    let mut problems = Vec::new();
+    for (i, &ip) in ips.iter().enumerate() {
+        let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
+        if i == DROPS_ALL || i == NO_OPEN_PORT {
+            // No SEQ test, so nothing timed: every OS line must be nmap's.
+            assert_eq!(os_lines(ours), os_lines(theirs), "{ip}: scry\n{ours}\nnmap\n{theirs}");
+        }
+        if i == DROPS_ALL {
+            let want = "Too many fingerprints match this host to give specific OS details";
+            assert_eq!(line(ours, "Too many"), Some(want), "scry on {ip}:\n{ours}");
+            continue;
+        }
+        problems.extend(compare(&nmap, &normal, &scry, ip));
+    }
+    assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
+}
+
+/// With only an open port scanned nmap sends T5-T7 to an arbitrary port,
+/// guesses, and says the conditions were not ideal; so does scry.
+#[test]
+fn without_a_closed_port_scry_guesses_like_nmap() {
+    let Some(()) = nmap_or_skip("without_a_closed_port_scry_guesses_like_nmap") else { return };
+    let lab = lab_or_skip!(Lab::builder().target(
+        TargetSpec::new()
+            .personality(Personality {
+                tcp_rmem: Some("4096 131072 33554432".to_owned()),
+                ..Personality::default()
+            })
+            .tcp_listen(&[OPEN])
+    ));
+    let ip = lab.targets()[0].ipv4();
+    let (nmap, normal, scry) = run_both(&lab, &OPEN.to_string(), &[ip]);
+    let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
+    for want in [
+        "Warning: OSScan results may be unreliable because we could not find at least 1 open and 1 closed port",
+        "No exact OS matches for host (test conditions non-ideal).",
+    ] {
+        assert_eq!(line(theirs, want), Some(want), "nmap:\n{theirs}");
+        assert_eq!(line(ours, want), Some(want), "scry:\n{ours}");
+    }
+    let scan = scry.records_of("os").next().expect("os record")["fingerprint"].as_str().unwrap().to_owned();
+    assert!(scan.contains("%CT=%") && scan.contains("%G=N%"), "no closed port, not fit to submit: {scan}");
+    let problems = compare(&nmap, &normal, &scry, ip);
+    assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
+}
