@@ -247,3 +247,48 @@ fn without_a_closed_port_scry_guesses_like_nmap() {
     let problems = compare(&nmap, &normal, &scry, ip);
     assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
 }
+
+/// 32 hosts are fingerprinted together: every one gets the fingerprint and
+/// top match a lone host gets. Prints both run times for
+/// `docs/benchmarks.md` (nothing is asserted about them).
+#[test]
+fn thirty_two_hosts_at_once() {
+    let personality =
+        || Personality { tcp_rmem: Some("4096 131072 33554432".to_owned()), ..Personality::default() };
+    let lab = lab_or_skip!((0..32).fold(Lab::builder(), |b, _| b
+        .target(TargetSpec::new().personality(personality()).tcp_listen(&[OPEN]))));
+    let ips: Vec<String> = lab.targets().iter().map(|t| t.ipv4().to_string()).collect();
+    let ports = format!("{OPEN},{CLOSED}");
+    let run = |targets: &[String]| {
+        let args = ["-O", "-n", "-p", &ports, "--max-os-tries", "1", "--os-db", NMAP_DB];
+        let started = std::time::Instant::now();
+        let out = common::command(lab.scanner(), &args).args(targets).stdin(Stdio::null()).output().unwrap();
+        let scan = Scan::from_output(out.status, &out.stdout, &out.stderr);
+        assert!(scan.status.success(), "scry: {}\n{}", scan.status, scan.stderr);
+        (scan, started.elapsed())
+    };
+    let (one, one_took) = run(&ips[..1]);
+    let (all, all_took) = run(&ips);
+    eprintln!("scry -O: 1 host {:.2} s, 32 hosts {:.2} s", one_took.as_secs_f64(), all_took.as_secs_f64());
+    if nmap_or_skip("thirty_two_hosts_at_once (nmap timing)").is_some() {
+        let nmap = |targets: &[String]| {
+            let started = std::time::Instant::now();
+            let mut cmd = lab.scanner().command("nmap");
+            cmd.args(["-O", "-n", "-sS", "-p", &ports, "--max-os-tries", "1"]).args(targets);
+            let out = cmd.stdin(Stdio::null()).output().expect("running nmap");
+            assert!(out.status.success(), "nmap: {}", out.status);
+            started.elapsed().as_secs_f64()
+        };
+        eprintln!("nmap -O: 1 host {:.2} s, 32 hosts {:.2} s", nmap(&ips[..1]), nmap(&ips));
+    }
+    let alone = one.records_of("os").next().expect("os record for one host");
+    let fp = |r: &serde_json::Value| {
+        comparable(&SubjectFingerprint::parse(r["fingerprint"].as_str().unwrap()).unwrap())
+    };
+    let records: Vec<_> = all.records_of("os").collect();
+    assert_eq!(records.len(), 32, "{}", all.stdout);
+    for r in records {
+        assert_eq!(fp(r), fp(alone), "{}", r["ip"]);
+        assert_eq!(r["matches"][0]["name"], alone["matches"][0]["name"], "{}", r["ip"]);
+    }
+}
