@@ -284,3 +284,82 @@ fn a_guessed_closed_port_leaves_silent_t5_to_t7_out() {
     assert_eq!(test_of(&c, "T4").to_string(), "T4(R=N)");
     assert_eq!(c.poor_conditions, vec!["Missing a closed TCP port so results incomplete".to_owned()]);
 }
+
+/// The port unreachable a target sends for U1: `quoted` is the datagram it
+/// quotes (our U1 as sent, perhaps altered), `unused` the ICMP header's
+/// bytes 4..8.
+fn u1_reply(set: &ProbeSet, quoted: &[u8], unused: [u8; 4], ttl: u8) -> Reply {
+    use scry_packet::checksum::checksum;
+    let mut icmp = vec![3, 3, 0, 0];
+    icmp.extend_from_slice(&unused);
+    icmp.extend_from_slice(quoted);
+    let sum = checksum(&icmp);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    let total = (20 + icmp.len()) as u16;
+    let mut ip = vec![0x45, 0xc0];
+    ip.extend_from_slice(&total.to_be_bytes());
+    ip.extend_from_slice(&[0, 7, 0, 0, ttl, 1, 0, 0]);
+    ip.extend_from_slice(&set.dst.octets());
+    ip.extend_from_slice(&set.src.octets());
+    let sum = checksum(&ip);
+    ip[10..12].copy_from_slice(&sum.to_be_bytes());
+    ip.extend_from_slice(&icmp);
+    let frame = parse_frame(LinkType::RawIp, &ip).unwrap();
+    assert_eq!(set.classify(&frame), Some(OsProbe::U1));
+    Reply { probe: OsProbe::U1, frame, after_resend: false }
+}
+
+#[test]
+fn u1_returned_datagram_checks() {
+    let s = set();
+    let sent = s.ip_packet(OsProbe::U1).unwrap();
+    // Quoted whole by a host 3 hops away: two routers took U1's TTL from 60
+    // to 58, and the reply's from 64 to 62.
+    let mut as_sent = sent.clone();
+    as_sent[8] = 58; // TTL as it arrived, checksum fixed up by the routers
+    let sum = scry_packet::checksum::checksum(&[&as_sent[..10], &[0, 0], &as_sent[12..20]].concat());
+    as_sent[10..12].copy_from_slice(&sum.to_be_bytes());
+    let c = compute(&exchange(vec![u1_reply(&s, &as_sent, [0; 4], 62)]));
+    assert_eq!(
+        test_of(&c, "U1").to_string(),
+        "U1(R=Y%DF=N%T=40%IPL=164%UN=0%RIPL=G%RID=G%RIPCK=G%RUCK=G%RUD=G)"
+    );
+    assert_eq!((c.distance, c.distance_method), (Some(3), Some(DistanceMethod::Icmp)));
+
+    // Truncated after 8 payload bytes, length, ID and both checksums
+    // rewritten, payload altered, and the unused field set. The quoted TTL
+    // is U1's own (60): one hop, so T is the reply's 62 (3E). IPL: 20 + 8 +
+    // 36 = 64 (40).
+    let mut bent = sent[..36].to_vec();
+    bent[2..4].copy_from_slice(&0x0150u16.to_be_bytes());
+    bent[4..6].copy_from_slice(&0x4210u16.to_be_bytes());
+    bent[10..12].copy_from_slice(&[0x12, 0x34]);
+    bent[26..28].copy_from_slice(&[0xab, 0xcd]);
+    bent[30] = b'D';
+    let c = compute(&exchange(vec![u1_reply(&s, &bent, [0, 0, 0x01, 0x02], 62)]));
+    assert_eq!(
+        test_of(&c, "U1").to_string(),
+        "U1(R=Y%DF=N%T=3E%IPL=40%UN=102%RIPL=150%RID=4210%RIPCK=I%RUCK=ABCD%RUD=I)"
+    );
+    // A zeroed IP checksum is Z.
+    bent[10..12].copy_from_slice(&[0, 0]);
+    let c = compute(&exchange(vec![u1_reply(&s, &bent, [0; 4], 62)]));
+    assert_eq!(test_of(&c, "U1").get("RIPCK"), Some("Z"));
+}
+
+#[test]
+fn reset_payload_gives_its_crc32() {
+    let s = set();
+    let ip = IpSpec::V4(Ipv4Spec { src: s.dst, dst: s.src, ttl: 64, id: 0, df: true, tos: 0 });
+    let tcp = TcpSpec {
+        src_port: s.closed_tcp.unwrap(),
+        dst_port: s.tcp_src_port(OsProbe::T(6)).unwrap(),
+        flags: TcpFlags::RST,
+        payload: b"No TCP here",
+        ..TcpSpec::default()
+    };
+    let frame = parse_frame(LinkType::RawIp, &build_ip(&ip, &L4Spec::Tcp(tcp)).unwrap()).unwrap();
+    let c = compute(&exchange(vec![Reply { probe: OsProbe::T(6), frame, after_resend: false }]));
+    // zlib.crc32(b"No TCP here") == 0xB43BB3F4
+    assert_eq!(test_of(&c, "T6").get("RD"), Some("B43BB3F4"));
+}
