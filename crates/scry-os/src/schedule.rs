@@ -5,6 +5,8 @@
 //! other probes 25 ms apart (IE1, IE2, U1, OPS resends for SEQ probes that
 //! got nothing, ECN, T1 when SEQ 1 got nothing, T2-T7), each resent up to
 //! three times when unanswered after the timeout. SEQ probes are not resent.
+//! The timeout follows the host's measured round trip as nmap's does
+//! (srtt + 4 × rttvar, 100 ms to 10 s; 1 s before the first reply).
 //!
 //! I/O-free: the caller passes `now` (time since any fixed instant) and
 //! sends what [`HostSchedule::poll`] returns, so tests run in simulated time.
@@ -23,8 +25,12 @@ pub struct Timing {
     pub seq_spacing: Duration,
     /// Between the other probes to one host (nmap: 25 ms).
     pub probe_spacing: Duration,
-    /// How long a probe waits for its reply before it is resent.
-    pub timeout: Duration,
+    /// How long a probe waits for its reply before any round trip has been
+    /// measured (nmap's initial RTT timeout: 1 s).
+    pub initial_timeout: Duration,
+    /// Bounds of the measured timeout, srtt + 4 × rttvar (nmap: 100 ms, 10 s).
+    pub min_timeout: Duration,
+    pub max_timeout: Duration,
     /// Resends of an unanswered probe after the first send (nmap: 3).
     pub resends: u32,
 }
@@ -34,7 +40,9 @@ impl Default for Timing {
         Timing {
             seq_spacing: Duration::from_millis(SEQ_SPACING_MS),
             probe_spacing: Duration::from_millis(25),
-            timeout: Duration::from_millis(250),
+            initial_timeout: Duration::from_secs(1),
+            min_timeout: Duration::from_millis(100),
+            max_timeout: Duration::from_secs(10),
             resends: 3,
         }
     }
@@ -68,6 +76,8 @@ pub struct HostSchedule {
     seq_answered: [bool; SEQ_PROBES],
     others: Vec<Pending>,
     last_send: Option<Duration>,
+    /// Smoothed round trip and its variation (RFC 6298), once measured.
+    rtt: Option<(Duration, Duration)>,
 }
 
 impl HostSchedule {
@@ -84,6 +94,7 @@ impl HostSchedule {
             seq_answered: [false; SEQ_PROBES],
             others: Vec::new(),
             last_send: None,
+            rtt: None,
         };
         if !open {
             // Nothing to send SEQ probes to.
@@ -114,20 +125,51 @@ impl HostSchedule {
         }
     }
 
-    /// A reply to `probe` arrived.
-    pub fn on_reply(&mut self, probe: OsProbe) {
-        match probe {
-            OsProbe::Seq(i) => {
-                if let Some(a) = self.seq_answered.get_mut(usize::from(i)) {
-                    *a = true;
-                }
-            }
-            _ => {
-                if let Some(p) = self.others.iter_mut().find(|p| p.probe == probe) {
-                    p.answered = true;
-                }
-            }
+    /// How long a probe now waits for its reply before it is resent:
+    /// srtt + 4 × rttvar within the bounds, or the initial timeout.
+    pub fn timeout(&self) -> Duration {
+        match self.rtt {
+            None => self.timing.initial_timeout,
+            Some((srtt, var)) => (srtt + var * 4).clamp(self.timing.min_timeout, self.timing.max_timeout),
         }
+    }
+
+    /// A reply to `probe` arrived at `now`. Replies to probes sent once
+    /// also measure the round trip (as nmap, resent probes do not).
+    pub fn on_reply(&mut self, probe: OsProbe, now: Duration) {
+        let first_send = match probe {
+            OsProbe::Seq(i) => {
+                let i = usize::from(i);
+                match self.seq_answered.get_mut(i) {
+                    Some(a) if !*a => {
+                        *a = true;
+                        self.seq_sent[i]
+                    }
+                    _ => None,
+                }
+            }
+            _ => match self.others.iter_mut().find(|p| p.probe == probe && !p.answered) {
+                Some(p) => {
+                    p.answered = true;
+                    (p.sends == 1).then_some(p.last)
+                }
+                None => None,
+            },
+        };
+        if let Some(sent) = first_send {
+            self.measure(now.saturating_sub(sent));
+        }
+    }
+
+    /// RFC 6298's smoothing of a round-trip sample.
+    fn measure(&mut self, sample: Duration) {
+        self.rtt = Some(match self.rtt {
+            None => (sample, sample / 2),
+            Some((srtt, var)) => {
+                let diff = if srtt > sample { srtt - sample } else { sample - srtt };
+                (srtt * 7 / 8 + sample / 8, var * 3 / 4 + diff / 4)
+            }
+        });
     }
 
     /// The probe to send now, if any (at most one per call).
@@ -143,7 +185,7 @@ impl HostSchedule {
                 Some(_) => return None,
                 None => {
                     let last = self.seq_sent[SEQ_PROBES - 1].unwrap_or(now);
-                    if self.seq_answered.iter().all(|&a| a) || now >= last + self.timing.timeout {
+                    if self.seq_answered.iter().all(|&a| a) || now >= last + self.timeout() {
                         self.start_others();
                     } else {
                         return None;
@@ -157,18 +199,18 @@ impl HostSchedule {
         if self.last_send.is_some_and(|t| now < t + self.timing.probe_spacing) {
             return None;
         }
-        let timing = self.timing;
-        let due = self.others.iter_mut().find(|p| {
-            !p.answered && (p.sends == 0 || (p.sends <= timing.resends && now >= p.last + timing.timeout))
-        });
+        let (resends, timeout) = (self.timing.resends, self.timeout());
+        let due = self
+            .others
+            .iter_mut()
+            .find(|p| !p.answered && (p.sends == 0 || (p.sends <= resends && now >= p.last + timeout)));
         if let Some(p) = due {
             p.sends += 1;
             p.last = now;
             self.last_send = Some(now);
             return Some(p.probe);
         }
-        let finished =
-            |p: &Pending| p.answered || (p.sends > timing.resends && now >= p.last + timing.timeout);
+        let finished = |p: &Pending| p.answered || (p.sends > resends && now >= p.last + timeout);
         if self.others.iter().all(finished) {
             self.phase = Phase::Done;
         }

@@ -292,7 +292,7 @@ fn one_try(options: &OsOptions, targets: &[&Target]) -> anyhow::Result<Vec<Excha
             let l = &mut lives[i];
             if let Some(probe) = l.set.classify(&parsed) {
                 l.replies.push(Reply { probe, frame: parsed, after_resend: l.schedule.sends(probe) > 1 });
-                l.schedule.on_reply(probe);
+                l.schedule.on_reply(probe, clock.elapsed());
             }
             if clock.elapsed() >= now + POLL {
                 break;
