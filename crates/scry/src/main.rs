@@ -90,7 +90,10 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let outputs = outputs(&args)?;
     // A bad database is bad input: refuse it before any packet (ARP too).
-    let os_db = args.os_detect.then(|| osmatch::load_database(&args.os_db)).transpose()?;
+    let os_db = args
+        .os_detect
+        .then(|| osmatch::load_database(&args.os_db).map_err(|e| UsageError(format!("{e:#}"))))
+        .transpose()?;
     if args.os_detect && args.max_os_tries == 0 {
         return Err(UsageError("--max-os-tries must be at least 1".into()).into());
     }
@@ -122,15 +125,16 @@ fn run() -> anyhow::Result<ExitCode> {
         os: args.os_detect,
     };
     let mut sinks = sinks(&args, &outputs, options, &services)?;
+    // Progress stays outside: it ends with the SYN scan, before OS detection.
+    if let Some(db) = os_db {
+        let options = os_options(&args, &resolved, db, iface.clone(), Arc::clone(&stop))?;
+        sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
+    }
     let counters = Arc::new(engine::Counters::default());
     if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {
         let total = progress::first_pass_probes(&resolved.plan);
         // First, so that it stops before the other sinks print their tables.
         sinks.insert(0, Box::new(progress::Progress::new(mode, Arc::clone(&counters), total)));
-    }
-    if let Some(db) = os_db {
-        let options = os_options(&args, &resolved, db, iface.clone(), Arc::clone(&stop))?;
-        sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
     }
     let dump = args.pcap.as_deref().map(dump::PcapDump::create).transpose()?;
     let resume_path = args.resume_file.clone().unwrap_or_else(|| PathBuf::from(resume::DEFAULT_PATH));
