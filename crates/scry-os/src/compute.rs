@@ -45,7 +45,9 @@ pub struct Exchange {
     /// The replies in the order they arrived.
     pub replies: Vec<Reply>,
     /// The hop count when known without U1: 0 for the scanning host
-    /// itself, 1 for a host on the same link.
+    /// itself, 1 for a host on the same link. Reported as the distance; the
+    /// `T` tests still use U1's count only (as nmap's do: for the scanning
+    /// host it reads 1, and without a U1 reply the TTLs are guessed).
     pub known_distance: Option<u8>,
     /// The target is the scanning host (nmap's `islocalhost`).
     pub localhost: bool,
@@ -89,18 +91,14 @@ struct State {
     u1: Option<SubjectTest>,
     ie_first: Option<(usize, IpHeader, u8)>,
     ie: Option<SubjectTest>,
+    /// Hops from U1's quoted TTL.
     distance: Option<i32>,
-    method: Option<DistanceMethod>,
 }
 
 /// Computes the subject fingerprint of one exchange.
 pub fn compute(ex: &Exchange) -> Computed {
     let set = &ex.set;
     let mut st = State::default();
-    if let Some(d) = ex.known_distance {
-        st.distance = Some(i32::from(d));
-        st.method = Some(DistanceMethod::Known);
-    }
     for reply in &ex.replies {
         let Some(ip) = reply.frame.ip() else { continue };
         match (reply.probe, &ip.transport) {
@@ -152,10 +150,7 @@ pub fn compute(ex: &Exchange) -> Computed {
             (OsProbe::U1, Transport::Icmp(icmp)) if st.u1.is_none() => {
                 if let Some(quoted) = icmp.quoted {
                     st.u1 = Some(u1_test(set, &ip.header, icmp, &quoted));
-                    if st.distance.is_none() {
-                        st.distance = Some(i32::from(set.udp_ttl) - i32::from(quoted.ip.ttl) + 1);
-                        st.method = Some(DistanceMethod::Icmp);
-                    }
+                    st.distance = Some(i32::from(set.udp_ttl) - i32::from(quoted.ip.ttl) + 1);
                 }
             }
             _ => {}
@@ -216,17 +211,18 @@ fn finish(ex: &Exchange, mut st: State) -> Computed {
             None => {}
         }
     }
-    let (distance, method) = match (st.distance, guess) {
-        (Some(d), _) => (Some(d), st.method),
-        (None, Some(g)) => (Some(g), Some(DistanceMethod::Guess)),
-        (None, None) => (None, None),
+    let (distance, method) = match (ex.known_distance, st.distance, guess) {
+        (Some(d), _, _) => (Some(i32::from(d)), Some(DistanceMethod::Known)),
+        (None, Some(d), _) => (Some(d), Some(DistanceMethod::Icmp)),
+        (None, None, Some(g)) => (Some(g), Some(DistanceMethod::Guess)),
+        (None, None, None) => (None, None),
     };
     let poor_conditions = poor_conditions(ex, distance);
     Computed { fingerprint: fp, distance, distance_method: method, poor_conditions }
 }
 
-/// Turns a test's received TTL into nmap's `T` (initial TTL from the
-/// known distance) or `TG` (initial TTL guessed), in hex.
+/// Turns a test's received TTL into nmap's `T` (initial TTL from U1's hop
+/// count) or `TG` (initial TTL guessed), in hex.
 fn retime(test: &mut SubjectTest, distance: Option<i32>, guess: &mut Option<i32>) {
     let Some(slot) = test.attrs.iter_mut().find(|(a, _)| a == "T") else { return };
     let ttl: i32 = slot.1.parse().unwrap_or(0);

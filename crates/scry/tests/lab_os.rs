@@ -159,11 +159,10 @@ fn comparable(fp: &SubjectFingerprint) -> Vec<SubjectTest> {
 
 /// nmap's normal output (with -d), scry's normal output and scry's JSON
 /// for one `-O` run of each over `targets` with `ports`.
-fn run_both(lab: &Lab, ports: &str, targets: &[Ipv4Addr]) -> (String, String, Scan) {
+fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> (String, String, Scan) {
     let ips: Vec<String> = targets.iter().map(Ipv4Addr::to_string).collect();
     let common = ["-O", "--osscan-guess", "-Pn", "-n", "-p", ports, "--max-os-tries", "1"];
-    let out = lab
-        .scanner()
+    let out = node
         .command("nmap")
         .env_remove("NMAP_ARGS")
         .env_remove("NMAPDIR")
@@ -176,11 +175,13 @@ fn run_both(lab: &Lab, ports: &str, targets: &[Ipv4Addr]) -> (String, String, Sc
     let nmap = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "nmap: {}\n{nmap}", out.status);
 
-    let dir = std::env::temp_dir().join(format!("scry-lab-os-{}-{ports}", std::process::id()));
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("scry-lab-os-{}-{run}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let normal_path = dir.join("scry.txt");
     let normal_arg = normal_path.to_string_lossy().into_owned();
-    let out = common::command(lab.scanner(), &common)
+    let out = common::command(node, &common)
         .args(["--os-db", NMAP_DB, "-oN", &normal_arg])
         .args(&ips)
         .stdin(Stdio::null())
@@ -194,13 +195,13 @@ fn run_both(lab: &Lab, ports: &str, targets: &[Ipv4Addr]) -> (String, String, Sc
 }
 
 /// Problems with scry's fingerprint and top match for `ip`, against nmap's.
-fn compare(db: &Database, nmap: &str, normal: &str, scry: &Scan, ip: Ipv4Addr) -> Vec<String> {
+fn compare(db: &Database, nmap: &str, normal: &str, scry: &Scan, ip: Ipv4Addr, hops: u64) -> Vec<String> {
     let (theirs, ours) = (section(nmap, ip), section(normal, ip));
     let record = scry
         .records_of("os")
         .find(|r| r["ip"] == ip.to_string())
         .unwrap_or_else(|| panic!("no os record for {ip}:\n{}", scry.stdout));
-    assert_eq!(record["distance"], 1, "{ip}");
+    assert_eq!(record["distance"], hops, "{ip}");
     let mut problems = Vec::new();
     let text = record["fingerprint"].as_str().expect("fingerprint text");
     let fp = SubjectFingerprint::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
@@ -242,7 +243,7 @@ fn scry_fingerprints_like_nmap() {
     let Some(()) = nmap_or_skip("scry_fingerprints_like_nmap") else { return };
     let lab = lab_or_skip!(lab());
     let ips: Vec<Ipv4Addr> = lab.targets().iter().map(|t| t.ipv4()).collect();
-    let (nmap, normal, scry) = run_both(&lab, &format!("{OPEN},{CLOSED}"), &ips);
+    let (nmap, normal, scry) = run_both(lab.scanner(), &format!("{OPEN},{CLOSED}"), &ips);
     let db = Database::load(&[NMAP_DB]).unwrap();
     let mut problems = Vec::new();
     for (i, &ip) in ips.iter().enumerate() {
@@ -256,7 +257,7 @@ fn scry_fingerprints_like_nmap() {
             assert_eq!(line(ours, "Too many"), Some(want), "scry on {ip}:\n{ours}");
             continue;
         }
-        problems.extend(compare(&db, &nmap, &normal, &scry, ip));
+        problems.extend(compare(&db, &nmap, &normal, &scry, ip, 1));
     }
     assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
 }
@@ -275,7 +276,7 @@ fn without_a_closed_port_scry_guesses_like_nmap() {
             .tcp_listen(&[OPEN])
     ));
     let ip = lab.targets()[0].ipv4();
-    let (nmap, normal, scry) = run_both(&lab, &OPEN.to_string(), &[ip]);
+    let (nmap, normal, scry) = run_both(lab.scanner(), &OPEN.to_string(), &[ip]);
     let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
     for want in [
         "Warning: OSScan results may be unreliable because we could not find at least 1 open and 1 closed port",
@@ -287,7 +288,7 @@ fn without_a_closed_port_scry_guesses_like_nmap() {
     let scan = scry.records_of("os").next().expect("os record")["fingerprint"].as_str().unwrap().to_owned();
     assert!(scan.contains("%CT=%") && scan.contains("%G=N%"), "no closed port, not fit to submit: {scan}");
     let db = Database::load(&[NMAP_DB]).unwrap();
-    let problems = compare(&db, &nmap, &normal, &scry, ip);
+    let problems = compare(&db, &nmap, &normal, &scry, ip, 1);
     assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
 }
 
@@ -340,4 +341,26 @@ fn thirty_two_hosts_at_once() {
         let top = top_for(&db, &with_seq(&parse(r), lone.test("SEQ")));
         assert_eq!(top.as_deref(), alone["matches"][0]["name"].as_str(), "{}", r["ip"]);
     }
+}
+
+/// The scanning host itself, over loopback: distance 0, yet `T` from U1's
+/// hop count, as nmap reports it.
+#[test]
+fn localhost_like_nmap() {
+    let Some(()) = nmap_or_skip("localhost_like_nmap") else { return };
+    let lab = lab_or_skip!(Lab::builder().target(
+        TargetSpec::new()
+            .personality(Personality {
+                tcp_rmem: Some("4096 131072 33554432".to_owned()),
+                ..Personality::default()
+            })
+            .tcp_listen(&[OPEN])
+    ));
+    let node = &lab.targets()[0];
+    let ip = Ipv4Addr::LOCALHOST;
+    let (nmap, normal, scry) = run_both(node, &format!("{OPEN},{CLOSED}"), &[ip]);
+    let db = Database::load(&[NMAP_DB]).unwrap();
+    let problems = compare(&db, &nmap, &normal, &scry, ip, 0);
+    assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
+    assert_eq!(line(section(&normal, ip), "Network Distance"), Some("Network Distance: 0 hops"));
 }

@@ -241,7 +241,7 @@ fn ecn_congestion_bits_and_quirks() {
             }
         }
         let c = compute(&Exchange { known_distance: Some(1), ..exchange(vec![reply]) });
-        assert_eq!(test_of(&c, "ECN").to_string(), format!("ECN(R=Y%DF=Y%T=3C%W=7210%O=%CC={cc}%Q=RU)"));
+        assert_eq!(test_of(&c, "ECN").to_string(), format!("ECN(R=Y%DF=Y%TG=40%W=7210%O=%CC={cc}%Q=RU)"));
     }
 }
 
@@ -261,10 +261,10 @@ fn echo_reply(set: &ProbeSet, k: u8, code: u8, df: bool, id: u16, ttl: u8) -> Re
 fn ie_codes_df_and_ip_ids() {
     let s = set();
     let cases = [
-        ((9, true), (0, false), "DFI=S%T=40%CD=S"),
-        ((0, true), (0, true), "DFI=Y%T=40%CD=Z"),
-        ((9, false), (9, false), "DFI=N%T=40%CD=9"),
-        ((0, false), (9, true), "DFI=O%T=40%CD=O"),
+        ((9, true), (0, false), "DFI=S%TG=40%CD=S"),
+        ((0, true), (0, true), "DFI=Y%TG=40%CD=Z"),
+        ((9, false), (9, false), "DFI=N%TG=40%CD=9"),
+        ((0, false), (9, true), "DFI=O%TG=40%CD=O"),
     ];
     for ((c1, df1), (c2, df2), want) in cases {
         // IE2's reply first: the test still reads IE1's as the first.
@@ -362,4 +362,24 @@ fn reset_payload_gives_its_crc32() {
     let c = compute(&exchange(vec![Reply { probe: OsProbe::T(6), frame, after_resend: false }]));
     // zlib.crc32(b"No TCP here") == 0xB43BB3F4
     assert_eq!(test_of(&c, "T6").get("RD"), Some("B43BB3F4"));
+}
+
+/// Regression: on the scanning host itself (distance 0) nmap still writes
+/// T=40 for a Linux stack, because `T` uses U1's hop count (1), not the
+/// known distance; without a U1 reply a same-link host gets `TG`.
+#[test]
+fn t_uses_u1s_hop_count_not_the_known_distance() {
+    let s = set();
+    let mut quoted = s.ip_packet(OsProbe::U1).unwrap();
+    let sum = scry_packet::checksum::checksum(&[&quoted[..10], &[0, 0], &quoted[12..20]].concat());
+    quoted[10..12].copy_from_slice(&sum.to_be_bytes());
+    let replies = vec![u1_reply(&s, &quoted, [0; 4], 64)];
+    let c = compute(&Exchange { known_distance: Some(0), localhost: true, ..exchange(replies) });
+    assert_eq!(test_of(&c, "U1").get("T"), Some("40"));
+    assert_eq!((c.distance, c.distance_method), (Some(0), Some(DistanceMethod::Known)));
+
+    let replies = vec![echo_reply(&s, 0, 9, false, 1, 64), echo_reply(&s, 1, 0, false, 2, 64)];
+    let c = compute(&Exchange { known_distance: Some(1), ..exchange(replies) });
+    assert_eq!(test_of(&c, "IE").get("TG"), Some("40"));
+    assert_eq!((c.distance, c.distance_method), (Some(1), Some(DistanceMethod::Known)));
 }
