@@ -42,10 +42,20 @@ fn nmap_or_skip(test: &str) -> Option<()> {
     }
 }
 
+/// Linux with its defaults, `tcp_rmem` written out: the kernel sizes its
+/// maximum (and so the window scale) by the machine's memory.
+fn linux() -> Personality {
+    Personality { tcp_rmem: Some("4096 131072 33554432".to_owned()), ..Personality::default() }
+}
+
+/// A default Linux target listening on [`OPEN`].
+fn linux_target() -> TargetSpec {
+    TargetSpec::new().personality(linux()).tcp_listen(&[OPEN])
+}
+
 /// The targets, in lab order (target `i` is 198.18.0.(10+i)).
 fn lab() -> scry_lab::LabBuilder {
-    let rmem = || Some("4096 131072 33554432".to_owned());
-    let base = || Personality { tcp_rmem: rmem(), ..Personality::default() };
+    let base = linux;
     let tuned = [
         base(),
         Personality {
@@ -66,9 +76,7 @@ fn lab() -> scry_lab::LabBuilder {
     let builder = tuned
         .into_iter()
         .fold(Lab::builder(), |b, p| b.target(TargetSpec::new().personality(p).tcp_listen(&[OPEN])));
-    builder
-        .target(TargetSpec::new().personality(base()).tcp_listen(&[OPEN]).drop_all())
-        .target(TargetSpec::new().personality(base()))
+    builder.target(linux_target().drop_all()).target(TargetSpec::new().personality(base()))
 }
 
 const DROPS_ALL: usize = 5;
@@ -267,14 +275,7 @@ fn scry_fingerprints_like_nmap() {
 #[test]
 fn without_a_closed_port_scry_guesses_like_nmap() {
     let Some(()) = nmap_or_skip("without_a_closed_port_scry_guesses_like_nmap") else { return };
-    let lab = lab_or_skip!(Lab::builder().target(
-        TargetSpec::new()
-            .personality(Personality {
-                tcp_rmem: Some("4096 131072 33554432".to_owned()),
-                ..Personality::default()
-            })
-            .tcp_listen(&[OPEN])
-    ));
+    let lab = lab_or_skip!(Lab::builder().target(linux_target()));
     let ip = lab.targets()[0].ipv4();
     let (nmap, normal, scry) = run_both(lab.scanner(), &OPEN.to_string(), &[ip]);
     let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
@@ -297,10 +298,7 @@ fn without_a_closed_port_scry_guesses_like_nmap() {
 /// `docs/benchmarks.md` (nothing is asserted about them).
 #[test]
 fn thirty_two_hosts_at_once() {
-    let personality =
-        || Personality { tcp_rmem: Some("4096 131072 33554432".to_owned()), ..Personality::default() };
-    let lab = lab_or_skip!((0..32).fold(Lab::builder(), |b, _| b
-        .target(TargetSpec::new().personality(personality()).tcp_listen(&[OPEN]))));
+    let lab = lab_or_skip!((0..32).fold(Lab::builder(), |b, _| b.target(linux_target())));
     let ips: Vec<String> = lab.targets().iter().map(|t| t.ipv4().to_string()).collect();
     let ports = format!("{OPEN},{CLOSED}");
     let run = |targets: &[String]| {
@@ -348,14 +346,7 @@ fn thirty_two_hosts_at_once() {
 #[test]
 fn localhost_like_nmap() {
     let Some(()) = nmap_or_skip("localhost_like_nmap") else { return };
-    let lab = lab_or_skip!(Lab::builder().target(
-        TargetSpec::new()
-            .personality(Personality {
-                tcp_rmem: Some("4096 131072 33554432".to_owned()),
-                ..Personality::default()
-            })
-            .tcp_listen(&[OPEN])
-    ));
+    let lab = lab_or_skip!(Lab::builder().target(linux_target()));
     let node = &lab.targets()[0];
     let ip = Ipv4Addr::LOCALHOST;
     let (nmap, normal, scry) = run_both(node, &format!("{OPEN},{CLOSED}"), &[ip]);
