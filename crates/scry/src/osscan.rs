@@ -99,7 +99,11 @@ impl Sink for OsDetect {
 
     fn finish(&mut self, stats: &Stats) -> io::Result<()> {
         let start = Instant::now();
-        let outcomes = detect(&self.options, &self.held, stats.interrupted).map_err(io::Error::other)?;
+        // The port scan's results are printed whatever happens to OS detection.
+        let outcomes = detect(&self.options, &self.held, stats.interrupted).unwrap_or_else(|e| {
+            eprintln!("scry: OS detection failed: {e:#}");
+            HashMap::new()
+        });
         let stats = Stats { duration: stats.duration + start.elapsed(), ..*stats };
         for held in &self.held {
             let report = HostReport {
