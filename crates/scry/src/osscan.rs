@@ -26,7 +26,7 @@ use scry_probe::results::PortResult;
 use scry_probe::state::{PortState, Reason};
 
 use crate::engine::NextHops;
-use crate::output::{HostReport, OsReport, ScanInfo, Sink, Stats};
+use crate::output::{HostReport, OsReport, PortsUsed, ScanInfo, Sink, Stats};
 
 /// How long one receive call may block, so every host's schedule is
 /// polled at least this often.
@@ -122,6 +122,7 @@ impl Sink for OsDetect {
                         fingerprint: &o.fingerprint,
                         options: &o.report,
                         distance: o.computed.distance,
+                        ports_used: o.ports_used,
                     },
                     None => OsReport::Skipped,
                 };
@@ -135,6 +136,7 @@ impl Sink for OsDetect {
 /// One host's best try.
 struct Outcome {
     computed: Computed,
+    ports_used: PortsUsed,
     result: OsResult,
     fingerprint: SubjectFingerprint,
     report: ReportOptions,
@@ -216,7 +218,13 @@ fn evaluate(options: &OsOptions, target: &Target, exchange: &Exchange) -> Outcom
     };
     let mut fingerprint = computed.fingerprint.clone();
     fingerprint.scan = Some(scan_test(target, exchange, &computed));
-    Outcome { computed, result, fingerprint, report }
+    let u1_answered = fingerprint.test("U1").is_some_and(|t| t.get("R") == Some("Y"));
+    let ports_used = PortsUsed {
+        open_tcp: target.open,
+        closed_tcp: target.closed,
+        closed_udp: u1_answered.then_some(exchange.set.closed_udp),
+    };
+    Outcome { computed, ports_used, result, fingerprint, report }
 }
 
 /// nmap's informational `SCAN(...)` test, with scry's version.

@@ -167,15 +167,20 @@ fn comparable(fp: &SubjectFingerprint) -> Vec<SubjectTest> {
 
 /// nmap's normal output (with -d), scry's normal output and scry's JSON
 /// for one `-O` run of each over `targets` with `ports`.
-fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> (String, String, Scan) {
+fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> Run {
     let ips: Vec<String> = targets.iter().map(Ipv4Addr::to_string).collect();
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("scry-lab-os-{}-{run}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
     let common = ["-O", "--osscan-guess", "-Pn", "-n", "-p", ports, "--max-os-tries", "1"];
     let out = node
         .command("nmap")
         .env_remove("NMAP_ARGS")
         .env_remove("NMAPDIR")
         .args(common)
-        .args(["-sS", "-d", "--datadir", "/usr/share/nmap"])
+        .args(["-sS", "-d", "--datadir", "/usr/share/nmap", "-oX", &file("nmap.xml")])
         .args(&ips)
         .stdin(Stdio::null())
         .output()
@@ -183,23 +188,62 @@ fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> (String
     let nmap = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "nmap: {}\n{nmap}", out.status);
 
-    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("scry-lab-os-{}-{run}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let normal_path = dir.join("scry.txt");
-    let normal_arg = normal_path.to_string_lossy().into_owned();
     let out = common::command(node, &common)
-        .args(["--os-db", NMAP_DB, "-oN", &normal_arg])
+        .args(["--os-db", NMAP_DB, "-oN", &file("scry.txt"), "-oX", &file("scry.xml")])
         .args(&ips)
         .stdin(Stdio::null())
         .output()
         .expect("running scry");
     let scry = Scan::from_output(out.status, &out.stdout, &out.stderr);
     assert!(scry.status.success(), "scry: {}\n{}", scry.status, scry.stderr);
-    let normal = std::fs::read_to_string(&normal_path).unwrap();
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let (normal, xml, nmap_xml) = (read("scry.txt"), read("scry.xml"), read("nmap.xml"));
     let _ = std::fs::remove_dir_all(&dir);
-    (nmap, normal, scry)
+    Run { nmap, nmap_xml, normal, xml, scry }
+}
+
+/// What [`run_both`] collected.
+struct Run {
+    nmap: String,
+    nmap_xml: String,
+    normal: String,
+    xml: String,
+    scry: Scan,
+}
+
+/// `xml` without its `<osfingerprint .../>` element and the line break after it.
+fn without_fingerprint(xml: &str) -> String {
+    match xml.find("<osfingerprint ") {
+        None => xml.to_owned(),
+        Some(start) => {
+            let end = start + xml[start..].find("/>").expect("/>") + 2;
+            let end = if xml[end..].starts_with('\n') { end + 1 } else { end };
+            format!("{}{}", &xml[..start], &xml[end..])
+        }
+    }
+}
+
+/// The `<os>` element and `<distance>` of `ip`'s `<host>` in nmap XML, with
+/// the UDP port U1 used (random in both scanners) written as `U`.
+fn xml_os(xml: &str, ip: Ipv4Addr) -> String {
+    let address = format!("<address addr=\"{ip}\" addrtype=\"ipv4\"/>");
+    // `<host ` and not `<hosthint>`, which names the host too.
+    let host = xml
+        .split("<host ")
+        .skip(1)
+        .map(|h| &h[..h.find("</host>").expect("</host>")])
+        .find(|h| h.contains(&address))
+        .unwrap_or_else(|| panic!("no <host> for {ip} in\n{xml}"));
+    let os = host.find("<os>").map_or("", |start| &host[start..host.find("</os>").expect("</os>") + 5]);
+    let distance = host.lines().find(|l| l.starts_with("<distance")).unwrap_or("");
+    let lines = os.lines().map(|l| {
+        if l.starts_with("<portused") && l.contains("proto=\"udp\"") {
+            "<portused state=\"closed\" proto=\"udp\" portid=\"U\"/>".to_owned()
+        } else {
+            l.to_owned()
+        }
+    });
+    lines.chain(std::iter::once(distance.to_owned())).collect::<Vec<_>>().join("\n")
 }
 
 /// Problems with scry's fingerprint and top match for `ip`, against nmap's.
@@ -251,14 +295,32 @@ fn scry_fingerprints_like_nmap() {
     let Some(()) = nmap_or_skip("scry_fingerprints_like_nmap") else { return };
     let lab = lab_or_skip!(lab());
     let ips: Vec<Ipv4Addr> = lab.targets().iter().map(|t| t.ipv4()).collect();
-    let (nmap, normal, scry) = run_both(lab.scanner(), &format!("{OPEN},{CLOSED}"), &ips);
+    let Run { nmap, nmap_xml, normal, xml, scry } =
+        run_both(lab.scanner(), &format!("{OPEN},{CLOSED}"), &ips);
     let db = Database::load(&[NMAP_DB]).unwrap();
     let mut problems = Vec::new();
     for (i, &ip) in ips.iter().enumerate() {
         let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
         if i == DROPS_ALL || i == NO_OPEN_PORT {
-            // No SEQ test, so nothing timed: every OS line must be nmap's.
+            // No SEQ test, so nothing timed: every OS line must be nmap's,
+            // and so must the XML (but for the fingerprint's SCAN line).
             assert_eq!(os_lines(ours), os_lines(theirs), "{ip}: scry\n{ours}\nnmap\n{theirs}");
+            // nmap's -d writes the fingerprint unwrapped and even when
+            // too many references match: compare without it.
+            assert_eq!(
+                without_fingerprint(&xml_os(&xml, ip)),
+                without_fingerprint(&xml_os(&nmap_xml, ip)),
+                "{ip}: XML"
+            );
+        } else {
+            // Ports used and distance as nmap writes them.
+            let head = |x: String| {
+                x.lines()
+                    .filter(|l| l.starts_with("<portused") || l.starts_with("<distance"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(head(xml_os(&xml, ip)), head(xml_os(&nmap_xml, ip)), "{ip}: XML portused/distance");
         }
         if i == DROPS_ALL {
             let want = "Too many fingerprints match this host to give specific OS details";
@@ -277,7 +339,7 @@ fn without_a_closed_port_scry_guesses_like_nmap() {
     let Some(()) = nmap_or_skip("without_a_closed_port_scry_guesses_like_nmap") else { return };
     let lab = lab_or_skip!(Lab::builder().target(linux_target()));
     let ip = lab.targets()[0].ipv4();
-    let (nmap, normal, scry) = run_both(lab.scanner(), &OPEN.to_string(), &[ip]);
+    let Run { nmap, normal, scry, .. } = run_both(lab.scanner(), &OPEN.to_string(), &[ip]);
     let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
     for want in [
         "Warning: OSScan results may be unreliable because we could not find at least 1 open and 1 closed port",
@@ -349,7 +411,7 @@ fn localhost_like_nmap() {
     let lab = lab_or_skip!(Lab::builder().target(linux_target()));
     let node = &lab.targets()[0];
     let ip = Ipv4Addr::LOCALHOST;
-    let (nmap, normal, scry) = run_both(node, &format!("{OPEN},{CLOSED}"), &[ip]);
+    let Run { nmap, normal, scry, .. } = run_both(node, &format!("{OPEN},{CLOSED}"), &[ip]);
     let db = Database::load(&[NMAP_DB]).unwrap();
     let problems = compare(&db, &nmap, &normal, &scry, ip, 0);
     assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));

@@ -64,6 +64,15 @@ pub struct HostReport<'a> {
     pub scanned: &'a [u16],
 }
 
+/// The ports OS detection used on a host (nmap's `portused`): the open and
+/// the closed TCP port it knew, and the UDP port U1 found closed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortsUsed {
+    pub open_tcp: Option<u16>,
+    pub closed_tcp: Option<u16>,
+    pub closed_udp: Option<u16>,
+}
+
 /// A host's OS detection result (`-O`), given right after its report.
 #[derive(Clone, Copy, Debug)]
 pub enum OsReport<'a> {
@@ -75,6 +84,7 @@ pub enum OsReport<'a> {
         options: &'a scry_os::ReportOptions,
         /// Hops to the host, when measured or guessed.
         distance: Option<i32>,
+        ports_used: PortsUsed,
     },
     /// Not fingerprinted (`--osscan-limit`, IPv6, an interrupted scan).
     Skipped,

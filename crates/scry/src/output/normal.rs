@@ -77,7 +77,7 @@ impl<W: Write> Sink for Normal<W> {
         if !self.printed {
             return Ok(());
         }
-        if let OsReport::Done { result, fingerprint, options, distance } = os {
+        if let OsReport::Done { result, fingerprint, options, distance, .. } = os {
             let lines = scry_os::report::os_lines(result, options);
             for line in &lines {
                 writeln!(self.out, "{line}")?;
