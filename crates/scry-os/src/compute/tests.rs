@@ -383,3 +383,89 @@ fn t_uses_u1s_hop_count_not_the_known_distance() {
     assert_eq!(test_of(&c, "IE").get("TG"), Some("40"));
     assert_eq!((c.distance, c.distance_method), (Some(1), Some(DistanceMethod::Known)));
 }
+
+mod never_panics {
+    //! No reply, however damaged, may crash the computation: replies built
+    //! for each probe, bytes overwritten at random, parsed, and handed over
+    //! under any probe's name.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    /// One valid reply's bytes for each kind: SYN/ACK, RST, echo, unreachable.
+    fn seeds() -> Vec<Vec<u8>> {
+        let s = set();
+        let mut quoted = s.ip_packet(OsProbe::U1).unwrap();
+        quoted.truncate(60);
+        let tcp = |flags, options: &[TcpOption<'_>]| {
+            let ip = IpSpec::V4(Ipv4Spec { src: s.dst, dst: s.src, ttl: 60, id: 9, df: true, tos: 0 });
+            let spec = TcpSpec {
+                src_port: 22,
+                dst_port: s.tcp_port_base,
+                seq: 5,
+                ack: s.seq_base + 1,
+                flags,
+                window: 100,
+                options,
+                payload: b"data",
+                ..TcpSpec::default()
+            };
+            build_ip(&ip, &L4Spec::Tcp(spec)).unwrap()
+        };
+        let ts = [TcpOption::Mss(1460), TcpOption::Timestamp { val: 7, ecr: 1 }, TcpOption::WindowScale(7)];
+        let echo = {
+            let ip = IpSpec::V4(Ipv4Spec { src: s.dst, dst: s.src, ttl: 60, id: 9, df: false, tos: 0 });
+            let spec = scry_packet::IcmpEchoSpec { code: 9, id: s.icmp_id, seq: 0, payload: &[0; 16] };
+            let mut b = build_ip(&ip, &L4Spec::IcmpEcho(spec)).unwrap();
+            b[20] = 0;
+            b
+        };
+        let unreachable = {
+            let mut icmp = vec![3, 3, 0, 0, 0, 0, 0, 0];
+            icmp.extend_from_slice(&quoted);
+            let mut ip = vec![0x45, 0, 0, (20 + icmp.len()) as u8, 0, 1, 0, 0, 60, 1, 0, 0];
+            ip.extend_from_slice(&s.dst.octets());
+            ip.extend_from_slice(&s.src.octets());
+            ip.extend_from_slice(&icmp);
+            ip
+        };
+        vec![tcp(TcpFlags::SYN | TcpFlags::ACK, &ts), tcp(TcpFlags::RST, &[]), echo, unreachable]
+    }
+
+    fn probe(n: u8) -> OsProbe {
+        match n % 20 {
+            i @ 0..=5 => OsProbe::Seq(i),
+            i @ 6..=11 => OsProbe::Ops(i - 6),
+            12 => OsProbe::Ecn,
+            i @ 13..=17 => OsProbe::T(i - 11),
+            18 => OsProbe::Ie(n % 2),
+            _ => OsProbe::U1,
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn damaged_replies_never_panic(
+            picks in proptest::collection::vec((0usize..4, any::<u8>(), proptest::collection::vec((any::<u8>(), any::<u8>()), 0..6)), 0..24),
+            times in proptest::collection::vec(proptest::option::of(-1_000_000i64..1_000_000), 6),
+        ) {
+            let seeds = seeds();
+            let mut replies = Vec::new();
+            for (seed, which, flips) in picks {
+                let mut bytes = seeds[seed].clone();
+                for (at, value) in flips {
+                    let at = usize::from(at) % bytes.len();
+                    bytes[at] = value;
+                }
+                if let Ok(frame) = parse_frame(LinkType::RawIp, &bytes) {
+                    let _ = set().classify(&frame);
+                    replies.push(Reply { probe: probe(which), frame, after_resend: which % 3 == 0 });
+                }
+            }
+            let mut ex = exchange(replies);
+            ex.seq_sent_us = std::array::from_fn(|i| times[i]);
+            let c = compute(&ex);
+            prop_assert!(c.fingerprint.tests.iter().all(|t| !t.name.is_empty()));
+        }
+    }
+}
