@@ -180,7 +180,16 @@ fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> Run {
         .env_remove("NMAP_ARGS")
         .env_remove("NMAPDIR")
         .args(common)
-        .args(["-sS", "-d", "--datadir", "/usr/share/nmap", "-oX", &file("nmap.xml")])
+        .args([
+            "-sS",
+            "-d",
+            "--datadir",
+            "/usr/share/nmap",
+            "-oX",
+            &file("nmap.xml"),
+            "-oG",
+            &file("nmap.gnmap"),
+        ])
         .args(&ips)
         .stdin(Stdio::null())
         .output()
@@ -189,7 +198,16 @@ fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> Run {
     assert!(out.status.success(), "nmap: {}\n{nmap}", out.status);
 
     let out = common::command(node, &common)
-        .args(["--os-db", NMAP_DB, "-oN", &file("scry.txt"), "-oX", &file("scry.xml")])
+        .args([
+            "--os-db",
+            NMAP_DB,
+            "-oN",
+            &file("scry.txt"),
+            "-oX",
+            &file("scry.xml"),
+            "-oG",
+            &file("scry.gnmap"),
+        ])
         .args(&ips)
         .stdin(Stdio::null())
         .output()
@@ -198,17 +216,31 @@ fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> Run {
     assert!(scry.status.success(), "scry: {}\n{}", scry.status, scry.stderr);
     let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
     let (normal, xml, nmap_xml) = (read("scry.txt"), read("scry.xml"), read("nmap.xml"));
+    let (gnmap, nmap_gnmap) = (read("scry.gnmap"), read("nmap.gnmap"));
     let _ = std::fs::remove_dir_all(&dir);
-    Run { nmap, nmap_xml, normal, xml, scry }
+    Run { nmap, nmap_xml, nmap_gnmap, normal, xml, gnmap, scry }
 }
 
 /// What [`run_both`] collected.
 struct Run {
     nmap: String,
     nmap_xml: String,
+    nmap_gnmap: String,
     normal: String,
     xml: String,
+    gnmap: String,
     scry: Scan,
+}
+
+/// `ip`'s grepable `Ports:` line with the OS fields, `Seq Index` (timed)
+/// written as `N`.
+fn ports_line(gnmap: &str, ip: Ipv4Addr) -> String {
+    let head = format!("Host: {ip} ()\tPorts: ");
+    let line = gnmap.lines().find(|l| l.starts_with(&head)).unwrap_or_else(|| panic!("{head} in\n{gnmap}"));
+    line.split('\t')
+        .map(|f| if f.starts_with("Seq Index: ") { "Seq Index: N" } else { f })
+        .collect::<Vec<_>>()
+        .join("\t")
 }
 
 /// `xml` without its `<osfingerprint .../>` element and the line break after it.
@@ -295,12 +327,13 @@ fn scry_fingerprints_like_nmap() {
     let Some(()) = nmap_or_skip("scry_fingerprints_like_nmap") else { return };
     let lab = lab_or_skip!(lab());
     let ips: Vec<Ipv4Addr> = lab.targets().iter().map(|t| t.ipv4()).collect();
-    let Run { nmap, nmap_xml, normal, xml, scry } =
+    let Run { nmap, nmap_xml, nmap_gnmap, normal, xml, gnmap, scry } =
         run_both(lab.scanner(), &format!("{OPEN},{CLOSED}"), &ips);
     let db = Database::load(&[NMAP_DB]).unwrap();
     let mut problems = Vec::new();
     for (i, &ip) in ips.iter().enumerate() {
         let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
+        assert_eq!(ports_line(&gnmap, ip), ports_line(&nmap_gnmap, ip), "{ip}: grepable");
         if i == DROPS_ALL || i == NO_OPEN_PORT {
             // No SEQ test, so nothing timed: every OS line must be nmap's,
             // and so must the XML (but for the fingerprint's SCAN line).
