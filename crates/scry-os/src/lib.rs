@@ -20,11 +20,14 @@
 //! and nmap 7.93's osscan.cc / output.cc for every rule; `docs/os-detection.md`
 //! explains them in one place.
 
+pub mod compute;
 pub mod db;
 pub mod error;
 pub mod expr;
 pub mod matcher;
+pub mod probes;
 pub mod report;
+pub mod schedule;
 pub mod schema;
 pub mod subject;
 

@@ -235,6 +235,18 @@ pub struct Args {
     #[arg(long = "osscan-guess", alias = "fuzzy")]
     pub osscan_guess: bool,
 
+    /// OS detection after the port scan [-O].
+    #[arg(short = 'O')]
+    pub os_detect: bool,
+
+    /// With -O: fingerprint only hosts with an open and a closed TCP port.
+    #[arg(long = "osscan-limit")]
+    pub osscan_limit: bool,
+
+    /// With -O: tries per host while no reference matches perfectly.
+    #[arg(long = "max-os-tries", value_name = "N", default_value_t = 5)]
+    pub max_os_tries: u32,
+
     /// nmap XML to FILE, - for standard output [-oX].
     #[arg(long = "output-xml", value_name = "FILE")]
     pub output_xml: Option<PathBuf>,

@@ -163,6 +163,9 @@ pub struct Resolved {
     pub filter: String,
     /// The permutation's seed, given or drawn; a resume file records it.
     pub seed: u64,
+    /// Source address and MAC of probes (OS detection builds its own).
+    pub src: IpAddr,
+    pub src_mac: scry_packet::Mac,
 }
 
 /// Resolves arguments into a plan.
@@ -237,5 +240,5 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         report_silent_hosts: args.no_ping,
         info,
     };
-    Ok(Resolved { plan, iface: route.iface.name.clone(), filter, seed })
+    Ok(Resolved { plan, iface: route.iface.name.clone(), filter, seed, src: route.src, src_mac })
 }

@@ -5,6 +5,7 @@ mod config;
 mod dump;
 mod engine;
 mod osmatch;
+mod osscan;
 mod output;
 mod progress;
 mod resume;
@@ -88,6 +89,14 @@ fn run() -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let outputs = outputs(&args)?;
+    // A bad database is bad input: refuse it before any packet (ARP too).
+    let os_db = args
+        .os_detect
+        .then(|| osmatch::load_database(&args.os_db).map_err(|e| UsageError(format!("{e:#}"))))
+        .transpose()?;
+    if args.os_detect && args.max_os_tries == 0 {
+        return Err(UsageError("--max-os-tries must be at least 1".into()).into());
+    }
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
     let resolved = config::resolve(&args, &services, command_line)?;
 
@@ -109,9 +118,18 @@ fn run() -> anyhow::Result<ExitCode> {
     ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
         .context("installing the Ctrl-C/SIGTERM handler")?;
 
-    let options =
-        output::ReportOptions { open_only: args.open, reason: args.reason, verbose: args.verbose > 0 };
+    let options = output::ReportOptions {
+        open_only: args.open,
+        reason: args.reason,
+        verbose: args.verbose > 0,
+        os: args.os_detect,
+    };
     let mut sinks = sinks(&args, &outputs, options, &services)?;
+    // Progress stays outside: it ends with the SYN scan, before OS detection.
+    if let Some(db) = os_db {
+        let options = os_options(&args, &resolved, db, iface.clone(), Arc::clone(&stop))?;
+        sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
+    }
     let counters = Arc::new(engine::Counters::default());
     if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {
         let total = progress::first_pass_probes(&resolved.plan);
@@ -238,6 +256,31 @@ fn outputs(args: &cli::Args) -> Result<Vec<(Format, PathBuf)>, UsageError> {
         )));
     }
     Ok(list)
+}
+
+/// What `-O` needs.
+fn os_options(
+    args: &cli::Args,
+    resolved: &config::Resolved,
+    db: scry_os::Database,
+    iface: Interface,
+    stop: Arc<AtomicBool>,
+) -> anyhow::Result<osscan::OsOptions> {
+    let std::net::IpAddr::V4(src) = resolved.src else {
+        return Err(UsageError("-O works over IPv4 only".into()).into());
+    };
+    Ok(osscan::OsOptions {
+        db,
+        iface,
+        src,
+        src_mac: resolved.src_mac,
+        next_hops: resolved.plan.next_hops.clone(),
+        ttl: args.ttl,
+        max_tries: args.max_os_tries,
+        osscan_guess: args.osscan_guess,
+        limit: args.osscan_limit,
+        stop,
+    })
 }
 
 /// A sink for each output, plus normal output on stdout unless another format took it.

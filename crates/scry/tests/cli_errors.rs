@@ -142,3 +142,21 @@ fn unprivileged_run_names_cap_net_raw_and_sends_nothing() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(seen.len() >= 100, "the capture saw {} SYNs of a privileged scan", seen.len());
 }
+
+#[test]
+fn os_detection_needs_a_try() {
+    refuses(&["-O", "--max-os-tries", "0", "-p", "22", "198.18.0.10"], "--max-os-tries must be at least 1");
+}
+
+#[test]
+fn os_detection_with_a_broken_database() {
+    let path = std::env::temp_dir().join(format!("scry-bad-os-db-{}.db", std::process::id()));
+    std::fs::write(&path, "Fingerprint Broken\nT1(R=Y%DF\n").unwrap();
+    let arg = path.to_string_lossy().into_owned();
+    let out = run_unprivileged(&["-O", "--os-db", &arg, "-p", "22", "198.18.0.10"]);
+    let _ = std::fs::remove_file(&path);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with(&format!("scry: {arg}:2:")), "names file and line: {stderr}");
+    assert!(out.stdout.is_empty());
+}

@@ -7,6 +7,9 @@
 //! it in `ip netns exec <scanner>`, and is given the targets' addresses.
 
 pub mod entry;
+// Only compute_oracle.rs reads captures.
+#[allow(dead_code)]
+pub mod exchange;
 pub mod nmap;
 
 use std::path::{Path, PathBuf};

@@ -7,7 +7,7 @@
 //! left out. As in nmap, `Ignored State:` appears only when exactly one
 //! state is counted rather than listed.
 
-use super::{Civil, HostReport, Layout, ReportOptions, ScanInfo, Sink, Stats};
+use super::{Civil, HostReport, Layout, OsReport, ReportOptions, ScanInfo, Sink, Stats};
 use scry_probe::services::{Protocol, Services};
 use scry_probe::state::Reason;
 use std::io::{self, Write};
@@ -20,11 +20,13 @@ pub struct Grepable<W: Write> {
     out: W,
     services: Arc<Services>,
     options: ReportOptions,
+    /// With `-O`, a host's `Ports:` line waits for its OS fields.
+    line_open: bool,
 }
 
 impl<W: Write> Grepable<W> {
     pub fn new(out: W, services: Arc<Services>, options: ReportOptions) -> Self {
-        Grepable { out, services, options }
+        Grepable { out, services, options, line_open: false }
     }
 
     fn status(&mut self, ip: IpAddr) -> io::Result<()> {
@@ -78,6 +80,21 @@ impl<W: Write> Sink for Grepable<W> {
         if let [only] = layout.ignored.as_slice() {
             write!(self.out, "\tIgnored State: {} ({})", only.state.as_str(), only.count)?;
         }
+        if self.options.os {
+            self.line_open = true;
+            return Ok(());
+        }
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+
+    fn os(&mut self, _ip: IpAddr, os: &OsReport<'_>) -> io::Result<()> {
+        if !std::mem::take(&mut self.line_open) {
+            return Ok(());
+        }
+        if let OsReport::Done { result, fingerprint, .. } = os {
+            write!(self.out, "{}", os_fields(result, fingerprint))?;
+        }
         writeln!(self.out)?;
         self.out.flush()
     }
@@ -95,6 +112,37 @@ impl<W: Write> Sink for Grepable<W> {
         )?;
         self.out.flush()
     }
+}
+
+/// nmap's OS fields of a `Ports:` line: `OS:` with the perfect matches,
+/// `Seq Index:` (SEQ's `SP`, in decimal) and `IP ID Seq:` (SEQ's `TI`).
+fn os_fields(result: &scry_os::OsResult, fingerprint: &scry_os::SubjectFingerprint) -> String {
+    let mut out = String::new();
+    if result.perfect > 0 {
+        let names: Vec<&str> = scry_os::report::listed_matches(result).iter().map(|m| &*m.name).collect();
+        if !names.is_empty() {
+            out += &format!("\tOS: {}", names.join(" | "));
+        }
+    }
+    let seq = fingerprint.test("SEQ");
+    if let Some(index) = seq.and_then(|t| t.get("SP")).and_then(|sp| u32::from_str_radix(sp, 16).ok()) {
+        out += &format!("\tSeq Index: {index}");
+    }
+    // TI=I also stands for nmap's "Incrementing by 2", which prints as
+    // incremental here.
+    let ipid = match seq.and_then(|t| t.get("TI")) {
+        Some("Z") => Some("All zeros"),
+        Some("I") => Some("Incremental"),
+        Some("BI") => Some("Broken little-endian incremental"),
+        Some("RI") => Some("Random positive increments"),
+        Some("RD") => Some("Randomized"),
+        Some(_) => Some("Duplicated ipid (!)"),
+        None => None,
+    };
+    if let Some(ipid) = ipid {
+        out += &format!("\tIP ID Seq: {ipid}");
+    }
+    out
 }
 
 #[cfg(test)]

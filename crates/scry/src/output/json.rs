@@ -1,7 +1,7 @@
 //! JSON Lines: one object per line, written as results arrive.
 //! The schema is documented in docs/output.md.
 
-use super::{HostReport, ScanInfo, Sink, Stats};
+use super::{HostReport, OsReport, ScanInfo, Sink, Stats};
 use scry_probe::results::PortResult;
 use scry_probe::state::Reason;
 use serde_json::json;
@@ -59,6 +59,15 @@ impl<W: Write> Sink for JsonLines<W> {
         }
         let reason = Reason::UserSet.as_str();
         self.line(json!({"type": "host", "ip": report.ip, "state": "up", "reason": reason, "ttl": null}))
+    }
+
+    fn os(&mut self, ip: IpAddr, os: &OsReport<'_>) -> io::Result<()> {
+        let OsReport::Done { result, fingerprint, distance, .. } = os else { return Ok(()) };
+        let matches: Vec<_> = scry_os::report::listed_matches(result).iter().map(|m| m.to_json()).collect();
+        self.line(json!({
+            "type": "os", "ip": ip, "matches": matches,
+            "fingerprint": fingerprint.to_wrapped(true), "distance": distance,
+        }))
     }
 
     fn finish(&mut self, s: &Stats) -> io::Result<()> {

@@ -2,7 +2,8 @@
 //! finish` interface and is fed while the scan runs.
 //!
 //! Live events (`host_up`, `port`) arrive as replies are validated; `host`
-//! arrives once per host after the last probe, with the complete port table.
+//! arrives once per host after the last probe, with the complete port table,
+//! followed with `-O` by `os`.
 
 mod grepable;
 mod json;
@@ -44,6 +45,8 @@ pub struct ReportOptions {
     pub reason: bool,
     /// `-v`: final statistics in normal output.
     pub verbose: bool,
+    /// `-O`: each host's OS lines follow its report (see [`Sink::os`]).
+    pub os: bool,
 }
 
 /// Everything known about one host at the end of the scan.
@@ -59,6 +62,32 @@ pub struct HostReport<'a> {
     pub ports: &'a BTreeMap<u16, PortResult>,
     /// Every port scanned on this host, ascending.
     pub scanned: &'a [u16],
+}
+
+/// The ports OS detection used on a host (nmap's `portused`): the open and
+/// the closed TCP port it knew, and the UDP port U1 found closed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortsUsed {
+    pub open_tcp: Option<u16>,
+    pub closed_tcp: Option<u16>,
+    pub closed_udp: Option<u16>,
+}
+
+/// A host's OS detection result (`-O`), given right after its report.
+#[derive(Clone, Copy, Debug)]
+pub enum OsReport<'a> {
+    Done {
+        result: &'a scry_os::OsResult,
+        /// The subject fingerprint, with its `SCAN` line.
+        fingerprint: &'a scry_os::SubjectFingerprint,
+        /// How nmap would print it (guessing, unreliable, not ideal).
+        options: &'a scry_os::ReportOptions,
+        /// Hops to the host, when measured or guessed.
+        distance: Option<i32>,
+        ports_used: PortsUsed,
+    },
+    /// Not fingerprinted (`--osscan-limit`, IPv6, an interrupted scan).
+    Skipped,
 }
 
 /// Counters for the final statistics.
@@ -117,6 +146,10 @@ pub trait Sink {
     }
     /// After the scan, once per host to report.
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()>;
+    /// With `-O`, right after [`Sink::host`] for the same host.
+    fn os(&mut self, _ip: IpAddr, _os: &OsReport<'_>) -> io::Result<()> {
+        Ok(())
+    }
     /// Last; flushes.
     fn finish(&mut self, stats: &Stats) -> io::Result<()>;
 }

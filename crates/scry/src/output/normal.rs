@@ -1,6 +1,6 @@
 //! nmap's "normal" output: a report per host, a summary line at the end.
 
-use super::{Civil, HostReport, Layout, ReportOptions, ScanInfo, Sink, Stats};
+use super::{Civil, HostReport, Layout, OsReport, ReportOptions, ScanInfo, Sink, Stats};
 use scry_probe::results::PortResult;
 use scry_probe::services::{Protocol, Services};
 use scry_probe::state::Reason;
@@ -12,11 +12,13 @@ pub struct Normal<W: Write> {
     out: W,
     services: Arc<Services>,
     options: ReportOptions,
+    /// The last host's report was printed (not left out by --open).
+    printed: bool,
 }
 
 impl<W: Write> Normal<W> {
     pub fn new(out: W, services: Arc<Services>, options: ReportOptions) -> Self {
-        Normal { out, services, options }
+        Normal { out, services, options, printed: false }
     }
 }
 
@@ -33,8 +35,10 @@ impl<W: Write> Sink for Normal<W> {
 
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
         let Some(layout) = Layout::reported(report, self.options.open_only) else {
+            self.printed = false;
             return Ok(());
         };
+        self.printed = true;
         writeln!(self.out, "scry scan report for {}", report.ip)?;
         match report.up_reason {
             Some((reason, Some(ttl))) => writeln!(self.out, "Host is up, received {reason} (ttl {ttl}).")?,
@@ -60,6 +64,35 @@ impl<W: Write> Sink for Normal<W> {
         }
         if !layout.listed.is_empty() {
             self.table(&layout.listed)?;
+        }
+        if self.options.os {
+            // The OS lines and the blank line come with `os`.
+            return Ok(());
+        }
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+
+    fn os(&mut self, _ip: std::net::IpAddr, os: &OsReport<'_>) -> io::Result<()> {
+        if !self.printed {
+            return Ok(());
+        }
+        if let OsReport::Done { result, fingerprint, options, distance, .. } = os {
+            let lines = scry_os::report::os_lines(result, options);
+            for line in &lines {
+                writeln!(self.out, "{line}")?;
+            }
+            // nmap shows the fingerprint when it asks for a submission.
+            if lines.iter().any(|l| l.contains("nmap.org/submit")) {
+                writeln!(self.out, "TCP/IP fingerprint:")?;
+                write!(self.out, "{}", fingerprint.to_wrapped(true))?;
+                writeln!(self.out)?;
+            }
+            match distance {
+                Some(1) => writeln!(self.out, "Network Distance: 1 hop")?,
+                Some(d) => writeln!(self.out, "Network Distance: {d} hops")?,
+                None => {}
+            }
         }
         writeln!(self.out)?;
         self.out.flush()

@@ -12,7 +12,11 @@
 //! a `<hosthint>` (as nmap writes one) when a host first answers, the full
 //! `<host>` after the scan, `<runstats>` last, including after Ctrl-C.
 
-use super::{port_ranges, unix_secs, Civil, HostReport, Layout, ReportOptions, ScanInfo, Sink, Stats};
+use super::{
+    port_ranges, unix_secs, Civil, HostReport, Layout, OsReport, PortsUsed, ReportOptions, ScanInfo, Sink,
+    Stats,
+};
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesPI, BytesStart, BytesText, Event};
 use quick_xml::Writer;
 use scry_packet::Mac;
@@ -38,12 +42,21 @@ pub struct Xml<W: Write> {
     options: ReportOptions,
     stylesheet: Option<String>,
     start: SystemTime,
+    /// With `-O`, a `<host>` stays open for its `<os>` (see [`Sink::os`]).
+    host_open: bool,
 }
 
 impl<W: Write> Xml<W> {
     pub fn new(out: W, services: Arc<Services>, options: ReportOptions) -> Self {
         let stylesheet = Some(STYLESHEET.to_owned());
-        Xml { xml: Writer::new(out), services, options, stylesheet, start: SystemTime::UNIX_EPOCH }
+        Xml {
+            xml: Writer::new(out),
+            services,
+            options,
+            stylesheet,
+            start: SystemTime::UNIX_EPOCH,
+            host_open: false,
+        }
     }
 
     /// Names `stylesheet` (a path or URL) in the XML instead of nmap's, or none.
@@ -134,6 +147,68 @@ impl<W: Write> Xml<W> {
     }
 }
 
+impl<W: Write> Xml<W> {
+    /// nmap's `<os>`: the ports used, the matches with their classes and
+    /// CPEs, and the fingerprint when no reference matched perfectly.
+    fn os_element(
+        &mut self,
+        result: &scry_os::OsResult,
+        fingerprint: &scry_os::SubjectFingerprint,
+        used: &PortsUsed,
+    ) -> io::Result<()> {
+        self.open("os", &[])?;
+        let ports = [
+            ("open", "tcp", used.open_tcp),
+            ("closed", "tcp", used.closed_tcp),
+            ("closed", "udp", used.closed_udp),
+        ];
+        for (state, proto, port) in ports {
+            if let Some(port) = port {
+                self.empty("portused", &[("state", state), ("proto", proto), ("portid", &port.to_string())])?;
+                self.newline()?;
+            }
+        }
+        for m in scry_os::report::listed_matches(result) {
+            let (accuracy, line) = (m.percent().to_string(), m.line.to_string());
+            self.open("osmatch", &[("name", &m.name), ("accuracy", &accuracy), ("line", &line)])?;
+            self.newline()?;
+            for class in m.classes.iter() {
+                let mut attributes = vec![
+                    ("type", class.device_type.as_str()),
+                    ("vendor", &class.vendor),
+                    ("osfamily", &class.family),
+                ];
+                if let Some(generation) = &class.generation {
+                    attributes.push(("osgen", generation));
+                }
+                attributes.push(("accuracy", &accuracy));
+                // nmap writes each class, CPEs included, on one line.
+                self.open("osclass", &attributes)?;
+                for cpe in &class.cpe {
+                    self.open("cpe", &[])?;
+                    self.event(Event::Text(BytesText::new(&cpe.name)))?;
+                    self.close("cpe")?;
+                }
+                self.close("osclass")?;
+                self.newline()?;
+            }
+            self.close("osmatch")?;
+            self.newline()?;
+        }
+        if result.perfect == 0 {
+            // One line, as nmap writes it: the wrapped form's line breaks
+            // become character references.
+            let text = quick_xml::escape::escape(fingerprint.to_wrapped(true)).replace('\n', "&#xa;");
+            let mut element = BytesStart::new("osfingerprint");
+            element.push_attribute(Attribute::from(("fingerprint".as_bytes(), text.as_bytes())));
+            self.event(Event::Empty(element))?;
+            self.newline()?;
+        }
+        self.close("os")?;
+        self.newline()
+    }
+}
+
 /// Text for an XML comment, which may not contain `--`.
 fn comment_safe(text: &str) -> String {
     text.replace("--", "-&#45;")
@@ -198,6 +273,26 @@ impl<W: Write> Sink for Xml<W> {
         self.open("host", &[("starttime", &start), ("endtime", &end)])?;
         self.identity(report.ip, report.mac, report.up_reason)?;
         self.ports(&layout)?;
+        if self.options.os {
+            self.host_open = true;
+            return Ok(());
+        }
+        self.close("host")?;
+        self.newline()?;
+        self.flush()
+    }
+
+    fn os(&mut self, _ip: IpAddr, os: &OsReport<'_>) -> io::Result<()> {
+        if !std::mem::take(&mut self.host_open) {
+            return Ok(());
+        }
+        if let OsReport::Done { result, fingerprint, distance, ports_used, .. } = os {
+            self.os_element(result, fingerprint, ports_used)?;
+            if let Some(d) = distance {
+                self.empty("distance", &[("value", &d.to_string())])?;
+                self.newline()?;
+            }
+        }
         self.close("host")?;
         self.newline()?;
         self.flush()

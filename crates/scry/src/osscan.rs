@@ -1,0 +1,357 @@
+//! `scry -O`: nmap's OS detection for every host the SYN scan reports.
+//!
+//! [`OsDetect`] wraps the output sinks. It passes live events through,
+//! holds the per-host reports until the SYN scan is over, then fingerprints
+//! every held host at once (one send/receive loop; each host paced by its
+//! own `scry_os::schedule::HostSchedule`, so 32 hosts take about as long as
+//! one), and finally hands each host's report followed by its OS result to
+//! the sinks. Like nmap it tries again, up to `--max-os-tries`, while no
+//! reference matches perfectly (after two tries only if the conditions were
+//! good), and keeps the best try.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
+use scry_os::compute::{compute, Computed, DistanceMethod, Exchange, Reply};
+use scry_os::probes::{OsProbe, ProbeSet};
+use scry_os::schedule::{HostSchedule, Timing};
+use scry_os::{Database, Matcher, OsResult, ReportOptions, SubjectFingerprint, SubjectTest};
+use scry_packet::{parse_frame, EthernetSpec, Mac};
+use scry_probe::results::PortResult;
+use scry_probe::state::{PortState, Reason};
+
+use crate::engine::NextHops;
+use crate::output::{HostReport, OsReport, PortsUsed, ScanInfo, Sink, Stats};
+
+/// How long one receive call may block, so every host's schedule is
+/// polled at least this often.
+const POLL: Duration = Duration::from_millis(2);
+
+/// nmap stops after this many tries unless the fingerprint is fit to submit.
+const STANDARD_TRIES: u32 = 2;
+
+/// What OS detection needs from the resolved scan.
+pub struct OsOptions {
+    pub db: Database,
+    pub iface: Interface,
+    pub src: Ipv4Addr,
+    pub src_mac: Mac,
+    pub next_hops: NextHops,
+    pub ttl: u8,
+    pub max_tries: u32,
+    pub osscan_guess: bool,
+    /// `--osscan-limit`: skip hosts without an open and a closed TCP port.
+    pub limit: bool,
+    /// Set by Ctrl-C/SIGTERM: finish the try with the replies so far.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// A host report held until OS detection is done.
+struct Held {
+    ip: IpAddr,
+    mac: Option<Mac>,
+    up_reason: Option<(Reason, Option<u8>)>,
+    ports: BTreeMap<u16, PortResult>,
+    scanned: Vec<u16>,
+}
+
+/// The sinks, with OS detection between the scan and the host reports.
+pub struct OsDetect {
+    inner: Vec<Box<dyn Sink>>,
+    options: OsOptions,
+    held: Vec<Held>,
+}
+
+impl OsDetect {
+    pub fn new(inner: Vec<Box<dyn Sink>>, options: OsOptions) -> OsDetect {
+        OsDetect { inner, options, held: Vec::new() }
+    }
+}
+
+impl Sink for OsDetect {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.inner.iter_mut().try_for_each(|s| s.begin(info))
+    }
+
+    fn host_up(&mut self, ip: IpAddr, reason: Reason, ttl: Option<u8>) -> io::Result<()> {
+        self.inner.iter_mut().try_for_each(|s| s.host_up(ip, reason, ttl))
+    }
+
+    fn port(&mut self, ip: IpAddr, port: u16, result: &PortResult) -> io::Result<()> {
+        self.inner.iter_mut().try_for_each(|s| s.port(ip, port, result))
+    }
+
+    fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
+        self.held.push(Held {
+            ip: report.ip,
+            mac: report.mac,
+            up_reason: report.up_reason,
+            ports: report.ports.clone(),
+            scanned: report.scanned.to_vec(),
+        });
+        Ok(())
+    }
+
+    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        let start = Instant::now();
+        // The port scan's results are printed whatever happens to OS detection.
+        let outcomes = detect(&self.options, &self.held, stats.interrupted).unwrap_or_else(|e| {
+            eprintln!("scry: OS detection failed: {e:#}");
+            HashMap::new()
+        });
+        let stats = Stats { duration: stats.duration + start.elapsed(), ..*stats };
+        for held in &self.held {
+            let report = HostReport {
+                ip: held.ip,
+                mac: held.mac,
+                up_reason: held.up_reason,
+                ports: &held.ports,
+                scanned: &held.scanned,
+            };
+            let outcome = outcomes.get(&held.ip);
+            for sink in &mut self.inner {
+                sink.host(&report)?;
+                let os = match outcome {
+                    Some(o) => OsReport::Done {
+                        result: &o.result,
+                        fingerprint: &o.fingerprint,
+                        options: &o.report,
+                        distance: o.computed.distance,
+                        ports_used: o.ports_used,
+                    },
+                    None => OsReport::Skipped,
+                };
+                sink.os(held.ip, &os)?;
+            }
+        }
+        self.inner.iter_mut().try_for_each(|s| s.finish(&stats))
+    }
+}
+
+/// One host's best try.
+struct Outcome {
+    computed: Computed,
+    ports_used: PortsUsed,
+    result: OsResult,
+    fingerprint: SubjectFingerprint,
+    report: ReportOptions,
+}
+
+impl Outcome {
+    fn perfect(&self) -> bool {
+        self.result.perfect > 0
+    }
+
+    fn accuracy(&self) -> f64 {
+        self.result.matches.first().map_or(0.0, |m| m.accuracy)
+    }
+}
+
+/// A host to fingerprint.
+struct Target {
+    ip: Ipv4Addr,
+    mac: Mac,
+    open: Option<u16>,
+    closed: Option<u16>,
+}
+
+fn first_in_state(ports: &BTreeMap<u16, PortResult>, state: PortState) -> Option<u16> {
+    ports.iter().find(|(_, r)| r.state == state).map(|(p, _)| *p)
+}
+
+fn next_hop(hops: &NextHops, ip: Ipv4Addr) -> Option<Mac> {
+    match hops {
+        NextHops::All(mac) => Some(*mac),
+        NextHops::PerHost(map) => map.get(&ip).copied(),
+    }
+}
+
+/// Fingerprints every up host; hosts left out (IPv6, no next hop,
+/// `--osscan-limit`, an interrupted scan) get no entry.
+fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Result<HashMap<IpAddr, Outcome>> {
+    let mut targets = Vec::new();
+    for h in held {
+        let IpAddr::V4(ip) = h.ip else { continue };
+        let Some(mac) = next_hop(&options.next_hops, ip) else { continue };
+        let (open, closed) =
+            (first_in_state(&h.ports, PortState::Open), first_in_state(&h.ports, PortState::Closed));
+        if interrupted || (options.limit && (open.is_none() || closed.is_none())) {
+            continue;
+        }
+        targets.push(Target { ip, mac, open, closed });
+    }
+    let mut best: HashMap<IpAddr, Outcome> = HashMap::new();
+    let mut pending: Vec<&Target> = targets.iter().collect();
+    for attempt in 1..=options.max_tries.max(1) {
+        if pending.is_empty() || (attempt > 1 && options.stop.load(Ordering::Relaxed)) {
+            break;
+        }
+        let exchanges = one_try(options, &pending)?;
+        for (target, exchange) in pending.iter().zip(exchanges) {
+            let outcome = evaluate(options, target, &exchange);
+            let better = best.get(&IpAddr::V4(target.ip)).map_or(true, |b| outcome.accuracy() > b.accuracy());
+            if better {
+                best.insert(IpAddr::V4(target.ip), outcome);
+            }
+        }
+        pending.retain(|t| {
+            let b = &best[&IpAddr::V4(t.ip)];
+            !b.perfect() && (attempt < STANDARD_TRIES || b.report.omit_reason.is_none())
+        });
+    }
+    Ok(best)
+}
+
+/// Computes, matches and describes one try's exchange with `target`.
+fn evaluate(options: &OsOptions, target: &Target, exchange: &Exchange) -> Outcome {
+    let computed = compute(exchange);
+    let result = Matcher::new(&options.db).match_subject(&computed.fingerprint);
+    let report = ReportOptions {
+        osscan_guess: options.osscan_guess,
+        omit_reason: computed.poor_conditions.first().cloned(),
+        unreliable: target.open.is_none() || target.closed.is_none(),
+    };
+    let mut fingerprint = computed.fingerprint.clone();
+    fingerprint.scan = Some(scan_test(target, exchange, &computed));
+    let u1_answered = fingerprint.test("U1").is_some_and(|t| t.get("R") == Some("Y"));
+    let ports_used = PortsUsed {
+        open_tcp: target.open,
+        closed_tcp: target.closed,
+        closed_udp: u1_answered.then_some(exchange.set.closed_udp),
+    };
+    Outcome { computed, ports_used, result, fingerprint, report }
+}
+
+/// nmap's informational `SCAN(...)` test, with scry's version.
+fn scan_test(target: &Target, exchange: &Exchange, computed: &Computed) -> SubjectTest {
+    let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+    let (month, day) = month_day(now / 86_400);
+    let port = |p: Option<u16>| p.map_or(String::new(), |p| p.to_string());
+    let dc = match computed.distance_method {
+        Some(DistanceMethod::Known) if computed.distance == Some(0) => "L",
+        Some(DistanceMethod::Known) => "D",
+        Some(DistanceMethod::Icmp) => "I",
+        Some(DistanceMethod::Guess) | None => "G",
+    };
+    let mut attrs = vec![
+        ("V", env!("CARGO_PKG_VERSION").to_owned()),
+        ("E", "4".to_owned()),
+        ("D", format!("{month}/{day}")),
+        ("OT", port(target.open)),
+        ("CT", port(target.closed)),
+        ("CU", exchange.set.closed_udp.to_string()),
+        ("PV", if target.ip.is_private() { "Y" } else { "N" }.to_owned()),
+        ("DS", computed.distance.map_or(String::new(), |d| d.to_string())),
+        ("DC", dc.to_owned()),
+        ("G", if computed.poor_conditions.is_empty() { "Y" } else { "N" }.to_owned()),
+    ];
+    if exchange.known_distance == Some(1) {
+        attrs.push(("M", format!("{:02X}{:02X}{:02X}", target.mac.0[0], target.mac.0[1], target.mac.0[2])));
+    }
+    attrs.push(("TM", format!("{now:X}")));
+    attrs.push(("P", format!("{}-unknown-{}", std::env::consts::ARCH, std::env::consts::OS)));
+    SubjectTest::new("SCAN", attrs)
+}
+
+/// Month and day of a day count since 1970-01-01 (civil-from-days).
+fn month_day(days: u64) -> (u32, u32) {
+    let z = days as i64 + 719_468;
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    (month as u32, day as u32)
+}
+
+/// One host's live state during a try.
+struct Live {
+    set: ProbeSet,
+    eth: EthernetSpec,
+    schedule: HostSchedule,
+    replies: Vec<Reply>,
+    closed_tcp_guessed: bool,
+}
+
+/// Sends every target its probes and collects the replies; one exchange
+/// per target, in order.
+fn one_try(options: &OsOptions, targets: &[&Target]) -> anyhow::Result<Vec<Exchange>> {
+    let filter = format!("ip and dst host {} and (icmp or tcp)", options.src);
+    let capture = CaptureConfig { filter, timeout: POLL, ..CaptureConfig::default() };
+    let mut rx = Receiver::open(&options.iface.name, &capture)?;
+    let tx = RawSender::open(&options.iface)?;
+    let link = rx.link_type();
+    let clock = Instant::now();
+    let mut lives: Vec<Live> = targets.iter().map(|t| live(options, t, clock.elapsed())).collect();
+    let index: HashMap<IpAddr, usize> =
+        targets.iter().enumerate().map(|(i, t)| (IpAddr::V4(t.ip), i)).collect();
+    while lives.iter().any(|l| !l.schedule.is_done()) && !options.stop.load(Ordering::Relaxed) {
+        let now = clock.elapsed();
+        for l in &mut lives {
+            while let Some(probe) = l.schedule.poll(now) {
+                tx.send(&l.set.frame(probe, &l.eth)?)?;
+            }
+        }
+        while let Some(frame) = rx.next_frame()? {
+            let Ok(parsed) = parse_frame(link, frame.data) else { continue };
+            let Some(&i) = parsed.ip().and_then(|ip| index.get(&ip.header.src)) else { continue };
+            let l = &mut lives[i];
+            if let Some(probe) = l.set.classify(&parsed) {
+                l.replies.push(Reply { probe, frame: parsed, after_resend: l.schedule.sends(probe) > 1 });
+                l.schedule.on_reply(probe, clock.elapsed());
+            }
+            if clock.elapsed() >= now + POLL {
+                break;
+            }
+        }
+    }
+    let known = if options.iface.is_loopback {
+        Some(0)
+    } else {
+        matches!(options.next_hops, NextHops::PerHost(_)).then_some(1)
+    };
+    Ok(lives
+        .into_iter()
+        .map(|l| Exchange {
+            set: l.set,
+            seq_sent_us: l.schedule.seq_sent_us(),
+            replies: l.replies,
+            known_distance: known,
+            localhost: options.iface.is_loopback,
+            closed_tcp_guessed: l.closed_tcp_guessed,
+        })
+        .collect())
+}
+
+/// Fresh random choices for one host's try, as nmap makes them.
+fn live(options: &OsOptions, t: &Target, now: Duration) -> Live {
+    let set = ProbeSet {
+        src: options.src,
+        dst: t.ip,
+        open_tcp: t.open,
+        // Without a known closed port nmap tries one that is probably closed.
+        closed_tcp: t.closed.or_else(|| Some(rand::random_range(30000..=44780))),
+        // nmap picks a random port when no closed UDP port is known.
+        closed_udp: rand::random_range(30000..=65000),
+        tcp_port_base: rand::random_range(33000..=60000),
+        udp_port: rand::random_range(33000..=60000),
+        seq_base: rand::random(),
+        ack: rand::random(),
+        icmp_id: rand::random(),
+        ttl: options.ttl,
+        // nmap: (time % 14) + 51 when no TTL is given.
+        udp_ttl: if options.ttl == 64 { 51 + (rand::random_range(0..14)) } else { options.ttl },
+        ip_id: rand::random(),
+    };
+    let eth = EthernetSpec { src: options.src_mac, dst: t.mac };
+    let schedule = HostSchedule::new(Timing::default(), t.open.is_some(), true, now);
+    // The whole probe list is fixed up front; make sure it builds.
+    debug_assert!(OsProbe::all().iter().all(|p| set.frame(*p, &eth).is_ok()));
+    Live { set, eth, schedule, replies: Vec::new(), closed_tcp_guessed: t.closed.is_none() }
+}

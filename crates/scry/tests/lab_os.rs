@@ -1,0 +1,452 @@
+//! `scry -O` against nmap 7.93's `-O` on the same lab targets.
+//!
+//! Four tuned Linux stacks, one that ignores pings, one that drops
+//! everything and one with no open port. Both scanners run with one try,
+//! `--osscan-guess` (so that both always name their best matches) and
+//! nmap's own database. For every fingerprinted host scry's subject
+//! fingerprint must equal nmap's on every test that depends neither on
+//! timing nor on randomness, and scry must name the same top match. Left
+//! out: `SEQ`'s `SP` and `ISR` (timing), `GCD` (of random ISNs), and a
+//! numeric `TS` (Linux starts each connection's timestamps at a random
+//! offset, so the measured rate is noise; `U` and `0` are compared). Those
+//! values can tip the balance between two close references; a top match
+//! that differs must then be nmap's once nmap's SEQ values are put into
+//! scry's fingerprint.
+//!
+//! Skipped without root or nmap, except under `CI=true`.
+
+mod common;
+
+use std::net::Ipv4Addr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::Scan;
+use scry_lab::{lab_or_skip, Lab, Personality, TargetSpec};
+use scry_os::{Database, Matcher, SubjectFingerprint, SubjectTest};
+
+const NMAP_DB: &str = "/usr/share/nmap/nmap-os-db";
+const OPEN: u16 = 22;
+const CLOSED: u16 = 1;
+
+fn nmap_or_skip(test: &str) -> Option<()> {
+    let found = Command::new("nmap").arg("--version").output().is_ok_and(|o| o.status.success());
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    match (found && Path::new(NMAP_DB).is_file(), ci) {
+        (true, _) => Some(()),
+        (false, true) => panic!("CI=true but nmap or {NMAP_DB} is missing"),
+        (false, false) => {
+            eprintln!("skipped: {test}: nmap is not installed");
+            None
+        }
+    }
+}
+
+/// Linux with its defaults, `tcp_rmem` written out: the kernel sizes its
+/// maximum (and so the window scale) by the machine's memory.
+fn linux() -> Personality {
+    Personality { tcp_rmem: Some("4096 131072 33554432".to_owned()), ..Personality::default() }
+}
+
+/// A default Linux target listening on [`OPEN`].
+fn linux_target() -> TargetSpec {
+    TargetSpec::new().personality(linux()).tcp_listen(&[OPEN])
+}
+
+/// The targets, in lab order (target `i` is 198.18.0.(10+i)).
+fn lab() -> scry_lab::LabBuilder {
+    let base = linux;
+    let tuned = [
+        base(),
+        Personality {
+            ttl: Some(128),
+            tcp_timestamps: Some(false),
+            tcp_window_scaling: Some(false),
+            ..base()
+        },
+        Personality {
+            tcp_sack: Some(false),
+            tcp_ecn: Some(1),
+            tcp_rmem: Some("4096 8192 16384".to_owned()),
+            ..base()
+        },
+        Personality { ttl: Some(255), tcp_timestamps: Some(false), ..base() },
+        Personality { icmp_echo_ignore_all: Some(true), ..base() },
+    ];
+    let builder = tuned
+        .into_iter()
+        .fold(Lab::builder(), |b, p| b.target(TargetSpec::new().personality(p).tcp_listen(&[OPEN])));
+    builder.target(linux_target().drop_all()).target(TargetSpec::new().personality(base()))
+}
+
+const DROPS_ALL: usize = 5;
+const NO_OPEN_PORT: usize = 6;
+
+/// A host's section of nmap's or scry's normal output.
+fn section(text: &str, ip: Ipv4Addr) -> &str {
+    let start = text
+        .find(&format!("scan report for {ip}\n"))
+        .unwrap_or_else(|| panic!("no report for {ip} in\n{text}"));
+    let rest = &text[start..];
+    let end = rest[1..].find(" scan report for ").map_or(rest.len(), |e| e + 1);
+    &rest[..end]
+}
+
+/// The line starting with `prefix` in a host's section.
+fn line<'a>(section: &'a str, prefix: &str) -> Option<&'a str> {
+    section.lines().find(|l| l.starts_with(prefix))
+}
+
+/// The OS lines of a host's section, in order.
+fn os_lines(section: &str) -> Vec<&str> {
+    const STARTS: [&str; 11] = [
+        "Warning: OSScan",
+        "Too many fingerprints",
+        "Device type:",
+        "Running",
+        "OS CPE:",
+        "OS details:",
+        "Aggressive OS guesses:",
+        "No exact OS matches",
+        "No OS matches",
+        "OS fingerprint not ideal",
+        "Network Distance:",
+    ];
+    section.lines().filter(|l| STARTS.iter().any(|s| l.starts_with(s))).collect()
+}
+
+/// The match list nmap printed: what follows `OS details: ` or
+/// `Aggressive OS guesses: `, best first.
+fn match_list(section: &str) -> Option<&str> {
+    ["OS details: ", "Aggressive OS guesses: "]
+        .iter()
+        .find_map(|prefix| line(section, prefix).map(|l| &l[prefix.len()..]))
+}
+
+/// Whether `list` names `name` first.
+fn names_first(list: &str, name: &str) -> bool {
+    list.strip_prefix(name)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(", ") || rest.starts_with(" ("))
+}
+
+/// The first listed match for `fp` with nmap's database.
+fn top_for(db: &Database, fp: &SubjectFingerprint) -> Option<String> {
+    let result = Matcher::new(db).match_subject(fp);
+    scry_os::report::listed_matches(&result).first().map(|m| m.name.to_string())
+}
+
+/// `fp` with its SEQ test replaced by `seq`'s (or removed).
+fn with_seq(fp: &SubjectFingerprint, seq: Option<&SubjectTest>) -> SubjectFingerprint {
+    let mut out = SubjectFingerprint { scan: None, tests: Vec::new() };
+    out.tests.extend(seq.cloned());
+    out.tests.extend(fp.tests.iter().filter(|t| t.name != "SEQ").cloned());
+    out
+}
+
+/// nmap's unwrapped fingerprint (printed under -d) from a host's section.
+fn nmap_fingerprint(section: &str) -> SubjectFingerprint {
+    let at = section.find("TCP/IP fingerprint:\n").unwrap_or_else(|| panic!("no fingerprint in\n{section}"));
+    let text: Vec<&str> = section[at..].lines().skip(1).take_while(|l| !l.trim().is_empty()).collect();
+    SubjectFingerprint::parse(&text.join("\n")).unwrap_or_else(|e| panic!("{e}\n{section}"))
+}
+
+/// Tests without timing- or randomness-dependent attributes (module docs).
+fn comparable(fp: &SubjectFingerprint) -> Vec<SubjectTest> {
+    fp.tests
+        .iter()
+        .map(|t| {
+            let attrs = t.attrs.iter().filter_map(|(a, v)| match (t.name.as_str(), a.as_str()) {
+                ("SEQ", "SP" | "ISR" | "GCD") => None,
+                ("SEQ", "TS") if v != "U" && v != "0" => Some((a.clone(), "numeric".to_owned())),
+                _ => Some((a.clone(), v.clone())),
+            });
+            SubjectTest { name: t.name.clone(), attrs: attrs.collect() }
+        })
+        .collect()
+}
+
+/// nmap's normal output (with -d), scry's normal output and scry's JSON
+/// for one `-O` run of each over `targets` with `ports`.
+fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> Run {
+    let ips: Vec<String> = targets.iter().map(Ipv4Addr::to_string).collect();
+    static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("scry-lab-os-{}-{run}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let common = ["-O", "--osscan-guess", "-Pn", "-n", "-p", ports, "--max-os-tries", "1"];
+    let out = node
+        .command("nmap")
+        .env_remove("NMAP_ARGS")
+        .env_remove("NMAPDIR")
+        .args(common)
+        .args([
+            "-sS",
+            "-d",
+            "--datadir",
+            "/usr/share/nmap",
+            "-oX",
+            &file("nmap.xml"),
+            "-oG",
+            &file("nmap.gnmap"),
+        ])
+        .args(&ips)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running nmap");
+    let nmap = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "nmap: {}\n{nmap}", out.status);
+
+    let out = common::command(node, &common)
+        .args([
+            "--os-db",
+            NMAP_DB,
+            "-oN",
+            &file("scry.txt"),
+            "-oX",
+            &file("scry.xml"),
+            "-oG",
+            &file("scry.gnmap"),
+        ])
+        .args(&ips)
+        .stdin(Stdio::null())
+        .output()
+        .expect("running scry");
+    let scry = Scan::from_output(out.status, &out.stdout, &out.stderr);
+    assert!(scry.status.success(), "scry: {}\n{}", scry.status, scry.stderr);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).unwrap();
+    let (normal, xml, nmap_xml) = (read("scry.txt"), read("scry.xml"), read("nmap.xml"));
+    let (gnmap, nmap_gnmap) = (read("scry.gnmap"), read("nmap.gnmap"));
+    let _ = std::fs::remove_dir_all(&dir);
+    Run { nmap, nmap_xml, nmap_gnmap, normal, xml, gnmap, scry }
+}
+
+/// What [`run_both`] collected.
+struct Run {
+    nmap: String,
+    nmap_xml: String,
+    nmap_gnmap: String,
+    normal: String,
+    xml: String,
+    gnmap: String,
+    scry: Scan,
+}
+
+/// `ip`'s grepable `Ports:` line with the OS fields, `Seq Index` (timed)
+/// written as `N`.
+fn ports_line(gnmap: &str, ip: Ipv4Addr) -> String {
+    let head = format!("Host: {ip} ()\tPorts: ");
+    let line = gnmap.lines().find(|l| l.starts_with(&head)).unwrap_or_else(|| panic!("{head} in\n{gnmap}"));
+    line.split('\t')
+        .map(|f| if f.starts_with("Seq Index: ") { "Seq Index: N" } else { f })
+        .collect::<Vec<_>>()
+        .join("\t")
+}
+
+/// `xml` without its `<osfingerprint .../>` element and the line break after it.
+fn without_fingerprint(xml: &str) -> String {
+    match xml.find("<osfingerprint ") {
+        None => xml.to_owned(),
+        Some(start) => {
+            let end = start + xml[start..].find("/>").expect("/>") + 2;
+            let end = if xml[end..].starts_with('\n') { end + 1 } else { end };
+            format!("{}{}", &xml[..start], &xml[end..])
+        }
+    }
+}
+
+/// The `<os>` element and `<distance>` of `ip`'s `<host>` in nmap XML, with
+/// the UDP port U1 used (random in both scanners) written as `U`.
+fn xml_os(xml: &str, ip: Ipv4Addr) -> String {
+    let address = format!("<address addr=\"{ip}\" addrtype=\"ipv4\"/>");
+    // `<host ` and not `<hosthint>`, which names the host too.
+    let host = xml
+        .split("<host ")
+        .skip(1)
+        .map(|h| &h[..h.find("</host>").expect("</host>")])
+        .find(|h| h.contains(&address))
+        .unwrap_or_else(|| panic!("no <host> for {ip} in\n{xml}"));
+    let os = host.find("<os>").map_or("", |start| &host[start..host.find("</os>").expect("</os>") + 5]);
+    let distance = host.lines().find(|l| l.starts_with("<distance")).unwrap_or("");
+    let lines = os.lines().map(|l| {
+        if l.starts_with("<portused") && l.contains("proto=\"udp\"") {
+            "<portused state=\"closed\" proto=\"udp\" portid=\"U\"/>".to_owned()
+        } else {
+            l.to_owned()
+        }
+    });
+    lines.chain(std::iter::once(distance.to_owned())).collect::<Vec<_>>().join("\n")
+}
+
+/// Problems with scry's fingerprint and top match for `ip`, against nmap's.
+fn compare(db: &Database, nmap: &str, normal: &str, scry: &Scan, ip: Ipv4Addr, hops: u64) -> Vec<String> {
+    let (theirs, ours) = (section(nmap, ip), section(normal, ip));
+    let record = scry
+        .records_of("os")
+        .find(|r| r["ip"] == ip.to_string())
+        .unwrap_or_else(|| panic!("no os record for {ip}:\n{}", scry.stdout));
+    assert_eq!(record["distance"], hops, "{ip}");
+    let mut problems = Vec::new();
+    let text = record["fingerprint"].as_str().expect("fingerprint text");
+    let fp = SubjectFingerprint::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let (a, b) = (comparable(&nmap_fingerprint(theirs)), comparable(&fp));
+    if a != b {
+        let show = |v: &[SubjectTest]| v.iter().map(|t| format!("  {t}\n")).collect::<String>();
+        problems.push(format!("{ip}: fingerprints differ\nnmap:\n{}scry:\n{}", show(&a), show(&b)));
+    }
+    // The top match. SEQ's SP, ISR, GCD and TS come from random ISNs and
+    // timestamps and can decide between close references (nmap's own top
+    // match changes from run to run then). So when scry's top match is not
+    // nmap's, it must become nmap's with nmap's SEQ values in scry's
+    // fingerprint: the difference lies in those values only.
+    let scry_top = record["matches"][0]["name"].as_str().map(str::to_owned);
+    let nmap_list = match_list(theirs).unwrap_or("");
+    let agrees = |top: &Option<String>| match top {
+        Some(name) => names_first(nmap_list, name),
+        None => nmap_list.is_empty(),
+    };
+    if !agrees(&scry_top) {
+        let nmap_fp = nmap_fingerprint(theirs);
+        let explained = top_for(db, &with_seq(&fp, nmap_fp.test("SEQ")));
+        if agrees(&explained) {
+            eprintln!("{ip}: top match {scry_top:?} vs nmap's {nmap_list:?}, from SEQ's random values only");
+        } else {
+            problems.push(format!(
+                "{ip}: top match nmap {nmap_list:?}, scry {scry_top:?}, with nmap's SEQ {explained:?}"
+            ));
+        }
+    }
+    if match_list(ours).is_some_and(|l| !scry_top.as_deref().is_some_and(|t| names_first(l, t))) {
+        problems.push(format!("{ip}: normal output and JSON disagree on the top match"));
+    }
+    problems
+}
+
+#[test]
+fn scry_fingerprints_like_nmap() {
+    let Some(()) = nmap_or_skip("scry_fingerprints_like_nmap") else { return };
+    let lab = lab_or_skip!(lab());
+    let ips: Vec<Ipv4Addr> = lab.targets().iter().map(|t| t.ipv4()).collect();
+    let Run { nmap, nmap_xml, nmap_gnmap, normal, xml, gnmap, scry } =
+        run_both(lab.scanner(), &format!("{OPEN},{CLOSED}"), &ips);
+    let db = Database::load(&[NMAP_DB]).unwrap();
+    let mut problems = Vec::new();
+    for (i, &ip) in ips.iter().enumerate() {
+        let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
+        assert_eq!(ports_line(&gnmap, ip), ports_line(&nmap_gnmap, ip), "{ip}: grepable");
+        if i == DROPS_ALL || i == NO_OPEN_PORT {
+            // No SEQ test, so nothing timed: every OS line must be nmap's,
+            // and so must the XML (but for the fingerprint's SCAN line).
+            assert_eq!(os_lines(ours), os_lines(theirs), "{ip}: scry\n{ours}\nnmap\n{theirs}");
+            // nmap's -d writes the fingerprint unwrapped and even when
+            // too many references match: compare without it.
+            assert_eq!(
+                without_fingerprint(&xml_os(&xml, ip)),
+                without_fingerprint(&xml_os(&nmap_xml, ip)),
+                "{ip}: XML"
+            );
+        } else {
+            // Ports used and distance as nmap writes them.
+            let head = |x: String| {
+                x.lines()
+                    .filter(|l| l.starts_with("<portused") || l.starts_with("<distance"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            assert_eq!(head(xml_os(&xml, ip)), head(xml_os(&nmap_xml, ip)), "{ip}: XML portused/distance");
+        }
+        if i == DROPS_ALL {
+            let want = "Too many fingerprints match this host to give specific OS details";
+            assert_eq!(line(ours, "Too many"), Some(want), "scry on {ip}:\n{ours}");
+            continue;
+        }
+        problems.extend(compare(&db, &nmap, &normal, &scry, ip, 1));
+    }
+    assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
+}
+
+/// With only an open port scanned nmap sends T5-T7 to an arbitrary port,
+/// guesses, and says the conditions were not ideal; so does scry.
+#[test]
+fn without_a_closed_port_scry_guesses_like_nmap() {
+    let Some(()) = nmap_or_skip("without_a_closed_port_scry_guesses_like_nmap") else { return };
+    let lab = lab_or_skip!(Lab::builder().target(linux_target()));
+    let ip = lab.targets()[0].ipv4();
+    let Run { nmap, normal, scry, .. } = run_both(lab.scanner(), &OPEN.to_string(), &[ip]);
+    let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
+    for want in [
+        "Warning: OSScan results may be unreliable because we could not find at least 1 open and 1 closed port",
+        "No exact OS matches for host (test conditions non-ideal).",
+    ] {
+        assert_eq!(line(theirs, want), Some(want), "nmap:\n{theirs}");
+        assert_eq!(line(ours, want), Some(want), "scry:\n{ours}");
+    }
+    let scan = scry.records_of("os").next().expect("os record")["fingerprint"].as_str().unwrap().to_owned();
+    assert!(scan.contains("%CT=%") && scan.contains("%G=N%"), "no closed port, not fit to submit: {scan}");
+    let db = Database::load(&[NMAP_DB]).unwrap();
+    let problems = compare(&db, &nmap, &normal, &scry, ip, 1);
+    assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
+}
+
+/// 32 hosts are fingerprinted together: every one gets the fingerprint and
+/// top match a lone host gets. Prints both run times for
+/// `docs/benchmarks.md` (nothing is asserted about them).
+#[test]
+fn thirty_two_hosts_at_once() {
+    let lab = lab_or_skip!((0..32).fold(Lab::builder(), |b, _| b.target(linux_target())));
+    let ips: Vec<String> = lab.targets().iter().map(|t| t.ipv4().to_string()).collect();
+    let ports = format!("{OPEN},{CLOSED}");
+    let run = |targets: &[String]| {
+        let args = ["-O", "-n", "-p", &ports, "--max-os-tries", "1", "--os-db", NMAP_DB];
+        let started = std::time::Instant::now();
+        let out = common::command(lab.scanner(), &args).args(targets).stdin(Stdio::null()).output().unwrap();
+        let scan = Scan::from_output(out.status, &out.stdout, &out.stderr);
+        assert!(scan.status.success(), "scry: {}\n{}", scan.status, scan.stderr);
+        (scan, started.elapsed())
+    };
+    let (one, one_took) = run(&ips[..1]);
+    let (all, all_took) = run(&ips);
+    eprintln!("scry -O: 1 host {:.2} s, 32 hosts {:.2} s", one_took.as_secs_f64(), all_took.as_secs_f64());
+    if nmap_or_skip("thirty_two_hosts_at_once (nmap timing)").is_some() {
+        let nmap = |targets: &[String]| {
+            let started = std::time::Instant::now();
+            let mut cmd = lab.scanner().command("nmap");
+            cmd.args(["-O", "-n", "-sS", "-p", &ports, "--max-os-tries", "1"]).args(targets);
+            let out = cmd.stdin(Stdio::null()).output().expect("running nmap");
+            assert!(out.status.success(), "nmap: {}", out.status);
+            started.elapsed().as_secs_f64()
+        };
+        eprintln!("nmap -O: 1 host {:.2} s, 32 hosts {:.2} s", nmap(&ips[..1]), nmap(&ips));
+    }
+    let alone = one.records_of("os").next().expect("os record for one host");
+    let fp = |r: &serde_json::Value| {
+        comparable(&SubjectFingerprint::parse(r["fingerprint"].as_str().unwrap()).unwrap())
+    };
+    let records: Vec<_> = all.records_of("os").collect();
+    assert_eq!(records.len(), 32, "{}", all.stdout);
+    // Top matches may differ by SEQ's random values only (see `compare`).
+    let db = Database::load(&[NMAP_DB]).unwrap();
+    let parse =
+        |r: &serde_json::Value| SubjectFingerprint::parse(r["fingerprint"].as_str().unwrap()).unwrap();
+    let lone = parse(alone);
+    for r in records {
+        assert_eq!(fp(r), fp(alone), "{}", r["ip"]);
+        let top = top_for(&db, &with_seq(&parse(r), lone.test("SEQ")));
+        assert_eq!(top.as_deref(), alone["matches"][0]["name"].as_str(), "{}", r["ip"]);
+    }
+}
+
+/// The scanning host itself, over loopback: distance 0, yet `T` from U1's
+/// hop count, as nmap reports it.
+#[test]
+fn localhost_like_nmap() {
+    let Some(()) = nmap_or_skip("localhost_like_nmap") else { return };
+    let lab = lab_or_skip!(Lab::builder().target(linux_target()));
+    let node = &lab.targets()[0];
+    let ip = Ipv4Addr::LOCALHOST;
+    let Run { nmap, normal, scry, .. } = run_both(node, &format!("{OPEN},{CLOSED}"), &[ip]);
+    let db = Database::load(&[NMAP_DB]).unwrap();
+    let problems = compare(&db, &nmap, &normal, &scry, ip, 0);
+    assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
+    assert_eq!(line(section(&normal, ip), "Network Distance"), Some("Network Distance: 0 hops"));
+}
