@@ -100,14 +100,18 @@ fn run() -> anyhow::Result<ExitCode> {
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
     let resolved = config::resolve(&args, &services, command_line)?;
 
+    if args.offline && args.os_detect {
+        return Err(UsageError("-O needs replies, and --offline sends nothing: choose one".into()).into());
+    }
     // Open the wire before anything is sent: privilege problems surface here.
-    let (rx, txs) = if args.offline {
-        (None, vec![scry_capture::Sender::discard(resolved.plan.probe.frame_len())])
-    } else {
-        let iface = Interface::by_name(&resolved.iface)?;
-        let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
-        let rx = Receiver::open(&iface.name, &capture)?;
-        (Some(rx), engine::open_senders(&iface, &resolved.plan)?)
+    let iface = if args.offline { None } else { Some(Interface::by_name(&resolved.iface)?) };
+    let (rx, txs) = match &iface {
+        None => (None, vec![scry_capture::Sender::discard(resolved.plan.probe.frame_len())]),
+        Some(iface) => {
+            let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
+            let rx = Receiver::open(&iface.name, &capture)?;
+            (Some(rx), engine::open_senders(iface, &resolved.plan)?)
+        }
     };
     if args.verbose > 0 {
         eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), resolved.iface, txs[0].method());
@@ -126,7 +130,7 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     let mut sinks = sinks(&args, &outputs, options, &services)?;
     // Progress stays outside: it ends with the SYN scan, before OS detection.
-    if let Some(db) = os_db {
+    if let (Some(db), Some(iface)) = (os_db, &iface) {
         let options = os_options(&args, &resolved, db, iface.clone(), Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
     }
