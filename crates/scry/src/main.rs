@@ -97,6 +97,9 @@ fn run() -> anyhow::Result<ExitCode> {
     if args.os_detect && args.max_os_tries == 0 {
         return Err(UsageError("--max-os-tries must be at least 1".into()).into());
     }
+    if args.os_detect && args.offline {
+        return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
+    }
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
     let resolved = config::resolve(&args, &services, command_line)?;
 
@@ -127,7 +130,8 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut sinks = sinks(&args, &outputs, options, &services)?;
     // Progress stays outside: it ends with the SYN scan, before OS detection.
     if let Some(db) = os_db {
-        let options = os_options(&args, &resolved, db, iface.clone(), Arc::clone(&stop))?;
+        let iface = Interface::by_name(&resolved.iface)?;
+        let options = os_options(&args, &resolved, db, iface, Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
     }
     let counters = Arc::new(engine::Counters::default());
