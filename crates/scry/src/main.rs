@@ -97,21 +97,20 @@ fn run() -> anyhow::Result<ExitCode> {
     if args.os_detect && args.max_os_tries == 0 {
         return Err(UsageError("--max-os-tries must be at least 1".into()).into());
     }
+    if args.os_detect && args.offline {
+        return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
+    }
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
     let resolved = config::resolve(&args, &services, command_line)?;
 
-    if args.offline && args.os_detect {
-        return Err(UsageError("-O needs replies, and --offline sends nothing: choose one".into()).into());
-    }
     // Open the wire before anything is sent: privilege problems surface here.
-    let iface = if args.offline { None } else { Some(Interface::by_name(&resolved.iface)?) };
-    let (rx, txs) = match &iface {
-        None => (None, vec![scry_capture::Sender::discard(resolved.plan.probe.frame_len())]),
-        Some(iface) => {
-            let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
-            let rx = Receiver::open(&iface.name, &capture)?;
-            (Some(rx), engine::open_senders(iface, &resolved.plan)?)
-        }
+    let (rx, txs) = if args.offline {
+        (None, vec![scry_capture::Sender::discard(resolved.plan.probe.frame_len())])
+    } else {
+        let iface = Interface::by_name(&resolved.iface)?;
+        let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
+        let rx = Receiver::open(&iface.name, &capture)?;
+        (Some(rx), engine::open_senders(&iface, &resolved.plan)?)
     };
     if args.verbose > 0 {
         eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), resolved.iface, txs[0].method());
@@ -130,8 +129,9 @@ fn run() -> anyhow::Result<ExitCode> {
     };
     let mut sinks = sinks(&args, &outputs, options, &services)?;
     // Progress stays outside: it ends with the SYN scan, before OS detection.
-    if let (Some(db), Some(iface)) = (os_db, &iface) {
-        let options = os_options(&args, &resolved, db, iface.clone(), Arc::clone(&stop))?;
+    if let Some(db) = os_db {
+        let iface = Interface::by_name(&resolved.iface)?;
+        let options = os_options(&args, &resolved, db, iface, Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
     }
     let counters = Arc::new(engine::Counters::default());

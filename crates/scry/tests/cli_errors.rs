@@ -160,3 +160,8 @@ fn os_detection_with_a_broken_database() {
     assert!(stderr.starts_with(&format!("scry: {arg}:2:")), "names file and line: {stderr}");
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn os_detection_needs_the_wire() {
+    refuses(&["-O", "--offline", "-p", "22", "198.18.0.10"], "-O needs replies; --offline sends nothing");
+}
