@@ -17,3 +17,4 @@ pub mod services;
 pub mod state;
 pub mod syn;
 pub mod targets;
+pub mod udp;
