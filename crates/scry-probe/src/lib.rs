@@ -7,6 +7,7 @@
 //! per-probe table. Scheduling takes `now` as an argument and does no I/O.
 
 pub mod cookie;
+pub mod discovery;
 pub mod payloads;
 pub mod permute;
 pub mod ports;

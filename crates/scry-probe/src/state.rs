@@ -55,6 +55,8 @@ pub enum Reason {
     /// ICMP time exceeded in transit.
     TimeExceeded,
     EchoReply,
+    /// ICMP timestamp reply (`-PP`).
+    TimestampReply,
     ArpResponse,
     /// The user said so (`-Pn`).
     UserSet,
@@ -81,6 +83,7 @@ impl Reason {
             Reason::Unreachable(_) => "unreach",
             Reason::TimeExceeded => "time-exceeded",
             Reason::EchoReply => "echo-reply",
+            Reason::TimestampReply => "timestamp-reply",
             Reason::ArpResponse => "arp-response",
             Reason::UserSet => "user-set",
         }

@@ -59,11 +59,7 @@ impl SynProbe {
         ttl: u8,
         key: CookieKey,
     ) -> Result<SynProbe, BuildError> {
-        let mut ip = IpSpec::new(src, src)?;
-        match &mut ip {
-            IpSpec::V4(h) => h.ttl = ttl,
-            IpSpec::V6(h) => h.hop_limit = ttl,
-        }
+        let ip = ip_header(src, src, ttl, 0)?;
         let tcp = TcpSpec {
             src_port,
             flags: TcpFlags::SYN,
@@ -176,6 +172,23 @@ impl SynProbe {
             _ => Verdict::Unrelated,
         }
     }
+}
+
+/// An IP header from `src` to `dst` with TTL (hop limit) `ttl` and, for
+/// IPv4, identification `id`.
+///
+/// # Errors
+/// [`BuildError::MixedVersions`] when the addresses differ in version.
+pub(crate) fn ip_header(src: IpAddr, dst: IpAddr, ttl: u8, id: u16) -> Result<IpSpec, BuildError> {
+    let mut ip = IpSpec::new(src, dst)?;
+    match &mut ip {
+        IpSpec::V4(h) => {
+            h.ttl = ttl;
+            h.id = id;
+        }
+        IpSpec::V6(h) => h.hop_limit = ttl,
+    }
+    Ok(ip)
 }
 
 /// The IP header and transport of a frame sent to `us`; `None` for anything else.

@@ -12,8 +12,8 @@ use crate::cookie::{CookieKey, Flow, ProbeKind};
 use crate::payloads::{echo_field, Echo, Payloads};
 use crate::results::PortResult;
 use crate::state::{PortState, Reason};
-use crate::syn::{addressed_to, unreachable, Verdict};
-use scry_packet::{build_frame, BuildError, EthernetSpec, Frame, IpSpec, L4Spec, Mac, Transport, UdpSpec};
+use crate::syn::{addressed_to, ip_header, unreachable, Verdict};
+use scry_packet::{build_frame, BuildError, EthernetSpec, Frame, L4Spec, Mac, Transport, UdpSpec};
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -95,14 +95,7 @@ impl UdpProbe {
         ip_id: u16,
         out: &mut [u8],
     ) -> Result<usize, BuildError> {
-        let mut ip = IpSpec::new(self.src, dst)?;
-        match &mut ip {
-            IpSpec::V4(h) => {
-                h.ttl = self.ttl;
-                h.id = ip_id;
-            }
-            IpSpec::V6(h) => h.hop_limit = self.ttl,
-        }
+        let ip = ip_header(self.src, dst, self.ttl, ip_id)?;
         let mut payload =
             self.payloads.for_port(port).nth(which).map(|p| p.data.to_vec()).unwrap_or_default();
         if let Some(echo) = echo_field(port, &payload) {

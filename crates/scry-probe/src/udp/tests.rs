@@ -2,7 +2,7 @@ use super::*;
 use crate::payloads::Payloads;
 use proptest::prelude::*;
 use scry_packet::layout::ETHERNET_LEN;
-use scry_packet::{build_frame, parse_frame, IcmpSpec, LinkType};
+use scry_packet::{build_frame, parse_frame, IcmpSpec, IpSpec, LinkType};
 
 const US: &str = "198.18.0.1";
 const TARGET: &str = "198.18.0.10";
