@@ -8,6 +8,7 @@
 
 pub mod cookie;
 pub mod discovery;
+pub mod pace;
 pub mod payloads;
 pub mod permute;
 pub mod ports;
