@@ -12,6 +12,7 @@
 //! routers say nothing about the host.
 
 use crate::cookie::{CookieKey, Flow, ProbeKind};
+use crate::probe::Probe;
 use crate::state::{PortState, Reason};
 use crate::syn::{addressed_to, ip_header, SynProbe, Verdict};
 use crate::udp::UdpProbe;

@@ -12,6 +12,7 @@ pub mod pace;
 pub mod payloads;
 pub mod permute;
 pub mod ports;
+pub mod probe;
 pub mod rate;
 pub mod results;
 pub mod retry;

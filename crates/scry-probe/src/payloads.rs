@@ -167,6 +167,11 @@ impl Payloads {
         self.for_port(port).len().max(1)
     }
 
+    /// Length of the longest payload (0 when there are none).
+    pub fn max_len(&self) -> usize {
+        self.payloads.iter().map(|p| p.data.len()).max().unwrap_or(0)
+    }
+
     /// Number of distinct payloads.
     pub fn len(&self) -> usize {
         self.payloads.len()

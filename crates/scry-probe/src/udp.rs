@@ -10,13 +10,20 @@
 
 use crate::cookie::{CookieKey, Flow, ProbeKind};
 use crate::payloads::{echo_field, Echo, Payloads};
+use crate::probe::Probe;
 use crate::results::PortResult;
+use crate::services::Protocol;
 use crate::state::{PortState, Reason};
 use crate::syn::{addressed_to, ip_header, unreachable, Verdict};
+use scry_packet::layout::ETHERNET_LEN;
 use scry_packet::{build_frame, BuildError, EthernetSpec, Frame, L4Spec, Mac, Transport, UdpSpec};
 use std::net::IpAddr;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
+
+/// Fixed header lengths (RFC 8200, RFC 768).
+const IPV6_HEADER_LEN: usize = 40;
+const UDP_HEADER_LEN: usize = 8;
 
 /// ICMP destination-unreachable code for "port unreachable" (RFC 792).
 const PORT_UNREACHABLE: u8 = 3;
@@ -48,21 +55,6 @@ impl UdpProbe {
         UdpProbe { src, src_mac, src_ports, ttl, key, payloads }
     }
 
-    /// The pcap-filter(7) expression selecting possible replies: UDP to our
-    /// source ports and ICMP errors, addressed to us.
-    pub fn filter(&self) -> String {
-        let (first, last) = (self.src_ports.start(), self.src_ports.end());
-        match self.src {
-            IpAddr::V4(src) => format!(
-                "dst host {src} and ((udp and dst portrange {first}-{last}) or \
-                 (icmp and icmp[icmptype] == icmp-unreach))"
-            ),
-            IpAddr::V6(src) => {
-                format!("dst host {src} and ((udp and dst portrange {first}-{last}) or icmp6)")
-            }
-        }
-    }
-
     /// How many datagrams a probe of `port` is: one per payload, at least one.
     pub fn datagrams(&self, port: u16) -> usize {
         self.payloads.datagrams(port)
@@ -78,6 +70,55 @@ impl UdpProbe {
         self.key.cookie(&flow, ProbeKind::UDP)
     }
 
+    /// Whether `data` (a reply's or a quoted probe's payload prefix) carries
+    /// the cookie in every echo field our payloads for `port` have. Data too
+    /// short to hold the field (a truncated quote) is not held against it.
+    fn echo_ok(&self, dst: IpAddr, port: u16, data: &[u8]) -> bool {
+        let bits = self.cookie(dst, port).to_be_bytes();
+        let fields = self.payloads.for_port(port).filter_map(|p| echo_field(port, &p.data));
+        let check = |Echo { offset, width }: Echo| {
+            data.get(offset..offset + width).map_or(true, |got| got == &bits[4 - width..])
+        };
+        let mut any = false;
+        let mut matched = false;
+        for field in fields {
+            any = true;
+            matched |= check(field);
+        }
+        !any || matched
+    }
+}
+
+impl Probe for UdpProbe {
+    fn protocol(&self) -> Protocol {
+        Protocol::Udp
+    }
+
+    /// The pcap-filter(7) expression selecting possible replies: UDP to our
+    /// source ports and ICMP errors, addressed to us.
+    fn filter(&self) -> String {
+        let (first, last) = (self.src_ports.start(), self.src_ports.end());
+        match self.src {
+            IpAddr::V4(src) => format!(
+                "dst host {src} and ((udp and dst portrange {first}-{last}) or \
+                 (icmp and icmp[icmptype] == icmp-unreach))"
+            ),
+            IpAddr::V6(src) => {
+                format!("dst host {src} and ((udp and dst portrange {first}-{last}) or icmp6)")
+            }
+        }
+    }
+
+    /// The longest frame [`UdpProbe::write`] writes: Ethernet, an IPv6
+    /// header (the longer one) and UDP around the longest payload.
+    fn max_frame_len(&self) -> usize {
+        ETHERNET_LEN + IPV6_HEADER_LEN + UDP_HEADER_LEN + self.payloads.max_len()
+    }
+
+    fn frames(&self, port: u16) -> usize {
+        self.datagrams(port)
+    }
+
     /// Writes datagram number `which` (below [`UdpProbe::datagrams`]) of the
     /// probe of `dst:port` via next hop `dst_mac` into `out`; returns its length.
     ///
@@ -86,7 +127,7 @@ impl UdpProbe {
     ///
     /// # Panics
     /// When `out` is too short for the frame.
-    pub fn write(
+    fn write(
         &self,
         dst: IpAddr,
         port: u16,
@@ -108,26 +149,8 @@ impl UdpProbe {
         Ok(frame.len())
     }
 
-    /// Whether `data` (a reply's or a quoted probe's payload prefix) carries
-    /// the cookie in every echo field our payloads for `port` have. Data too
-    /// short to hold the field (a truncated quote) is not held against it.
-    fn echo_ok(&self, dst: IpAddr, port: u16, data: &[u8]) -> bool {
-        let bits = self.cookie(dst, port).to_be_bytes();
-        let fields = self.payloads.for_port(port).filter_map(|p| echo_field(port, &p.data));
-        let check = |Echo { offset, width }: Echo| {
-            data.get(offset..offset + width).map_or(true, |got| got == &bits[4 - width..])
-        };
-        let mut any = false;
-        let mut matched = false;
-        for field in fields {
-            any = true;
-            matched |= check(field);
-        }
-        !any || matched
-    }
-
     /// Classifies a parsed frame.
-    pub fn classify(&self, frame: &Frame) -> Verdict {
+    fn classify(&self, frame: &Frame) -> Verdict {
         let Some((ip, transport)) = addressed_to(frame, self.src) else { return Verdict::Unrelated };
         match transport {
             Transport::Udp(udp) => {
@@ -154,8 +177,9 @@ impl UdpProbe {
                 let (Some(sport), Some(dport)) = (q.src_port, q.dst_port) else { return Verdict::Invalid };
                 let target = q.ip.dst;
                 let length_ok = q.udp_length.map_or(true, |len| {
-                    let lengths = self.payloads.for_port(dport).map(|p| p.data.len() + 8);
-                    let mut lengths = lengths.chain((self.payloads.for_port(dport).len() == 0).then_some(8));
+                    let lengths = self.payloads.for_port(dport).map(|p| p.data.len() + UDP_HEADER_LEN);
+                    let mut lengths =
+                        lengths.chain((self.payloads.for_port(dport).len() == 0).then_some(UDP_HEADER_LEN));
                     lengths.any(|l| l == usize::from(len))
                 });
                 if sport != self.source_port(target, dport)

@@ -1,5 +1,6 @@
 use super::*;
 use crate::payloads::Payloads;
+use crate::probe::Probe;
 use proptest::prelude::*;
 use scry_packet::layout::ETHERNET_LEN;
 use scry_packet::{build_frame, parse_frame, IcmpSpec, IpSpec, LinkType};
@@ -197,6 +198,18 @@ fn icmpv6_port_unreachable_is_closed() {
     let prohibited = icmp_error("2001:2::10", "2001:2::1", 1, 1, &quoted);
     assert_eq!(port_result(p.classify(&prohibited)).2, PortState::Filtered);
     assert!(p.filter().contains("dst host 2001:2::1"));
+}
+
+#[test]
+fn probe_trait_writes_every_datagram_within_max_frame_len() {
+    let payloads = Payloads::parse("udp 7 \"a\"\nudp 7 \"0123456789\"", "t").unwrap();
+    let p: Box<dyn Probe> = Box::new(probe_with(payloads, "2001:2::1"));
+    assert_eq!(p.protocol(), crate::services::Protocol::Udp);
+    assert_eq!((p.frames(7), p.frames(8), p.max_frame_len()), (2, 1, 14 + 40 + 8 + 10));
+    let mut out = [0u8; 256];
+    let lens: Vec<usize> =
+        (0..2).map(|which| p.write(ip("2001:2::10"), 7, which, TARGET_MAC, 0, &mut out).unwrap()).collect();
+    assert_eq!(lens, [14 + 40 + 8 + 1, p.max_frame_len()]);
 }
 
 #[test]
