@@ -438,20 +438,23 @@ impl Parser<'_> {
         let mut ranges = Vec::new();
         let mut offset = 0;
         for item in token.text.split(',') {
-            let at = Token {
+            let column = token.column + token.text[..offset].chars().count();
+            offset += item.len() + 1;
+            let at = |text: &str, skip: usize| Token {
                 kind: Kind::Word,
                 line: token.line,
-                column: token.column + token.text[..offset].chars().count(),
-                text: item.to_owned(),
+                column: column + skip,
+                text: text.to_owned(),
             };
-            offset += item.len() + 1;
-            let port = |s: &str| s.parse::<u16>().map_err(|_| self.fail(&at, "not a port number 0-65535"));
+            let port = |text: &str, skip: usize| {
+                text.parse::<u16>().map_err(|_| self.fail(&at(text, skip), "not a port number 0-65535"))
+            };
             let range = match item.split_once('-') {
-                Some((low, high)) => (port(low)?, port(high)?),
-                None => (port(item)?, port(item)?),
+                Some((low, high)) => (port(low, 0)?, port(high, low.chars().count() + 1)?),
+                None => (port(item, 0)?, port(item, 0)?),
             };
             if range.0 > range.1 {
-                return Err(self.fail(&at, "port range runs backwards"));
+                return Err(self.fail(&at(item, 0), "port range runs backwards"));
             }
             ranges.push(range);
         }

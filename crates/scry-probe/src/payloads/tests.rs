@@ -43,6 +43,7 @@ fn errors_name_line_column_and_token() {
         (2, 5, "5x3".into(), "not a port number 0-65535".into())
     );
     assert_eq!(syntax("udp 53,70000 \"a\""), (1, 8, "70000".into(), "not a port number 0-65535".into()));
+    assert_eq!(syntax("udp 1,20-3x \"a\""), (1, 10, "3x".into(), "not a port number 0-65535".into()));
     assert_eq!(syntax("udp 9-3 \"a\""), (1, 5, "9-3".into(), "port range runs backwards".into()));
     assert_eq!(
         syntax("udp 1 \"ab\\q\""),
