@@ -1,0 +1,113 @@
+//! Host discovery (`-sn`) of a lab /24: exactly the live hosts are found,
+//! each with the reason nmap gives, and hosts that drop everything are down
+//! unless `-Pn`.
+
+mod common;
+
+use common::scan;
+use scry_lab::{lab_or_skip, Lab, Node, TargetSpec};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+
+/// Runs `nft` with `script` in `node`.
+fn nft(node: &Node, script: &str) {
+    let out = node.command("nft").args(["-f", "-"]).stdin(std::process::Stdio::piped()).spawn().and_then(
+        |mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(script.as_bytes())?;
+            child.wait_with_output()
+        },
+    );
+    let out = out.expect("running nft");
+    assert!(out.status.success(), "nft in {}: {}", node.ns(), String::from_utf8_lossy(&out.stderr));
+}
+
+/// T0 answers everything (TCP 443 open); T1 drops inbound ICMP; T2 drops
+/// all IP but answers ARP; T3 drops ARP too.
+fn lab() -> Option<Lab> {
+    let lab = Lab::builder()
+        .target(TargetSpec::new().tcp_listen(&[443]))
+        .target(TargetSpec::new())
+        .target(TargetSpec::new().drop_all())
+        .target(TargetSpec::new().drop_all());
+    let lab = match lab.build() {
+        Ok(lab) => lab,
+        Err(e) => {
+            eprintln!("skipped: {e}");
+            return None;
+        }
+    };
+    nft(&lab.targets()[1], "table inet no_icmp {\n chain input {\n  type filter hook input priority filter; policy accept;\n  meta l4proto icmp drop\n }\n}\n");
+    nft(
+        &lab.targets()[3],
+        "table arp no_arp {\n chain input {\n  type filter hook input priority filter; policy drop;\n }\n}\n",
+    );
+    Some(lab)
+}
+
+/// (state, reason, ttl) of every host record.
+fn hosts(records: &[Value]) -> BTreeMap<Ipv4Addr, (String, String, Option<u64>)> {
+    records
+        .iter()
+        .filter(|r| r["type"] == "host")
+        .map(|r| {
+            let ip = r["ip"].as_str().unwrap().parse().unwrap();
+            let text = |k: &str| r[k].as_str().unwrap().to_owned();
+            (ip, (text("state"), text("reason"), r["ttl"].as_u64()))
+        })
+        .collect()
+}
+
+fn up(records: &[Value]) -> BTreeMap<Ipv4Addr, String> {
+    hosts(records).into_iter().filter(|(_, (s, _, _))| s == "up").map(|(ip, (_, r, _))| (ip, r)).collect()
+}
+
+fn t(i: u8) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, 0, 10 + i)
+}
+
+#[test]
+fn arp_discovery_of_a_slash_24_finds_exactly_the_live_hosts() {
+    let Some(lab) = lab() else { return };
+    // The network and broadcast addresses and the scanner itself are not hosts to find.
+    let out = scan(lab.scanner(), &["-sn", "198.18.0.0/24", "--exclude", "198.18.0.0-1,198.18.0.255"]);
+    let want: BTreeMap<Ipv4Addr, String> = (0..3).map(|i| (t(i), "arp-response".to_owned())).collect();
+    assert_eq!(up(&out.records), want, "{}", out.stdout);
+    let all = hosts(&out.records);
+    assert_eq!(all.len(), 253, "every target reported up or down");
+    assert_eq!(all[&t(3)], ("down".into(), "no-response".into(), None));
+    assert_eq!(all[&Ipv4Addr::new(198, 18, 0, 200)].0, "down");
+    assert_eq!((out.stat("hosts_up"), out.stat("hosts_scanned")), (3, 253));
+}
+
+#[test]
+fn ip_probes_give_nmaps_reasons() {
+    let Some(lab) = lab() else { return };
+    let run = |probe: &str| {
+        let out = scan(lab.scanner(), &["-sn", "--disable-arp-ping", probe, "198.18.0.10-13"]);
+        let hosts = hosts(&out.records);
+        assert_eq!(hosts.len(), 4, "{probe}: {}", out.stdout);
+        for (ip, (state, _, ttl)) in &hosts {
+            assert_eq!(ttl.is_some(), state == "up", "{probe}: {ip} {}", out.stdout);
+        }
+        up(&out.records)
+    };
+    let expect = |pairs: &[(u8, &str)]| -> BTreeMap<Ipv4Addr, String> {
+        pairs.iter().map(|(i, r)| (t(*i), (*r).to_owned())).collect()
+    };
+    assert_eq!(run("-PE"), expect(&[(0, "echo-reply")]));
+    assert_eq!(run("-PP"), expect(&[(0, "timestamp-reply")]));
+    assert_eq!(run("-PS443"), expect(&[(0, "syn-ack"), (1, "reset")]));
+    assert_eq!(run("-PA80"), expect(&[(0, "reset"), (1, "reset")]));
+    assert_eq!(run("-PU"), expect(&[(0, "port-unreach"), (1, "port-unreach")]));
+}
+
+#[test]
+fn pn_reports_every_target_up_without_probing() {
+    let Some(lab) = lab() else { return };
+    let out = scan(lab.scanner(), &["-sn", "-Pn", "198.18.0.10-13"]);
+    let want: BTreeMap<Ipv4Addr, String> = (0..4).map(|i| (t(i), "user-set".to_owned())).collect();
+    assert_eq!(up(&out.records), want, "{}", out.stdout);
+    assert_eq!(out.stat("sent"), 0);
+}
