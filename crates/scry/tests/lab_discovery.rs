@@ -5,7 +5,7 @@
 mod common;
 
 use common::scan;
-use scry_lab::{lab_or_skip, Lab, Node, TargetSpec};
+use scry_lab::{require_lab, Lab, Node, TargetSpec};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -31,13 +31,7 @@ fn lab() -> Option<Lab> {
         .target(TargetSpec::new())
         .target(TargetSpec::new().drop_all())
         .target(TargetSpec::new().drop_all());
-    let lab = match lab.build() {
-        Ok(lab) => lab,
-        Err(e) => {
-            eprintln!("skipped: {e}");
-            return None;
-        }
-    };
+    let lab = require_lab(lab.build())?;
     nft(&lab.targets()[1], "table inet no_icmp {\n chain input {\n  type filter hook input priority filter; policy accept;\n  meta l4proto icmp drop\n }\n}\n");
     nft(
         &lab.targets()[3],
