@@ -515,10 +515,10 @@ fn send(
         if plan.probe.protocol() == Protocol::Udp {
             let scan = Scan {
                 probe: plan.probe.as_ref(),
-                targets: &plan.targets,
                 ports: &plan.ports,
                 next_hops: &plan.next_hops,
                 first_pass,
+                rate: plan.rate,
             };
             paced_pass(&scan, &mut txs[0], results, arrivals, plan.verbose, || stopping.now())?;
         }

@@ -5,8 +5,8 @@ use crate::engine::NextHops;
 use scry_capture::Sender;
 use scry_probe::pace::{detect_limit, Next, PacedQueue};
 use scry_probe::probe::Probe;
+use scry_probe::rate::TokenBucket;
 use scry_probe::results::Results;
-use scry_probe::targets::TargetSet;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -18,11 +18,12 @@ pub type Arrivals = Mutex<HashMap<IpAddr, Vec<Instant>>>;
 /// What the paced pass needs from the scan.
 pub struct Scan<'a> {
     pub probe: &'a dyn Probe,
-    pub targets: &'a TargetSet,
     pub ports: &'a [u16],
     pub next_hops: &'a NextHops,
     /// When the first pass began and ended: every host's probes were spread over it.
     pub first_pass: (Instant, Instant),
+    /// `--rate`, which the paced pass keeps to as well.
+    pub rate: f64,
 }
 
 /// Re-probes the unanswered ports of rate-limited hosts, paced per host,
@@ -62,18 +63,22 @@ pub fn paced_pass(
         }
     }
     let frame_len = scan.probe.max_frame_len();
+    let mut bucket = TokenBucket::new(scan.rate, Instant::now());
     loop {
         if stop() {
             break;
         }
+        if bucket.take(Instant::now(), 1) == 0 {
+            std::thread::sleep(bucket.wait());
+            continue;
+        }
         match queue.next(Instant::now()) {
             Next::Send(IpAddr::V4(ip), port) => {
-                if scan.targets.index_of(ip).is_none()
-                    || results.lock().expect("results lock").has(ip.into(), port)
-                {
+                let answered = results.lock().expect("results lock").has(ip.into(), port);
+                let Some(mac) = scan.next_hops.get(ip).filter(|_| !answered) else {
+                    bucket.give_back(1);
                     continue;
-                }
-                let Some(mac) = scan.next_hops.get(ip) else { continue };
+                };
                 for which in 0..scan.probe.frames(port) {
                     let slot = &mut tx.next_slot()?[..frame_len];
                     let len = scan.probe.write(ip.into(), port, which, mac, port, slot)?;
@@ -81,10 +86,13 @@ pub fn paced_pass(
                 }
                 tx.flush();
             }
-            Next::Send(..) => {}
-            Next::WaitUntil(at) => std::thread::sleep(
-                at.saturating_duration_since(Instant::now()).min(Duration::from_millis(50)),
-            ),
+            Next::Send(..) => bucket.give_back(1),
+            Next::WaitUntil(at) => {
+                bucket.give_back(1);
+                std::thread::sleep(
+                    at.saturating_duration_since(Instant::now()).min(Duration::from_millis(50)),
+                );
+            }
             Next::Done => break,
         }
     }
