@@ -37,25 +37,11 @@ fn reject_unavailable(args: &Args) -> Result<(), UsageError> {
     let unavailable = [
         (args.udp_scan && args.syn_scan, "-sS together with -sU in one scan (run them as two scans)"),
         (args.ping_scan && (args.udp_scan || args.syn_scan), "-sn together with a port scan type"),
-        (
-            !args.ping_scan && !args.no_ping && discovery_chosen(args),
-            "discovery probes (-PE/-PP/-PS/-PA/-PU/-PR) before a port scan (use them with -sn)",
-        ),
     ];
     match unavailable.iter().find(|(given, _)| *given) {
         Some((_, what)) => Err(UsageError(format!("{what} is not available in this version of scry"))),
         None => Ok(()),
     }
-}
-
-/// Whether any -P discovery probe was chosen.
-fn discovery_chosen(args: &Args) -> bool {
-    args.echo_ping
-        || args.timestamp_ping
-        || args.arp_ping
-        || args.syn_ping.is_some()
-        || args.ack_ping.is_some()
-        || args.udp_ping.is_some()
 }
 
 /// The ports of `protocol` to scan, from -p / --top-ports / --exclude-ports.
@@ -201,6 +187,8 @@ pub struct Resolved {
     /// Source address and MAC of probes (OS detection builds its own).
     pub src: IpAddr,
     pub src_mac: scry_packet::Mac,
+    /// Host discovery to run before a port scan; only hosts it finds are scanned.
+    pub pre_discovery: Option<Box<DiscoveryPlan>>,
 }
 
 /// Source ports a UDP scan spreads its probes over (the key picks one per target port).
@@ -272,6 +260,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         None => Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?),
     };
     let filter = probe.filter();
+    let pre_discovery = pre_discovery(args, services, &targets, &route, &next_hops)?;
     let pairs = targets.len() * ports.len() as u64;
     let permutation = Permutation::new(pairs, seed);
     let mut positions = permutation.positions(shard);
@@ -319,10 +308,78 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         wait: Duration::from_secs_f64(args.wait),
         report_silent_hosts: args.no_ping,
         verbose: args.verbose > 0,
+        known_up: HashMap::new(),
         info,
     };
     let iface = route.iface.name.clone();
-    Ok(Resolved { job: Job::Ports(Box::new(plan)), iface, filter, seed, src: route.src, src_mac })
+    Ok(Resolved {
+        job: Job::Ports(Box::new(plan)),
+        iface,
+        filter,
+        seed,
+        src: route.src,
+        src_mac,
+        pre_discovery,
+    })
+}
+
+/// Discovery before a port scan, as nmap does it: none with -Pn, for
+/// loopback, or on a directly connected subnet (the next-hop ARP lookups
+/// already are nmap's ARP ping); else the -P probes or nmap's default set.
+fn pre_discovery(
+    args: &Args,
+    services: &Services,
+    targets: &TargetSet,
+    route: &Route,
+    next_hops: &NextHops,
+) -> anyhow::Result<Option<Box<DiscoveryPlan>>> {
+    let on_link = route.gateway.is_none();
+    if args.no_ping || route.iface.is_loopback {
+        return Ok(None);
+    }
+    let methods = discovery_methods(args, services, on_link)?;
+    if methods == [Method::Arp] {
+        return Ok(None);
+    }
+    let info = ScanInfo {
+        start: SystemTime::now(),
+        command_line: String::new(),
+        hosts: targets.len(),
+        ports: Vec::new(),
+        verbose: args.verbose,
+        protocol: None,
+    };
+    let plan = discovery_plan(args, targets.clone(), route, next_hops.clone(), methods, info)?;
+    Ok(Some(Box::new(plan)))
+}
+
+/// A discovery plan with `methods` for `targets`.
+fn discovery_plan(
+    args: &Args,
+    targets: TargetSet,
+    route: &Route,
+    next_hops: NextHops,
+    methods: Vec<Method>,
+    info: ScanInfo,
+) -> anyhow::Result<DiscoveryPlan> {
+    let key = CookieKey::random();
+    let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
+    let src_port = rand::random_range(32768..=60999);
+    let udp = udp_probe(args, route, key.clone(), payloads(args)?);
+    let discovery = Discovery::new(route.src, src_mac, src_port, args.ttl, key, methods, udp)?;
+    if args.verbose > 0 {
+        eprintln!("scry: host discovery of {} targets with {:?}", targets.len(), discovery.methods());
+    }
+    Ok(DiscoveryPlan {
+        targets,
+        next_hops,
+        discovery,
+        rate: args.rate,
+        retries: args.retries,
+        wait: Duration::from_secs_f64(args.wait),
+        assume_up: args.no_ping,
+        info,
+    })
 }
 
 /// Ports of a `-PS`/`-PA`/`-PU` list (empty: `default`).
@@ -375,7 +432,6 @@ fn discovery_methods(args: &Args, services: &Services, on_link: bool) -> Result<
 
 /// Resolves a host-discovery-only run (-sn).
 fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> anyhow::Result<Resolved> {
-    let payloads = payloads(args)?;
     let targets = targets(args)?;
     let route = scan_route(args, &targets)?;
     let on_link = !route.iface.is_loopback && route.gateway.is_none() && args.router_mac.is_none();
@@ -385,15 +441,6 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
     } else {
         next_hops(args, &route, &targets, args.verbose > 0)?
     };
-    let key = CookieKey::random();
-    let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
-    let src_port = args.source_port.unwrap_or_else(|| rand::random_range(32768..=60999));
-    let udp = udp_probe(args, &route, key.clone(), payloads);
-    let discovery = Discovery::new(route.src, src_mac, src_port, args.ttl, key, methods, udp)?;
-    if args.verbose > 0 {
-        eprintln!("scry: host discovery of {} targets with {:?}", targets.len(), discovery.methods());
-    }
-    let filter = discovery.filter();
     let info = ScanInfo {
         start: SystemTime::now(),
         command_line,
@@ -402,17 +449,18 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         verbose: args.verbose,
         protocol: None,
     };
-    let plan = DiscoveryPlan {
-        targets,
-        next_hops,
-        discovery,
-        rate: args.rate,
-        retries: args.retries,
-        wait: Duration::from_secs_f64(args.wait),
-        assume_up: args.no_ping,
-        info,
-    };
+    let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
+    let plan = discovery_plan(args, targets, &route, next_hops, methods, info)?;
+    let filter = plan.discovery.filter();
     let seed = 0; // discovery draws its own order per pass; nothing to resume
     let iface = route.iface.name.clone();
-    Ok(Resolved { job: Job::Discovery(Box::new(plan)), iface, filter, seed, src: route.src, src_mac })
+    Ok(Resolved {
+        job: Job::Discovery(Box::new(plan)),
+        iface,
+        filter,
+        seed,
+        src: route.src,
+        src_mac,
+        pre_discovery: None,
+    })
 }

@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 
 /// Frames per send call.
 const BATCH: usize = scry_capture::MAX_BATCH;
+/// Retry passes at most, whatever `--retries` says: a host that ignored
+/// three rounds of every probe is down (nmap's discovery retries as few).
+const MAX_RETRIES: u32 = 2;
 /// The longest discovery frame: Ethernet, IPv6 and the longest UDP ping payload fit.
 pub const MAX_FRAME: usize = 1600;
 
@@ -41,7 +44,7 @@ pub struct DiscoveryPlan {
 }
 
 /// Why a host is up: the reason and, for IP answers, the reply's TTL.
-type Up = BTreeMap<IpAddr, (Reason, Option<u8>)>;
+pub type Up = BTreeMap<IpAddr, (Reason, Option<u8>)>;
 
 /// Runs discovery, reporting each up host as it answers and every target at the end.
 ///
@@ -49,8 +52,8 @@ type Up = BTreeMap<IpAddr, (Reason, Option<u8>)>;
 /// Capture, send and output failures.
 pub fn run(
     plan: &DiscoveryPlan,
-    mut rx: Receiver,
-    mut tx: Sender,
+    rx: Receiver,
+    tx: Sender,
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
 ) -> anyhow::Result<Stats> {
@@ -59,74 +62,7 @@ pub fn run(
         sink.begin(&plan.info)?;
     }
     let mut stats = Stats { hosts_scanned: plan.targets.len(), ..Stats::default() };
-    let up: Mutex<Up> = Mutex::new(BTreeMap::new());
-    if !plan.assume_up {
-        let rejected = AtomicU64::new(0);
-        let done = AtomicBool::new(false);
-        let (events_tx, events) = mpsc::channel::<(IpAddr, Reason, Option<u8>)>();
-        std::thread::scope(|scope| -> anyhow::Result<()> {
-            let receiver = scope.spawn(|| -> anyhow::Result<()> {
-                let link = rx.link_type();
-                while !done.load(Ordering::Acquire) {
-                    let Some(frame) = rx.next_frame()? else { continue };
-                    let Ok(parsed) = parse_frame(link, frame.data) else { continue };
-                    match plan.discovery.classify(&parsed) {
-                        HostVerdict::Up { host: IpAddr::V4(host), reason, ttl, .. }
-                            if plan.targets.index_of(host).is_some() =>
-                        {
-                            let host = IpAddr::V4(host);
-                            let _ = events_tx.send((host, reason, ttl));
-                        }
-                        HostVerdict::Invalid => {
-                            rejected.fetch_add(1, Ordering::Relaxed);
-                        }
-                        _ => {}
-                    }
-                }
-                Ok(())
-            });
-            let mut record = |sinks: &mut [Box<dyn Sink>]| -> anyhow::Result<()> {
-                while let Ok((host, reason, ttl)) = events.try_recv() {
-                    stats.received += 1;
-                    let mut up = up.lock().expect("up lock");
-                    if up.contains_key(&host) {
-                        stats.duplicates += 1;
-                        continue;
-                    }
-                    up.insert(host, (reason, ttl));
-                    for sink in sinks.iter_mut() {
-                        sink.host_up(host, reason, ttl)?;
-                    }
-                }
-                Ok(())
-            };
-            let outcome = (|| -> anyhow::Result<()> {
-                for pass in 0..=plan.retries {
-                    send_pass(plan, &mut tx, &up, stop)?;
-                    let quiet_until =
-                        Instant::now() + if pass == plan.retries { plan.wait } else { plan.wait / 2 };
-                    while Instant::now() < quiet_until && !stop.load(Ordering::Relaxed) {
-                        record(sinks)?;
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                }
-                Ok(())
-            })();
-            done.store(true, Ordering::Release);
-            let received = receiver.join().expect("receiver thread panicked");
-            outcome?;
-            received?;
-            record(sinks)
-        })?;
-        let sent = tx.finish()?;
-        stats.sent = sent.sent;
-        stats.send_errors = sent.failed;
-        stats.rejected = rejected.load(Ordering::Relaxed);
-    }
-    let up = up.into_inner().expect("up lock");
+    let up = if plan.assume_up { Up::new() } else { probe(plan, rx, tx, sinks, stop, &mut stats)? };
     let empty = BTreeMap::new();
     for ip in plan.targets.iter().map(IpAddr::V4) {
         let reason = up.get(&ip).copied();
@@ -150,6 +86,89 @@ pub fn run(
         sink.finish(&stats)?;
     }
     Ok(stats)
+}
+
+/// The hosts of `plan` that answer a discovery probe, announced to `sinks` as they do.
+///
+/// # Errors
+/// Capture, send and output failures.
+pub fn probe(
+    plan: &DiscoveryPlan,
+    mut rx: Receiver,
+    mut tx: Sender,
+    sinks: &mut [Box<dyn Sink>],
+    stop: &AtomicBool,
+    stats: &mut Stats,
+) -> anyhow::Result<Up> {
+    let up: Mutex<Up> = Mutex::new(BTreeMap::new());
+    let rejected = AtomicU64::new(0);
+    let done = AtomicBool::new(false);
+    let (events_tx, events) = mpsc::channel::<(IpAddr, Reason, Option<u8>)>();
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let receiver = scope.spawn(|| -> anyhow::Result<()> {
+            let link = rx.link_type();
+            while !done.load(Ordering::Acquire) {
+                let Some(frame) = rx.next_frame()? else { continue };
+                let Ok(parsed) = parse_frame(link, frame.data) else { continue };
+                match plan.discovery.classify(&parsed) {
+                    HostVerdict::Up { host: IpAddr::V4(host), reason, ttl, .. }
+                        if plan.targets.index_of(host).is_some() =>
+                    {
+                        let host = IpAddr::V4(host);
+                        let _ = events_tx.send((host, reason, ttl));
+                    }
+                    HostVerdict::Invalid => {
+                        rejected.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        });
+        let mut record = |sinks: &mut [Box<dyn Sink>]| -> anyhow::Result<()> {
+            while let Ok((host, reason, ttl)) = events.try_recv() {
+                stats.received += 1;
+                let mut up = up.lock().expect("up lock");
+                if up.contains_key(&host) {
+                    stats.duplicates += 1;
+                    continue;
+                }
+                up.insert(host, (reason, ttl));
+                for sink in sinks.iter_mut() {
+                    sink.host_up(host, reason, ttl)?;
+                }
+            }
+            Ok(())
+        };
+        let outcome = (|| -> anyhow::Result<()> {
+            let retries = plan.retries.min(MAX_RETRIES);
+            for pass in 0..=retries {
+                if up.lock().expect("up lock").len() as u64 == plan.targets.len() {
+                    break;
+                }
+                send_pass(plan, &mut tx, &up, stop)?;
+                let quiet_until = Instant::now() + if pass == retries { plan.wait } else { plan.wait / 2 };
+                while Instant::now() < quiet_until && !stop.load(Ordering::Relaxed) {
+                    record(sinks)?;
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            Ok(())
+        })();
+        done.store(true, Ordering::Release);
+        let received = receiver.join().expect("receiver thread panicked");
+        outcome?;
+        received?;
+        record(sinks)
+    })?;
+    let sent = tx.finish()?;
+    stats.sent = sent.sent;
+    stats.send_errors = sent.failed;
+    stats.rejected = rejected.load(Ordering::Relaxed);
+    Ok(up.into_inner().expect("up lock"))
 }
 
 /// One pass: every (silent target, probe) pair, in a permuted order, at the rate.

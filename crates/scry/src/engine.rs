@@ -98,7 +98,26 @@ pub struct Plan {
     pub report_silent_hosts: bool,
     /// Say on stderr when hosts are paced (-v).
     pub verbose: bool,
+    /// Hosts a discovery before the scan found up, with why; see [`Plan::only_up`].
+    pub known_up: HashMap<IpAddr, (Reason, Option<u8>)>,
     pub info: ScanInfo,
+}
+
+impl Plan {
+    /// Limits the scan to the hosts discovery found `up`: the others get no
+    /// next hop, so no probe, and the up ones are reported with their reason.
+    pub fn only_up(&mut self, up: HashMap<IpAddr, (Reason, Option<u8>)>) {
+        let keep = |ip: &Ipv4Addr| up.contains_key(&IpAddr::V4(*ip));
+        self.next_hops = match &self.next_hops {
+            NextHops::All(mac) => {
+                NextHops::PerHost(self.targets.iter().filter(keep).map(|ip| (ip, *mac)).collect())
+            }
+            NextHops::PerHost(map) => {
+                NextHops::PerHost(map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect())
+            }
+        };
+        self.known_up = up;
+    }
 }
 
 enum Event {
@@ -229,7 +248,14 @@ pub fn run(
     let mut stats = Stats { hosts_scanned: plan.targets.len(), ..Stats::default() };
     // On a directly connected subnet, answering ARP already shows a host is up (as nmap's ARP ping).
     let mut up: HashMap<IpAddr, (Reason, Option<u8>)> = HashMap::new();
-    if let NextHops::PerHost(macs) = &plan.next_hops {
+    if !plan.known_up.is_empty() {
+        let mut known: Vec<_> = plan.known_up.iter().map(|(ip, why)| (*ip, *why)).collect();
+        known.sort_by_key(|(ip, _)| *ip);
+        for (ip, (reason, ttl)) in known {
+            up.insert(ip, (reason, ttl));
+            sinks.each(|s| s.host_up(ip, reason, ttl));
+        }
+    } else if let NextHops::PerHost(macs) = &plan.next_hops {
         let mut arp_up: Vec<Ipv4Addr> = macs.keys().copied().collect();
         arp_up.sort();
         for ip in arp_up {

@@ -103,7 +103,7 @@ fn run() -> anyhow::Result<ExitCode> {
         return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
     }
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
-    let resolved = config::resolve(&args, &services, command_line)?;
+    let mut resolved = config::resolve(&args, &services, command_line)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = Arc::clone(&stop);
@@ -126,6 +126,16 @@ fn run() -> anyhow::Result<ExitCode> {
         let mut sinks = sinks(&args, &outputs, options, &services)?;
         discover::run(plan, rx, tx, &mut sinks, &stop)?;
         return Ok(ExitCode::SUCCESS);
+    }
+    if let (config::Job::Ports(plan), Some(pre), Some(iface)) =
+        (&mut resolved.job, resolved.pre_discovery.take(), &iface)
+    {
+        // Discovery first, as nmap: only the hosts it finds are port scanned.
+        let capture = CaptureConfig { filter: pre.discovery.filter(), ..CaptureConfig::default() };
+        let rx = Receiver::open(&iface.name, &capture)?;
+        let tx = scry_capture::Sender::open(iface, discover::MAX_FRAME)?;
+        let up = discover::probe(&pre, rx, tx, &mut [], &stop, &mut output::Stats::default())?;
+        plan.only_up(up.into_iter().collect());
     }
     let config::Job::Ports(plan) = &resolved.job else { unreachable!("discovery returned above") };
     let (rx, txs) = match &iface {

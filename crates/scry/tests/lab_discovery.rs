@@ -105,3 +105,36 @@ fn pn_reports_every_target_up_without_probing() {
     assert_eq!(up(&out.records), want, "{}", out.stdout);
     assert_eq!(out.stat("sent"), 0);
 }
+
+#[test]
+fn a_port_scan_after_ip_discovery_scans_only_the_hosts_found() {
+    let Some(lab) = lab() else { return };
+    let ports = |records: &[Value]| -> Vec<(String, u64, String)> {
+        records
+            .iter()
+            .filter(|r| r["type"] == "port")
+            .map(|r| {
+                (
+                    r["ip"].as_str().unwrap().to_owned(),
+                    r["port"].as_u64().unwrap(),
+                    r["state"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    // Echo only: T1 drops ICMP, so only T0 is scanned.
+    let out = scan(lab.scanner(), &["--disable-arp-ping", "-PE", "-p", "443", "198.18.0.10-13"]);
+    assert_eq!(up(&out.records), BTreeMap::from([(t(0), "echo-reply".to_owned())]), "{}", out.stdout);
+    assert_eq!(ports(&out.records), vec![("198.18.0.10".to_owned(), 443, "open".to_owned())]);
+    // SYN to 443 finds T0 (open) and T1 (closed): both are scanned.
+    let out = scan(lab.scanner(), &["--disable-arp-ping", "-PS443", "-p", "443", "198.18.0.10-13"]);
+    let want = BTreeMap::from([(t(0), "syn-ack".to_owned()), (t(1), "reset".to_owned())]);
+    assert_eq!(up(&out.records), want, "{}", out.stdout);
+    let want = vec![
+        ("198.18.0.10".to_owned(), 443, "open".to_owned()),
+        ("198.18.0.11".to_owned(), 443, "closed".to_owned()),
+    ];
+    let mut got = ports(&out.records);
+    got.sort();
+    assert_eq!(got, want);
+}
