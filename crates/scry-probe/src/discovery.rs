@@ -203,7 +203,9 @@ impl Discovery {
                     }
                     _ => return HostVerdict::Unrelated,
                 };
-                if (icmp.id(), icmp.seq()) == self.icmp_cookie(ip.src, kind) {
+                // ICMP checksums are computed in software, never offloaded.
+                let intact = ip.checksum_ok && icmp.checksum_ok;
+                if intact && (icmp.id(), icmp.seq()) == self.icmp_cookie(ip.src, kind) {
                     up(reason)
                 } else {
                     HostVerdict::Invalid

@@ -71,6 +71,16 @@ fn echo_reply_echoing_the_cookie_is_up() {
     let mut wrong = probe.rest;
     wrong[3] ^= 1;
     assert_eq!(d.classify(&icmp(TARGET, 0, wrong, &[])), HostVerdict::Invalid);
+    // A corrupted reply carrying the right cookie is not an answer.
+    let mut bytes = build_frame(
+        &EthernetSpec { src: TARGET_MAC, dst: US_MAC },
+        &IpSpec::new(ip(TARGET), ip(US)).unwrap(),
+        &L4Spec::Icmp(IcmpSpec { icmp_type: 0, code: 0, rest: probe.rest, payload: &[1, 2] }),
+    )
+    .unwrap();
+    *bytes.last_mut().unwrap() ^= 0xff;
+    let corrupt = parse_frame(LinkType::Ethernet, &bytes).unwrap();
+    assert_eq!(d.classify(&corrupt), HostVerdict::Invalid);
     // Another target's cookie does not match this one's.
     let other = icmp_of(&sent(&d, "198.18.0.11", Method::Echo));
     assert_eq!(d.classify(&icmp(TARGET, 0, other.rest, &[])), HostVerdict::Invalid);
