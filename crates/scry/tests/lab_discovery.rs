@@ -98,6 +98,27 @@ fn ip_probes_give_nmaps_reasons() {
 }
 
 #[test]
+fn grepable_and_xml_of_discovery_have_no_ports() {
+    let Some(lab) = lab() else { return };
+    let base = std::env::temp_dir().join(format!("scry-sn-{}", std::process::id()));
+    let (gnmap, xml) = (base.with_extension("gnmap"), base.with_extension("xml"));
+    let paths = [gnmap.to_str().unwrap(), xml.to_str().unwrap()];
+    scan(lab.scanner(), &["-sn", "198.18.0.10-13", "-oG", paths[0], "-oX", paths[1]]);
+    let (grepable, text) = (std::fs::read_to_string(&gnmap).unwrap(), std::fs::read_to_string(&xml).unwrap());
+    let hosts: Vec<&str> = grepable.lines().filter(|l| l.starts_with("Host: ")).collect();
+    let want: Vec<String> = (0..3).map(|i| format!("Host: {} ()\tStatus: Up", t(i))).collect();
+    assert_eq!(hosts, want, "{grepable}");
+    assert_eq!(text.matches("<host ").count(), 3, "{text}");
+    assert!(!text.contains("<ports"), "{text}");
+    let valid = std::process::Command::new("xmllint")
+        .args(["--noout", "--dtdvalid", "/usr/share/nmap/nmap.dtd", paths[1]])
+        .output()
+        .expect("running xmllint (libxml2-utils)");
+    assert!(valid.status.success(), "{}\n{text}", String::from_utf8_lossy(&valid.stderr));
+    let _ = (std::fs::remove_file(&gnmap), std::fs::remove_file(&xml));
+}
+
+#[test]
 fn pn_reports_every_target_up_without_probing() {
     let Some(lab) = lab() else { return };
     let out = scan(lab.scanner(), &["-sn", "-Pn", "198.18.0.10-13"]);

@@ -67,6 +67,10 @@ impl<W: Write> Sink for Grepable<W> {
         if self.options.open_only || report.up_reason.is_none() {
             self.status(report.ip)?;
         }
+        if report.scanned.is_empty() {
+            // Host discovery only (-sn): the status line is the whole record.
+            return self.out.flush();
+        }
         let entries: Vec<String> = layout
             .listed
             .iter()

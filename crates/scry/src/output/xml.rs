@@ -278,7 +278,10 @@ impl<W: Write> Sink for Xml<W> {
         let (start, end) = (unix_secs(self.start).to_string(), unix_secs(SystemTime::now()).to_string());
         self.open("host", &[("starttime", &start), ("endtime", &end)])?;
         self.identity(report.ip, report.mac, report.up_reason)?;
-        self.ports(&layout, report.protocol)?;
+        if !report.scanned.is_empty() {
+            // Host discovery only (-sn) has no <ports>, as nmap's.
+            self.ports(&layout, report.protocol)?;
+        }
         if self.options.os {
             self.host_open = true;
             return Ok(());
