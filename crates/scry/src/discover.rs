@@ -27,6 +27,9 @@ const BATCH: usize = scry_capture::MAX_BATCH;
 /// Retry passes at most, whatever `--retries` says: a host that ignored
 /// three rounds of every probe is down (nmap's discovery retries as few).
 const MAX_RETRIES: u32 = 2;
+/// Listening time between passes: answers still on their way are taken
+/// whenever they arrive, so a short pause only costs a few extra probes.
+const BETWEEN_PASSES: Duration = Duration::from_millis(250);
 /// The longest discovery frame: Ethernet, IPv6 and the longest UDP ping payload fit.
 pub const MAX_FRAME: usize = 1600;
 
@@ -147,7 +150,8 @@ pub fn probe(
                     break;
                 }
                 send_pass(plan, &mut tx, &up, stop)?;
-                let quiet_until = Instant::now() + if pass == retries { plan.wait } else { plan.wait / 2 };
+                let quiet_until =
+                    Instant::now() + if pass == retries { plan.wait } else { plan.wait.min(BETWEEN_PASSES) };
                 while Instant::now() < quiet_until && !stop.load(Ordering::Relaxed) {
                     record(sinks)?;
                     std::thread::sleep(Duration::from_millis(10));

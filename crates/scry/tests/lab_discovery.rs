@@ -159,3 +159,33 @@ fn a_port_scan_after_ip_discovery_scans_only_the_hosts_found() {
     got.sort();
     assert_eq!(got, want);
 }
+
+/// scry -sn and nmap -sn over the same lab /24, one after the other; both
+/// must find the same hosts, and both times go to stderr for
+/// docs/benchmarks.md. Run by hand (`--ignored --nocapture`).
+#[test]
+#[ignore]
+fn discovery_of_a_slash_24_against_nmap() {
+    let Some(lab) = lab() else { return };
+    let begin = std::time::Instant::now();
+    let out = scan(lab.scanner(), &["-sn", "198.18.0.2-254"]);
+    let scry_time = begin.elapsed();
+    let begin = std::time::Instant::now();
+    let nmap =
+        lab.scanner().command("nmap").args(["-sn", "-n", "-oG", "-", "198.18.0.2-254"]).output().unwrap();
+    let nmap_time = begin.elapsed();
+    let nmap_up: Vec<Ipv4Addr> = String::from_utf8_lossy(&nmap.stdout)
+        .lines()
+        .filter(|l| l.ends_with("Status: Up"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    let scry_up: Vec<Ipv4Addr> = up(&out.records).into_keys().collect();
+    eprintln!(
+        "-sn of 253 addresses: scry {:.2} s ({} up), nmap {:.2} s ({} up)",
+        scry_time.as_secs_f64(),
+        scry_up.len(),
+        nmap_time.as_secs_f64(),
+        nmap_up.len()
+    );
+    assert_eq!(scry_up, nmap_up);
+}
