@@ -10,6 +10,8 @@
 #   libxml2-utils xsltproc ndiff python3-libnmap
 #                        the tools that read nmap XML, run on scry's -oX in lab tests
 #   libcap2-bin util-linux  setcap and setpriv: scans as an unprivileged user with file capabilities
+#   dnsmasq-base chrony snmpd
+#                        real UDP services (DNS, NTP, SNMP) for the -sU lab tests
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: needs root (apt-get install)" >&2
@@ -19,7 +21,8 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool pkg-config \
-  libxml2-utils xsltproc ndiff python3-libnmap libcap2-bin util-linux >/dev/null
+  libxml2-utils xsltproc ndiff python3-libnmap libcap2-bin util-linux \
+  dnsmasq-base chrony snmpd >/dev/null
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install a Rust toolchain (rustup) first" >&2
   exit 1

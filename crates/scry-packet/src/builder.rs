@@ -158,12 +158,24 @@ pub struct IcmpEchoSpec<'a> {
     pub payload: &'a [u8],
 }
 
+/// Any ICMP or ICMPv6 message: type, code, header bytes 4..8, then a body.
+/// Timestamp requests (RFC 792 type 13) and test replies use it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpSpec<'a> {
+    pub icmp_type: u8,
+    pub code: u8,
+    /// Header bytes 4..8: id and sequence, or "unused".
+    pub rest: [u8; 4],
+    pub payload: &'a [u8],
+}
+
 /// The transport layer of a probe.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum L4Spec<'a> {
     Tcp(TcpSpec<'a>),
     Udp(UdpSpec<'a>),
     IcmpEcho(IcmpEchoSpec<'a>),
+    Icmp(IcmpSpec<'a>),
 }
 
 /// TCP header length for `options`, padded to whole 32-bit words.
@@ -207,7 +219,7 @@ pub(crate) fn checksum_offset(l4: &L4Spec<'_>) -> usize {
     match l4 {
         L4Spec::Tcp(_) => 16,
         L4Spec::Udp(_) => 6,
-        L4Spec::IcmpEcho(_) => 2,
+        L4Spec::IcmpEcho(_) | L4Spec::Icmp(_) => 2,
     }
 }
 
@@ -215,8 +227,8 @@ fn protocol(l4: &L4Spec<'_>, v6: bool) -> IpNumber {
     match (l4, v6) {
         (L4Spec::Tcp(_), _) => IpNumber::TCP,
         (L4Spec::Udp(_), _) => IpNumber::UDP,
-        (L4Spec::IcmpEcho(_), false) => IpNumber::ICMP,
-        (L4Spec::IcmpEcho(_), true) => IpNumber::IPV6_ICMP,
+        (L4Spec::IcmpEcho(_) | L4Spec::Icmp(_), false) => IpNumber::ICMP,
+        (L4Spec::IcmpEcho(_) | L4Spec::Icmp(_), true) => IpNumber::IPV6_ICMP,
     }
 }
 
@@ -241,11 +253,16 @@ fn write_l4(ip: &IpSpec, l4: &L4Spec<'_>, out: &mut Vec<u8>) -> Result<(), Build
             out.extend_from_slice(&echo.seq.to_be_bytes());
             out.extend_from_slice(echo.payload);
         }
+        L4Spec::Icmp(icmp) => {
+            out.extend_from_slice(&[icmp.icmp_type, icmp.code, 0, 0]);
+            out.extend_from_slice(&icmp.rest);
+            out.extend_from_slice(icmp.payload);
+        }
     }
     let segment = &out[start..];
     let sum = match l4 {
         // ICMPv4 has no pseudo-header (RFC 792).
-        L4Spec::IcmpEcho(_) if !v6 => checksum(segment),
+        L4Spec::IcmpEcho(_) | L4Spec::Icmp(_) if !v6 => checksum(segment),
         _ => {
             let sum = transport_checksum(ip.src(), ip.dst(), protocol(l4, v6).0, segment);
             // A computed UDP checksum of zero is sent as all ones (RFC 768).

@@ -16,8 +16,8 @@ pub mod tcp;
 pub mod template;
 
 pub use builder::{
-    build_arp_request, build_frame, build_ip, BuildError, EthernetSpec, IcmpEchoSpec, IpSpec, Ipv4Spec,
-    Ipv6Spec, L4Spec, TcpSpec, UdpSpec,
+    build_arp_request, build_frame, build_ip, BuildError, EthernetSpec, IcmpEchoSpec, IcmpSpec, IpSpec,
+    Ipv4Spec, Ipv6Spec, L4Spec, TcpSpec, UdpSpec,
 };
 pub use mac::{BadMac, Mac};
 pub use parse::{parse_frame, Layer, LinkType, ParseError, Problem};

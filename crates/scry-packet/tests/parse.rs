@@ -202,6 +202,29 @@ fn icmp_echo_round_trip_any_code() {
 }
 
 #[test]
+fn icmp_any_type_round_trip_timestamp_and_error() {
+    let ip = IpSpec::new(scanner().into(), target().into()).unwrap();
+    // Timestamp request (RFC 792 type 13): id, seq, three 32-bit timestamps.
+    let stamp = IcmpSpec { icmp_type: 13, code: 0, rest: [0x12, 0x34, 0, 7], payload: &[1; 12] };
+    let frame = parse_frame(LinkType::RawIp, &build_ip(&ip, &L4Spec::Icmp(stamp)).unwrap()).unwrap();
+    let Transport::Icmp(icmp) = frame.ip().unwrap().transport else { panic!("not ICMP") };
+    // etherparse counts the three timestamps as header, so the body is empty.
+    assert_eq!((icmp.icmp_type, icmp.id(), icmp.seq(), icmp.payload.len()), (13, 0x1234, 7, 0));
+    assert!(icmp.checksum_ok && icmp.quoted.is_none());
+    // Port unreachable quoting a UDP probe, as a target would send it.
+    let probe = UdpSpec { src_port: 40000, dst_port: 53, payload: b"query" };
+    let quoted = build_ip(&ip, &L4Spec::Udp(probe)).unwrap();
+    let back = IpSpec::new(target().into(), scanner().into()).unwrap();
+    let error = IcmpSpec { icmp_type: 3, code: 3, rest: [0; 4], payload: &quoted };
+    let frame = parse_frame(LinkType::RawIp, &build_ip(&back, &L4Spec::Icmp(error)).unwrap()).unwrap();
+    let Transport::Icmp(icmp) = frame.ip().unwrap().transport else { panic!("not ICMP") };
+    assert!(icmp.checksum_ok);
+    let q = icmp.quoted.expect("quoted probe");
+    assert_eq!((q.src_port, q.dst_port, q.udp_length), (Some(40000), Some(53), Some(13)));
+    assert_eq!(q.data.prefix(), b"query");
+}
+
+#[test]
 fn arp_request_round_trip() {
     let bytes = build_arp_request(eth().src, scanner(), target());
     assert_eq!(bytes.len(), 42);

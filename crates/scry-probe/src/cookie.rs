@@ -49,6 +49,7 @@ impl ProbeKind {
     pub const TCP_ACK: ProbeKind = ProbeKind(2);
     pub const UDP: ProbeKind = ProbeKind(3);
     pub const ICMP_ECHO: ProbeKind = ProbeKind(4);
+    pub const ICMP_TIMESTAMP: ProbeKind = ProbeKind(5);
 }
 
 /// Last byte of [`CookieKey::source_port`]'s 19-byte message (flow messages are 13 or 37 bytes).

@@ -7,8 +7,12 @@
 //! per-probe table. Scheduling takes `now` as an argument and does no I/O.
 
 pub mod cookie;
+pub mod discovery;
+pub mod pace;
+pub mod payloads;
 pub mod permute;
 pub mod ports;
+pub mod probe;
 pub mod rate;
 pub mod results;
 pub mod retry;
@@ -16,3 +20,4 @@ pub mod services;
 pub mod state;
 pub mod syn;
 pub mod targets;
+pub mod udp;

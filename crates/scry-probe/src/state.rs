@@ -3,6 +3,11 @@
 //! SYN-scan rules (Nmap book, "TCP SYN (Stealth) Scan"): a SYN-ACK means open,
 //! a RST closed; an ICMP unreachable of type 3 code 0, 1, 2, 3, 9, 10 or 13,
 //! or no answer after every retry, filtered.
+//!
+//! UDP-scan rules (Nmap book, "UDP Scan"): any UDP reply means open; ICMP
+//! port unreachable from the target closed; other ICMP unreachables (codes
+//! 0, 1, 2, 9, 10, 13, or port unreachable sent by a router) filtered; no
+//! answer after every retry open|filtered.
 
 use std::fmt;
 
@@ -42,12 +47,16 @@ impl fmt::Display for PortState {
 pub enum Reason {
     SynAck,
     Reset,
+    /// Any UDP datagram back from the probed port.
+    UdpResponse,
     NoResponse,
     /// ICMP type 3 with this code.
     Unreachable(u8),
     /// ICMP time exceeded in transit.
     TimeExceeded,
     EchoReply,
+    /// ICMP timestamp reply (`-PP`).
+    TimestampReply,
     ArpResponse,
     /// The user said so (`-Pn`).
     UserSet,
@@ -62,6 +71,7 @@ impl Reason {
         match self {
             Reason::SynAck => "syn-ack",
             Reason::Reset => "reset",
+            Reason::UdpResponse => "udp-response",
             Reason::NoResponse => "no-response",
             Reason::Unreachable(0) => "net-unreach",
             Reason::Unreachable(1) => "host-unreach",
@@ -73,6 +83,7 @@ impl Reason {
             Reason::Unreachable(_) => "unreach",
             Reason::TimeExceeded => "time-exceeded",
             Reason::EchoReply => "echo-reply",
+            Reason::TimestampReply => "timestamp-reply",
             Reason::ArpResponse => "arp-response",
             Reason::UserSet => "user-set",
         }

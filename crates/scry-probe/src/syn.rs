@@ -11,8 +11,8 @@ use crate::results::PortResult;
 use crate::state::{PortState, Reason};
 use scry_packet::layout::ETHERNET_LEN;
 use scry_packet::{
-    BuildError, EthernetSpec, Frame, IpSpec, Mac, Net, TcpFlags, TcpOption, TcpProbe, TcpSpec, TcpTemplate,
-    Transport,
+    BuildError, EthernetSpec, Frame, Icmp, IpHeader, IpSpec, Mac, Net, Quoted, TcpFlags, TcpOption, TcpProbe,
+    TcpSpec, TcpTemplate, Transport,
 };
 use std::net::IpAddr;
 
@@ -59,11 +59,7 @@ impl SynProbe {
         ttl: u8,
         key: CookieKey,
     ) -> Result<SynProbe, BuildError> {
-        let mut ip = IpSpec::new(src, src)?;
-        match &mut ip {
-            IpSpec::V4(h) => h.ttl = ttl,
-            IpSpec::V6(h) => h.hop_limit = ttl,
-        }
+        let ip = ip_header(src, src, ttl, 0)?;
         let tcp = TcpSpec {
             src_port,
             flags: TcpFlags::SYN,
@@ -116,12 +112,8 @@ impl SynProbe {
 
     /// Classifies a parsed frame.
     pub fn classify(&self, frame: &Frame) -> Verdict {
-        let Net::Ip(packet) = &frame.net else { return Verdict::Unrelated };
-        let ip = &packet.header;
-        if ip.dst != self.src {
-            return Verdict::Unrelated;
-        }
-        match &packet.transport {
+        let Some((ip, transport)) = addressed_to(frame, self.src) else { return Verdict::Unrelated };
+        match transport {
             Transport::Tcp(tcp) => {
                 if tcp.dst_port != self.src_port {
                     return Verdict::Unrelated;
@@ -155,15 +147,11 @@ impl SynProbe {
                 }
             }
             Transport::Icmp(icmp) => {
-                let unreachable = if icmp.v6 { icmp.icmp_type == 1 } else { icmp.icmp_type == 3 };
-                if !unreachable {
-                    return Verdict::Unrelated;
-                }
-                // ICMP checksums are computed in software, never offloaded.
-                if !ip.checksum_ok || !icmp.checksum_ok {
-                    return Verdict::Invalid;
-                }
-                let Some(q) = icmp.quoted else { return Verdict::Invalid };
+                let (q, code) = match unreachable(ip, icmp) {
+                    Some(Ok(quoted)) => quoted,
+                    Some(Err(verdict)) => return verdict,
+                    None => return Verdict::Unrelated,
+                };
                 let (Some(sport), Some(dport), Some(seq)) = (q.src_port, q.dst_port, q.tcp_seq) else {
                     return Verdict::Invalid;
                 };
@@ -174,7 +162,6 @@ impl SynProbe {
                 if !self.key.check_quoted_seq(&probe, ProbeKind::TCP_SYN, seq) {
                     return Verdict::Invalid;
                 }
-                let code = if icmp.v6 { v6_code_as_v4(icmp.code) } else { icmp.code };
                 if !Reason::FILTERING_UNREACHABLE_CODES.contains(&code) {
                     return Verdict::Invalid;
                 }
@@ -185,6 +172,47 @@ impl SynProbe {
             _ => Verdict::Unrelated,
         }
     }
+}
+
+/// An IP header from `src` to `dst` with TTL (hop limit) `ttl` and, for
+/// IPv4, identification `id`.
+///
+/// # Errors
+/// [`BuildError::MixedVersions`] when the addresses differ in version.
+pub(crate) fn ip_header(src: IpAddr, dst: IpAddr, ttl: u8, id: u16) -> Result<IpSpec, BuildError> {
+    let mut ip = IpSpec::new(src, dst)?;
+    match &mut ip {
+        IpSpec::V4(h) => {
+            h.ttl = ttl;
+            h.id = id;
+        }
+        IpSpec::V6(h) => h.hop_limit = ttl,
+    }
+    Ok(ip)
+}
+
+/// The IP header and transport of a frame sent to `us`; `None` for anything else.
+pub(crate) fn addressed_to(frame: &Frame, us: IpAddr) -> Option<(&IpHeader, &Transport)> {
+    match &frame.net {
+        Net::Ip(packet) if packet.header.dst == us => Some((&packet.header, &packet.transport)),
+        _ => None,
+    }
+}
+
+/// For an ICMP or ICMPv6 destination unreachable: the datagram it quotes and
+/// its code in ICMPv4 numbering, or [`Verdict::Invalid`] when it quotes
+/// nothing readable or a checksum is wrong. `None` for every other message.
+pub(crate) fn unreachable(ip: &IpHeader, icmp: &Icmp) -> Option<Result<(Quoted, u8), Verdict>> {
+    let unreachable = if icmp.v6 { icmp.icmp_type == 1 } else { icmp.icmp_type == 3 };
+    if !unreachable {
+        return None;
+    }
+    // ICMP checksums are computed in software, never offloaded.
+    if !ip.checksum_ok || !icmp.checksum_ok {
+        return Some(Err(Verdict::Invalid));
+    }
+    let code = if icmp.v6 { v6_code_as_v4(icmp.code) } else { icmp.code };
+    Some(icmp.quoted.map(|q| (q, code)).ok_or(Verdict::Invalid))
 }
 
 /// Maps an ICMPv6 destination-unreachable code (RFC 4443) to the ICMPv4 code

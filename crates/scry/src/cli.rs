@@ -32,7 +32,20 @@ const ALIASES: &[(&str, &str)] = &[
     ("-Pn", "--no-ping"),
     ("-sn", "--ping-scan"),
     ("-sU", "--udp-scan"),
+    ("-PE", "--echo-ping"),
+    ("-PP", "--timestamp-ping"),
+    ("-PR", "--arp-ping"),
+    ("-PS", "--syn-ping"),
+    ("-PA", "--ack-ping"),
+    ("-PU", "--udp-ping"),
 ];
+
+/// Aliases whose value is optional and glued on (`-PS`, `-PS22,443`), as
+/// `--syn-ping=22,443`, so a bare one never swallows the next argument.
+const GLUED_ONLY: &[&str] = &["--syn-ping", "--ack-ping", "--udp-ping"];
+
+/// Aliases that take no value at all.
+const FLAGS: &[&str] = &["--no-ping", "--echo-ping", "--timestamp-ping", "--arp-ping"];
 
 /// Rewrites nmap's multi-letter options (`-sS`, `-oN FILE`, `-oNFILE`) to long options.
 pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
@@ -47,8 +60,11 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
         }
         match ALIASES.iter().find(|(short, _)| text.starts_with(short)) {
             Some((short, long)) if text.len() == short.len() => out.push(OsString::from(long)),
+            Some((short, long)) if GLUED_ONLY.contains(long) => {
+                out.push(OsString::from(format!("{long}={}", &text[short.len()..])));
+            }
             // -oNfile / -iLfile: value glued on, as nmap allows.
-            Some((short, long)) if !long.ends_with("-scan") && long != &"--no-ping" => {
+            Some((short, long)) if !long.ends_with("-scan") && !FLAGS.contains(long) => {
                 out.push(OsString::from(long));
                 out.push(OsString::from(&text[short.len()..]));
             }
@@ -80,7 +96,9 @@ fn parse_time(text: &str) -> Result<Duration, String> {
 #[command(
     name = "scry",
     version,
-    override_usage = "scry [-sS] -p PORTS [options] TARGET...\n       scry --resume FILE",
+    override_usage = "scry [-sS] [-sU] -p PORTS [options] TARGET...\n       \
+                      scry -sn [-PE] [-PP] [-PS[PORTS]] [-PA[PORTS]] [-PU[PORTS]] [-PR] TARGET...\n       \
+                      scry --resume FILE",
     // A later option overrides an earlier one, as in nmap; a resumed run relies on it.
     args_override_self = true,
     after_help = "Targets: 198.18.0.1, 198.18.0.0/24, 198.18.0.1-20, 198.18.1-2.0-255, hostnames.\n\
@@ -92,7 +110,7 @@ pub struct Args {
     #[arg(value_name = "TARGET")]
     pub targets: Vec<String>,
 
-    /// TCP SYN (half-open) scan: the default and, for now, the only scan type [-sS].
+    /// TCP SYN (half-open) scan, the default [-sS].
     #[arg(long = "syn-scan")]
     pub syn_scan: bool,
 
@@ -272,13 +290,45 @@ pub struct Args {
     #[arg(long = "output-all", value_name = "BASE")]
     pub output_all: Option<PathBuf>,
 
-    /// Host discovery only [-sn]: not yet available.
-    #[arg(long = "ping-scan", hide = true)]
+    /// Host discovery only, no port scan [-sn].
+    #[arg(long = "ping-scan")]
     pub ping_scan: bool,
 
-    /// UDP scan [-sU]: not yet available.
-    #[arg(long = "udp-scan", hide = true)]
+    /// UDP scan, with protocol payloads for ports that answer only a valid request [-sU].
+    #[arg(long = "udp-scan")]
     pub udp_scan: bool,
+
+    /// UDP payloads in nmap-payloads format (default: nmap's file, else built-in ones).
+    #[arg(long = "udp-payloads", value_name = "FILE")]
+    pub udp_payloads: Option<PathBuf>,
+
+    /// Discovery: ICMP echo request [-PE].
+    #[arg(long = "echo-ping")]
+    pub echo_ping: bool,
+
+    /// Discovery: ICMP timestamp request [-PP].
+    #[arg(long = "timestamp-ping")]
+    pub timestamp_ping: bool,
+
+    /// Discovery: ARP request, on a directly connected subnet [-PR].
+    #[arg(long = "arp-ping")]
+    pub arp_ping: bool,
+
+    /// Discovery: TCP SYN to PORTS (default 80) [-PS[PORTS]].
+    #[arg(long = "syn-ping", value_name = "PORTS", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub syn_ping: Option<String>,
+
+    /// Discovery: TCP ACK to PORTS (default 80) [-PA[PORTS]].
+    #[arg(long = "ack-ping", value_name = "PORTS", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub ack_ping: Option<String>,
+
+    /// Discovery: UDP to PORTS (default 40125) [-PU[PORTS]].
+    #[arg(long = "udp-ping", value_name = "PORTS", num_args = 0..=1, require_equals = true, default_missing_value = "")]
+    pub udp_ping: Option<String>,
+
+    /// On a directly connected subnet, use the chosen IP probes instead of ARP.
+    #[arg(long = "disable-arp-ping", alias = "send-ip")]
+    pub disable_arp_ping: bool,
 }
 
 #[cfg(test)]
@@ -318,6 +368,19 @@ mod tests {
         assert_eq!(parse_time("0.5s"), Ok(Duration::from_millis(500)));
         assert_eq!(parse_time("0"), Err("\"0\" is not a time above zero (e.g. 5, 5s, 500ms, 2m)".into()));
         assert_eq!(parse_time("5d"), Err("unknown unit \"d\" (use ms, s, m or h)".into()));
+    }
+
+    #[test]
+    fn discovery_options_take_glued_lists_and_never_the_next_argument() {
+        let a = parse("-sn -PE -PP -PR -PS22,443 -PA -PU 198.18.0.0/24");
+        assert!(a.ping_scan && a.echo_ping && a.timestamp_ping && a.arp_ping);
+        assert_eq!(a.syn_ping.as_deref(), Some("22,443"));
+        assert_eq!(a.ack_ping.as_deref(), Some(""));
+        assert_eq!(a.udp_ping.as_deref(), Some(""));
+        assert_eq!(a.targets, vec!["198.18.0.0/24"]);
+        let b = parse("-sU --udp-payloads my.payloads -p U:53 198.18.0.1");
+        assert!(b.udp_scan && b.syn_ping.is_none());
+        assert_eq!(b.udp_payloads, Some(PathBuf::from("my.payloads")));
     }
 
     #[test]

@@ -2,21 +2,27 @@
 //! route, next-hop MACs and the probe, all before any probe is sent.
 
 use crate::cli::Args;
+use crate::discover::DiscoveryPlan;
 use crate::engine::{NextHops, Plan};
 use crate::output::ScanInfo;
 use crate::UsageError;
 use anyhow::{bail, Context};
 use scry_capture::{resolve_mac, resolve_many, route_with, Route, RouteOverrides};
 use scry_probe::cookie::CookieKey;
+use scry_probe::discovery::{Discovery, Method};
+use scry_probe::payloads::Payloads;
 use scry_probe::permute::{Permutation, Shard};
 use scry_probe::ports::PortList;
+use scry_probe::probe::Probe;
 use scry_probe::services::{Protocol, Services};
 use scry_probe::syn::SynProbe;
 use scry_probe::targets::{TargetSet, TargetSetBuilder};
+use scry_probe::udp::UdpProbe;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// nmap's default: the 1000 most common TCP ports.
@@ -28,15 +34,18 @@ const ARP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Rejects the options that are accepted for nmap compatibility but not built yet.
 fn reject_unavailable(args: &Args) -> Result<(), UsageError> {
-    let unavailable = [(args.udp_scan, "-sU (UDP scan)"), (args.ping_scan, "-sn (host discovery only)")];
+    let unavailable = [
+        (args.udp_scan && args.syn_scan, "-sS together with -sU in one scan (run them as two scans)"),
+        (args.ping_scan && (args.udp_scan || args.syn_scan), "-sn together with a port scan type"),
+    ];
     match unavailable.iter().find(|(given, _)| *given) {
         Some((_, what)) => Err(UsageError(format!("{what} is not available in this version of scry"))),
         None => Ok(()),
     }
 }
 
-/// The ports to scan, from -p / --top-ports / --exclude-ports.
-pub fn ports(args: &Args, services: &Services) -> Result<Vec<u16>, UsageError> {
+/// The ports of `protocol` to scan, from -p / --top-ports / --exclude-ports.
+pub fn ports(args: &Args, services: &Services, protocol: Protocol) -> Result<Vec<u16>, UsageError> {
     let bad = |e: scry_probe::ports::PortError| UsageError(e.to_string());
     let exclude =
         args.exclude_ports.as_deref().map(|s| PortList::parse(s, services)).transpose().map_err(bad)?;
@@ -44,27 +53,33 @@ pub fn ports(args: &Args, services: &Services) -> Result<Vec<u16>, UsageError> {
         (Some(spec), top) => {
             let given = PortList::parse(spec, services).map_err(bad)?;
             match top {
-                Some(n) => PortList::top(services, n, &[Protocol::Tcp], Some(&given), exclude.as_ref())
-                    .map_err(bad)?,
+                Some(n) => {
+                    PortList::top(services, n, &[protocol], Some(&given), exclude.as_ref()).map_err(bad)?
+                }
                 None => exclude.as_ref().map_or(given.clone(), |e| given.excluding(e)),
             }
         }
         (None, top) => {
             let n = top.unwrap_or(DEFAULT_TOP_PORTS);
-            PortList::top(services, n, &[Protocol::Tcp], None, exclude.as_ref()).map_err(bad)?
+            PortList::top(services, n, &[protocol], None, exclude.as_ref()).map_err(bad)?
         }
     };
-    // Unprefixed ports land in both lists; a SYN scan uses the TCP one.
-    let tcp = list.get(Protocol::Tcp).to_vec();
-    if tcp.is_empty() && !list.get(Protocol::Udp).is_empty() {
-        return Err(UsageError(
-            "only UDP ports (U:) given; they need -sU, which is not available yet".into(),
-        ));
+    // Unprefixed ports land in both lists; each scan type uses its own.
+    let wanted = list.get(protocol).to_vec();
+    let (other, flag) = match protocol {
+        Protocol::Udp => (Protocol::Tcp, "-sS"),
+        _ => (Protocol::Udp, "-sU"),
+    };
+    if wanted.is_empty() && !list.get(other).is_empty() {
+        return Err(UsageError(format!(
+            "only {} ports given; they need {flag}",
+            other.as_str().to_uppercase()
+        )));
     }
-    if tcp.is_empty() {
-        return Err(UsageError("no TCP ports left to scan".into()));
+    if wanted.is_empty() {
+        return Err(UsageError(format!("no {} ports left to scan", protocol.as_str().to_uppercase())));
     }
-    Ok(tcp)
+    Ok(wanted)
 }
 
 fn open_list(path: &std::path::Path) -> Result<Box<dyn Read>, UsageError> {
@@ -156,9 +171,15 @@ fn next_hops(args: &Args, route: &Route, targets: &TargetSet, verbose: bool) -> 
     Ok(NextHops::PerHost(map))
 }
 
-/// Everything resolved: the plan, the interface to use, and the BPF filter.
+/// What to run: a port scan, or host discovery only.
+pub enum Job {
+    Ports(Box<Plan>),
+    Discovery(Box<DiscoveryPlan>),
+}
+
+/// Everything resolved: the job, the interface to use, and the BPF filter.
 pub struct Resolved {
-    pub plan: Plan,
+    pub job: Job,
     pub iface: String,
     pub filter: String,
     /// The permutation's seed, given or drawn; a resume file records it.
@@ -166,6 +187,46 @@ pub struct Resolved {
     /// Source address and MAC of probes (OS detection builds its own).
     pub src: IpAddr,
     pub src_mac: scry_packet::Mac,
+    /// Host discovery to run before a port scan; only hosts it finds are scanned.
+    pub pre_discovery: Option<Box<DiscoveryPlan>>,
+}
+
+/// Source ports a UDP scan spreads its probes over (the key picks one per target port).
+const UDP_SOURCE_PORTS: u16 = 256;
+
+fn check_timing(args: &Args) -> Result<(), UsageError> {
+    if args.rate.is_nan() || args.rate <= 0.0 {
+        return Err(UsageError(format!("--rate must be above 0, not {}", args.rate)));
+    }
+    if !(args.wait >= 0.0 && args.wait.is_finite()) {
+        return Err(UsageError(format!("--wait must be a number of seconds >= 0, not {}", args.wait)));
+    }
+    Ok(())
+}
+
+/// The UDP payloads: --udp-payloads FILE, else nmap's file, else built-in ones.
+fn payloads(args: &Args) -> anyhow::Result<Arc<Payloads>> {
+    let loaded = match &args.udp_payloads {
+        Some(path) => Payloads::load(path).map_err(|e| UsageError(e.to_string()))?,
+        None => Payloads::load_default().context("loading nmap-payloads")?,
+    };
+    if args.verbose > 0 {
+        eprintln!("scry: {} UDP payloads from {}", loaded.len(), loaded.source());
+    }
+    Ok(Arc::new(loaded))
+}
+
+/// The UDP probe: source ports from -g, else a random block of [`UDP_SOURCE_PORTS`].
+fn udp_probe(args: &Args, route: &Route, key: CookieKey, payloads: Arc<Payloads>) -> UdpProbe {
+    let src_ports = match args.source_port {
+        Some(port) => port..=port,
+        None => {
+            let first = rand::random_range(32768..=60999 - UDP_SOURCE_PORTS);
+            first..=first + UDP_SOURCE_PORTS - 1
+        }
+    };
+    let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
+    UdpProbe::new(route.src, src_mac, src_ports, args.ttl, key, payloads)
 }
 
 /// Resolves arguments into a plan.
@@ -174,13 +235,16 @@ pub struct Resolved {
 /// [`UsageError`] for bad specs; other errors for routing and ARP.
 pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow::Result<Resolved> {
     reject_unavailable(args)?;
-    if args.rate.is_nan() || args.rate <= 0.0 {
-        return Err(UsageError(format!("--rate must be above 0, not {}", args.rate)).into());
+    check_timing(args)?;
+    // The -P port lists are checked even when ARP will replace them.
+    discovery_methods(args, services, false)?;
+    if args.ping_scan {
+        return resolve_discovery(args, services, command_line);
     }
-    if !(args.wait >= 0.0 && args.wait.is_finite()) {
-        return Err(UsageError(format!("--wait must be a number of seconds >= 0, not {}", args.wait)).into());
-    }
-    let ports = ports(args, services)?;
+    let protocol = if args.udp_scan { Protocol::Udp } else { Protocol::Tcp };
+    let ports = ports(args, services, protocol)?;
+    // Before routing, so a bad payload file is a usage error however the network looks.
+    let payloads = if protocol == Protocol::Udp { Some(payloads(args)?) } else { None };
     let targets = targets(args)?;
     let shard: Shard = match &args.shard {
         Some(text) => text.parse().map_err(|e: scry_probe::permute::ShardError| UsageError(e.to_string()))?,
@@ -191,8 +255,12 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     let next_hops = next_hops(args, &route, &targets, args.verbose > 0)?;
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
     let src_port = args.source_port.unwrap_or_else(|| rand::random_range(32768..=60999));
-    let probe = SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?;
+    let probe: Box<dyn Probe> = match payloads {
+        Some(payloads) => Box::new(udp_probe(args, &route, CookieKey::random(), payloads)),
+        None => Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?),
+    };
     let filter = probe.filter();
+    let pre_discovery = pre_discovery(args, services, &targets, &route, &next_hops)?;
     let pairs = targets.len() * ports.len() as u64;
     let permutation = Permutation::new(pairs, seed);
     let mut positions = permutation.positions(shard);
@@ -226,6 +294,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         hosts: targets.len(),
         ports: ports.clone(),
         verbose: args.verbose,
+        protocol: Some(protocol),
     };
     let plan = Plan {
         targets,
@@ -238,7 +307,160 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         retries: args.retries,
         wait: Duration::from_secs_f64(args.wait),
         report_silent_hosts: args.no_ping,
+        verbose: args.verbose > 0,
+        known_up: HashMap::new(),
         info,
     };
-    Ok(Resolved { plan, iface: route.iface.name.clone(), filter, seed, src: route.src, src_mac })
+    let iface = route.iface.name.clone();
+    Ok(Resolved {
+        job: Job::Ports(Box::new(plan)),
+        iface,
+        filter,
+        seed,
+        src: route.src,
+        src_mac,
+        pre_discovery,
+    })
+}
+
+/// Discovery before a port scan, as nmap does it: none with -Pn, for
+/// loopback, or on a directly connected subnet (the next-hop ARP lookups
+/// already are nmap's ARP ping); else the -P probes or nmap's default set.
+fn pre_discovery(
+    args: &Args,
+    services: &Services,
+    targets: &TargetSet,
+    route: &Route,
+    next_hops: &NextHops,
+) -> anyhow::Result<Option<Box<DiscoveryPlan>>> {
+    let on_link = route.gateway.is_none();
+    if args.no_ping || route.iface.is_loopback {
+        return Ok(None);
+    }
+    let methods = discovery_methods(args, services, on_link)?;
+    if methods == [Method::Arp] {
+        return Ok(None);
+    }
+    let info = ScanInfo {
+        start: SystemTime::now(),
+        command_line: String::new(),
+        hosts: targets.len(),
+        ports: Vec::new(),
+        verbose: args.verbose,
+        protocol: None,
+    };
+    let plan = discovery_plan(args, targets.clone(), route, next_hops.clone(), methods, info)?;
+    Ok(Some(Box::new(plan)))
+}
+
+/// A discovery plan with `methods` for `targets`.
+fn discovery_plan(
+    args: &Args,
+    targets: TargetSet,
+    route: &Route,
+    next_hops: NextHops,
+    methods: Vec<Method>,
+    info: ScanInfo,
+) -> anyhow::Result<DiscoveryPlan> {
+    let key = CookieKey::random();
+    let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
+    let src_port = rand::random_range(32768..=60999);
+    let udp = udp_probe(args, route, key.clone(), payloads(args)?);
+    let discovery = Discovery::new(route.src, src_mac, src_port, args.ttl, key, methods, udp)?;
+    if args.verbose > 0 {
+        eprintln!("scry: host discovery of {} targets with {:?}", targets.len(), discovery.methods());
+    }
+    Ok(DiscoveryPlan {
+        targets,
+        next_hops,
+        discovery,
+        rate: args.rate,
+        retries: args.retries,
+        wait: Duration::from_secs_f64(args.wait),
+        assume_up: args.no_ping,
+        info,
+    })
+}
+
+/// Ports of a `-PS`/`-PA`/`-PU` list (empty: `default`).
+fn ping_ports(
+    spec: &str,
+    option: &str,
+    protocol: Protocol,
+    default: u16,
+    services: &Services,
+) -> Result<Vec<u16>, UsageError> {
+    if spec.is_empty() {
+        return Ok(vec![default]);
+    }
+    let list = PortList::parse(spec, services).map_err(|e| UsageError(format!("{option}: {e}")))?;
+    let ports = list.get(protocol).to_vec();
+    if ports.is_empty() {
+        return Err(UsageError(format!("{option}{spec}: no {} ports in the list", protocol.as_str())));
+    }
+    Ok(ports)
+}
+
+/// The discovery probes: those chosen with -P options, else nmap's default;
+/// on a directly connected subnet ARP alone, as nmap, unless --disable-arp-ping.
+fn discovery_methods(args: &Args, services: &Services, on_link: bool) -> Result<Vec<Method>, UsageError> {
+    if on_link && !args.disable_arp_ping {
+        return Ok(vec![Method::Arp]);
+    }
+    let mut methods = Vec::new();
+    if args.echo_ping {
+        methods.push(Method::Echo);
+    }
+    if args.timestamp_ping {
+        methods.push(Method::Timestamp);
+    }
+    let lists = [
+        (&args.syn_ping, "-PS", Protocol::Tcp, Method::DEFAULT_TCP_PORT, Method::Syn as fn(u16) -> Method),
+        (&args.ack_ping, "-PA", Protocol::Tcp, Method::DEFAULT_TCP_PORT, Method::Ack),
+        (&args.udp_ping, "-PU", Protocol::Udp, Method::DEFAULT_UDP_PORT, Method::Udp),
+    ];
+    for (spec, option, protocol, default, method) in lists {
+        if let Some(spec) = spec {
+            methods.extend(ping_ports(spec, option, protocol, default, services)?.into_iter().map(method));
+        }
+    }
+    if methods.is_empty() {
+        methods = Method::NMAP_DEFAULT.to_vec();
+    }
+    Ok(methods)
+}
+
+/// Resolves a host-discovery-only run (-sn).
+fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> anyhow::Result<Resolved> {
+    let targets = targets(args)?;
+    let route = scan_route(args, &targets)?;
+    let on_link = !route.iface.is_loopback && route.gateway.is_none() && args.router_mac.is_none();
+    let methods = discovery_methods(args, services, on_link)?;
+    let next_hops = if methods == [Method::Arp] || args.no_ping {
+        NextHops::All(scry_packet::Mac::BROADCAST)
+    } else {
+        next_hops(args, &route, &targets, args.verbose > 0)?
+    };
+    let info = ScanInfo {
+        start: SystemTime::now(),
+        command_line,
+        hosts: targets.len(),
+        ports: Vec::new(),
+        verbose: args.verbose,
+        protocol: None,
+    };
+    let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
+    let plan = discovery_plan(args, targets, &route, next_hops, methods, info)?;
+    let filter = plan.discovery.filter();
+    let seed = 0; // discovery draws its own order per pass; nothing to resume
+    let iface = route.iface.name.clone();
+    Ok(Resolved {
+        job: Job::Discovery(Box::new(plan)),
+        iface,
+        filter,
+        seed,
+        src: route.src,
+        src_mac,
+        pre_discovery: None,
+    })
 }

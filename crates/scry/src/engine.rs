@@ -11,14 +11,17 @@
 
 use crate::dump::DumpTap;
 use crate::output::{Fanout, HostReport, ScanInfo, Sink, Stats};
+use crate::pacing::{paced_pass, Arrivals, Scan};
 use scry_capture::{Interface, Method, Receiver, Sender};
 use scry_packet::{parse_frame, Mac};
 use scry_probe::permute::Permutation;
+use scry_probe::probe::Probe;
 use scry_probe::rate::TokenBucket;
 use scry_probe::results::{Recorded, Results};
 use scry_probe::retry;
+use scry_probe::services::Protocol;
 use scry_probe::state::Reason;
-use scry_probe::syn::{SynProbe, Verdict};
+use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -63,7 +66,7 @@ pub enum NextHops {
 }
 
 impl NextHops {
-    fn get(&self, ip: Ipv4Addr) -> Option<Mac> {
+    pub(crate) fn get(&self, ip: Ipv4Addr) -> Option<Mac> {
         match self {
             NextHops::All(mac) => Some(*mac),
             NextHops::PerHost(map) => map.get(&ip).copied(),
@@ -87,13 +90,34 @@ pub struct Plan {
     /// This shard's positions in the walk.
     pub positions: Range<u64>,
     pub next_hops: NextHops,
-    pub probe: SynProbe,
+    pub probe: Box<dyn Probe>,
     pub rate: f64,
     pub retries: u32,
     pub wait: Duration,
     /// Report hosts that never answered (-Pn).
     pub report_silent_hosts: bool,
+    /// Say on stderr when hosts are paced (-v).
+    pub verbose: bool,
+    /// Hosts a discovery before the scan found up, with why; see [`Plan::only_up`].
+    pub known_up: HashMap<IpAddr, (Reason, Option<u8>)>,
     pub info: ScanInfo,
+}
+
+impl Plan {
+    /// Limits the scan to the hosts discovery found `up`: the others get no
+    /// next hop, so no probe, and the up ones are reported with their reason.
+    pub fn only_up(&mut self, up: HashMap<IpAddr, (Reason, Option<u8>)>) {
+        let keep = |ip: &Ipv4Addr| up.contains_key(&IpAddr::V4(*ip));
+        self.next_hops = match &self.next_hops {
+            NextHops::All(mac) => {
+                NextHops::PerHost(self.targets.iter().filter(keep).map(|ip| (ip, *mac)).collect())
+            }
+            NextHops::PerHost(map) => {
+                NextHops::PerHost(map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect())
+            }
+        };
+        self.known_up = up;
+    }
 }
 
 enum Event {
@@ -216,6 +240,7 @@ pub fn run(
     let mut sinks = Fanout::new(sinks);
     sinks.each(|s| s.begin(&plan.info));
     let results = Mutex::new(Results::default());
+    let arrivals = Arrivals::default();
     counters.first_pass_end.store(plan.positions.start, Ordering::Relaxed);
     let sending_done = AtomicBool::new(false);
     let receiving_done = AtomicBool::new(false);
@@ -223,7 +248,14 @@ pub fn run(
     let mut stats = Stats { hosts_scanned: plan.targets.len(), ..Stats::default() };
     // On a directly connected subnet, answering ARP already shows a host is up (as nmap's ARP ping).
     let mut up: HashMap<IpAddr, (Reason, Option<u8>)> = HashMap::new();
-    if let NextHops::PerHost(macs) = &plan.next_hops {
+    if !plan.known_up.is_empty() {
+        let mut known: Vec<_> = plan.known_up.iter().map(|(ip, why)| (*ip, *why)).collect();
+        known.sort_by_key(|(ip, _)| *ip);
+        for (ip, (reason, ttl)) in known {
+            up.insert(ip, (reason, ttl));
+            sinks.each(|s| s.host_up(ip, reason, ttl));
+        }
+    } else if let NextHops::PerHost(macs) = &plan.next_hops {
         let mut arp_up: Vec<Ipv4Addr> = macs.keys().copied().collect();
         arp_up.sort();
         for ip in arp_up {
@@ -250,7 +282,8 @@ pub fn run(
             }
         });
         let sender = scope.spawn(|| {
-            let outcome = send(plan, &mut txs, &results, counters, stopping, start, tx_tap.as_ref());
+            let outcome =
+                send(plan, &mut txs, (&results, &arrivals), counters, stopping, start, tx_tap.as_ref());
             sending_done.store(true, Ordering::Release);
             outcome
         });
@@ -275,6 +308,14 @@ pub fn run(
                 match events.recv_timeout(Duration::from_millis(20)) {
                     Ok(Event::Answer { host, port, result }) => {
                         stats.received += 1;
+                        if let Reason::Unreachable(_) = result.reason {
+                            arrivals
+                                .lock()
+                                .expect("arrivals lock")
+                                .entry(host)
+                                .or_default()
+                                .push(Instant::now());
+                        }
                         let recorded = results.lock().expect("results lock").record(host, port, result);
                         counters.recorded.fetch_add(1, Ordering::AcqRel);
                         // No `continue` for duplicates: the end-of-scan check
@@ -365,7 +406,9 @@ fn report_hosts(
         let ports = results.host(ip).map_or(&empty, |h| &h.ports);
         let scanned = probed_ports(plan, ip, &probed);
         let mac = plan.next_hops.direct(ip);
-        let host = HostReport { ip, mac, up_reason: up.get(&ip).copied(), ports, scanned: &scanned };
+        let up_reason = up.get(&ip).copied();
+        let protocol = plan.probe.protocol();
+        let host = HostReport { ip, mac, up_reason, ports, scanned: &scanned, protocol };
         sinks.each(|s| s.host(&host));
     };
     if plan.report_silent_hosts {
@@ -430,7 +473,7 @@ fn receive(
 /// # Errors
 /// The sender cannot be opened (no privilege, no interface).
 pub fn open_senders(iface: &Interface, plan: &Plan) -> anyhow::Result<Vec<Sender>> {
-    let capacity = plan.probe.frame_len();
+    let capacity = plan.probe.max_frame_len();
     let first = Sender::open(iface, capacity)?;
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let lanes = if matches!(first.method(), Method::Ring { .. }) && plan.rate > ONE_LANE_PPS && cores > 1 {
@@ -450,13 +493,14 @@ pub fn open_senders(iface: &Interface, plan: &Plan) -> anyhow::Result<Vec<Sender
 fn send(
     plan: &Plan,
     txs: &mut [Sender],
-    results: &Mutex<Results>,
+    (results, arrivals): (&Mutex<Results>, &Arrivals),
     counters: &Counters,
     stopping: Stopping<'_>,
     start: Instant,
     tap: Option<&DumpTap>,
 ) -> anyhow::Result<()> {
     let lanes = txs.len() as u64;
+    let mut first_pass = (Instant::now(), Instant::now());
     let now = Instant::now();
     let mut buckets: Vec<TokenBucket> =
         txs.iter().map(|_| TokenBucket::new(plan.rate / lanes as f64, now)).collect();
@@ -491,7 +535,18 @@ fn send(
             }
             if pass == 0 {
                 counters.first_pass_end.store(plan.positions.end, Ordering::Relaxed);
+                first_pass.1 = Instant::now();
             }
+        }
+        if plan.probe.protocol() == Protocol::Udp {
+            let scan = Scan {
+                probe: plan.probe.as_ref(),
+                ports: &plan.ports,
+                next_hops: &plan.next_hops,
+                first_pass,
+                rate: plan.rate,
+            };
+            paced_pass(&scan, &mut txs[0], results, arrivals, plan.verbose, || stopping.now())?;
         }
         Ok(())
     };
@@ -537,11 +592,10 @@ fn walk_lane(
     start: Instant,
     tap: Option<&DumpTap>,
 ) -> anyhow::Result<()> {
-    let frame_len = plan.probe.frame_len();
+    let frame_len = plan.probe.max_frame_len();
     let nports = plan.ports.len() as u64;
     let end = plan.positions.end;
     let mut position = plan.positions.start + lane;
-    let mut tapped = Vec::new();
     while position < end {
         if stopping.now() {
             return Ok(());
@@ -563,25 +617,25 @@ fn walk_lane(
             }
             let Some(mac) = plan.next_hops.get(ip) else { continue };
             let ip_id = (index as u16) ^ (index >> 16) as u16;
-            let slot = &mut tx.next_slot()?[..frame_len];
-            plan.probe.write(ip.into(), port, mac, ip_id, slot)?;
-            if tap.is_some() {
-                tapped.extend_from_slice(slot);
+            // A UDP port with several payloads takes a frame for each; the
+            // last port of a batch may overdraw the grant by a few.
+            for which in 0..plan.probe.frames(port) {
+                let slot = &mut tx.next_slot()?[..frame_len];
+                let len = plan.probe.write(ip.into(), port, which, mac, ip_id, slot)?;
+                if let Some(tap) = tap {
+                    tap.sent(&slot[..len], len);
+                }
+                tx.commit(len)?;
             }
-            tx.commit(frame_len)?;
             n += 1;
         }
-        bucket.give_back((granted - n) as u32);
+        bucket.give_back(granted.saturating_sub(n) as u32);
         if walk.pass == 0 {
             counters.probed.fetch_add(n as u64, Ordering::AcqRel);
             let now = start.elapsed().as_nanos() as u64;
             let _ = counters.first_send_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
         }
         tx.flush();
-        if let Some(tap) = tap {
-            tap.sent(&tapped, frame_len);
-            tapped.clear();
-        }
         if walk.pass == 0 {
             // Every lane has probed all its positions below its next one,
             // so all positions below the lowest of those have been probed.

@@ -2,11 +2,13 @@
 
 mod cli;
 mod config;
+mod discover;
 mod dump;
 mod engine;
 mod osmatch;
 mod osscan;
 mod output;
+mod pacing;
 mod progress;
 mod resume;
 
@@ -101,42 +103,62 @@ fn run() -> anyhow::Result<ExitCode> {
         return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
     }
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
-    let resolved = config::resolve(&args, &services, command_line)?;
-
-    // Open the wire before anything is sent: privilege problems surface here.
-    let (rx, txs) = if args.offline {
-        (None, vec![scry_capture::Sender::discard(resolved.plan.probe.frame_len())])
-    } else {
-        let iface = Interface::by_name(&resolved.iface)?;
-        let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
-        let rx = Receiver::open(&iface.name, &capture)?;
-        (Some(rx), engine::open_senders(&iface, &resolved.plan)?)
-    };
-    if args.verbose > 0 {
-        eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), resolved.iface, txs[0].method());
-    }
+    let mut resolved = config::resolve(&args, &services, command_line)?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = Arc::clone(&stop);
     ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
         .context("installing the Ctrl-C/SIGTERM handler")?;
-
     let options = output::ReportOptions {
         open_only: args.open,
         reason: args.reason,
         verbose: args.verbose > 0,
         os: args.os_detect,
     };
+
+    // Open the wire before anything is sent: privilege problems surface here.
+    let iface = if args.offline { None } else { Some(Interface::by_name(&resolved.iface)?) };
+    if let config::Job::Discovery(plan) = &resolved.job {
+        let iface = iface.ok_or_else(|| UsageError("--offline counts port-scan probes; -sn sends".into()))?;
+        let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
+        let rx = Receiver::open(&iface.name, &capture)?;
+        let tx = scry_capture::Sender::open(&iface, discover::MAX_FRAME)?;
+        let mut sinks = sinks(&args, &outputs, options, &services)?;
+        discover::run(plan, rx, tx, &mut sinks, &stop)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let (config::Job::Ports(plan), Some(pre), Some(iface)) =
+        (&mut resolved.job, resolved.pre_discovery.take(), &iface)
+    {
+        // Discovery first, as nmap: only the hosts it finds are port scanned.
+        let capture = CaptureConfig { filter: pre.discovery.filter(), ..CaptureConfig::default() };
+        let rx = Receiver::open(&iface.name, &capture)?;
+        let tx = scry_capture::Sender::open(iface, discover::MAX_FRAME)?;
+        let up = discover::probe(&pre, rx, tx, &mut [], &stop, &mut output::Stats::default())?;
+        plan.only_up(up.into_iter().collect());
+    }
+    let config::Job::Ports(plan) = &resolved.job else { unreachable!("discovery returned above") };
+    let (rx, txs) = match &iface {
+        None => (None, vec![scry_capture::Sender::discard(plan.probe.max_frame_len())]),
+        Some(iface) => {
+            let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
+            let rx = Receiver::open(&iface.name, &capture)?;
+            (Some(rx), engine::open_senders(iface, plan)?)
+        }
+    };
+    if args.verbose > 0 {
+        eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), resolved.iface, txs[0].method());
+    }
+
     let mut sinks = sinks(&args, &outputs, options, &services)?;
     // Progress stays outside: it ends with the SYN scan, before OS detection.
-    if let Some(db) = os_db {
-        let iface = Interface::by_name(&resolved.iface)?;
-        let options = os_options(&args, &resolved, db, iface, Arc::clone(&stop))?;
+    if let (Some(db), Some(iface)) = (os_db, &iface) {
+        let options = os_options(&args, &resolved, db, iface.clone(), Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
     }
     let counters = Arc::new(engine::Counters::default());
     if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {
-        let total = progress::first_pass_probes(&resolved.plan);
+        let total = progress::first_pass_probes(plan);
         // First, so that it stops before the other sinks print their tables.
         sinks.insert(0, Box::new(progress::Progress::new(mode, Arc::clone(&counters), total)));
     }
@@ -152,7 +174,7 @@ fn run() -> anyhow::Result<ExitCode> {
         tap: dump.as_ref().map(dump::PcapDump::tap),
         checkpoint: Some(Box::new(|c| checkpoints.save(c))),
     };
-    let outcome = engine::run(&resolved.plan, rx, txs, &mut sinks, &stop, &counters, hooks);
+    let outcome = engine::run(plan, rx, txs, &mut sinks, &stop, &counters, hooks);
     if let Some(dump) = dump {
         dump.finish()?;
     }
@@ -270,6 +292,9 @@ fn os_options(
     iface: Interface,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<osscan::OsOptions> {
+    let config::Job::Ports(plan) = &resolved.job else {
+        return Err(UsageError("-O needs a port scan, not -sn".into()).into());
+    };
     let std::net::IpAddr::V4(src) = resolved.src else {
         return Err(UsageError("-O works over IPv4 only".into()).into());
     };
@@ -278,7 +303,7 @@ fn os_options(
         iface,
         src,
         src_mac: resolved.src_mac,
-        next_hops: resolved.plan.next_hops.clone(),
+        next_hops: plan.next_hops.clone(),
         ttl: args.ttl,
         max_tries: args.max_os_tries,
         osscan_guess: args.osscan_guess,

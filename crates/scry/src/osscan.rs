@@ -23,6 +23,7 @@ use scry_os::schedule::{HostSchedule, Timing};
 use scry_os::{Database, Matcher, OsResult, ReportOptions, SubjectFingerprint, SubjectTest};
 use scry_packet::{parse_frame, EthernetSpec, Mac};
 use scry_probe::results::PortResult;
+use scry_probe::services::Protocol;
 use scry_probe::state::{PortState, Reason};
 
 use crate::engine::NextHops;
@@ -58,6 +59,7 @@ struct Held {
     up_reason: Option<(Reason, Option<u8>)>,
     ports: BTreeMap<u16, PortResult>,
     scanned: Vec<u16>,
+    protocol: Protocol,
 }
 
 /// The sinks, with OS detection between the scan and the host reports.
@@ -93,6 +95,7 @@ impl Sink for OsDetect {
             up_reason: report.up_reason,
             ports: report.ports.clone(),
             scanned: report.scanned.to_vec(),
+            protocol: report.protocol,
         });
         Ok(())
     }
@@ -112,6 +115,7 @@ impl Sink for OsDetect {
                 up_reason: held.up_reason,
                 ports: &held.ports,
                 scanned: &held.scanned,
+                protocol: held.protocol,
             };
             let outcome = outcomes.get(&held.ip);
             for sink in &mut self.inner {

@@ -76,8 +76,35 @@ fn no_targets() {
 }
 
 #[test]
-fn udp_scan_is_not_available() {
-    refuses(&["-sU", "-p", "53", "198.18.0.10"], "-sU (UDP scan) is not available in this version of scry");
+fn syn_and_udp_together_are_not_available() {
+    refuses(
+        &["-sS", "-sU", "-p", "T:80,U:53", "198.18.0.10"],
+        "-sS together with -sU in one scan (run them as two scans) is not available in this version of scry",
+    );
+}
+
+#[test]
+fn udp_ports_need_udp_scan_and_tcp_ports_syn_scan() {
+    refuses(&["-p", "U:53", "198.18.0.10"], "only UDP ports given; they need -sU");
+    refuses(&["-sU", "-p", "T:80", "198.18.0.10"], "only TCP ports given; they need -sS");
+}
+
+#[test]
+fn bad_payload_file_names_line_column_and_token() {
+    let path = std::env::temp_dir().join(format!("scry-cli-{}-payloads", std::process::id()));
+    std::fs::write(&path, "# ok\nudp 53 \"\\x00\"\nudp 1-x \"a\"\n").unwrap();
+    let name = path.to_str().unwrap();
+    let message = format!("{name}:3:7: not a port number 0-65535 at \"x\"");
+    refuses(&["-sU", "--udp-payloads", name, "-p", "U:53", "198.18.0.10"], &message);
+    let _ = std::fs::remove_file(&path);
+}
+
+#[test]
+fn bad_discovery_port_list() {
+    refuses(
+        &["-sn", "-PS70000", "198.18.0.10"],
+        r#"-PS: bad port spec "70000": port 70000 is larger than 65535"#,
+    );
 }
 
 #[test]

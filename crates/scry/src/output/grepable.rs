@@ -8,7 +8,7 @@
 //! state is counted rather than listed.
 
 use super::{Civil, HostReport, Layout, OsReport, ReportOptions, ScanInfo, Sink, Stats};
-use scry_probe::services::{Protocol, Services};
+use scry_probe::services::Services;
 use scry_probe::state::Reason;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -67,13 +67,17 @@ impl<W: Write> Sink for Grepable<W> {
         if self.options.open_only || report.up_reason.is_none() {
             self.status(report.ip)?;
         }
+        if report.scanned.is_empty() {
+            // Host discovery only (-sn): the status line is the whole record.
+            return self.out.flush();
+        }
         let entries: Vec<String> = layout
             .listed
             .iter()
             .map(|(port, r)| {
-                let name = self.services.name(*port, Protocol::Tcp).unwrap_or("unknown");
+                let name = self.services.name(*port, report.protocol).unwrap_or("unknown");
                 // port/state/protocol/owner/service/rpc info/version/
-                format!("{port}/{}/tcp//{}///", r.state.as_str(), field(name))
+                format!("{port}/{}/{}//{}///", r.state.as_str(), report.protocol, field(name))
             })
             .collect();
         write!(self.out, "Host: {} ()\tPorts: {}", report.ip, entries.join(", "))?;
@@ -149,6 +153,7 @@ fn os_fields(result: &scry_os::OsResult, fingerprint: &scry_os::SubjectFingerpri
 mod tests {
     use super::*;
     use scry_probe::results::PortResult;
+    use scry_probe::services::Protocol;
     use scry_probe::state::PortState;
     use std::collections::BTreeMap;
 
@@ -160,7 +165,8 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
         let ip = "198.18.0.10".parse().unwrap();
-        sink.host(&HostReport { ip, mac: None, up_reason, ports: table, scanned }).unwrap();
+        sink.host(&HostReport { ip, mac: None, up_reason, ports: table, scanned, protocol: Protocol::Tcp })
+            .unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -190,9 +196,24 @@ mod tests {
         let closed: BTreeMap<u16, PortResult> =
             [(22, PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 })].into();
         let up = Some((Reason::SynAck, Some(64)));
-        sink.host(&HostReport { ip: a, mac: None, up_reason: up, ports: &open, scanned: &[22, 23] }).unwrap();
-        sink.host(&HostReport { ip: b, mac: None, up_reason: up, ports: &closed, scanned: &[22, 23] })
-            .unwrap();
+        sink.host(&HostReport {
+            ip: a,
+            mac: None,
+            up_reason: up,
+            ports: &open,
+            scanned: &[22, 23],
+            protocol: Protocol::Tcp,
+        })
+        .unwrap();
+        sink.host(&HostReport {
+            ip: b,
+            mac: None,
+            up_reason: up,
+            ports: &closed,
+            scanned: &[22, 23],
+            protocol: Protocol::Tcp,
+        })
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Host: 198.18.0.10 ()\tStatus: Up\nHost: 198.18.0.10 ()\tPorts: 22/open/tcp//ssh///\tIgnored State: filtered (1)\n"

@@ -3,6 +3,7 @@
 
 use super::{HostReport, OsReport, ScanInfo, Sink, Stats};
 use scry_probe::results::PortResult;
+use scry_probe::services::Protocol;
 use scry_probe::state::Reason;
 use serde_json::json;
 use std::io::{self, Write};
@@ -12,11 +13,12 @@ use std::net::IpAddr;
 pub struct JsonLines<W: Write> {
     out: W,
     services: std::sync::Arc<scry_probe::services::Services>,
+    protocol: Protocol,
 }
 
 impl<W: Write> JsonLines<W> {
     pub fn new(out: W, services: std::sync::Arc<scry_probe::services::Services>) -> Self {
-        JsonLines { out, services }
+        JsonLines { out, services, protocol: Protocol::Tcp }
     }
 
     fn line(&mut self, value: serde_json::Value) -> io::Result<()> {
@@ -28,6 +30,7 @@ impl<W: Write> JsonLines<W> {
 
 impl<W: Write> Sink for JsonLines<W> {
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.protocol = info.protocol.unwrap_or(Protocol::Tcp);
         let start = info.start.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         self.line(json!({
             "type": "begin",
@@ -45,12 +48,17 @@ impl<W: Write> Sink for JsonLines<W> {
     }
 
     fn port(&mut self, ip: IpAddr, port: u16, r: &PortResult) -> io::Result<()> {
-        let service = self.services.name(port, scry_probe::services::Protocol::Tcp).unwrap_or("unknown");
+        let service = self.services.name(port, self.protocol).unwrap_or("unknown");
         let record = json!({
-            "type": "port", "ip": ip, "port": port, "proto": "tcp",
+            "type": "port", "ip": ip, "port": port, "proto": self.protocol.as_str(),
             "state": r.state.as_str(), "reason": r.reason.as_str(), "ttl": r.ttl, "service": service,
         });
         self.line(record)
+    }
+
+    fn host_down(&mut self, ip: IpAddr) -> io::Result<()> {
+        let reason = Reason::NoResponse.as_str();
+        self.line(json!({"type": "host", "ip": ip, "state": "down", "reason": reason, "ttl": null}))
     }
 
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {

@@ -17,6 +17,7 @@ pub use xml::{Xml, STYLESHEET, WEB_STYLESHEET};
 
 use scry_packet::Mac;
 use scry_probe::results::PortResult;
+use scry_probe::services::Protocol;
 use scry_probe::state::{PortState, Reason};
 use std::collections::BTreeMap;
 use std::io;
@@ -34,6 +35,8 @@ pub struct ScanInfo {
     pub ports: Vec<u16>,
     /// `-v` count, as nmap's `<verbose level>`.
     pub verbose: u8,
+    /// The protocol whose ports are scanned (`None` for host discovery only).
+    pub protocol: Option<Protocol>,
 }
 
 /// What every report shows, from the command line.
@@ -62,6 +65,18 @@ pub struct HostReport<'a> {
     pub ports: &'a BTreeMap<u16, PortResult>,
     /// Every port scanned on this host, ascending.
     pub scanned: &'a [u16],
+    /// The protocol of those ports.
+    pub protocol: Protocol,
+}
+
+impl HostReport<'_> {
+    /// What an unanswered port is: filtered for TCP, open|filtered for UDP (as nmap).
+    pub fn silent_state(&self) -> PortState {
+        match self.protocol {
+            Protocol::Udp => PortState::OpenFiltered,
+            _ => PortState::Filtered,
+        }
+    }
 }
 
 /// The ports OS detection used on a host (nmap's `portused`): the open and
@@ -144,6 +159,10 @@ pub trait Sink {
     fn port(&mut self, _ip: IpAddr, _port: u16, _result: &PortResult) -> io::Result<()> {
         Ok(())
     }
+    /// Host discovery (`-sn`) found no answer from this target.
+    fn host_down(&mut self, _ip: IpAddr) -> io::Result<()> {
+        Ok(())
+    }
     /// After the scan, once per host to report.
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()>;
     /// With `-O`, right after [`Sink::host`] for the same host.
@@ -219,9 +238,10 @@ pub struct Layout {
 }
 
 impl Layout {
-    /// Lays out `report`'s scanned ports; unanswered ones are filtered (no-response).
+    /// Lays out `report`'s scanned ports; unanswered ones are in its silent
+    /// state (filtered, or open|filtered for UDP) for no-response.
     pub fn new(report: &HostReport<'_>, open_only: bool) -> Layout {
-        let silent = PortResult { state: PortState::Filtered, reason: Reason::NoResponse, ttl: 0 };
+        let silent = PortResult { state: report.silent_state(), reason: Reason::NoResponse, ttl: 0 };
         let rows = report.scanned.iter().map(|p| (*p, report.ports.get(p).copied().unwrap_or(silent)));
         let mut by_state: BTreeMap<PortState, BTreeMap<&'static str, Vec<u16>>> = BTreeMap::new();
         for (port, r) in rows.clone() {
@@ -369,7 +389,14 @@ mod tests {
         ports.insert(22, PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 });
         let scanned: Vec<u16> = (1..=32).collect();
         let ip = "198.18.0.10".parse().unwrap();
-        let report = HostReport { ip, mac: None, up_reason: None, ports: &ports, scanned: &scanned };
+        let report = HostReport {
+            ip,
+            mac: None,
+            up_reason: None,
+            ports: &ports,
+            scanned: &scanned,
+            protocol: Protocol::Tcp,
+        };
         let layout = Layout::new(&report, false);
         let listed: Vec<u16> = layout.listed.iter().map(|(p, _)| *p).collect();
         assert_eq!(listed, [22, 31, 32]);

@@ -45,6 +45,11 @@ impl<W: Write> Sink for Normal<W> {
             Some((reason, None)) => writeln!(self.out, "Host is up, received {reason}.")?,
             None => writeln!(self.out, "Host is up, received user-set.")?,
         }
+        if report.scanned.is_empty() {
+            // Host discovery only (-sn): no port table.
+            writeln!(self.out)?;
+            return self.out.flush();
+        }
         if layout.listed.is_empty() {
             writeln!(
                 self.out,
@@ -57,13 +62,13 @@ impl<W: Write> Sink for Normal<W> {
             .ignored
             .iter()
             .flat_map(|i| i.reasons.iter().map(move |(reason, ports)| (i.state, reason, ports.len())))
-            .map(|(state, reason, n)| format!("{n} {state} tcp ports ({reason})"))
+            .map(|(state, reason, n)| format!("{n} {state} {} ports ({reason})", report.protocol))
             .collect();
         if !not_shown.is_empty() {
             writeln!(self.out, "Not shown: {}", not_shown.join(", "))?;
         }
         if !layout.listed.is_empty() {
-            self.table(&layout.listed)?;
+            self.table(&layout.listed, report.protocol)?;
         }
         if self.options.os {
             // The OS lines and the blank line come with `os`.
@@ -126,12 +131,12 @@ impl<W: Write> Sink for Normal<W> {
 }
 
 impl<W: Write> Normal<W> {
-    fn table(&mut self, rows: &[(u16, PortResult)]) -> io::Result<()> {
-        let port_col: Vec<String> = rows.iter().map(|(p, _)| format!("{p}/tcp")).collect();
+    fn table(&mut self, rows: &[(u16, PortResult)], protocol: Protocol) -> io::Result<()> {
+        let port_col: Vec<String> = rows.iter().map(|(p, _)| format!("{p}/{protocol}")).collect();
         let pw = port_col.iter().map(String::len).max().unwrap_or(0).max("PORT".len());
         let sw = rows.iter().map(|(_, r)| r.state.as_str().len()).max().unwrap_or(0).max("STATE".len());
         let names: Vec<&str> =
-            rows.iter().map(|(p, _)| self.services.name(*p, Protocol::Tcp).unwrap_or("unknown")).collect();
+            rows.iter().map(|(p, _)| self.services.name(*p, protocol).unwrap_or("unknown")).collect();
         let nw = names.iter().map(|n| n.len()).max().unwrap_or(0).max("SERVICE".len());
         if self.options.reason {
             writeln!(self.out, "{:pw$} {:sw$} {:nw$} REASON", "PORT", "STATE", "SERVICE")?;
@@ -172,8 +177,14 @@ mod tests {
         let options = ReportOptions { open_only, ..ReportOptions::default() };
         let mut sink = Normal::new(&mut out, Arc::new(Services::builtin()), options);
         let ip: IpAddr = "198.18.0.10".parse().unwrap();
-        let report =
-            HostReport { ip, mac: None, up_reason: Some((Reason::SynAck, Some(64))), ports: &table, scanned };
+        let report = HostReport {
+            ip,
+            mac: None,
+            up_reason: Some((Reason::SynAck, Some(64))),
+            ports: &table,
+            scanned,
+            protocol: Protocol::Tcp,
+        };
         sink.host(&report).unwrap();
         String::from_utf8(out).unwrap()
     }

@@ -114,7 +114,7 @@ impl<W: Write> Xml<W> {
         self.newline()
     }
 
-    fn ports(&mut self, layout: &Layout) -> io::Result<()> {
+    fn ports(&mut self, layout: &Layout, protocol: Protocol) -> io::Result<()> {
         self.open("ports", &[])?;
         for ignored in &layout.ignored {
             let count = ignored.count.to_string();
@@ -122,7 +122,8 @@ impl<W: Write> Xml<W> {
             self.newline()?;
             for (reason, ports) in &ignored.reasons {
                 let (n, list) = (ports.len().to_string(), port_ranges(ports));
-                let attributes = [("reason", *reason), ("count", &n), ("proto", "tcp"), ("ports", &list)];
+                let attributes =
+                    [("reason", *reason), ("count", &n), ("proto", protocol.as_str()), ("ports", &list)];
                 self.empty("extrareasons", &attributes)?;
                 self.newline()?;
             }
@@ -131,13 +132,13 @@ impl<W: Write> Xml<W> {
         }
         for (port, r) in &layout.listed {
             let (id, ttl) = (port.to_string(), r.ttl.to_string());
-            self.open("port", &[("protocol", "tcp"), ("portid", &id)])?;
+            self.open("port", &[("protocol", protocol.as_str()), ("portid", &id)])?;
             self.empty(
                 "state",
                 &[("state", r.state.as_str()), ("reason", r.reason.as_str()), ("reason_ttl", &ttl)],
             )?;
             let services = Arc::clone(&self.services);
-            let name = services.name(*port, Protocol::Tcp).unwrap_or("unknown");
+            let name = services.name(*port, protocol).unwrap_or("unknown");
             self.empty("service", &[("name", name), ("method", "table"), ("conf", "3")])?;
             self.close("port")?;
             self.newline()?;
@@ -245,8 +246,13 @@ impl<W: Write> Sink for Xml<W> {
         )?;
         self.newline()?;
         let (count, services) = (info.ports.len().to_string(), port_ranges(&info.ports));
+        // nmap names the scan types syn and udp; -sn has no scaninfo protocol of its own.
+        let (kind, protocol) = match info.protocol {
+            Some(Protocol::Udp) => ("udp", "udp"),
+            _ => ("syn", "tcp"),
+        };
         let scaninfo =
-            [("type", "syn"), ("protocol", "tcp"), ("numservices", &count), ("services", &services)];
+            [("type", kind), ("protocol", protocol), ("numservices", &count), ("services", &services)];
         self.empty("scaninfo", &scaninfo)?;
         self.newline()?;
         self.empty("verbose", &[("level", &info.verbose.to_string())])?;
@@ -272,7 +278,10 @@ impl<W: Write> Sink for Xml<W> {
         let (start, end) = (unix_secs(self.start).to_string(), unix_secs(SystemTime::now()).to_string());
         self.open("host", &[("starttime", &start), ("endtime", &end)])?;
         self.identity(report.ip, report.mac, report.up_reason)?;
-        self.ports(&layout)?;
+        if !report.scanned.is_empty() {
+            // Host discovery only (-sn) has no <ports>, as nmap's.
+            self.ports(&layout, report.protocol)?;
+        }
         if self.options.os {
             self.host_open = true;
             return Ok(());
@@ -351,6 +360,7 @@ mod tests {
             hosts: 1,
             ports: vec![22],
             verbose: 0,
+            protocol: Some(Protocol::Tcp),
         };
         sink.begin(&info).unwrap();
         String::from_utf8(out).unwrap().lines().take(3).map(str::to_owned).collect()
@@ -372,6 +382,7 @@ mod tests {
             hosts: 1,
             ports: vec![22, 80],
             verbose: 1,
+            protocol: Some(Protocol::Tcp),
         };
         sink.begin(&info).unwrap();
         sink.finish(&Stats { interrupted: true, hosts_scanned: 1, ..Stats::default() }).unwrap();

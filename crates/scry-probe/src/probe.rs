@@ -1,0 +1,69 @@
+//! The probe-module interface, in the spirit of zmap's probe modules: a scan
+//! type makes the frames for a target port and says which replies answer
+//! them. The engine's send and receive loops know nothing else about SYN or
+//! UDP. [`SynProbe`] implements it here; [`crate::udp::UdpProbe`] in its module.
+
+use crate::services::Protocol;
+use crate::syn::{SynProbe, Verdict};
+use scry_packet::{BuildError, Frame, Mac};
+use std::net::IpAddr;
+
+/// A port-scan probe type.
+pub trait Probe: Send + Sync {
+    /// The protocol whose ports it scans.
+    fn protocol(&self) -> Protocol;
+    /// A pcap-filter(7) expression passing every possible reply.
+    fn filter(&self) -> String;
+    /// The longest frame [`Probe::write`] writes.
+    fn max_frame_len(&self) -> usize;
+    /// How many frames probe one port (UDP: one per payload).
+    fn frames(&self, _port: u16) -> usize {
+        1
+    }
+    /// Writes frame `which` of the probe of `dst:port` via next hop `dst_mac`
+    /// into `out`, returning its length.
+    ///
+    /// # Errors
+    /// [`BuildError::MixedVersions`] when `dst` is not of the scan's IP version.
+    fn write(
+        &self,
+        dst: IpAddr,
+        port: u16,
+        which: usize,
+        dst_mac: Mac,
+        ip_id: u16,
+        out: &mut [u8],
+    ) -> Result<usize, BuildError>;
+    /// What a received frame means to the scan.
+    fn classify(&self, frame: &Frame) -> Verdict;
+}
+
+impl Probe for SynProbe {
+    fn protocol(&self) -> Protocol {
+        Protocol::Tcp
+    }
+
+    fn filter(&self) -> String {
+        SynProbe::filter(self)
+    }
+
+    fn max_frame_len(&self) -> usize {
+        self.frame_len()
+    }
+
+    fn write(
+        &self,
+        dst: IpAddr,
+        port: u16,
+        _which: usize,
+        dst_mac: Mac,
+        ip_id: u16,
+        out: &mut [u8],
+    ) -> Result<usize, BuildError> {
+        SynProbe::write(self, dst, port, dst_mac, ip_id, out)
+    }
+
+    fn classify(&self, frame: &Frame) -> Verdict {
+        SynProbe::classify(self, frame)
+    }
+}
