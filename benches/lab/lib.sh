@@ -1,10 +1,92 @@
-# Helpers for benches/lab/throughput.sh: the lab-range guard, reading each
-# tool's output (open ports, its own claims) and the results table.
-# Sourced; expects $raw (the raw output directory) when rows are made.
+# Helpers for the lab benchmarks (throughput.sh, loss.sh): building, the lab
+# and its range guard, measured runs, reading each tool's output (open
+# ports, its own claims) and the results table. Sourced; expects $root (the
+# repository), $raw (the raw output directory), $TOOL_TIMEOUT and an array
+# `rows`; a script may define after_run, called after every run.
 
 die() {
-    echo "throughput.sh: $*" >&2
+    echo "$(basename "$0"): $*" >&2
     exit 1
+}
+
+# build_bins: builds scry and scry-bench-lab in release mode (unless
+# NO_BUILD=1) and sets $scry and $benchlab.
+build_bins() {
+    local bin=${CARGO_TARGET_DIR:-$root/target}/release
+    if [[ ${NO_BUILD:-0} != 1 ]]; then
+        (cd "$root" && cargo build -q --release -p scry -p scry-lab)
+    fi
+    scry=$bin/scry
+    benchlab=$bin/scry-bench-lab
+    [[ -x $scry && -x $benchlab ]] || die "missing $scry or $benchlab"
+}
+
+lab_pid=
+
+# start_lab ARGS...: `scry-bench-lab up ARGS` in the background (it lives
+# as long as this shell), waits until it is ready and reads lab.env.
+start_lab() {
+    "$benchlab" up "$@" --env "$raw/lab.env" --ports-file "$raw/open-ports.txt" >"$raw/lab.log" 2>&1 &
+    lab_pid=$!
+    for _ in $(seq 600); do
+        grep -q '^scry-bench-lab: ready' "$raw/lab.log" 2>/dev/null && break
+        kill -0 "$lab_pid" 2>/dev/null || { cat "$raw/lab.log" >&2; die "lab did not come up"; }
+        sleep 0.1
+    done
+    grep -q '^scry-bench-lab: ready' "$raw/lab.log" || die "lab not ready after 60 s"
+    cat "$raw/lab.log"
+    # shellcheck source=/dev/null
+    . "$raw/lab.env"
+    [[ $SCANNER_NS =~ ^scry[0-9]+x[0-9]+scan$ ]] || die "unexpected scanner namespace $SCANNER_NS"
+    local net
+    for net in "$SCANNER_IP" "$GW_IP" "$OPEN_IP" "$LOSSY_IP"; do
+        lab_net "$net"
+    done
+}
+
+# stop_lab: stops the lab start_lab started, if it still runs.
+stop_lab() {
+    if [[ -n $lab_pid ]] && kill -0 "$lab_pid" 2>/dev/null; then
+        kill -TERM "$lab_pid"
+        wait "$lab_pid" 2>/dev/null || true
+    fi
+    lab_pid=
+}
+
+# on_exit: stops what this script started (its own stop_extras first, if
+# defined, then the lab) and points at the raw outputs; traps EXIT, INT, TERM.
+on_exit() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if declare -F stop_extras >/dev/null; then
+        stop_extras
+    fi
+    stop_lab
+    echo "raw outputs: $raw" >&2
+    exit "$rc"
+}
+trap_exit() {
+    trap on_exit EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+# run ID CASE TOOL TRUTH -- CMD...: measure CMD in the scanner namespace, add a row.
+# TRUTH is the target's IP (recall and false positives against open-ports.txt)
+# or "none" (nothing is open: every open report is a false positive).
+run() {
+    local id=$1 case=$2 tool=$3 truth=$4
+    shift 5
+    printf '%-28s %s\n' "$id" "$*" >>"$raw/commands.txt"
+    echo "== $id: $*" >&2
+    local rc=0
+    "$benchlab" measure --ns "$SCANNER_NS" --out "$raw/$id.measure" -- \
+        timeout --foreground -k 10 "$TOOL_TIMEOUT" "$@" >"$raw/$id.stdout" 2>"$raw/$id.stderr" || rc=$?
+    if declare -F after_run >/dev/null; then
+        after_run
+    fi
+    rows+=("$(row "$id" "$case" "$tool" "$truth" "$rc")")
+    echo "   ${rows[-1]}" >&2
 }
 
 # lab_net ADDR[/LEN]: refuses anything not inside 198.18.0.0/15.

@@ -51,13 +51,7 @@ if [[ $OFFLOADS == 1 ]] && ! command -v ethtool >/dev/null; then
     OFFLOADS=0
 fi
 
-bin=${CARGO_TARGET_DIR:-$root/target}/release
-if [[ $NO_BUILD != 1 ]]; then
-    (cd "$root" && cargo build -q --release -p scry -p scry-lab)
-fi
-scry=$bin/scry
-benchlab=$bin/scry-bench-lab
-[[ -x $scry && -x $benchlab ]] || die "missing $scry or $benchlab"
+build_bins
 
 OUT_DIR=${OUT_DIR:-$(mktemp -d /tmp/scry-bench.XXXXXX)}
 mkdir -p "$OUT_DIR"
@@ -65,7 +59,6 @@ raw=$(cd "$OUT_DIR" && pwd)
 outside_list "$raw/outside.txt"
 : >"$raw/zmap.conf"   # replaces /etc/zmap/zmap.conf, whose blacklist covers 198.18.0.0/15
 
-lab_pid=
 nudge_pid=
 
 # masscan 1.3.2's receive thread only notices the end of a scan when a
@@ -83,36 +76,15 @@ stop_nudge() {
     fi
 }
 
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    stop_nudge
-    if [[ -n $lab_pid ]] && kill -0 "$lab_pid" 2>/dev/null; then
-        kill -TERM "$lab_pid"
-        wait "$lab_pid" 2>/dev/null || true
-    fi
-    echo "raw outputs: $raw" >&2
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# After each run: stop the pings that nudge masscan (see start_nudge).
+after_run() { stop_nudge; }
 
-# The lab lives as long as this background process (and dies with this shell).
-"$benchlab" up --seed "$SEED" --open-ports "$OPEN_PORTS" --loss "$LOSS" \
-    --env "$raw/lab.env" --ports-file "$raw/open-ports.txt" >"$raw/lab.log" 2>&1 &
-lab_pid=$!
-for _ in $(seq 600); do
-    grep -q '^scry-bench-lab: ready' "$raw/lab.log" 2>/dev/null && break
-    kill -0 "$lab_pid" 2>/dev/null || { cat "$raw/lab.log" >&2; die "lab did not come up"; }
-    sleep 0.1
-done
-grep -q '^scry-bench-lab: ready' "$raw/lab.log" || die "lab not ready after 60 s"
-cat "$raw/lab.log"
-# shellcheck source=/dev/null
-. "$raw/lab.env"
-[[ $SCANNER_NS =~ ^scry[0-9]+x[0-9]+scan$ ]] || die "unexpected scanner namespace $SCANNER_NS"
-for net in "$SCANNER_IP" "$GW_IP" "$OPEN_IP" "$LOSSY_IP" "$VOID_NET" "$NMAP_A_NET"; do
+# On exit, also stop the pings.
+stop_extras() { stop_nudge; }
+trap_exit
+
+start_lab --seed "$SEED" --open-ports "$OPEN_PORTS" --loss "$LOSS"
+for net in "$VOID_NET" "$NMAP_A_NET"; do
     lab_net "$net"
 done
 {
@@ -125,21 +97,6 @@ done
 cd "$raw"   # masscan writes paused.conf into the working directory on Ctrl-C
 
 rows=()
-# run ID CASE TOOL TRUTH -- CMD...: measure CMD in the scanner namespace, add a row.
-# TRUTH is the target's IP (recall and false positives against open-ports.txt)
-# or "none" (nothing is open: every open report is a false positive).
-run() {
-    local id=$1 case=$2 tool=$3 truth=$4
-    shift 5
-    printf '%-28s %s\n' "$id" "$*" >>"$raw/commands.txt"
-    echo "== $id: $*" >&2
-    local rc=0
-    "$benchlab" measure --ns "$SCANNER_NS" --out "$raw/$id.measure" -- \
-        timeout --foreground -k 10 "$TOOL_TIMEOUT" "$@" >"$raw/$id.stdout" 2>"$raw/$id.stderr" || rc=$?
-    stop_nudge
-    rows+=("$(row "$id" "$case" "$tool" "$truth" "$rc")")
-    echo "   ${rows[-1]}" >&2
-}
 
 has_tool() { [[ " $TOOLS " == *" $1 "* ]]; }
 has_case() { [[ " $CASES " == *" $1 "* ]]; }
