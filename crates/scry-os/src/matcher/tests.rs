@@ -178,3 +178,31 @@ fn example_subjects_score_perfectly() {
         assert_eq!(m.match_subject(&s).perfect, 1);
     }
 }
+
+#[test]
+fn a_one_syn_ack_subject_is_scored_on_o1_w1_and_t1_only() {
+    let mut b = DatabaseBuilder::new();
+    let text = "MatchPoints
+SEQ(SP=25%GCD=75)
+OPS(O1=20%O2=20%O3=20)
+WIN(W1=15%W2=15%W3=15)
+T1(R=100%DF=20%TG=15%S=20%A=20%F=30%RD=20%Q=20)
+T2(R=80%DF=20%W=25)
+
+Fingerprint A
+SEQ(SP=0-5%GCD=1)
+OPS(O1=M5B4ST11NW7%O2=M5B4ST11NW7%O3=M5B4NNT11NW7)
+WIN(W1=FE88%W2=FE88%W3=FE88)
+T1(R=Y%DF=Y%TG=40%S=O%A=S+%F=AS%RD=0%Q=)
+T2(R=N)
+";
+    b.add_str("test.db", text).unwrap();
+    let db = b.build().unwrap();
+    let m = Matcher::new(&db);
+    // Everything but W1 agrees: O1 (20) and T1's 245 of 245; W1 (15) missed.
+    let s = m.score(
+        &subject("OPS(O1=M5B4ST11NW7)\nWIN(W1=FAF0)\nT1(R=Y%DF=Y%TG=40%S=O%A=S+%F=AS%RD=0%Q=)"),
+        &db.references()[0],
+    );
+    assert_eq!(s, Score { matched: 265, possible: 280 });
+}
