@@ -206,3 +206,18 @@ T2(R=N)
     );
     assert_eq!(s, Score { matched: 265, possible: 280 });
 }
+
+#[test]
+fn families_rank_by_accuracy_then_references() {
+    let db = make_db(
+        "Fingerprint A1\nClass A | A | 1 | general purpose\nT1(R=Y%DF=Y)\n\
+         Fingerprint B1\nClass B | B | 1 | general purpose\nT1(R=Y%DF=Y)\n\
+         Fingerprint B2\nClass B | B | 2 | general purpose\nT1(R=Y%DF=Y)\n\
+         Fingerprint C1\nClass C | C | 1 | general purpose\nT1(R=Y%DF=N)\n",
+    );
+    let f = Matcher::new(&db).families(&subject("T1(R=Y%DF=Y)"));
+    let got: Vec<(&str, u32, u32)> =
+        f.iter().map(|f| (f.family.as_str(), percent(f.accuracy), f.references)).collect();
+    // C misses DF: 100 of 120 points.
+    assert_eq!(got, [("B", 100, 2), ("A", 100, 1), ("C", 83, 1)]);
+}
