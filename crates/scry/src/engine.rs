@@ -12,12 +12,12 @@
 use crate::dump::DumpTap;
 use crate::output::{Fanout, HostReport, ScanInfo, Sink, Stats};
 use scry_capture::{Interface, Method, Receiver, Sender};
-use scry_packet::{parse_frame, Mac};
+use scry_packet::{parse_frame, Frame, Mac};
 use scry_probe::permute::Permutation;
 use scry_probe::rate::TokenBucket;
 use scry_probe::results::{Recorded, Results};
 use scry_probe::retry;
-use scry_probe::state::Reason;
+use scry_probe::state::{PortState, Reason};
 use scry_probe::syn::{SynProbe, Verdict};
 use scry_probe::targets::TargetSet;
 use std::borrow::Cow;
@@ -97,7 +97,8 @@ pub struct Plan {
 }
 
 enum Event {
-    Answer { host: IpAddr, port: u16, result: scry_probe::results::PortResult },
+    /// `syn_ack` is the parsed reply when it opened the port.
+    Answer { host: IpAddr, port: u16, result: scry_probe::results::PortResult, syn_ack: Option<Box<Frame>> },
 }
 
 /// Why the sender stops early: Ctrl-C or SIGTERM (`user`), or the main
@@ -273,7 +274,7 @@ pub fn run(
                     }
                 }
                 match events.recv_timeout(Duration::from_millis(20)) {
-                    Ok(Event::Answer { host, port, result }) => {
+                    Ok(Event::Answer { host, port, result, syn_ack }) => {
                         stats.received += 1;
                         let recorded = results.lock().expect("results lock").record(host, port, result);
                         counters.recorded.fetch_add(1, Ordering::AcqRel);
@@ -288,6 +289,9 @@ pub fn run(
                                 sinks.each(|s| s.host_up(host, result.reason, Some(result.ttl)));
                             }
                             sinks.each(|s| s.port(host, port, &result));
+                            if let Some(frame) = &syn_ack {
+                                sinks.each(|s| s.syn_ack(host, port, frame));
+                            }
                         }
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -413,7 +417,8 @@ fn receive(
                     counters.first_reply_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
                 // The main thread only leaves once this thread is done, so a send cannot fail.
                 counters.forwarded.fetch_add(1, Ordering::AcqRel);
-                let _ = events.send(Event::Answer { host, port, result });
+                let syn_ack = (result.state == PortState::Open).then(|| Box::new(parsed));
+                let _ = events.send(Event::Answer { host, port, result, syn_ack });
             }
             Verdict::Invalid => {
                 counters.rejected.fetch_add(1, Ordering::Relaxed);
