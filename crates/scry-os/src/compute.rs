@@ -106,7 +106,7 @@ pub fn compute(ex: &Exchange) -> Computed {
                 let i = usize::from(i) % SEQ_PROBES;
                 st.seq.record(set, i, &ip.header, tcp);
                 if i == 0 && st.t[0].is_none() {
-                    st.t[0] = Some(t_test(set, 1, &ip.header, tcp));
+                    st.t[0] = Some(t_test(set.seq_base, set.ack, 1, &ip.header, tcp));
                 }
                 record_ops_win(&mut st, i, tcp);
             }
@@ -119,7 +119,7 @@ pub fn compute(ex: &Exchange) -> Computed {
             (OsProbe::T(n @ 1..=7), Transport::Tcp(tcp)) => {
                 let slot = usize::from(n) - 1;
                 if st.t[slot].is_none() {
-                    st.t[slot] = Some(t_test(set, n, &ip.header, tcp));
+                    st.t[slot] = Some(t_test(set.seq_base, set.ack, n, &ip.header, tcp));
                     if n >= 5 {
                         st.seq.closed_ipids[slot - 4] = Some(ip.header.id);
                     }
@@ -157,6 +157,24 @@ pub fn compute(ex: &Exchange) -> Computed {
         }
     }
     finish(ex, st)
+}
+
+/// The tests one SYN-ACK answers when the SYN had the window and options of
+/// nmap's first SEQ probe (as every SYN of scry's port scan has): `OPS` with
+/// `O1` only, `WIN` with `W1` only, and `T1`, its TTL as nmap's guess `TG`
+/// (there is no U1 hop count). `sent_seq` and `sent_ack` are the SYN's.
+///
+/// The matcher scores only attributes the subject has, so this subject is
+/// compared on exactly these tests (see `docs/os-detection.md`, "A guess
+/// from one SYN-ACK").
+pub fn one_syn_ack(ip: &IpHeader, tcp: &Tcp, sent_seq: u32, sent_ack: u32) -> SubjectFingerprint {
+    let mut fp = SubjectFingerprint::default();
+    fp.push(SubjectTest::new("OPS", [("O1", option_string(tcp))]));
+    fp.push(SubjectTest::new("WIN", [("W1", format!("{:X}", tcp.window))]));
+    let mut t1 = t_test(sent_seq, sent_ack, 1, ip, tcp);
+    retime(&mut t1, None, &mut None);
+    fp.push(t1);
+    fp
 }
 
 fn record_ops_win(st: &mut State, i: usize, tcp: &Tcp) {
@@ -306,22 +324,23 @@ fn ecn_test(ip: &IpHeader, tcp: &Tcp) -> SubjectTest {
     )
 }
 
-/// `T1`..`T7`; T1 has no `W` and no `O`.
-fn t_test(set: &ProbeSet, n: u8, ip: &IpHeader, tcp: &Tcp) -> SubjectTest {
+/// `T1`..`T7` of a reply to a probe with sequence `sent_seq` and
+/// acknowledgment `sent_ack`; T1 has no `W` and no `O`.
+fn t_test(sent_seq: u32, sent_ack: u32, n: u8, ip: &IpHeader, tcp: &Tcp) -> SubjectTest {
     let mut attrs = vec![("R", "Y".to_owned()), ("DF", yes_no(ip.df).to_owned()), ("T", ip.ttl.to_string())];
     if n != 1 {
         attrs.push(("W", format!("{:X}", tcp.window)));
     }
     let s = match tcp.seq {
         0 => "Z",
-        s if s == set.ack => "A",
-        s if s == set.ack.wrapping_add(1) => "A+",
+        s if s == sent_ack => "A",
+        s if s == sent_ack.wrapping_add(1) => "A+",
         _ => "O",
     };
     let a = match tcp.ack {
         0 => "Z",
-        a if a == set.seq_base => "S",
-        a if a == set.seq_base.wrapping_add(1) => "S+",
+        a if a == sent_seq => "S",
+        a if a == sent_seq.wrapping_add(1) => "S+",
         _ => "O",
     };
     attrs.push(("S", s.to_owned()));

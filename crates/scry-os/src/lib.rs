@@ -35,7 +35,7 @@ pub use db::{Cpe, Database, DatabaseBuilder, OsClass, Reference};
 pub use error::{DbError, SubjectError};
 pub use expr::{Dialect, Expr, Value};
 pub use matcher::{
-    MatchOptions, MatchStatus, Matcher, OsMatch, OsResult, Score, GUESS_THRESHOLD, MAX_MATCHES,
+    FamilyScore, MatchOptions, MatchStatus, Matcher, OsMatch, OsResult, Score, GUESS_THRESHOLD, MAX_MATCHES,
 };
 pub use report::{MatchJson, ReportOptions};
 pub use subject::{SubjectFingerprint, SubjectTest};

@@ -125,6 +125,18 @@ impl Default for MatchOptions {
     }
 }
 
+/// How well one OS family's references match a subject with few tests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FamilyScore {
+    /// The class's vendor and family, e.g. `Linux`/`Linux`, `Apple`/`iOS`.
+    pub vendor: String,
+    pub family: String,
+    /// The best accuracy any reference of the family reaches.
+    pub accuracy: f64,
+    /// How many of the family's references reach it.
+    pub references: u32,
+}
+
 /// Points scored by one reference.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Score {
@@ -315,6 +327,45 @@ impl<'db> Matcher<'db> {
         }
         let status = if list.is_empty() { MatchStatus::NoMatches } else { MatchStatus::Success };
         OsResult { status, matches: list, perfect }
+    }
+
+    /// Every OS family (class vendor and family) with its best accuracy
+    /// and the number of its references reaching it; best accuracy first,
+    /// then most references, then database order. For a subject with so
+    /// few tests that many references match perfectly (one SYN-ACK's),
+    /// where [`Matcher::match_subject`]'s list in database order says
+    /// little and may stop at "too many matches".
+    pub fn families(&self, subject: &SubjectFingerprint) -> Vec<FamilyScore> {
+        let mut compiled = self.compile(subject);
+        let implied = self.options.dialect == Dialect::Modern;
+        let mut out: Vec<FamilyScore> = Vec::new();
+        for reference in &self.db.refs {
+            let items = self.db.items_of(reference, implied);
+            let Some(score) = compiled.score(items, f64::INFINITY) else { continue };
+            let acc = score.accuracy();
+            let mut seen: Vec<(&str, &str)> = Vec::new();
+            for class in reference.classes().iter() {
+                let key = (class.vendor.as_str(), class.family.as_str());
+                if seen.contains(&key) {
+                    continue;
+                }
+                seen.push(key);
+                match out.iter_mut().find(|f| f.vendor == key.0 && f.family == key.1) {
+                    Some(f) if acc > f.accuracy => (f.accuracy, f.references) = (acc, 1),
+                    Some(f) if acc == f.accuracy => f.references += 1,
+                    Some(_) => {}
+                    None => out.push(FamilyScore {
+                        vendor: key.0.to_owned(),
+                        family: key.1.to_owned(),
+                        accuracy: acc,
+                        references: 1,
+                    }),
+                }
+            }
+        }
+        // A stable sort keeps database order among equals.
+        out.sort_by(|a, b| b.accuracy.total_cmp(&a.accuracy).then(b.references.cmp(&a.references)));
+        out
     }
 
     /// A subject that satisfies every expression of `reference` under this

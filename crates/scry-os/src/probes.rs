@@ -58,7 +58,7 @@ pub const ECN_RESERVED: u8 = 0x8;
 const TS: TcpOption<'static> = TcpOption::Timestamp { val: 0xFFFF_FFFF, ecr: 0 };
 
 /// Options of the six SEQ probes, in wire order (nmap's `prbOpts[0..6]`).
-const SEQ_OPTIONS: [&[TcpOption<'static>]; SEQ_PROBES] = [
+pub const SEQ_OPTIONS: [&[TcpOption<'static>]; SEQ_PROBES] = [
     &[TcpOption::WindowScale(10), TcpOption::Nop, TcpOption::Mss(1460), TS, TcpOption::SackPermitted],
     &[TcpOption::Mss(1400), TcpOption::WindowScale(0), TcpOption::SackPermitted, TS, TcpOption::Eol],
     &[TS, TcpOption::Nop, TcpOption::Nop, TcpOption::WindowScale(5), TcpOption::Nop, TcpOption::Mss(640)],
@@ -68,7 +68,7 @@ const SEQ_OPTIONS: [&[TcpOption<'static>]; SEQ_PROBES] = [
 ];
 
 /// Windows of the six SEQ probes.
-const SEQ_WINDOWS: [u16; SEQ_PROBES] = [1, 63, 4, 4, 16, 512];
+pub const SEQ_WINDOWS: [u16; SEQ_PROBES] = [1, 63, 4, 4, 16, 512];
 
 const ECN_OPTIONS: &[TcpOption<'static>] = &[
     TcpOption::WindowScale(10),

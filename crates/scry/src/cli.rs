@@ -253,6 +253,10 @@ pub struct Args {
     #[arg(long = "osscan-guess", alias = "fuzzy")]
     pub osscan_guess: bool,
 
+    /// No OS guess from the SYN-ACKs of the port scan (given when -O is off).
+    #[arg(long = "no-os-guess")]
+    pub no_os_guess: bool,
+
     /// OS detection after the port scan [-O].
     #[arg(short = 'O')]
     pub os_detect: bool,

@@ -13,14 +13,14 @@ use crate::dump::DumpTap;
 use crate::output::{Fanout, HostReport, ScanInfo, Sink, Stats};
 use crate::pacing::{paced_pass, Arrivals, Scan};
 use scry_capture::{Interface, Method, Receiver, Sender};
-use scry_packet::{parse_frame, Mac};
+use scry_packet::{parse_frame, Frame, Mac};
 use scry_probe::permute::Permutation;
 use scry_probe::probe::Probe;
 use scry_probe::rate::TokenBucket;
 use scry_probe::results::{Recorded, Results};
 use scry_probe::retry;
 use scry_probe::services::Protocol;
-use scry_probe::state::Reason;
+use scry_probe::state::{PortState, Reason};
 use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
 use std::borrow::Cow;
@@ -121,7 +121,8 @@ impl Plan {
 }
 
 enum Event {
-    Answer { host: IpAddr, port: u16, result: scry_probe::results::PortResult },
+    /// `syn_ack` is the parsed reply when it opened the port.
+    Answer { host: IpAddr, port: u16, result: scry_probe::results::PortResult, syn_ack: Option<Box<Frame>> },
 }
 
 /// Why the sender stops early: Ctrl-C or SIGTERM (`user`), or the main
@@ -306,7 +307,7 @@ pub fn run(
                     }
                 }
                 match events.recv_timeout(Duration::from_millis(20)) {
-                    Ok(Event::Answer { host, port, result }) => {
+                    Ok(Event::Answer { host, port, result, syn_ack }) => {
                         stats.received += 1;
                         if let Reason::Unreachable(_) = result.reason {
                             arrivals
@@ -329,6 +330,9 @@ pub fn run(
                                 sinks.each(|s| s.host_up(host, result.reason, Some(result.ttl)));
                             }
                             sinks.each(|s| s.port(host, port, &result));
+                            if let Some(frame) = &syn_ack {
+                                sinks.each(|s| s.syn_ack(host, port, frame));
+                            }
                         }
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -456,7 +460,10 @@ fn receive(
                     counters.first_reply_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
                 // The main thread only leaves once this thread is done, so a send cannot fail.
                 counters.forwarded.fetch_add(1, Ordering::AcqRel);
-                let _ = events.send(Event::Answer { host, port, result });
+                // Only a TCP SYN-ACK is a T1 sample for the quick OS guess (not a UDP answer).
+                let syn_ack =
+                    (result.state == PortState::Open && parsed.tcp().is_some()).then(|| Box::new(parsed));
+                let _ = events.send(Event::Answer { host, port, result, syn_ack });
             }
             Verdict::Invalid => {
                 counters.rejected.fetch_add(1, Ordering::Relaxed);

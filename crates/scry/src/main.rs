@@ -6,6 +6,7 @@ mod discover;
 mod dump;
 mod engine;
 mod osmatch;
+mod osquick;
 mod osscan;
 mod output;
 mod pacing;
@@ -20,6 +21,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -114,6 +116,7 @@ fn run() -> anyhow::Result<ExitCode> {
         reason: args.reason,
         verbose: args.verbose > 0,
         os: args.os_detect,
+        os_guess: !args.os_detect && !args.no_os_guess,
     };
 
     // Open the wire before anything is sent: privilege problems surface here.
@@ -155,6 +158,11 @@ fn run() -> anyhow::Result<ExitCode> {
     if let (Some(db), Some(iface)) = (os_db, &iface) {
         let options = os_options(&args, &resolved, db, iface.clone(), Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
+    } else if !args.no_os_guess {
+        // -O's result replaces the one-packet guess rather than sitting beside it.
+        let guesser = osquick::Guesser::new(args.os_db.clone());
+        let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;
+        sinks = sinks.into_iter().map(wrap).collect();
     }
     let counters = Arc::new(engine::Counters::default());
     if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {

@@ -22,7 +22,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use common::Scan;
-use scry_lab::{lab_or_skip, Lab, Personality, TargetSpec};
+use scry_lab::{lab_or_skip, Lab, TargetSpec};
 use scry_os::{Database, Matcher, SubjectFingerprint, SubjectTest};
 
 const NMAP_DB: &str = "/usr/share/nmap/nmap-os-db";
@@ -42,11 +42,7 @@ fn nmap_or_skip(test: &str) -> Option<()> {
     }
 }
 
-/// Linux with its defaults, `tcp_rmem` written out: the kernel sizes its
-/// maximum (and so the window scale) by the machine's memory.
-fn linux() -> Personality {
-    Personality { tcp_rmem: Some("4096 131072 33554432".to_owned()), ..Personality::default() }
-}
+use common::linux_personality as linux;
 
 /// A default Linux target listening on [`OPEN`].
 fn linux_target() -> TargetSpec {
@@ -56,23 +52,7 @@ fn linux_target() -> TargetSpec {
 /// The targets, in lab order (target `i` is 198.18.0.(10+i)).
 fn lab() -> scry_lab::LabBuilder {
     let base = linux;
-    let tuned = [
-        base(),
-        Personality {
-            ttl: Some(128),
-            tcp_timestamps: Some(false),
-            tcp_window_scaling: Some(false),
-            ..base()
-        },
-        Personality {
-            tcp_sack: Some(false),
-            tcp_ecn: Some(1),
-            tcp_rmem: Some("4096 8192 16384".to_owned()),
-            ..base()
-        },
-        Personality { ttl: Some(255), tcp_timestamps: Some(false), ..base() },
-        Personality { icmp_echo_ignore_all: Some(true), ..base() },
-    ];
+    let tuned = common::os_personalities();
     let builder = tuned
         .into_iter()
         .fold(Lab::builder(), |b, p| b.target(TargetSpec::new().personality(p).tcp_listen(&[OPEN])));

@@ -73,7 +73,7 @@ fn live_status_line_on_a_terminal() {
     let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
     // `script` runs scry on a pty, as a person at a terminal would; wide
     // enough for the whole line (the message is cut to the width).
-    let command = format!("stty rows 24 cols 200 && {SCRY} -p 1-3000 --rate 3000 198.18.0.10");
+    let command = format!("stty rows 24 cols 200 && {SCRY} -p 1-3000 --rate 3000 --no-os-guess 198.18.0.10");
     let out = lab.scanner().command("script").args(["-qec", &command, "/dev/null"]).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let screen = String::from_utf8_lossy(&out.stdout);

@@ -35,7 +35,10 @@ fn exact_states_reasons_ttls_and_normal_output() {
     let ip = |i: usize| lab.targets()[i].ipv4();
     let normal = std::env::temp_dir().join(format!("scry-test-{}-normal.txt", std::process::id()));
     let normal_arg = normal.to_str().unwrap();
-    let out = scan(lab.scanner(), &["-p", PORTS, "198.18.0.10-13", "--retries", "1", "-oN", normal_arg]);
+    let out = scan(
+        lab.scanner(),
+        &["-p", PORTS, "198.18.0.10-13", "--retries", "1", "--no-os-guess", "-oN", normal_arg],
+    );
     let text = std::fs::read_to_string(&normal).unwrap();
     std::fs::remove_file(&normal).unwrap();
 
@@ -217,8 +220,10 @@ fn no_ping_reports_every_target() {
     let nobody = Ipv4Addr::new(198, 18, 0, 99);
     let targets = "198.18.0.10-11,99";
     let normal = std::env::temp_dir().join(format!("scry-test-{}-pn.txt", std::process::id()));
-    let out =
-        scan(lab.scanner(), &["-p", "22,80", targets, "-Pn", "--reason", "-oN", normal.to_str().unwrap()]);
+    let out = scan(
+        lab.scanner(),
+        &["-p", "22,80", targets, "-Pn", "--reason", "--no-os-guess", "-oN", normal.to_str().unwrap()],
+    );
     let text = std::fs::read_to_string(&normal).unwrap();
     std::fs::remove_file(&normal).unwrap();
 

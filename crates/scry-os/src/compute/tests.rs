@@ -469,3 +469,28 @@ mod never_panics {
         }
     }
 }
+
+#[test]
+fn one_syn_ack_gives_o1_w1_and_t1_only() {
+    let s = set();
+    let options = [TcpOption::Mss(1460), TcpOption::SackPermitted, TcpOption::Nop, TcpOption::WindowScale(7)];
+    let reply = tcp_reply(
+        &s,
+        OsProbe::Seq(0),
+        TcpReply { options: &options, window: 0xFAF0, ttl: 61, ..TcpReply::default() },
+    );
+    let ip = reply.frame.ip().unwrap().header;
+    let fp = one_syn_ack(&ip, &reply_tcp(&reply), s.seq_base, s.ack);
+    assert_eq!(
+        fp.to_string().trim_end(),
+        "OPS(O1=M5B4SNW7LL)\nWIN(W1=FAF0)\nT1(R=Y%DF=Y%TG=40%S=O%A=S+%F=AS%RD=0%Q=)"
+    );
+    // The builder pads the options with EOLs (LL). The same reply to SEQ
+    // probe 1 gives the same T1, O1 and W1 in a full exchange.
+    let mut replies = seq_replies([0; 6], None);
+    replies[0] = reply;
+    let c = compute(&exchange(replies));
+    assert_eq!(fp.test("T1"), c.fingerprint.test("T1"));
+    assert_eq!(fp.test("OPS").unwrap().get("O1"), c.fingerprint.test("OPS").unwrap().get("O1"));
+    assert_eq!(fp.test("WIN").unwrap().get("W1"), c.fingerprint.test("WIN").unwrap().get("W1"));
+}

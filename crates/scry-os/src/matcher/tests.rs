@@ -178,3 +178,46 @@ fn example_subjects_score_perfectly() {
         assert_eq!(m.match_subject(&s).perfect, 1);
     }
 }
+
+#[test]
+fn a_one_syn_ack_subject_is_scored_on_o1_w1_and_t1_only() {
+    let mut b = DatabaseBuilder::new();
+    let text = "MatchPoints
+SEQ(SP=25%GCD=75)
+OPS(O1=20%O2=20%O3=20)
+WIN(W1=15%W2=15%W3=15)
+T1(R=100%DF=20%TG=15%S=20%A=20%F=30%RD=20%Q=20)
+T2(R=80%DF=20%W=25)
+
+Fingerprint A
+SEQ(SP=0-5%GCD=1)
+OPS(O1=M5B4ST11NW7%O2=M5B4ST11NW7%O3=M5B4NNT11NW7)
+WIN(W1=FE88%W2=FE88%W3=FE88)
+T1(R=Y%DF=Y%TG=40%S=O%A=S+%F=AS%RD=0%Q=)
+T2(R=N)
+";
+    b.add_str("test.db", text).unwrap();
+    let db = b.build().unwrap();
+    let m = Matcher::new(&db);
+    // Everything but W1 agrees: O1 (20) and T1's 245 of 245; W1 (15) missed.
+    let s = m.score(
+        &subject("OPS(O1=M5B4ST11NW7)\nWIN(W1=FAF0)\nT1(R=Y%DF=Y%TG=40%S=O%A=S+%F=AS%RD=0%Q=)"),
+        &db.references()[0],
+    );
+    assert_eq!(s, Score { matched: 265, possible: 280 });
+}
+
+#[test]
+fn families_rank_by_accuracy_then_references() {
+    let db = make_db(
+        "Fingerprint A1\nClass A | A | 1 | general purpose\nT1(R=Y%DF=Y)\n\
+         Fingerprint B1\nClass B | B | 1 | general purpose\nT1(R=Y%DF=Y)\n\
+         Fingerprint B2\nClass B | B | 2 | general purpose\nT1(R=Y%DF=Y)\n\
+         Fingerprint C1\nClass C | C | 1 | general purpose\nT1(R=Y%DF=N)\n",
+    );
+    let f = Matcher::new(&db).families(&subject("T1(R=Y%DF=Y)"));
+    let got: Vec<(&str, u32, u32)> =
+        f.iter().map(|f| (f.family.as_str(), percent(f.accuracy), f.references)).collect();
+    // C misses DF: 100 of 120 points.
+    assert_eq!(got, [("B", 100, 2), ("A", 100, 1), ("C", 83, 1)]);
+}

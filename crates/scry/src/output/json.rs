@@ -1,7 +1,7 @@
 //! JSON Lines: one object per line, written as results arrive.
 //! The schema is documented in docs/output.md.
 
-use super::{HostReport, OsReport, ScanInfo, Sink, Stats};
+use super::{HostReport, OsReport, QuickGuess, ScanInfo, Sink, Stats};
 use scry_probe::results::PortResult;
 use scry_probe::services::Protocol;
 use scry_probe::state::Reason;
@@ -75,6 +75,25 @@ impl<W: Write> Sink for JsonLines<W> {
         self.line(json!({
             "type": "os", "ip": ip, "matches": matches,
             "fingerprint": fingerprint.to_wrapped(true), "distance": distance,
+        }))
+    }
+
+    fn os_quick(&mut self, ip: IpAddr, guess: Option<&QuickGuess<'_>>) -> io::Result<()> {
+        let Some(guess) = guess else { return Ok(()) };
+        let matches: Vec<_> = guess.matches().iter().map(|m| m.to_json()).collect();
+        let families: Vec<_> = guess
+            .shown_families()
+            .iter()
+            .map(|f| {
+                json!({
+                    "vendor": f.vendor, "family": f.family,
+                    "accuracy": scry_os::matcher::percent(f.accuracy), "references": f.references,
+                })
+            })
+            .collect();
+        self.line(json!({
+            "type": "os_quick", "ip": ip, "matches": matches, "families": families,
+            "fingerprint": guess.fingerprint.to_string(), "from": guess.from,
         }))
     }
 

@@ -50,6 +50,9 @@ pub struct ReportOptions {
     pub verbose: bool,
     /// `-O`: each host's OS lines follow its report (see [`Sink::os`]).
     pub os: bool,
+    /// Without `-O` and `--no-os-guess`: each host's report is followed by
+    /// [`Sink::os_quick`].
+    pub os_guess: bool,
 }
 
 /// Everything known about one host at the end of the scan.
@@ -103,6 +106,54 @@ pub enum OsReport<'a> {
     },
     /// Not fingerprinted (`--osscan-limit`, IPv6, an interrupted scan).
     Skipped,
+}
+
+/// An OS guess from one SYN-ACK (`scry_os::compute::one_syn_ack`).
+#[derive(Clone, Copy, Debug)]
+pub struct QuickGuess<'a> {
+    pub result: &'a scry_os::OsResult,
+    /// OS families, best first ([`scry_os::Matcher::families`]).
+    pub families: &'a [scry_os::FamilyScore],
+    /// `OPS(O1)`, `WIN(W1)` and `T1`.
+    pub fingerprint: &'a scry_os::SubjectFingerprint,
+    /// The port the SYN-ACK came from.
+    pub from: u16,
+}
+
+impl QuickGuess<'_> {
+    /// The families shown: the best and up to two more within 10 points.
+    pub fn shown_families(&self) -> &[scry_os::FamilyScore] {
+        let best = self.families.first().map_or(0.0, |f| f.accuracy);
+        let n = self.families.iter().take(3).take_while(|f| f.accuracy > best - 0.10).count();
+        &self.families[..n]
+    }
+
+    /// The listed references of the best family, best first (at most 10).
+    pub fn matches(&self) -> Vec<&scry_os::OsMatch> {
+        let Some(top) = self.families.first() else { return Vec::new() };
+        let of_top = |m: &&scry_os::OsMatch| {
+            m.classes.iter().any(|c| c.vendor == top.vendor && c.family == top.family)
+        };
+        self.result.matches.iter().filter(of_top).take(10).collect()
+    }
+
+    /// `Linux (100%, 412 references), FreeBSD (100%, 3 references)`.
+    pub fn summary(&self) -> String {
+        let parts: Vec<String> = self
+            .shown_families()
+            .iter()
+            .map(|f| {
+                let name = if f.vendor == f.family {
+                    f.family.clone()
+                } else {
+                    format!("{} {}", f.vendor, f.family)
+                };
+                let refs = if f.references == 1 { "reference" } else { "references" };
+                format!("{name} ({}%, {} {refs})", scry_os::matcher::percent(f.accuracy), f.references)
+            })
+            .collect();
+        parts.join(", ")
+    }
 }
 
 /// Counters for the final statistics.
@@ -167,6 +218,15 @@ pub trait Sink {
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()>;
     /// With `-O`, right after [`Sink::host`] for the same host.
     fn os(&mut self, _ip: IpAddr, _os: &OsReport<'_>) -> io::Result<()> {
+        Ok(())
+    }
+    /// The reply that opened `port` on `ip` (every one, as they come).
+    fn syn_ack(&mut self, _ip: IpAddr, _port: u16, _frame: &scry_packet::Frame) -> io::Result<()> {
+        Ok(())
+    }
+    /// Without `-O`, right after [`Sink::host`] for the same host: the OS
+    /// guess from its first SYN-ACK, `None` when it had no open port.
+    fn os_quick(&mut self, _ip: IpAddr, _guess: Option<&QuickGuess<'_>>) -> io::Result<()> {
         Ok(())
     }
     /// Last; flushes.

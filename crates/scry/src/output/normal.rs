@@ -1,6 +1,6 @@
 //! nmap's "normal" output: a report per host, a summary line at the end.
 
-use super::{Civil, HostReport, Layout, OsReport, ReportOptions, ScanInfo, Sink, Stats};
+use super::{Civil, HostReport, Layout, OsReport, QuickGuess, ReportOptions, ScanInfo, Sink, Stats};
 use scry_probe::results::PortResult;
 use scry_probe::services::{Protocol, Services};
 use scry_probe::state::Reason;
@@ -70,8 +70,8 @@ impl<W: Write> Sink for Normal<W> {
         if !layout.listed.is_empty() {
             self.table(&layout.listed, report.protocol)?;
         }
-        if self.options.os {
-            // The OS lines and the blank line come with `os`.
+        if self.options.os || self.options.os_guess {
+            // The OS lines and the blank line come with `os` or `os_quick`.
             return Ok(());
         }
         writeln!(self.out)?;
@@ -98,6 +98,19 @@ impl<W: Write> Sink for Normal<W> {
                 Some(d) => writeln!(self.out, "Network Distance: {d} hops")?,
                 None => {}
             }
+        }
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+
+    fn os_quick(&mut self, _ip: std::net::IpAddr, guess: Option<&QuickGuess<'_>>) -> io::Result<()> {
+        if !self.printed {
+            return Ok(());
+        }
+        let summary = guess.map(QuickGuess::summary).unwrap_or_default();
+        if let (Some(guess), false) = (guess, summary.is_empty()) {
+            let from = guess.from;
+            writeln!(self.out, "OS guess from one SYN-ACK ({from}/tcp; -O for OS detection): {summary}")?;
         }
         writeln!(self.out)?;
         self.out.flush()

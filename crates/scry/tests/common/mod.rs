@@ -9,7 +9,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use scry_capture::{CaptureConfig, Receiver};
-use scry_lab::Node;
+use scry_lab::{Node, Personality};
 use scry_packet::checksum::checksum;
 use scry_packet::layout::ETHERNET_LEN;
 use scry_packet::{
@@ -104,6 +104,36 @@ impl Port {
     }
 }
 
+/// Linux with its defaults, `tcp_rmem` written out: the kernel sizes its
+/// maximum (and so the window scale) by the machine's memory.
+pub fn linux_personality() -> Personality {
+    Personality { tcp_rmem: Some("4096 131072 33554432".to_owned()), ..Personality::default() }
+}
+
+/// The OS tests' stacks: Linux as is, and tuned (TTL 128 without
+/// timestamps or window scaling; no SACK, ECN on, a small window; TTL 255
+/// without timestamps; ignoring pings).
+pub fn os_personalities() -> [Personality; 5] {
+    let base = linux_personality;
+    [
+        base(),
+        Personality {
+            ttl: Some(128),
+            tcp_timestamps: Some(false),
+            tcp_window_scaling: Some(false),
+            ..base()
+        },
+        Personality {
+            tcp_sack: Some(false),
+            tcp_ecn: Some(1),
+            tcp_rmem: Some("4096 8192 16384".to_owned()),
+            ..base()
+        },
+        Personality { ttl: Some(255), tcp_timestamps: Some(false), ..base() },
+        Personality { icmp_echo_ignore_all: Some(true), ..base() },
+    ]
+}
+
 /// Runs scry in `node` with `args` (plus `-oJ -`) and checks that it
 /// succeeded and wrote a well-formed record stream.
 pub fn scan(node: &Node, args: &[&str]) -> Scan {
@@ -129,7 +159,10 @@ impl Scan {
         assert_eq!(types.first(), Some(&"begin"), "first record: {}", self.stdout);
         assert_eq!(types.last(), Some(&"stats"), "last record: {}", self.stdout);
         let middle = &types[1..types.len() - 1];
-        assert!(middle.iter().all(|t| *t == "host" || *t == "port"), "record types: {middle:?}");
+        assert!(
+            middle.iter().all(|t| ["host", "port", "os", "os_quick"].contains(t)),
+            "record types: {middle:?}"
+        );
         let mut seen: BTreeMap<(Ipv4Addr, u16), Vec<String>> = BTreeMap::new();
         for r in self.records_of("port") {
             seen.entry(key(r)).or_default().push(r["state"].as_str().unwrap().to_owned());

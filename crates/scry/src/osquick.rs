@@ -1,0 +1,125 @@
+//! The OS guess from one SYN-ACK, for every host with an open port.
+//!
+//! Each output sink is wrapped in a [`QuickOs`]; the wrappers share one
+//! [`Guesser`], which keeps the first SYN-ACK of each host (memory grows
+//! with the hosts that answered, not the probes) and makes each host's
+//! guess once, from that reply's `O1`, `W1` and `T1` alone. Wrapping the
+//! sinks one by one keeps them apart: one that fails (a closed pipe) is
+//! dropped alone, as without the guess. The database is read only when the
+//! first guess is needed; without one, there is no guess.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use scry_os::compute::one_syn_ack;
+use scry_os::{Database, FamilyScore, Matcher, OsResult, SubjectFingerprint};
+use scry_packet::{Frame, Transport};
+use scry_probe::results::PortResult;
+use scry_probe::state::Reason;
+
+use crate::output::{HostReport, OsReport, QuickGuess, ScanInfo, Sink, Stats};
+
+/// One host's guess, as computed once for every sink.
+struct Guess {
+    result: OsResult,
+    families: Vec<FamilyScore>,
+    fingerprint: SubjectFingerprint,
+    from: u16,
+}
+
+/// The SYN-ACKs kept and the guesses made, shared by the wrapped sinks.
+pub struct Guesser {
+    db_paths: Vec<PathBuf>,
+    /// `None` until first needed; then the database, if it could be read.
+    db: Option<Option<Database>>,
+    first: HashMap<IpAddr, (u16, Frame)>,
+    /// The last host guessed: the sinks ask one after another.
+    last: Option<(IpAddr, Option<Guess>)>,
+}
+
+impl Guesser {
+    pub fn new(db_paths: Vec<PathBuf>) -> Rc<RefCell<Guesser>> {
+        Rc::new(RefCell::new(Guesser { db_paths, db: None, first: HashMap::new(), last: None }))
+    }
+
+    fn guess(&mut self, ip: IpAddr) -> Option<&Guess> {
+        if !matches!(&self.last, Some((last, _)) if *last == ip) {
+            let guess = self.first.remove(&ip).and_then(|(from, frame)| self.make(from, &frame));
+            self.last = Some((ip, guess));
+        }
+        self.last.as_ref().and_then(|(_, g)| g.as_ref())
+    }
+
+    fn make(&mut self, from: u16, frame: &Frame) -> Option<Guess> {
+        let packet = frame.ip()?;
+        let Transport::Tcp(tcp) = &packet.transport else { return None };
+        let paths = &self.db_paths;
+        let db = self.db.get_or_insert_with(|| {
+            crate::osmatch::load_database(paths)
+                .map_err(|e| eprintln!("scry: no OS guess from SYN-ACKs: {e:#}"))
+                .ok()
+        });
+        let matcher = Matcher::new(db.as_ref()?);
+        // The SYN-ACK was validated: it acknowledges our sequence number + 1.
+        // The SYN's acknowledgment field is zero.
+        let fingerprint = one_syn_ack(&packet.header, tcp, tcp.ack.wrapping_sub(1), 0);
+        let result = matcher.match_subject(&fingerprint);
+        let families = matcher.families(&fingerprint);
+        Some(Guess { result, families, fingerprint, from })
+    }
+}
+
+/// One sink, with a one-packet OS guess after each host's report.
+pub struct QuickOs {
+    inner: Box<dyn Sink>,
+    guesser: Rc<RefCell<Guesser>>,
+}
+
+impl QuickOs {
+    pub fn new(inner: Box<dyn Sink>, guesser: Rc<RefCell<Guesser>>) -> QuickOs {
+        QuickOs { inner, guesser }
+    }
+}
+
+impl Sink for QuickOs {
+    fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.inner.begin(info)
+    }
+
+    fn host_up(&mut self, ip: IpAddr, reason: Reason, ttl: Option<u8>) -> io::Result<()> {
+        self.inner.host_up(ip, reason, ttl)
+    }
+
+    fn port(&mut self, ip: IpAddr, port: u16, result: &PortResult) -> io::Result<()> {
+        self.inner.port(ip, port, result)
+    }
+
+    fn syn_ack(&mut self, ip: IpAddr, port: u16, frame: &Frame) -> io::Result<()> {
+        self.guesser.borrow_mut().first.entry(ip).or_insert((port, *frame));
+        Ok(())
+    }
+
+    fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
+        self.inner.host(report)?;
+        let mut guesser = self.guesser.borrow_mut();
+        let guess = guesser.guess(report.ip).map(|g| QuickGuess {
+            result: &g.result,
+            families: &g.families,
+            fingerprint: &g.fingerprint,
+            from: g.from,
+        });
+        self.inner.os_quick(report.ip, guess.as_ref())
+    }
+
+    fn os(&mut self, ip: IpAddr, os: &OsReport<'_>) -> io::Result<()> {
+        self.inner.os(ip, os)
+    }
+
+    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        self.inner.finish(stats)
+    }
+}
