@@ -164,11 +164,30 @@ pub fn compute(ex: &Exchange) -> Computed {
 /// `O1` only, `WIN` with `W1` only, and `T1`, its TTL as nmap's guess `TG`
 /// (there is no U1 hop count). `sent_seq` and `sent_ack` are the SYN's.
 ///
+/// Two `SEQ` classes are settled by one reply too, and are added when they
+/// are: `TI=Z` when its IP ID is zero (nmap's class for all-zero IDs; any
+/// other single ID could belong to several classes), and `TS=U` when it has
+/// no timestamp option although the SYN had one, or `TS=0` when its TSval
+/// is zero (nmap gives those classes as soon as one reply shows them; a
+/// rate needs two).
+///
 /// The matcher scores only attributes the subject has, so this subject is
 /// compared on exactly these tests (see `docs/os-detection.md`, "A guess
 /// from one SYN-ACK").
 pub fn one_syn_ack(ip: &IpHeader, tcp: &Tcp, sent_seq: u32, sent_ack: u32) -> SubjectFingerprint {
     let mut fp = SubjectFingerprint::default();
+    let mut seq: Vec<(&str, &str)> = Vec::new();
+    if ip.id == 0 {
+        seq.push(("TI", "Z"));
+    }
+    match tcp.options.timestamp() {
+        None => seq.push(("TS", "U")),
+        Some((0, _)) => seq.push(("TS", "0")),
+        Some(_) => {}
+    }
+    if !seq.is_empty() {
+        fp.push(SubjectTest::new("SEQ", seq));
+    }
     fp.push(SubjectTest::new("OPS", [("O1", option_string(tcp))]));
     fp.push(SubjectTest::new("WIN", [("W1", format!("{:X}", tcp.window))]));
     let mut t1 = t_test(sent_seq, sent_ack, 1, ip, tcp);

@@ -133,8 +133,15 @@ pub struct FamilyScore {
     pub family: String,
     /// The best accuracy any reference of the family reaches.
     pub accuracy: f64,
-    /// How many of the family's references reach it.
+    /// How many of the family's references reach its whole percent.
     pub references: u32,
+}
+
+impl FamilyScore {
+    /// The accuracy as nmap prints it, [`percent`].
+    pub fn percent(&self) -> u32 {
+        percent(self.accuracy)
+    }
 }
 
 /// Points scored by one reference.
@@ -330,11 +337,18 @@ impl<'db> Matcher<'db> {
     }
 
     /// Every OS family (class vendor and family) with its best accuracy
-    /// and the number of its references reaching it; best accuracy first,
-    /// then most references, then database order. For a subject with so
-    /// few tests that many references match perfectly (one SYN-ACK's),
-    /// where [`Matcher::match_subject`]'s list in database order says
-    /// little and may stop at "too many matches".
+    /// and the number of its references reaching that accuracy's whole
+    /// percent; best percent first, then most references, then best
+    /// accuracy, then database order. For a subject with so few tests that
+    /// many references match perfectly (one SYN-ACK's), where
+    /// [`Matcher::match_subject`]'s list in database order says little and
+    /// may stop at "too many matches".
+    ///
+    /// Families are compared on whole percents, as nmap prints accuracies,
+    /// because with so few tests a difference below one point comes from
+    /// references that carry different attributes (one without `TI` has
+    /// fewer possible points), not from a closer fit; the number of
+    /// references at that level is the better evidence.
     pub fn families(&self, subject: &SubjectFingerprint) -> Vec<FamilyScore> {
         let mut compiled = self.compile(subject);
         let implied = self.options.dialect == Dialect::Modern;
@@ -351,8 +365,11 @@ impl<'db> Matcher<'db> {
                 }
                 seen.push(key);
                 match out.iter_mut().find(|f| f.vendor == key.0 && f.family == key.1) {
-                    Some(f) if acc > f.accuracy => (f.accuracy, f.references) = (acc, 1),
-                    Some(f) if acc == f.accuracy => f.references += 1,
+                    Some(f) if percent(acc) > f.percent() => (f.accuracy, f.references) = (acc, 1),
+                    Some(f) if percent(acc) == f.percent() => {
+                        f.references += 1;
+                        f.accuracy = f.accuracy.max(acc);
+                    }
                     Some(_) => {}
                     None => out.push(FamilyScore {
                         vendor: key.0.to_owned(),
@@ -364,7 +381,12 @@ impl<'db> Matcher<'db> {
             }
         }
         // A stable sort keeps database order among equals.
-        out.sort_by(|a, b| b.accuracy.total_cmp(&a.accuracy).then(b.references.cmp(&a.references)));
+        out.sort_by(|a, b| {
+            b.percent()
+                .cmp(&a.percent())
+                .then(b.references.cmp(&a.references))
+                .then(b.accuracy.total_cmp(&a.accuracy))
+        });
         out
     }
 

@@ -3,7 +3,7 @@
 //! Each output sink is wrapped in a [`QuickOs`]; the wrappers share one
 //! [`Guesser`], which keeps the first SYN-ACK of each host (memory grows
 //! with the hosts that answered, not the probes) and makes each host's
-//! guess once, from that reply's `O1`, `W1` and `T1` alone. Wrapping the
+//! guess once, from that reply alone (`compute::one_syn_ack`). Wrapping the
 //! sinks one by one keeps them apart: one that fails (a closed pipe) is
 //! dropped alone, as without the guess. The database is read only when the
 //! first guess is needed; without one, there is no guess.

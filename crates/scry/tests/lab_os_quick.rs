@@ -2,10 +2,8 @@
 //!
 //! Every stack of `lab_os.rs` listens on [`OPEN`]; one more has no open
 //! port. For each stack with an open port, the quick guess's best family
-//! must be the family of `-O`'s best match, except on the two stacks whose
-//! SYN-ACK alone looks like another OS (named below); the host with no open
-//! port gets no guess, `-O` replaces the guess, and `--no-os-guess` turns
-//! it off.
+//! must be the family of `-O`'s best match; the host with no open port
+//! gets no guess, `-O` replaces the guess, and `--no-os-guess` turns it off.
 
 mod common;
 
@@ -58,7 +56,7 @@ fn quick_guess_names_the_family_o_names() {
     assert_eq!(full.records_of("os_quick").count(), 0, "-O replaces the quick guess");
 
     let (last, with_open) = ips.split_last().unwrap();
-    let mut disagree = Vec::new();
+    let mut families = Vec::new();
     for &ip in with_open {
         let guess =
             record_for(quick.records_of("os_quick"), ip).unwrap_or_else(|| panic!("no guess for {ip}"));
@@ -66,26 +64,28 @@ fn quick_guess_names_the_family_o_names() {
         assert_eq!(keys, ["families", "fingerprint", "from", "ip", "matches", "type"], "{guess}");
         assert_eq!(guess["from"], OPEN);
         let fp = guess["fingerprint"].as_str().unwrap();
+        // Every stack is Linux: its SYN-ACK's IP ID is zero (TI=Z).
+        let seq = fp.lines().next().unwrap();
+        assert!(seq.starts_with("SEQ(TI=Z"), "{fp}");
         let tests: Vec<&str> = fp.lines().map(|l| l.split('(').next().unwrap()).collect();
-        assert_eq!(tests, ["OPS", "WIN", "T1"], "{fp}");
-        assert!(fp.lines().next().unwrap().starts_with("OPS(O1="), "{fp}");
+        assert_eq!(tests, ["SEQ", "OPS", "WIN", "T1"], "{fp}");
+        assert!(fp.lines().nth(1).unwrap().starts_with("OPS(O1="), "{fp}");
         assert!(fp.contains("T1(R=Y%DF=Y%TG="), "{fp}");
         let os = record_for(full.records_of("os"), ip).unwrap_or_else(|| panic!("no -O result for {ip}"));
         let quick_family = guess["families"][0]["family"].as_str().unwrap().to_owned();
         assert_eq!(top_family(guess), quick_family, "{ip}: the matches are the best family's");
-        if quick_family != top_family(os) {
-            disagree.push((ip, quick_family, top_family(os)));
-        }
+        families.push((ip, seq.to_owned(), quick_family, top_family(os)));
     }
-    // Two exceptions, where one SYN-ACK does not carry enough: Linux with
-    // TTL 128 and neither timestamps nor window scaling answers a SYN as
-    // Windows does (TG=80, O1=M5B4NNS); with TTL 255 and no timestamps, as
-    // embedded stacks do (TG=FF). Only -O's other tests show it is Linux.
-    let exceptions = [
-        (ips[1], "Windows".to_owned(), "Linux".to_owned()),
-        (ips[3], "embedded".to_owned(), "Linux".to_owned()),
-    ];
-    assert_eq!(disagree, exceptions);
+    // Stacks 1 and 3 run without timestamps (TS=U): with TTL 128 and no
+    // window scaling, O1, W1 and T1 alone look like Windows, and with TTL
+    // 255 like an embedded stack; SEQ's classes tip both to Linux.
+    let ts = |i: usize| if i == 1 || i == 3 { "SEQ(TI=Z%TS=U)" } else { "SEQ(TI=Z)" };
+    let expected: Vec<_> = with_open
+        .iter()
+        .enumerate()
+        .map(|(i, &ip)| (ip, ts(i).to_owned(), "Linux".to_owned(), "Linux".to_owned()))
+        .collect();
+    assert_eq!(families, expected);
     assert!(record_for(quick.records_of("os_quick"), *last).is_none(), "{last} has no open port");
     assert_eq!(quick.records_of("os_quick").count(), with_open.len());
 

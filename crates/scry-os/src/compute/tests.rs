@@ -471,7 +471,7 @@ mod never_panics {
 }
 
 #[test]
-fn one_syn_ack_gives_o1_w1_and_t1_only() {
+fn one_syn_ack_gives_o1_w1_t1_and_the_seq_classes_one_reply_settles() {
     let s = set();
     let options = [TcpOption::Mss(1460), TcpOption::SackPermitted, TcpOption::Nop, TcpOption::WindowScale(7)];
     let reply = tcp_reply(
@@ -481,9 +481,10 @@ fn one_syn_ack_gives_o1_w1_and_t1_only() {
     );
     let ip = reply.frame.ip().unwrap().header;
     let fp = one_syn_ack(&ip, &reply_tcp(&reply), s.seq_base, s.ack);
+    // IP ID 0 and no timestamp option: TI=Z and TS=U.
     assert_eq!(
         fp.to_string().trim_end(),
-        "OPS(O1=M5B4SNW7LL)\nWIN(W1=FAF0)\nT1(R=Y%DF=Y%TG=40%S=O%A=S+%F=AS%RD=0%Q=)"
+        "SEQ(TI=Z%TS=U)\nOPS(O1=M5B4SNW7LL)\nWIN(W1=FAF0)\nT1(R=Y%DF=Y%TG=40%S=O%A=S+%F=AS%RD=0%Q=)"
     );
     // The builder pads the options with EOLs (LL). The same reply to SEQ
     // probe 1 gives the same T1, O1 and W1 in a full exchange.
@@ -493,4 +494,23 @@ fn one_syn_ack_gives_o1_w1_and_t1_only() {
     assert_eq!(fp.test("T1"), c.fingerprint.test("T1"));
     assert_eq!(fp.test("OPS").unwrap().get("O1"), c.fingerprint.test("OPS").unwrap().get("O1"));
     assert_eq!(fp.test("WIN").unwrap().get("W1"), c.fingerprint.test("WIN").unwrap().get("W1"));
+}
+
+#[test]
+fn one_syn_ack_leaves_out_seq_classes_one_reply_cannot_settle() {
+    let s = set();
+    let guess = |id: u16, tsval: u32| {
+        let options = [TcpOption::Mss(1460), TcpOption::Timestamp { val: tsval, ecr: 1 }];
+        let reply = tcp_reply(&s, OsProbe::Seq(0), TcpReply { options: &options, id, ..TcpReply::default() });
+        let ip = reply.frame.ip().unwrap().header;
+        one_syn_ack(&ip, &reply_tcp(&reply), s.seq_base, s.ack)
+    };
+    // A nonzero IP ID fits I, RI, RD, BI or a constant; a nonzero TSval, any rate.
+    let fp = guess(0x1234, 0x5555);
+    assert_eq!(fp.test("SEQ"), None, "{fp}");
+    assert_eq!(fp.test("OPS").unwrap().get("O1"), Some("M5B4T11LL"), "the builder pads with EOLs");
+    let fp = guess(0x1234, 0);
+    assert_eq!(fp.test("SEQ").unwrap().to_string(), "SEQ(TS=0)");
+    let fp = guess(0, 7);
+    assert_eq!(fp.test("SEQ").unwrap().to_string(), "SEQ(TI=Z)");
 }

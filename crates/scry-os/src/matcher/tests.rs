@@ -221,3 +221,28 @@ fn families_rank_by_accuracy_then_references() {
     // C misses DF: 100 of 120 points.
     assert_eq!(got, [("B", 100, 2), ("A", 100, 1), ("C", 83, 1)]);
 }
+
+#[test]
+fn families_tie_on_whole_percents_and_then_count_references() {
+    // A's reference misses TG of 345 possible points (95.65%); B's two lack
+    // Q, so they miss TG of 325 (95.38%): the same 95% as nmap prints it,
+    // where B's two references outweigh A's finer fraction.
+    let db = make_db(
+        "Fingerprint A1\nClass A | A | 1 | general purpose\nSEQ(TS=U)\n\
+         T1(R=Y%DF=Y%TG=80%S=O%A=S+%F=AS%RD=0%Q=)\n\
+         Fingerprint B1\nClass B | B | 1 | general purpose\nSEQ(TS=U)\n\
+         T1(R=Y%DF=Y%TG=80%S=O%A=S+%F=AS%RD=0)\n\
+         Fingerprint B2\nClass B | B | 2 | general purpose\nSEQ(TS=U)\n\
+         T1(R=Y%DF=Y%TG=80%S=O%A=S+%F=AS%RD=0)\n",
+    );
+    let m = Matcher::new(&db);
+    let s = subject("SEQ(TS=U)\nT1(R=Y%DF=Y%TG=40%S=O%A=S+%F=AS%RD=0%Q=)");
+    assert_eq!(m.score(&s, &db.references()[0]), Score { matched: 330, possible: 345 });
+    assert_eq!(m.score(&s, &db.references()[1]), Score { matched: 310, possible: 325 });
+    let families = m.families(&s);
+    let got: Vec<(&str, u32, u32)> =
+        families.iter().map(|f| (f.family.as_str(), f.percent(), f.references)).collect();
+    assert_eq!(got, [("B", 95, 2), ("A", 95, 1)]);
+    // Each family keeps its best accuracy.
+    assert_eq!(families[1].accuracy, 330.0 / 345.0);
+}
