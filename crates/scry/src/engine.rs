@@ -10,8 +10,9 @@
 //! scan ends as soon as every probed pair has answered.
 
 use crate::dump::DumpTap;
-use crate::output::{Fanout, HostReport, ScanInfo, Sink, Stats};
+use crate::output::{Fanout, HostReport, PortTable, ScanInfo, Sink, Stats};
 use crate::pacing::{paced_pass, Arrivals, Scan};
+use anyhow::Context;
 use scry_capture::{Interface, Method, Receiver, Sender};
 use scry_packet::{parse_frame, Frame, Mac};
 use scry_probe::permute::Permutation;
@@ -197,6 +198,22 @@ impl Default for Counters {
 }
 
 impl Counters {
+    /// Readies the counters for the next phase: what it sends adds to the
+    /// totals so far (`sent`, errors, stalls, rejected), the rest starts afresh.
+    fn new_phase(&self) {
+        for stamp in [&self.first_send_ns, &self.first_reply_ns] {
+            stamp.store(UNSET, Ordering::Release);
+        }
+        for n in [&self.last_reply_ns, &self.rx_drained_ns, &self.forwarded, &self.recorded] {
+            n.store(0, Ordering::Release);
+        }
+        for n in [&self.probed, &self.answered, &self.first_pass_end] {
+            n.store(0, Ordering::Release);
+        }
+        self.pass.store(0, Ordering::Release);
+        self.best_pass.store(0, Ordering::Release);
+    }
+
     /// Every pair the first pass probed has answered: nothing is left to hear.
     fn all_answered(&self) -> bool {
         let probed = self.probed.load(Ordering::Acquire);
@@ -223,31 +240,69 @@ impl Counters {
     }
 }
 
+/// What a scan's phase (one protocol's walk) leaves for the host reports.
+struct PhaseDone {
+    results: Results,
+    /// Positions of the walk every one of which was probed.
+    probed: Range<u64>,
+}
+
+/// Opens the receiver and senders of a later phase (its own BPF filter and frame size).
+pub type OpenPhase<'a> = dyn FnMut(&Plan) -> anyhow::Result<(Option<Receiver>, Vec<Sender>)> + 'a;
+
 /// Runs the scan to completion (or until `stop`), feeding `sinks` and
-/// counting in `counters` (fresh ones: they start at zero).
+/// counting in `counters`: one phase per plan, in order (nmap runs its SYN
+/// scan before its UDP scan), each host reported once at the end with the
+/// ports of every phase. `first` is the first phase's wire; `open` opens
+/// the others'. A stop during a phase leaves the later ones unstarted.
 ///
 /// # Errors
 /// Capture or send failures, and output write failures.
 pub fn run(
-    plan: &Plan,
-    rx: Option<Receiver>,
-    mut txs: Vec<Sender>,
+    plans: &[Plan],
+    first: (Option<Receiver>, Vec<Sender>),
+    open: &mut OpenPhase<'_>,
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
     counters: &Counters,
     mut hooks: Hooks<'_>,
 ) -> anyhow::Result<Stats> {
     let start = Instant::now();
+    let lead = plans.first().context("no scan phase")?;
     let mut sinks = Fanout::new(sinks);
-    sinks.each(|s| s.begin(&plan.info));
-    let results = Mutex::new(Results::default());
-    let arrivals = Arrivals::default();
-    counters.first_pass_end.store(plan.positions.start, Ordering::Relaxed);
-    let sending_done = AtomicBool::new(false);
-    let receiving_done = AtomicBool::new(false);
-    let (events_tx, events) = mpsc::channel::<Event>();
-    let mut stats = Stats { hosts_scanned: plan.targets.len(), ..Stats::default() };
-    // On a directly connected subnet, answering ARP already shows a host is up (as nmap's ARP ping).
+    let mut info = lead.info.clone();
+    info.scans = plans.iter().flat_map(|p| p.info.scans.iter().cloned()).collect();
+    sinks.each(|s| s.begin(&info));
+    let mut stats = Stats { hosts_scanned: lead.targets.len(), ..Stats::default() };
+    let mut up = announce_known_up(lead, &mut sinks);
+    let mut done = Vec::new();
+    let mut wire = Some(first);
+    for plan in plans {
+        if stop.load(Ordering::Relaxed) || sinks.failed() {
+            break;
+        }
+        let (rx, txs) = match wire.take() {
+            Some(wire) => wire,
+            None => open(plan)?,
+        };
+        counters.new_phase();
+        let phase = phase(plan, (rx, txs), &mut sinks, stop, counters, &mut hooks, &mut up, &mut stats)?;
+        done.push(phase);
+    }
+    stats.interrupted = stop.load(Ordering::Relaxed);
+    // With -Pn every target is reported up, as nmap counts them.
+    stats.hosts_up = if lead.report_silent_hosts { lead.targets.len() } else { up.len() as u64 };
+    report_hosts(plans, &done, &up, &mut sinks);
+    stats.duration = start.elapsed();
+    stats.max_rss_kib = peak_rss_kib();
+    sinks.each(|s| s.finish(&stats));
+    sinks.into_result()?;
+    Ok(stats)
+}
+
+/// The hosts known up before any probe: found by discovery, or, on a
+/// directly connected subnet, by answering ARP (as nmap's ARP ping).
+fn announce_known_up(plan: &Plan, sinks: &mut Fanout<'_>) -> HashMap<IpAddr, (Reason, Option<u8>)> {
     let mut up: HashMap<IpAddr, (Reason, Option<u8>)> = HashMap::new();
     if !plan.known_up.is_empty() {
         let mut known: Vec<_> = plan.known_up.iter().map(|(ip, why)| (*ip, *why)).collect();
@@ -264,11 +319,35 @@ pub fn run(
             sinks.each(|s| s.host_up(ip.into(), Reason::ArpResponse, None));
         }
     }
+    up
+}
+
+/// One phase: walks `plan` to its end (or the stop), feeding the live
+/// events to `sinks` and adding to `up` and `stats`.
+#[allow(clippy::too_many_arguments)]
+fn phase(
+    plan: &Plan,
+    (rx, mut txs): (Option<Receiver>, Vec<Sender>),
+    sinks: &mut Fanout<'_>,
+    stop: &AtomicBool,
+    counters: &Counters,
+    hooks: &mut Hooks<'_>,
+    up: &mut HashMap<IpAddr, (Reason, Option<u8>)>,
+    stats: &mut Stats,
+) -> anyhow::Result<PhaseDone> {
+    let start = Instant::now();
+    let results = Mutex::new(Results::default());
+    let arrivals = Arrivals::default();
+    counters.first_pass_end.store(plan.positions.start, Ordering::Relaxed);
+    let sending_done = AtomicBool::new(false);
+    let receiving_done = AtomicBool::new(false);
+    let (events_tx, events) = mpsc::channel::<Event>();
+    let protocol = plan.probe.protocol();
 
     let abort = AtomicBool::new(false);
     let stopping = Stopping { user: stop, abort: &abort };
     let rx_tap = hooks.tap.clone();
-    let tx_tap = hooks.tap.take();
+    let tx_tap = hooks.tap.clone();
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| match rx {
             Some(mut rx) => {
@@ -329,7 +408,7 @@ pub fn run(
                                 e.insert((result.reason, Some(result.ttl)));
                                 sinks.each(|s| s.host_up(host, result.reason, Some(result.ttl)));
                             }
-                            sinks.each(|s| s.port(host, port, &result));
+                            sinks.each(|s| s.port(host, port, protocol, &result));
                             if let Some(frame) = &syn_ack {
                                 sinks.each(|s| s.syn_ack(host, port, frame));
                             }
@@ -358,26 +437,19 @@ pub fn run(
         received
     })?;
 
+    // The counters add up over the phases; the capture is each phase's own.
     stats.sent = counters.sent.load(Ordering::Relaxed);
     stats.send_errors = counters.send_errors.load(Ordering::Relaxed);
     stats.send_stalls = counters.send_stalls.load(Ordering::Relaxed);
     stats.rejected = counters.rejected.load(Ordering::Relaxed);
-    stats.capture_dropped = u64::from(capture.dropped);
-    stats.interface_dropped = u64::from(capture.if_dropped);
-    stats.interrupted = stop.load(Ordering::Relaxed);
-    if let (true, Some(checkpoint)) = (stats.interrupted, hooks.checkpoint.as_mut()) {
+    stats.capture_dropped += u64::from(capture.dropped);
+    stats.interface_dropped += u64::from(capture.if_dropped);
+    if let (true, Some(checkpoint)) = (stop.load(Ordering::Relaxed), hooks.checkpoint.as_mut()) {
         checkpoint(counters.first_pass_end.load(Ordering::Relaxed));
     }
-    // With -Pn every target is reported up, as nmap counts them.
-    stats.hosts_up = if plan.report_silent_hosts { plan.targets.len() } else { up.len() as u64 };
     let results = results.into_inner().expect("results lock");
     let probed = plan.positions.start..counters.first_pass_end.load(Ordering::Relaxed);
-    report_hosts(plan, &results, &up, probed, &mut sinks);
-    stats.duration = start.elapsed();
-    stats.max_rss_kib = peak_rss_kib();
-    sinks.each(|s| s.finish(&stats));
-    sinks.into_result()?;
-    Ok(stats)
+    Ok(PhaseDone { results, probed })
 }
 
 /// The ports of `ip` whose probes sit at `probed` positions of the walk: all
@@ -398,25 +470,35 @@ fn probed_ports<'a>(plan: &'a Plan, ip: IpAddr, probed: &Range<u64>) -> Cow<'a, 
     Cow::Owned(ports.map(|(port, _)| *port).collect())
 }
 
+/// Reports every host once, with a port table for each phase that ran.
 fn report_hosts(
-    plan: &Plan,
-    results: &Results,
+    plans: &[Plan],
+    done: &[PhaseDone],
     up: &HashMap<IpAddr, (Reason, Option<u8>)>,
-    probed: Range<u64>,
     sinks: &mut Fanout<'_>,
 ) {
+    let Some(lead) = plans.first() else { return };
     let empty = Default::default();
     let report = |ip: IpAddr, sinks: &mut Fanout<'_>| {
-        let ports = results.host(ip).map_or(&empty, |h| &h.ports);
-        let scanned = probed_ports(plan, ip, &probed);
-        let mac = plan.next_hops.direct(ip);
+        let scanned: Vec<Cow<'_, [u16]>> =
+            plans.iter().zip(done).map(|(plan, phase)| probed_ports(plan, ip, &phase.probed)).collect();
+        let tables: Vec<PortTable<'_>> = plans
+            .iter()
+            .zip(done)
+            .zip(&scanned)
+            .map(|((plan, phase), scanned)| PortTable {
+                protocol: plan.probe.protocol(),
+                ports: phase.results.host(ip).map_or(&empty, |h| &h.ports),
+                scanned,
+            })
+            .collect();
+        let mac = lead.next_hops.direct(ip);
         let up_reason = up.get(&ip).copied();
-        let protocol = plan.probe.protocol();
-        let host = HostReport { ip, mac, up_reason, ports, scanned: &scanned, protocol };
+        let host = HostReport { ip, mac, up_reason, tables: &tables };
         sinks.each(|s| s.host(&host));
     };
-    if plan.report_silent_hosts {
-        for ip in plan.targets.iter() {
+    if lead.report_silent_hosts {
+        for ip in lead.targets.iter() {
             report(ip.into(), sinks);
         }
     } else {
