@@ -431,3 +431,41 @@ fn syn_and_udp_in_one_scan_every_format_and_nmap_agrees() {
     assert_eq!(status, Some(0), "{diff}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Closed ports of both protocols, more than 25 together: nmap counts the
+/// state over both and summarises it per protocol and reason. scry's normal
+/// output says it in nmap's words, and ndiff finds no difference in the XML.
+#[test]
+fn syn_and_udp_counted_states_like_nmap() {
+    let every_closed_udp_answers = Personality { icmp_ratelimit: Some(0), ..Personality::default() };
+    let t0 = TargetSpec::new().personality(every_closed_udp_answers).tcp_listen(&[22]);
+    let lab = lab_or_skip!(Lab::builder().target(t0));
+    let dir = scratch("syn-udp-counted");
+    let ports = "T:1-22,U:1-20";
+    let run = |program: &str, name: &str| {
+        let (xml, normal) = (dir.join(format!("{name}.xml")), dir.join(format!("{name}.txt")));
+        let out = lab
+            .scanner()
+            .command(program)
+            .args(["-sS", "-sU", "-n", "-p", ports, "-oX", xml.to_str().unwrap()])
+            .args(["-oN", normal.to_str().unwrap(), "198.18.0.10"])
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(out.status.success(), "{program}: {}", text(&out.stderr));
+        let normal = read(&normal);
+        let not_shown = normal.lines().find(|l| l.starts_with("Not shown: ")).map(str::to_owned);
+        (xml, not_shown, normal)
+    };
+    let (ours, our_line, our_text) = run(common::SCRY, "scry");
+    let (theirs, their_line, their_text) = run("nmap", "nmap");
+    assert_eq!(
+        our_line.as_deref(),
+        Some("Not shown: 21 closed tcp ports (reset), 20 closed udp ports (port-unreach)"),
+        "{our_text}"
+    );
+    assert_eq!(our_line, their_line, "nmap:\n{their_text}");
+    assert_valid_xml(&ours);
+    let (status, diff) = ndiff(&theirs, &ours);
+    assert_eq!(status, Some(0), "{diff}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
