@@ -10,9 +10,8 @@
 //! scan ends as soon as every probed pair has answered.
 
 use crate::dump::DumpTap;
-use crate::output::{Fanout, HostReport, PortTable, ScanInfo, Sink, Stats};
+use crate::output::{Fanout, ScanInfo, Stats};
 use crate::pacing::{paced_pass, Arrivals, Scan};
-use anyhow::Context;
 use scry_capture::{Interface, Method, Receiver, Sender};
 use scry_packet::{parse_frame, Frame, Mac};
 use scry_probe::permute::Permutation;
@@ -24,7 +23,6 @@ use scry_probe::services::Protocol;
 use scry_probe::state::{PortState, Reason};
 use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
@@ -75,7 +73,7 @@ impl NextHops {
     }
 
     /// The MAC address of a directly connected target (none for routed ones).
-    fn direct(&self, ip: IpAddr) -> Option<Mac> {
+    pub(crate) fn direct(&self, ip: IpAddr) -> Option<Mac> {
         match (self, ip) {
             (NextHops::PerHost(map), IpAddr::V4(v4)) => map.get(&v4).copied(),
             _ => None,
@@ -200,7 +198,7 @@ impl Default for Counters {
 impl Counters {
     /// Readies the counters for the next phase: what it sends adds to the
     /// totals so far (`sent`, errors, stalls, rejected), the rest starts afresh.
-    fn new_phase(&self) {
+    pub(crate) fn new_phase(&self) {
         for stamp in [&self.first_send_ns, &self.first_reply_ns] {
             stamp.store(UNSET, Ordering::Release);
         }
@@ -241,91 +239,19 @@ impl Counters {
 }
 
 /// What a scan's phase (one protocol's walk) leaves for the host reports.
-struct PhaseDone {
-    results: Results,
+pub(crate) struct PhaseDone {
+    pub results: Results,
     /// Positions of the walk every one of which was probed.
-    probed: Range<u64>,
-}
-
-/// Opens the receiver and senders of a later phase (its own BPF filter and frame size).
-pub type OpenPhase<'a> = dyn FnMut(&Plan) -> anyhow::Result<(Option<Receiver>, Vec<Sender>)> + 'a;
-
-/// Runs the scan to completion (or until `stop`), feeding `sinks` and
-/// counting in `counters`: one phase per plan, in order (nmap runs its SYN
-/// scan before its UDP scan), each host reported once at the end with the
-/// ports of every phase. `first` is the first phase's wire; `open` opens
-/// the others'. A stop during a phase leaves the later ones unstarted.
-///
-/// # Errors
-/// Capture or send failures, and output write failures.
-pub fn run(
-    plans: &[Plan],
-    first: (Option<Receiver>, Vec<Sender>),
-    open: &mut OpenPhase<'_>,
-    sinks: &mut [Box<dyn Sink>],
-    stop: &AtomicBool,
-    counters: &Counters,
-    mut hooks: Hooks<'_>,
-) -> anyhow::Result<Stats> {
-    let start = Instant::now();
-    let lead = plans.first().context("no scan phase")?;
-    let mut sinks = Fanout::new(sinks);
-    let mut info = lead.info.clone();
-    info.scans = plans.iter().flat_map(|p| p.info.scans.iter().cloned()).collect();
-    sinks.each(|s| s.begin(&info));
-    let mut stats = Stats { hosts_scanned: lead.targets.len(), ..Stats::default() };
-    let mut up = announce_known_up(lead, &mut sinks);
-    let mut done = Vec::new();
-    let mut wire = Some(first);
-    for plan in plans {
-        if stop.load(Ordering::Relaxed) || sinks.failed() {
-            break;
-        }
-        let (rx, txs) = match wire.take() {
-            Some(wire) => wire,
-            None => open(plan)?,
-        };
-        counters.new_phase();
-        let phase = phase(plan, (rx, txs), &mut sinks, stop, counters, &mut hooks, &mut up, &mut stats)?;
-        done.push(phase);
-    }
-    stats.interrupted = stop.load(Ordering::Relaxed);
-    // With -Pn every target is reported up, as nmap counts them.
-    stats.hosts_up = if lead.report_silent_hosts { lead.targets.len() } else { up.len() as u64 };
-    report_hosts(plans, &done, &up, &mut sinks);
-    stats.duration = start.elapsed();
-    stats.max_rss_kib = peak_rss_kib();
-    sinks.each(|s| s.finish(&stats));
-    sinks.into_result()?;
-    Ok(stats)
-}
-
-/// The hosts known up before any probe: found by discovery, or, on a
-/// directly connected subnet, by answering ARP (as nmap's ARP ping).
-fn announce_known_up(plan: &Plan, sinks: &mut Fanout<'_>) -> HashMap<IpAddr, (Reason, Option<u8>)> {
-    let mut up: HashMap<IpAddr, (Reason, Option<u8>)> = HashMap::new();
-    if !plan.known_up.is_empty() {
-        let mut known: Vec<_> = plan.known_up.iter().map(|(ip, why)| (*ip, *why)).collect();
-        known.sort_by_key(|(ip, _)| *ip);
-        for (ip, (reason, ttl)) in known {
-            up.insert(ip, (reason, ttl));
-            sinks.each(|s| s.host_up(ip, reason, ttl));
-        }
-    } else if let NextHops::PerHost(macs) = &plan.next_hops {
-        let mut arp_up: Vec<Ipv4Addr> = macs.keys().copied().collect();
-        arp_up.sort();
-        for ip in arp_up {
-            up.insert(ip.into(), (Reason::ArpResponse, None));
-            sinks.each(|s| s.host_up(ip.into(), Reason::ArpResponse, None));
-        }
-    }
-    up
+    pub probed: Range<u64>,
 }
 
 /// One phase: walks `plan` to its end (or the stop), feeding the live
 /// events to `sinks` and adding to `up` and `stats`.
+///
+/// # Errors
+/// Capture or send failures.
 #[allow(clippy::too_many_arguments)]
-fn phase(
+pub(crate) fn phase(
     plan: &Plan,
     (rx, mut txs): (Option<Receiver>, Vec<Sender>),
     sinks: &mut Fanout<'_>,
@@ -450,64 +376,6 @@ fn phase(
     let results = results.into_inner().expect("results lock");
     let probed = plan.positions.start..counters.first_pass_end.load(Ordering::Relaxed);
     Ok(PhaseDone { results, probed })
-}
-
-/// The ports of `ip` whose probes sit at `probed` positions of the walk: all
-/// of them for a whole, finished scan, fewer for a shard or after Ctrl-C,
-/// whose other ports were never probed and so are not "no-response".
-fn probed_ports<'a>(plan: &'a Plan, ip: IpAddr, probed: &Range<u64>) -> Cow<'a, [u16]> {
-    if *probed == (0..plan.permutation.len()) {
-        return Cow::Borrowed(&plan.ports);
-    }
-    let IpAddr::V4(v4) = ip else { return Cow::Owned(Vec::new()) };
-    let Some(host) = plan.targets.index_of(v4) else { return Cow::Owned(Vec::new()) };
-    let first = host * plan.ports.len() as u64;
-    let ports = plan
-        .ports
-        .iter()
-        .zip(first..)
-        .filter(|(_, index)| probed.contains(&plan.permutation.position_of(*index)));
-    Cow::Owned(ports.map(|(port, _)| *port).collect())
-}
-
-/// Reports every host once, with a port table for each phase that ran.
-fn report_hosts(
-    plans: &[Plan],
-    done: &[PhaseDone],
-    up: &HashMap<IpAddr, (Reason, Option<u8>)>,
-    sinks: &mut Fanout<'_>,
-) {
-    let Some(lead) = plans.first() else { return };
-    let empty = Default::default();
-    let report = |ip: IpAddr, sinks: &mut Fanout<'_>| {
-        let scanned: Vec<Cow<'_, [u16]>> =
-            plans.iter().zip(done).map(|(plan, phase)| probed_ports(plan, ip, &phase.probed)).collect();
-        let tables: Vec<PortTable<'_>> = plans
-            .iter()
-            .zip(done)
-            .zip(&scanned)
-            .map(|((plan, phase), scanned)| PortTable {
-                protocol: plan.probe.protocol(),
-                ports: phase.results.host(ip).map_or(&empty, |h| &h.ports),
-                scanned,
-            })
-            .collect();
-        let mac = lead.next_hops.direct(ip);
-        let up_reason = up.get(&ip).copied();
-        let host = HostReport { ip, mac, up_reason, tables: &tables };
-        sinks.each(|s| s.host(&host));
-    };
-    if lead.report_silent_hosts {
-        for ip in lead.targets.iter() {
-            report(ip.into(), sinks);
-        }
-    } else {
-        let mut hosts: Vec<IpAddr> = up.keys().copied().collect();
-        hosts.sort();
-        for ip in hosts {
-            report(ip, sinks);
-        }
-    }
 }
 
 /// The receiver thread: parse every frame once, classify, forward answers.
@@ -734,17 +602,6 @@ fn walk_lane(
         }
     }
     Ok(())
-}
-
-/// The process's peak resident set so far, in KiB (Linux reports ru_maxrss in KiB).
-fn peak_rss_kib() -> u64 {
-    // SAFETY: getrusage fills the struct we own; all-zero is a valid rusage.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    u64::try_from(usage.ru_maxrss).unwrap_or(0)
 }
 
 /// Sleeps for short waits by spinning: thread::sleep overshoots by ~50 µs.

@@ -10,6 +10,7 @@ mod osquick;
 mod osscan;
 mod output;
 mod pacing;
+mod phases;
 mod progress;
 mod resume;
 
@@ -196,7 +197,7 @@ fn run() -> anyhow::Result<ExitCode> {
         tap: dump.as_ref().map(dump::PcapDump::tap),
         checkpoint: resumable.then(|| Box::new(|c| checkpoints.save(c)) as Box<dyn FnMut(u64)>),
     };
-    let outcome = engine::run(plans, first_wire, &mut open_wire, &mut sinks, &stop, &counters, hooks);
+    let outcome = phases::run(plans, first_wire, &mut open_wire, &mut sinks, &stop, &counters, hooks);
     if let Some(dump) = dump {
         dump.finish()?;
     }
