@@ -58,6 +58,15 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
             out.push(arg);
             continue;
         }
+        // nmap takes several scan types in one option: -sSU is -sS -sU.
+        if let Some(types) =
+            text.strip_prefix("-s").filter(|t| t.len() > 1 && t.chars().all(|c| "SU".contains(c)))
+        {
+            out.extend(
+                types.chars().map(|c| OsString::from(if c == 'S' { "--syn-scan" } else { "--udp-scan" })),
+            );
+            continue;
+        }
         match ALIASES.iter().find(|(short, _)| text.starts_with(short)) {
             Some((short, long)) if text.len() == short.len() => out.push(OsString::from(long)),
             Some((short, long)) if GLUED_ONLY.contains(long) => {
@@ -298,7 +307,8 @@ pub struct Args {
     #[arg(long = "ping-scan")]
     pub ping_scan: bool,
 
-    /// UDP scan, with protocol payloads for ports that answer only a valid request [-sU].
+    /// UDP scan, with protocol payloads for ports that answer only a valid request [-sU];
+    /// with -sS (or as -sSU) both in one scan, T: ports by SYN and U: ports by UDP.
     #[arg(long = "udp-scan")]
     pub udp_scan: bool,
 
@@ -384,6 +394,10 @@ mod tests {
         assert_eq!(a.targets, vec!["198.18.0.0/24"]);
         let b = parse("-sU --udp-payloads my.payloads -p U:53 198.18.0.1");
         assert!(b.udp_scan && b.syn_ping.is_none());
+        for both in ["-sS -sU", "-sSU", "-sUS"] {
+            let c = parse(&format!("{both} -p T:22,U:53 198.18.0.1"));
+            assert!(c.syn_scan && c.udp_scan, "{both}");
+        }
         assert_eq!(b.udp_payloads, Some(PathBuf::from("my.payloads")));
     }
 

@@ -34,18 +34,44 @@ const ARP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Rejects the options that are accepted for nmap compatibility but not built yet.
 fn reject_unavailable(args: &Args) -> Result<(), UsageError> {
-    let unavailable = [
-        (args.udp_scan && args.syn_scan, "-sS together with -sU in one scan (run them as two scans)"),
-        (args.ping_scan && (args.udp_scan || args.syn_scan), "-sn together with a port scan type"),
-    ];
+    let unavailable =
+        [(args.ping_scan && (args.udp_scan || args.syn_scan), "-sn together with a port scan type")];
     match unavailable.iter().find(|(given, _)| *given) {
         Some((_, what)) => Err(UsageError(format!("{what} is not available in this version of scry"))),
         None => Ok(()),
     }
 }
 
-/// The ports of `protocol` to scan, from -p / --top-ports / --exclude-ports.
-pub fn ports(args: &Args, services: &Services, protocol: Protocol) -> Result<Vec<u16>, UsageError> {
+/// The scan types asked for, each with its protocol's ports, TCP first:
+/// `-sS -sU` scans the TCP ports of the list with SYN probes and its UDP
+/// ports with UDP probes; unprefixed ports count for both, and without
+/// `-p` each protocol has its own top ports. As nmap, a scan type left
+/// without ports is skipped with a warning.
+fn scan_ports(args: &Args, services: &Services) -> Result<Vec<(Protocol, Vec<u16>)>, UsageError> {
+    let protocol = if args.udp_scan { Protocol::Udp } else { Protocol::Tcp };
+    if !(args.udp_scan && args.syn_scan) {
+        return Ok(vec![(protocol, ports(args, services, protocol)?)]);
+    }
+    let mut scans = Vec::new();
+    for protocol in [Protocol::Tcp, Protocol::Udp] {
+        scans.push((protocol, protocol_ports(args, services, protocol)?));
+    }
+    if scans.iter().all(|(_, ports)| ports.is_empty()) {
+        return Err(UsageError("no TCP or UDP ports left to scan".into()));
+    }
+    for (protocol, ports) in &scans {
+        let (flag, kind) = if *protocol == Protocol::Udp { ("-sU", "UDP") } else { ("-sS", "SYN") };
+        if ports.is_empty() {
+            let name = protocol.as_str().to_uppercase();
+            eprintln!("scry: warning: {flag} asked for, but no {name} ports are left to scan; skipping the {kind} scan");
+        }
+    }
+    scans.retain(|(_, ports)| !ports.is_empty());
+    Ok(scans)
+}
+
+/// The ports of `protocol` from -p / --top-ports / --exclude-ports (maybe none).
+fn protocol_ports(args: &Args, services: &Services, protocol: Protocol) -> Result<Vec<u16>, UsageError> {
     let bad = |e: scry_probe::ports::PortError| UsageError(e.to_string());
     let exclude =
         args.exclude_ports.as_deref().map(|s| PortList::parse(s, services)).transpose().map_err(bad)?;
@@ -65,12 +91,23 @@ pub fn ports(args: &Args, services: &Services, protocol: Protocol) -> Result<Vec
         }
     };
     // Unprefixed ports land in both lists; each scan type uses its own.
-    let wanted = list.get(protocol).to_vec();
+    Ok(list.get(protocol).to_vec())
+}
+
+/// The ports of `protocol` to scan when it is the only scan type.
+pub fn ports(args: &Args, services: &Services, protocol: Protocol) -> Result<Vec<u16>, UsageError> {
+    let wanted = protocol_ports(args, services, protocol)?;
+    // Only an explicit list can hold the other protocol's ports (--top-ports picks this one's).
+    let other_given = |other| {
+        args.ports.is_some()
+            && args.top_ports.is_none()
+            && protocol_ports(args, services, other).is_ok_and(|l| !l.is_empty())
+    };
     let (other, flag) = match protocol {
         Protocol::Udp => (Protocol::Tcp, "-sS"),
         _ => (Protocol::Udp, "-sU"),
     };
-    if wanted.is_empty() && !list.get(other).is_empty() {
+    if wanted.is_empty() && other_given(other) {
         return Err(UsageError(format!(
             "only {} ports given; they need {flag}",
             other.as_str().to_uppercase()
@@ -171,13 +208,14 @@ fn next_hops(args: &Args, route: &Route, targets: &TargetSet, verbose: bool) -> 
     Ok(NextHops::PerHost(map))
 }
 
-/// What to run: a port scan, or host discovery only.
+/// What to run: a port scan (one plan per scan type, run in turn), or host discovery only.
 pub enum Job {
-    Ports(Box<Plan>),
+    Ports(Vec<Plan>),
     Discovery(Box<DiscoveryPlan>),
 }
 
-/// Everything resolved: the job, the interface to use, and the BPF filter.
+/// Everything resolved: the job, the interface to use, and the BPF filter
+/// (of discovery, or of the first scan type; each plan's probe has its own).
 pub struct Resolved {
     pub job: Job,
     pub iface: String,
@@ -241,10 +279,16 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     if args.ping_scan {
         return resolve_discovery(args, services, command_line);
     }
-    let protocol = if args.udp_scan { Protocol::Udp } else { Protocol::Tcp };
-    let ports = ports(args, services, protocol)?;
+    let scans = scan_ports(args, services)?;
+    if scans.len() > 1 && args.resume_position.is_some() {
+        return Err(UsageError(
+            "a scan with both -sS and -sU cannot be resumed; run it again (or scan each protocol on its own)"
+                .into(),
+        )
+        .into());
+    }
     // Before routing, so a bad payload file is a usage error however the network looks.
-    let payloads = if protocol == Protocol::Udp { Some(payloads(args)?) } else { None };
+    let payloads = if scans.iter().any(|(p, _)| *p == Protocol::Udp) { Some(payloads(args)?) } else { None };
     let targets = targets(args)?;
     let shard: Shard = match &args.shard {
         Some(text) => text.parse().map_err(|e: scry_probe::permute::ShardError| UsageError(e.to_string()))?,
@@ -254,73 +298,71 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     let route = scan_route(args, &targets)?;
     let next_hops = next_hops(args, &route, &targets, args.verbose > 0)?;
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
-    let src_port = args.source_port.unwrap_or_else(|| rand::random_range(32768..=60999));
-    let probe: Box<dyn Probe> = match payloads {
-        Some(payloads) => Box::new(udp_probe(args, &route, CookieKey::random(), payloads)),
-        None => Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?),
-    };
-    let filter = probe.filter();
     let pre_discovery = pre_discovery(args, services, &targets, &route, &next_hops)?;
-    let pairs = targets.len() * ports.len() as u64;
-    let permutation = Permutation::new(pairs, seed);
-    let mut positions = permutation.positions(shard);
-    if let Some(resume) = args.resume_position {
-        if resume > positions.end {
-            return Err(UsageError(format!(
-                "resume position {resume} lies past the end of the scan ({}); was the resume file \
-                 written for other targets or ports?",
-                positions.end
-            ))
-            .into());
+    let start = SystemTime::now();
+    let mut plans = Vec::new();
+    for (protocol, ports) in scans {
+        let src_port = args.source_port.unwrap_or_else(|| rand::random_range(32768..=60999));
+        let probe: Box<dyn Probe> = match (protocol, &payloads) {
+            (Protocol::Udp, Some(payloads)) => {
+                Box::new(udp_probe(args, &route, CookieKey::random(), Arc::clone(payloads)))
+            }
+            _ => Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?),
+        };
+        let pairs = targets.len() * ports.len() as u64;
+        let permutation = Permutation::new(pairs, seed);
+        let mut positions = permutation.positions(shard);
+        if let Some(resume) = args.resume_position {
+            if resume > positions.end {
+                return Err(UsageError(format!(
+                    "resume position {resume} lies past the end of the scan ({}); was the resume file \
+                     written for other targets or ports?",
+                    positions.end
+                ))
+                .into());
+            }
+            positions.start = positions.start.max(resume);
         }
-        positions.start = positions.start.max(resume);
+        if args.verbose > 0 {
+            eprintln!(
+                "scry: {} targets x {} {} ports = {pairs} probes per pass; shard {}/{} covers {}; seed {seed}; \
+                 {} from {}:{src_port}",
+                targets.len(),
+                ports.len(),
+                protocol.as_str().to_uppercase(),
+                shard.number(),
+                shard.count(),
+                positions.end - positions.start,
+                route.iface.name,
+                route.src
+            );
+        }
+        let info = ScanInfo {
+            start,
+            command_line: command_line.clone(),
+            hosts: targets.len(),
+            scans: vec![(protocol, ports.clone())],
+            verbose: args.verbose,
+        };
+        plans.push(Plan {
+            targets: targets.clone(),
+            ports,
+            permutation,
+            positions,
+            next_hops: next_hops.clone(),
+            probe,
+            rate: args.rate,
+            retries: args.retries,
+            wait: Duration::from_secs_f64(args.wait),
+            report_silent_hosts: args.no_ping,
+            verbose: args.verbose > 0,
+            known_up: HashMap::new(),
+            info,
+        });
     }
-    if args.verbose > 0 {
-        eprintln!(
-            "scry: {} targets x {} ports = {pairs} probes per pass; shard {}/{} covers {}; seed {seed}; \
-             {} from {}:{src_port}",
-            targets.len(),
-            ports.len(),
-            shard.number(),
-            shard.count(),
-            positions.end - positions.start,
-            route.iface.name,
-            route.src
-        );
-    }
-    let info = ScanInfo {
-        start: SystemTime::now(),
-        command_line,
-        hosts: targets.len(),
-        ports: ports.clone(),
-        verbose: args.verbose,
-        protocol: Some(protocol),
-    };
-    let plan = Plan {
-        targets,
-        ports,
-        permutation,
-        positions,
-        next_hops,
-        probe,
-        rate: args.rate,
-        retries: args.retries,
-        wait: Duration::from_secs_f64(args.wait),
-        report_silent_hosts: args.no_ping,
-        verbose: args.verbose > 0,
-        known_up: HashMap::new(),
-        info,
-    };
+    let filter = plans[0].probe.filter();
     let iface = route.iface.name.clone();
-    Ok(Resolved {
-        job: Job::Ports(Box::new(plan)),
-        iface,
-        filter,
-        seed,
-        src: route.src,
-        src_mac,
-        pre_discovery,
-    })
+    Ok(Resolved { job: Job::Ports(plans), iface, filter, seed, src: route.src, src_mac, pre_discovery })
 }
 
 /// Discovery before a port scan, as nmap does it: none with -Pn, for
@@ -345,9 +387,8 @@ fn pre_discovery(
         start: SystemTime::now(),
         command_line: String::new(),
         hosts: targets.len(),
-        ports: Vec::new(),
+        scans: Vec::new(),
         verbose: args.verbose,
-        protocol: None,
     };
     let plan = discovery_plan(args, targets.clone(), route, next_hops.clone(), methods, info)?;
     Ok(Some(Box::new(plan)))
@@ -445,9 +486,8 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         start: SystemTime::now(),
         command_line,
         hosts: targets.len(),
-        ports: Vec::new(),
+        scans: Vec::new(),
         verbose: args.verbose,
-        protocol: None,
     };
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
     let plan = discovery_plan(args, targets, &route, next_hops, methods, info)?;

@@ -13,7 +13,6 @@ use scry_packet::parse_frame;
 use scry_probe::discovery::{Discovery, HostVerdict};
 use scry_probe::permute::Permutation;
 use scry_probe::rate::TokenBucket;
-use scry_probe::services::Protocol;
 use scry_probe::state::Reason;
 use scry_probe::targets::TargetSet;
 use std::collections::{BTreeMap, HashMap};
@@ -66,7 +65,6 @@ pub fn run(
     }
     let mut stats = Stats { hosts_scanned: plan.targets.len(), ..Stats::default() };
     let up = if plan.assume_up { Up::new() } else { probe(plan, rx, tx, sinks, stop, &mut stats)? };
-    let empty = BTreeMap::new();
     for ip in plan.targets.iter().map(IpAddr::V4) {
         let reason = up.get(&ip).copied();
         if reason.is_none() && !plan.assume_up {
@@ -76,8 +74,7 @@ pub fn run(
             continue;
         }
         let mac = None;
-        let report =
-            HostReport { ip, mac, up_reason: reason, ports: &empty, scanned: &[], protocol: Protocol::Tcp };
+        let report = HostReport { ip, mac, up_reason: reason, tables: &[] };
         for sink in sinks.iter_mut() {
             sink.host(&report)?;
         }

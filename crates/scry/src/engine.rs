@@ -10,7 +10,7 @@
 //! scan ends as soon as every probed pair has answered.
 
 use crate::dump::DumpTap;
-use crate::output::{Fanout, HostReport, ScanInfo, Sink, Stats};
+use crate::output::{Fanout, ScanInfo, Stats};
 use crate::pacing::{paced_pass, Arrivals, Scan};
 use scry_capture::{Interface, Method, Receiver, Sender};
 use scry_packet::{parse_frame, Frame, Mac};
@@ -23,7 +23,6 @@ use scry_probe::services::Protocol;
 use scry_probe::state::{PortState, Reason};
 use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
-use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
@@ -74,7 +73,7 @@ impl NextHops {
     }
 
     /// The MAC address of a directly connected target (none for routed ones).
-    fn direct(&self, ip: IpAddr) -> Option<Mac> {
+    pub(crate) fn direct(&self, ip: IpAddr) -> Option<Mac> {
         match (self, ip) {
             (NextHops::PerHost(map), IpAddr::V4(v4)) => map.get(&v4).copied(),
             _ => None,
@@ -197,6 +196,22 @@ impl Default for Counters {
 }
 
 impl Counters {
+    /// Readies the counters for the next phase: what it sends adds to the
+    /// totals so far (`sent`, errors, stalls, rejected), the rest starts afresh.
+    pub(crate) fn new_phase(&self) {
+        for stamp in [&self.first_send_ns, &self.first_reply_ns] {
+            stamp.store(UNSET, Ordering::Release);
+        }
+        for n in [&self.last_reply_ns, &self.rx_drained_ns, &self.forwarded, &self.recorded] {
+            n.store(0, Ordering::Release);
+        }
+        for n in [&self.probed, &self.answered, &self.first_pass_end] {
+            n.store(0, Ordering::Release);
+        }
+        self.pass.store(0, Ordering::Release);
+        self.best_pass.store(0, Ordering::Release);
+    }
+
     /// Every pair the first pass probed has answered: nothing is left to hear.
     fn all_answered(&self) -> bool {
         let probed = self.probed.load(Ordering::Acquire);
@@ -223,52 +238,42 @@ impl Counters {
     }
 }
 
-/// Runs the scan to completion (or until `stop`), feeding `sinks` and
-/// counting in `counters` (fresh ones: they start at zero).
+/// What a scan's phase (one protocol's walk) leaves for the host reports.
+pub(crate) struct PhaseDone {
+    pub results: Results,
+    /// Positions of the walk every one of which was probed.
+    pub probed: Range<u64>,
+}
+
+/// One phase: walks `plan` to its end (or the stop), feeding the live
+/// events to `sinks` and adding to `up` and `stats`.
 ///
 /// # Errors
-/// Capture or send failures, and output write failures.
-pub fn run(
+/// Capture or send failures.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn phase(
     plan: &Plan,
-    rx: Option<Receiver>,
-    mut txs: Vec<Sender>,
-    sinks: &mut [Box<dyn Sink>],
+    (rx, mut txs): (Option<Receiver>, Vec<Sender>),
+    sinks: &mut Fanout<'_>,
     stop: &AtomicBool,
     counters: &Counters,
-    mut hooks: Hooks<'_>,
-) -> anyhow::Result<Stats> {
+    hooks: &mut Hooks<'_>,
+    up: &mut HashMap<IpAddr, (Reason, Option<u8>)>,
+    stats: &mut Stats,
+) -> anyhow::Result<PhaseDone> {
     let start = Instant::now();
-    let mut sinks = Fanout::new(sinks);
-    sinks.each(|s| s.begin(&plan.info));
     let results = Mutex::new(Results::default());
     let arrivals = Arrivals::default();
     counters.first_pass_end.store(plan.positions.start, Ordering::Relaxed);
     let sending_done = AtomicBool::new(false);
     let receiving_done = AtomicBool::new(false);
     let (events_tx, events) = mpsc::channel::<Event>();
-    let mut stats = Stats { hosts_scanned: plan.targets.len(), ..Stats::default() };
-    // On a directly connected subnet, answering ARP already shows a host is up (as nmap's ARP ping).
-    let mut up: HashMap<IpAddr, (Reason, Option<u8>)> = HashMap::new();
-    if !plan.known_up.is_empty() {
-        let mut known: Vec<_> = plan.known_up.iter().map(|(ip, why)| (*ip, *why)).collect();
-        known.sort_by_key(|(ip, _)| *ip);
-        for (ip, (reason, ttl)) in known {
-            up.insert(ip, (reason, ttl));
-            sinks.each(|s| s.host_up(ip, reason, ttl));
-        }
-    } else if let NextHops::PerHost(macs) = &plan.next_hops {
-        let mut arp_up: Vec<Ipv4Addr> = macs.keys().copied().collect();
-        arp_up.sort();
-        for ip in arp_up {
-            up.insert(ip.into(), (Reason::ArpResponse, None));
-            sinks.each(|s| s.host_up(ip.into(), Reason::ArpResponse, None));
-        }
-    }
+    let protocol = plan.probe.protocol();
 
     let abort = AtomicBool::new(false);
     let stopping = Stopping { user: stop, abort: &abort };
     let rx_tap = hooks.tap.clone();
-    let tx_tap = hooks.tap.take();
+    let tx_tap = hooks.tap.clone();
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| match rx {
             Some(mut rx) => {
@@ -329,7 +334,7 @@ pub fn run(
                                 e.insert((result.reason, Some(result.ttl)));
                                 sinks.each(|s| s.host_up(host, result.reason, Some(result.ttl)));
                             }
-                            sinks.each(|s| s.port(host, port, &result));
+                            sinks.each(|s| s.port(host, port, protocol, &result));
                             if let Some(frame) = &syn_ack {
                                 sinks.each(|s| s.syn_ack(host, port, frame));
                             }
@@ -358,74 +363,19 @@ pub fn run(
         received
     })?;
 
+    // The counters add up over the phases; the capture is each phase's own.
     stats.sent = counters.sent.load(Ordering::Relaxed);
     stats.send_errors = counters.send_errors.load(Ordering::Relaxed);
     stats.send_stalls = counters.send_stalls.load(Ordering::Relaxed);
     stats.rejected = counters.rejected.load(Ordering::Relaxed);
-    stats.capture_dropped = u64::from(capture.dropped);
-    stats.interface_dropped = u64::from(capture.if_dropped);
-    stats.interrupted = stop.load(Ordering::Relaxed);
-    if let (true, Some(checkpoint)) = (stats.interrupted, hooks.checkpoint.as_mut()) {
+    stats.capture_dropped += u64::from(capture.dropped);
+    stats.interface_dropped += u64::from(capture.if_dropped);
+    if let (true, Some(checkpoint)) = (stop.load(Ordering::Relaxed), hooks.checkpoint.as_mut()) {
         checkpoint(counters.first_pass_end.load(Ordering::Relaxed));
     }
-    // With -Pn every target is reported up, as nmap counts them.
-    stats.hosts_up = if plan.report_silent_hosts { plan.targets.len() } else { up.len() as u64 };
     let results = results.into_inner().expect("results lock");
     let probed = plan.positions.start..counters.first_pass_end.load(Ordering::Relaxed);
-    report_hosts(plan, &results, &up, probed, &mut sinks);
-    stats.duration = start.elapsed();
-    stats.max_rss_kib = peak_rss_kib();
-    sinks.each(|s| s.finish(&stats));
-    sinks.into_result()?;
-    Ok(stats)
-}
-
-/// The ports of `ip` whose probes sit at `probed` positions of the walk: all
-/// of them for a whole, finished scan, fewer for a shard or after Ctrl-C,
-/// whose other ports were never probed and so are not "no-response".
-fn probed_ports<'a>(plan: &'a Plan, ip: IpAddr, probed: &Range<u64>) -> Cow<'a, [u16]> {
-    if *probed == (0..plan.permutation.len()) {
-        return Cow::Borrowed(&plan.ports);
-    }
-    let IpAddr::V4(v4) = ip else { return Cow::Owned(Vec::new()) };
-    let Some(host) = plan.targets.index_of(v4) else { return Cow::Owned(Vec::new()) };
-    let first = host * plan.ports.len() as u64;
-    let ports = plan
-        .ports
-        .iter()
-        .zip(first..)
-        .filter(|(_, index)| probed.contains(&plan.permutation.position_of(*index)));
-    Cow::Owned(ports.map(|(port, _)| *port).collect())
-}
-
-fn report_hosts(
-    plan: &Plan,
-    results: &Results,
-    up: &HashMap<IpAddr, (Reason, Option<u8>)>,
-    probed: Range<u64>,
-    sinks: &mut Fanout<'_>,
-) {
-    let empty = Default::default();
-    let report = |ip: IpAddr, sinks: &mut Fanout<'_>| {
-        let ports = results.host(ip).map_or(&empty, |h| &h.ports);
-        let scanned = probed_ports(plan, ip, &probed);
-        let mac = plan.next_hops.direct(ip);
-        let up_reason = up.get(&ip).copied();
-        let protocol = plan.probe.protocol();
-        let host = HostReport { ip, mac, up_reason, ports, scanned: &scanned, protocol };
-        sinks.each(|s| s.host(&host));
-    };
-    if plan.report_silent_hosts {
-        for ip in plan.targets.iter() {
-            report(ip.into(), sinks);
-        }
-    } else {
-        let mut hosts: Vec<IpAddr> = up.keys().copied().collect();
-        hosts.sort();
-        for ip in hosts {
-            report(ip, sinks);
-        }
-    }
+    Ok(PhaseDone { results, probed })
 }
 
 /// The receiver thread: parse every frame once, classify, forward answers.
@@ -652,17 +602,6 @@ fn walk_lane(
         }
     }
     Ok(())
-}
-
-/// The process's peak resident set so far, in KiB (Linux reports ru_maxrss in KiB).
-fn peak_rss_kib() -> u64 {
-    // SAFETY: getrusage fills the struct we own; all-zero is a valid rusage.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    u64::try_from(usage.ru_maxrss).unwrap_or(0)
 }
 
 /// Sleeps for short waits by spinning: thread::sleep overshoots by ~50 µs.

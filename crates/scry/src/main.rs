@@ -10,6 +10,7 @@ mod osquick;
 mod osscan;
 mod output;
 mod pacing;
+mod phases;
 mod progress;
 mod resume;
 
@@ -130,28 +131,39 @@ fn run() -> anyhow::Result<ExitCode> {
         discover::run(plan, rx, tx, &mut sinks, &stop)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if let (config::Job::Ports(plan), Some(pre), Some(iface)) =
+    if let (config::Job::Ports(plans), Some(pre), Some(iface)) =
         (&mut resolved.job, resolved.pre_discovery.take(), &iface)
     {
-        // Discovery first, as nmap: only the hosts it finds are port scanned.
+        // Discovery first and once, as nmap: only the hosts it finds are port scanned.
         let capture = CaptureConfig { filter: pre.discovery.filter(), ..CaptureConfig::default() };
         let rx = Receiver::open(&iface.name, &capture)?;
         let tx = scry_capture::Sender::open(iface, discover::MAX_FRAME)?;
-        let up = discover::probe(&pre, rx, tx, &mut [], &stop, &mut output::Stats::default())?;
-        plan.only_up(up.into_iter().collect());
-    }
-    let config::Job::Ports(plan) = &resolved.job else { unreachable!("discovery returned above") };
-    let (rx, txs) = match &iface {
-        None => (None, vec![scry_capture::Sender::discard(plan.probe.max_frame_len())]),
-        Some(iface) => {
-            let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
-            let rx = Receiver::open(&iface.name, &capture)?;
-            (Some(rx), engine::open_senders(iface, plan)?)
+        let up: std::collections::HashMap<_, _> =
+            discover::probe(&pre, rx, tx, &mut [], &stop, &mut output::Stats::default())?
+                .into_iter()
+                .collect();
+        for plan in plans.iter_mut() {
+            plan.only_up(up.clone());
         }
-    };
-    if args.verbose > 0 {
-        eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), resolved.iface, txs[0].method());
     }
+    let config::Job::Ports(plans) = &resolved.job else { unreachable!("discovery returned above") };
+    // Each scan type's wire: its own BPF filter and frame size. The first is
+    // opened now, so that privilege problems surface before any output.
+    let mut open_wire = |plan: &engine::Plan| -> anyhow::Result<_> {
+        let (rx, txs) = match &iface {
+            None => (None, vec![scry_capture::Sender::discard(plan.probe.max_frame_len())]),
+            Some(iface) => {
+                let capture = CaptureConfig { filter: plan.probe.filter(), ..CaptureConfig::default() };
+                let rx = Receiver::open(&iface.name, &capture)?;
+                (Some(rx), engine::open_senders(iface, plan)?)
+            }
+        };
+        if args.verbose > 0 {
+            eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), resolved.iface, txs[0].method());
+        }
+        Ok((rx, txs))
+    };
+    let first_wire = open_wire(&plans[0])?;
 
     let mut sinks = sinks(&args, &outputs, options, &services)?;
     // Progress stays outside: it ends with the SYN scan, before OS detection.
@@ -166,7 +178,7 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let counters = Arc::new(engine::Counters::default());
     if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {
-        let total = progress::first_pass_probes(plan);
+        let total = plans.iter().map(progress::first_pass_probes).sum();
         // First, so that it stops before the other sinks print their tables.
         sinks.insert(0, Box::new(progress::Progress::new(mode, Arc::clone(&counters), total)));
     }
@@ -178,11 +190,14 @@ fn run() -> anyhow::Result<ExitCode> {
         written: false,
         warned: false,
     };
+    // A position locates a probe in one scan type's walk only: a scan of
+    // two types writes no resume file (and refuses one, see config).
+    let resumable = plans.len() == 1;
     let hooks = engine::Hooks {
         tap: dump.as_ref().map(dump::PcapDump::tap),
-        checkpoint: Some(Box::new(|c| checkpoints.save(c))),
+        checkpoint: resumable.then(|| Box::new(|c| checkpoints.save(c)) as Box<dyn FnMut(u64)>),
     };
-    let outcome = engine::run(plan, rx, txs, &mut sinks, &stop, &counters, hooks);
+    let outcome = phases::run(plans, first_wire, &mut open_wire, &mut sinks, &stop, &counters, hooks);
     if let Some(dump) = dump {
         dump.finish()?;
     }
@@ -195,7 +210,9 @@ fn run() -> anyhow::Result<ExitCode> {
         );
     }
     if stats.interrupted {
-        if checkpoints.written {
+        if !resumable {
+            eprintln!("scry: stopped; a scan with both -sS and -sU cannot be resumed, run it again");
+        } else if checkpoints.written {
             eprintln!("scry: stopped; continue with: scry --resume {}", resume_path.display());
         }
     } else if checkpoints.written || resumed_from.as_deref() == Some(resume_path.as_path()) {
@@ -300,9 +317,10 @@ fn os_options(
     iface: Interface,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<osscan::OsOptions> {
-    let config::Job::Ports(plan) = &resolved.job else {
+    let config::Job::Ports(plans) = &resolved.job else {
         return Err(UsageError("-O needs a port scan, not -sn".into()).into());
     };
+    let plan = &plans[0];
     let std::net::IpAddr::V4(src) = resolved.src else {
         return Err(UsageError("-O works over IPv4 only".into()).into());
     };

@@ -19,6 +19,7 @@ use scry_os::compute::one_syn_ack;
 use scry_os::{Database, FamilyScore, Matcher, OsResult, SubjectFingerprint};
 use scry_packet::{Frame, Transport};
 use scry_probe::results::PortResult;
+use scry_probe::services::Protocol;
 use scry_probe::state::Reason;
 
 use crate::output::{HostReport, OsReport, QuickGuess, ScanInfo, Sink, Stats};
@@ -94,8 +95,8 @@ impl Sink for QuickOs {
         self.inner.host_up(ip, reason, ttl)
     }
 
-    fn port(&mut self, ip: IpAddr, port: u16, result: &PortResult) -> io::Result<()> {
-        self.inner.port(ip, port, result)
+    fn port(&mut self, ip: IpAddr, port: u16, protocol: Protocol, result: &PortResult) -> io::Result<()> {
+        self.inner.port(ip, port, protocol, result)
     }
 
     fn syn_ack(&mut self, ip: IpAddr, port: u16, frame: &Frame) -> io::Result<()> {

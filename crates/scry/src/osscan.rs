@@ -27,7 +27,7 @@ use scry_probe::services::Protocol;
 use scry_probe::state::{PortState, Reason};
 
 use crate::engine::NextHops;
-use crate::output::{HostReport, OsReport, PortsUsed, ScanInfo, Sink, Stats};
+use crate::output::{HostReport, OsReport, PortTable, PortsUsed, ScanInfo, Sink, Stats};
 
 /// How long one receive call may block, so every host's schedule is
 /// polled at least this often.
@@ -57,9 +57,16 @@ struct Held {
     ip: IpAddr,
     mac: Option<Mac>,
     up_reason: Option<(Reason, Option<u8>)>,
-    ports: BTreeMap<u16, PortResult>,
-    scanned: Vec<u16>,
-    protocol: Protocol,
+    /// Per protocol scanned: the answered ports and every port scanned.
+    tables: Vec<(Protocol, BTreeMap<u16, PortResult>, Vec<u16>)>,
+}
+
+impl Held {
+    /// The first port of `protocol` found in `state`.
+    fn first(&self, protocol: Protocol, state: PortState) -> Option<u16> {
+        let table = self.tables.iter().find(|(p, _, _)| *p == protocol)?;
+        first_in_state(&table.1, state)
+    }
 }
 
 /// The sinks, with OS detection between the scan and the host reports.
@@ -84,8 +91,8 @@ impl Sink for OsDetect {
         self.inner.iter_mut().try_for_each(|s| s.host_up(ip, reason, ttl))
     }
 
-    fn port(&mut self, ip: IpAddr, port: u16, result: &PortResult) -> io::Result<()> {
-        self.inner.iter_mut().try_for_each(|s| s.port(ip, port, result))
+    fn port(&mut self, ip: IpAddr, port: u16, protocol: Protocol, result: &PortResult) -> io::Result<()> {
+        self.inner.iter_mut().try_for_each(|s| s.port(ip, port, protocol, result))
     }
 
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
@@ -93,9 +100,7 @@ impl Sink for OsDetect {
             ip: report.ip,
             mac: report.mac,
             up_reason: report.up_reason,
-            ports: report.ports.clone(),
-            scanned: report.scanned.to_vec(),
-            protocol: report.protocol,
+            tables: report.tables.iter().map(|t| (t.protocol, t.ports.clone(), t.scanned.to_vec())).collect(),
         });
         Ok(())
     }
@@ -109,14 +114,13 @@ impl Sink for OsDetect {
         });
         let stats = Stats { duration: stats.duration + start.elapsed(), ..*stats };
         for held in &self.held {
-            let report = HostReport {
-                ip: held.ip,
-                mac: held.mac,
-                up_reason: held.up_reason,
-                ports: &held.ports,
-                scanned: &held.scanned,
-                protocol: held.protocol,
-            };
+            let tables: Vec<PortTable<'_>> = held
+                .tables
+                .iter()
+                .map(|(protocol, ports, scanned)| PortTable { protocol: *protocol, ports, scanned })
+                .collect();
+            let report =
+                HostReport { ip: held.ip, mac: held.mac, up_reason: held.up_reason, tables: &tables };
             let outcome = outcomes.get(&held.ip);
             for sink in &mut self.inner {
                 sink.host(&report)?;
@@ -162,6 +166,8 @@ struct Target {
     mac: Mac,
     open: Option<u16>,
     closed: Option<u16>,
+    /// A UDP port the scan found closed, for U1.
+    closed_udp: Option<u16>,
 }
 
 fn first_in_state(ports: &BTreeMap<u16, PortResult>, state: PortState) -> Option<u16> {
@@ -182,12 +188,15 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
     for h in held {
         let IpAddr::V4(ip) = h.ip else { continue };
         let Some(mac) = next_hop(&options.next_hops, ip) else { continue };
+        // OS detection's TCP probes want an open and a closed TCP port, and
+        // U1 a closed UDP port when the scan found one (as nmap).
         let (open, closed) =
-            (first_in_state(&h.ports, PortState::Open), first_in_state(&h.ports, PortState::Closed));
+            (h.first(Protocol::Tcp, PortState::Open), h.first(Protocol::Tcp, PortState::Closed));
+        let closed_udp = h.first(Protocol::Udp, PortState::Closed);
         if interrupted || (options.limit && (open.is_none() || closed.is_none())) {
             continue;
         }
-        targets.push(Target { ip, mac, open, closed });
+        targets.push(Target { ip, mac, open, closed, closed_udp });
     }
     let mut best: HashMap<IpAddr, Outcome> = HashMap::new();
     let mut pending: Vec<&Target> = targets.iter().collect();
@@ -342,7 +351,7 @@ fn live(options: &OsOptions, t: &Target, now: Duration) -> Live {
         // Without a known closed port nmap tries one that is probably closed.
         closed_tcp: t.closed.or_else(|| Some(rand::random_range(30000..=44780))),
         // nmap picks a random port when no closed UDP port is known.
-        closed_udp: rand::random_range(30000..=65000),
+        closed_udp: t.closed_udp.unwrap_or_else(|| rand::random_range(30000..=65000)),
         tcp_port_base: rand::random_range(33000..=60000),
         udp_port: rand::random_range(33000..=60000),
         seq_base: rand::random(),

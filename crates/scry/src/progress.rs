@@ -12,6 +12,7 @@ use crate::engine::{Counters, NextHops, Plan};
 use crate::output::{HostReport, ScanInfo, Sink, Stats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scry_probe::results::PortResult;
+use scry_probe::services::Protocol;
 use scry_probe::state::PortState;
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -216,7 +217,7 @@ impl Sink for Progress {
         Ok(())
     }
 
-    fn port(&mut self, _ip: IpAddr, _port: u16, result: &PortResult) -> io::Result<()> {
+    fn port(&mut self, _ip: IpAddr, _port: u16, _protocol: Protocol, result: &PortResult) -> io::Result<()> {
         if result.state == PortState::Open {
             self.shared.found.fetch_add(1, Ordering::Relaxed);
         }

@@ -76,11 +76,29 @@ fn no_targets() {
 }
 
 #[test]
-fn syn_and_udp_together_are_not_available() {
+fn syn_and_udp_together_need_a_port_left() {
     refuses(
-        &["-sS", "-sU", "-p", "T:80,U:53", "198.18.0.10"],
-        "-sS together with -sU in one scan (run them as two scans) is not available in this version of scry",
+        &["-sS", "-sU", "-p", "80", "--exclude-ports", "80", "198.18.0.10"],
+        "no TCP or UDP ports left to scan",
     );
+    refuses(
+        &["-sS", "-sU", "-sn", "198.18.0.10"],
+        "-sn together with a port scan type is not available in this version of scry",
+    );
+}
+
+/// A resume position locates a probe in one scan type's walk: a scan of
+/// both types writes no resume file, and one made by hand is refused.
+#[test]
+fn syn_and_udp_together_cannot_be_resumed() {
+    let path = std::env::temp_dir().join(format!("scry-cli-{}-both.resume", std::process::id()));
+    let state = "seed = 7\nposition = 3\nargs = [\"-sS\", \"-sU\", \"-p\", \"T:80,U:53\", \"198.18.0.10\"]\n";
+    std::fs::write(&path, state).unwrap();
+    refuses(
+        &["--resume", path.to_str().unwrap()],
+        "a scan with both -sS and -sU cannot be resumed; run it again (or scan each protocol on its own)",
+    );
+    let _ = std::fs::remove_file(&path);
 }
 
 #[test]

@@ -162,6 +162,25 @@ fn a_port_scan_after_ip_discovery_scans_only_the_hosts_found() {
     assert_eq!(got, want);
 }
 
+/// `-sS -sU` runs discovery once, before both phases: T0 gets one echo
+/// request, and only T0 is scanned, over TCP and UDP.
+#[test]
+fn a_syn_and_udp_scan_discovers_once_then_scans_both_protocols() {
+    let Some(lab) = lab() else { return };
+    let echoes = common::Sniffer::start(&lab.targets()[0], "icmp[icmptype] == icmp-echo");
+    let args = ["--disable-arp-ping", "-PE", "-sS", "-sU", "-p", "T:443,U:7", "198.18.0.10-13"];
+    let out = scan(lab.scanner(), &args);
+    assert_eq!(echoes.finish_count(), 1);
+    assert_eq!(up(&out.records), BTreeMap::from([(t(0), "echo-reply".to_owned())]), "{}", out.stdout);
+    let mut got: Vec<(u64, &str, &str)> = out
+        .records_of("port")
+        .map(|r| (r["port"].as_u64().unwrap(), r["proto"].as_str().unwrap(), r["state"].as_str().unwrap()))
+        .collect();
+    got.sort();
+    assert_eq!(got, [(7, "udp", "closed"), (443, "tcp", "open")], "{}", out.stdout);
+    assert!(out.records_of("port").all(|r| r["ip"] == "198.18.0.10"), "{}", out.stdout);
+}
+
 /// scry -sn and nmap -sn over the same lab /24, one after the other; both
 /// must find the same hosts, and both times go to stderr for
 /// docs/benchmarks.md. Run by hand (`--ignored --nocapture`).

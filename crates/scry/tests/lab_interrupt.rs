@@ -90,6 +90,60 @@ fn stop_mid_scan(signal: libc::c_int) {
     assert!(text.ends_with(" seconds\n"), "{text}");
 }
 
+/// `-sS -sU`: SIGINT during the SYN phase ends the scan there. The UDP
+/// phase never starts (no UDP probe, no UDP port), the TCP answers so far
+/// are reported, and no resume file is left: it could not say which phase
+/// to resume.
+#[test]
+fn sigint_in_the_syn_phase_of_a_syn_and_udp_scan() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
+    let target = lab.targets()[0].ipv4();
+    let normal = temp_path("interrupted-both.txt");
+    let resume = temp_path("interrupted-both.resume");
+    let args = [
+        "-sS",
+        "-sU",
+        "-p",
+        "T:1-65535,U:53",
+        "--rate",
+        "2000",
+        "-oN",
+        normal.to_str().unwrap(),
+        "--resume-file",
+        resume.to_str().unwrap(),
+        &target.to_string(),
+    ];
+    let out = interrupt_after_answers(lab.scanner(), &args, libc::SIGINT);
+    let text = std::fs::read_to_string(&normal).unwrap();
+    std::fs::remove_file(&normal).unwrap();
+
+    assert!(out.status.success(), "{}: {}", out.status, out.stderr);
+    assert!(!resume.exists(), "a combined scan wrote a resume file");
+    assert!(
+        out.stderr.contains("scry: stopped; a scan with both -sS and -sU cannot be resumed, run it again"),
+        "{}",
+        out.stderr
+    );
+    out.check_stream();
+    assert_eq!(out.stats()["interrupted"], true, "{}", out.stats());
+    let protocols: std::collections::BTreeSet<&str> =
+        out.records_of("port").map(|r| r["proto"].as_str().unwrap()).collect();
+    assert_eq!(protocols, ["tcp"].into());
+    let ports = out.ports();
+    assert!(ports.len() >= ANSWERS_BEFORE_STOP);
+    for ((_, port), answer) in &ports {
+        let state = if OPEN.contains(port) { "open" } else { "closed" };
+        assert_eq!(answer.state, state, "port {port}");
+    }
+    assert!(out.stat("sent") < u64::from(u16::MAX), "the scan was not cut short: {}", out.stats());
+    assert!(text.contains(&format!("scry scan report for {target}\n")), "{text}");
+    assert!(!text.contains("/udp"), "{text}");
+    assert!(
+        text.contains("scry was interrupted; results above are those found before the stop.\n"),
+        "{text}"
+    );
+}
+
 /// Runs scry with `args`, waits for [`ANSWERS_BEFORE_STOP`] port records,
 /// sends `signal`, and returns the finished run.
 fn interrupt_after_answers(node: &Node, args: &[&str], signal: libc::c_int) -> Scan {

@@ -27,3 +27,42 @@ fn offline_builds_every_probe_sends_none_and_needs_no_privilege() {
     assert_eq!(out.ports().len(), 0);
     assert!(seen.is_empty(), "an offline scan reached the target: {seen:#?}");
 }
+
+/// `-sS -sU` picks its ports as nmap: without `-p` the top 1000 of each
+/// protocol, `--top-ports N` N of each, an unprefixed port for both.
+#[test]
+fn syn_and_udp_ports_per_protocol() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let run = |args: &[&str]| {
+        let output = lab
+            .scanner()
+            .command(SCRY)
+            .args(["-sS", "-sU", "--offline", "--retries", "0", "-v", "-oG", "-"])
+            .args(args)
+            .arg("198.18.0.10")
+            .output()
+            .unwrap();
+        let (stdout, stderr) =
+            (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr).into_owned());
+        assert!(output.status.success(), "{args:?}: {stderr}");
+        (stdout.lines().nth(1).unwrap_or_default().to_owned(), stderr)
+    };
+    let counts = |line: &str| {
+        let count = |proto: &str| {
+            let after = line.split(&format!("{proto}(")).nth(1).unwrap_or_else(|| panic!("{line}"));
+            after.split(';').next().unwrap().parse::<usize>().unwrap()
+        };
+        (count("TCP"), count("UDP"))
+    };
+    assert_eq!(counts(&run(&[]).0), (1000, 1000));
+    assert_eq!(counts(&run(&["--top-ports", "10"]).0), (10, 10));
+    assert_eq!(
+        run(&["-p", "9,T:22,U:7"]).0,
+        "# Ports scanned: TCP(2;9,22) UDP(2;7,9) SCTP(0;) PROTOCOLS(0;)"
+    );
+    // A scan type without ports is skipped with a warning, as nmap does.
+    let (line, stderr) = run(&["-p", "U:53"]);
+    assert_eq!(line, "# Ports scanned: TCP(0;) UDP(1;53) SCTP(0;) PROTOCOLS(0;)");
+    let warning = "scry: warning: -sS asked for, but no TCP ports are left to scan; skipping the SYN scan\n";
+    assert!(stderr.starts_with(warning), "{stderr}");
+}

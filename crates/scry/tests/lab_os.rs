@@ -148,6 +148,11 @@ fn comparable(fp: &SubjectFingerprint) -> Vec<SubjectTest> {
 /// nmap's normal output (with -d), scry's normal output and scry's JSON
 /// for one `-O` run of each over `targets` with `ports`.
 fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> Run {
+    run_both_with(node, ports, targets, &["-sS"])
+}
+
+/// [`run_both`] with the scan types `scans` (`-sS`, `-sU`) given to both scanners.
+fn run_both_with(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr], scans: &[&str]) -> Run {
     let ips: Vec<String> = targets.iter().map(Ipv4Addr::to_string).collect();
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -160,16 +165,8 @@ fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> Run {
         .env_remove("NMAP_ARGS")
         .env_remove("NMAPDIR")
         .args(common)
-        .args([
-            "-sS",
-            "-d",
-            "--datadir",
-            "/usr/share/nmap",
-            "-oX",
-            &file("nmap.xml"),
-            "-oG",
-            &file("nmap.gnmap"),
-        ])
+        .args(scans)
+        .args(["-d", "--datadir", "/usr/share/nmap", "-oX", &file("nmap.xml"), "-oG", &file("nmap.gnmap")])
         .args(&ips)
         .stdin(Stdio::null())
         .output()
@@ -178,6 +175,7 @@ fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> Run {
     assert!(out.status.success(), "nmap: {}\n{nmap}", out.status);
 
     let out = common::command(node, &common)
+        .args(scans)
         .args([
             "--os-db",
             NMAP_DB,
@@ -342,6 +340,36 @@ fn scry_fingerprints_like_nmap() {
         }
         problems.extend(compare(&db, &nmap, &normal, &scry, ip, 1));
     }
+    assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
+}
+
+/// `-O -sS -sU`: OS detection sees the host's merged ports, and U1 goes to
+/// the UDP port the scan found closed, in scry as in nmap.
+#[test]
+fn syn_and_udp_scan_lends_its_closed_udp_port_to_u1() {
+    const CLOSED_UDP: u16 = 7;
+    let Some(()) = nmap_or_skip("syn_and_udp_scan_lends_its_closed_udp_port_to_u1") else { return };
+    let lab = lab_or_skip!(Lab::builder().target(linux_target()));
+    let ip = lab.targets()[0].ipv4();
+    let ports = format!("T:{OPEN},{CLOSED},U:{CLOSED_UDP}");
+    let Run { nmap, nmap_xml, normal, xml, scry, .. } =
+        run_both_with(lab.scanner(), &ports, &[ip], &["-sS", "-sU"]);
+    // nmap writes the first `<portused>` on the line of `<os>`.
+    let portused = |x: &str| {
+        let lines = x.lines().map(|l| l.trim_start_matches("<os>"));
+        lines.filter(|l| l.starts_with("<portused")).map(str::to_owned).collect::<Vec<_>>()
+    };
+    let want = [
+        format!("<portused state=\"open\" proto=\"tcp\" portid=\"{OPEN}\"/>"),
+        format!("<portused state=\"closed\" proto=\"tcp\" portid=\"{CLOSED}\"/>"),
+        format!("<portused state=\"closed\" proto=\"udp\" portid=\"{CLOSED_UDP}\"/>"),
+    ];
+    assert_eq!(portused(&xml), want, "scry:\n{xml}");
+    assert_eq!(portused(&nmap_xml), want, "nmap:\n{nmap_xml}");
+    let ours = section(&normal, ip);
+    assert!(line(ours, &format!("{CLOSED_UDP}/udp")).is_some_and(|l| l.contains("closed")), "{ours}");
+    let db = Database::load(&[NMAP_DB]).unwrap();
+    let problems = compare(&db, &nmap, &normal, &scry, ip, 1);
     assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
 }
 

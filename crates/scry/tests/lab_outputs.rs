@@ -8,7 +8,7 @@
 mod common;
 
 use common::{scan, spawn_piped, Scan};
-use scry_lab::{lab_or_skip, Lab, RejectWith, TargetSpec};
+use scry_lab::{lab_or_skip, Lab, Personality, RejectWith, TargetSpec};
 use serde_json::Value;
 use std::io::Read;
 use std::net::TcpListener;
@@ -309,5 +309,163 @@ fn xml_to_stdout_replaces_normal_output() {
     );
     assert!(!stdout.contains("scry scan report"), "{stdout}");
     assert_eq!(libnmap(&xml)["hosts"][0]["open"], serde_json::json!([22]));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `-sS -sU` with `T:`/`U:` lists: TCP 53 (closed) and UDP 53 (open, the
+/// lab's echo listener answering the DNS payload) stay two ports in every
+/// format, each host is reported once with one table, and nmap's XML of
+/// the same scan differs from scry's only in the header (ndiff).
+#[test]
+fn syn_and_udp_in_one_scan_every_format_and_nmap_agrees() {
+    let every_closed_udp_answers = Personality { icmp_ratelimit: Some(0), ..Personality::default() };
+    let t0 = TargetSpec::new().personality(every_closed_udp_answers).tcp_listen(&[22, 80]).udp_listen(&[53]);
+    let lab = lab_or_skip!(Lab::builder().target(t0));
+    let target = lab.targets()[0].ipv4();
+    let dir = scratch("syn-udp");
+    let base = dir.join("scan");
+    let ports = "T:22,53,80,443,U:7,53,161";
+    let args = ["-sS", "-sU", "-p", ports, "--retries", "1", "-oA", base.to_str().unwrap(), "198.18.0.10"];
+    let out = scan(lab.scanner(), &args);
+    let file = |ext: &str| base.with_extension(ext);
+
+    // JSON Lines: each port record names its protocol.
+    let mut records: Vec<(u64, String, String, String)> = out
+        .records_of("port")
+        .map(|r| {
+            let field = |name: &str| r[name].as_str().unwrap().to_owned();
+            (r["port"].as_u64().unwrap(), field("proto"), field("state"), field("reason"))
+        })
+        .collect();
+    records.sort();
+    let record = |port: u64, proto: &str, state: &str, reason: &str| {
+        (port, proto.to_owned(), state.to_owned(), reason.to_owned())
+    };
+    assert_eq!(
+        records,
+        [
+            record(7, "udp", "closed", "port-unreach"),
+            record(22, "tcp", "open", "syn-ack"),
+            record(53, "tcp", "closed", "reset"),
+            record(53, "udp", "open", "udp-response"),
+            record(80, "tcp", "open", "syn-ack"),
+            record(161, "udp", "closed", "port-unreach"),
+            record(443, "tcp", "closed", "reset"),
+        ],
+        "{}",
+        out.stdout
+    );
+    assert_eq!(out.begin()["ports"], 7);
+    assert_eq!(out.records_of("host").count(), 1);
+
+    // Normal: one table, every TCP port before the UDP ones (as nmap).
+    let normal = read(&file("nmap"));
+    let report = normal.split(&format!("scry scan report for {target}\n")).nth(1).expect("one report");
+    let table: Vec<&str> = report
+        .lines()
+        .skip_while(|l| !l.starts_with("PORT"))
+        .take_while(|l| !l.starts_with("OS guess"))
+        .collect();
+    assert_eq!(
+        table,
+        [
+            "PORT    STATE  SERVICE",
+            "22/tcp  open   ssh",
+            "53/tcp  closed domain",
+            "80/tcp  open   http",
+            "443/tcp closed https",
+            "7/udp   closed echo",
+            "53/udp  open   domain",
+            "161/udp closed snmp",
+        ],
+        "{normal}"
+    );
+    // The free OS guess still comes from a SYN-ACK.
+    assert!(
+        report.contains("\nOS guess from one SYN-ACK (22/tcp; ")
+            || report.contains("\nOS guess from one SYN-ACK (80/tcp; "),
+        "{normal}"
+    );
+    assert_eq!(normal.matches("scry scan report for").count(), 1, "{normal}");
+
+    // Grepable: one Ports line with both protocols.
+    let grepable = read(&file("gnmap"));
+    let ports_line = format!(
+        "Host: {target} ()\tPorts: 22/open/tcp//ssh///, 53/closed/tcp//domain///, 80/open/tcp//http///, \
+         443/closed/tcp//https///, 7/closed/udp//echo///, 53/open/udp//domain///, 161/closed/udp//snmp///"
+    );
+    assert_eq!(grepable.lines().filter(|l| l.contains("\tPorts: ")).collect::<Vec<_>>(), [ports_line]);
+
+    // XML: valid, a scaninfo per scan type, and read right by python3-libnmap.
+    assert_valid_xml(&file("xml"));
+    let xml = read(&file("xml"));
+    assert!(xml.contains("<scaninfo type=\"syn\" protocol=\"tcp\" numservices=\"4\" services=\"22,53,80,443\"/>\n<scaninfo type=\"udp\" protocol=\"udp\" numservices=\"3\" services=\"7,53,161\"/>\n"), "{xml}");
+    let libnmap_report = libnmap(&file("xml"));
+    let port = |n: u16, proto: &str, state: &str, reason: &str, service: &str| {
+        serde_json::json!([n, proto, state, reason, service])
+    };
+    assert_eq!(
+        libnmap_report["hosts"][0]["ports"],
+        serde_json::json!([
+            port(22, "tcp", "open", "syn-ack", "ssh"),
+            port(53, "tcp", "closed", "reset", "domain"),
+            port(80, "tcp", "open", "syn-ack", "http"),
+            port(443, "tcp", "closed", "reset", "https"),
+            port(7, "udp", "closed", "port-unreach", "echo"),
+            port(53, "udp", "open", "udp-response", "domain"),
+            port(161, "udp", "closed", "port-unreach", "snmp"),
+        ]),
+        "{libnmap_report}"
+    );
+
+    // nmap -sS -sU of the same ports finds the same: ndiff sees no port change.
+    let theirs = dir.join("nmap.xml");
+    let nmap = lab
+        .scanner()
+        .command("nmap")
+        .args(["-sS", "-sU", "-n", "-p", ports, "-oX", theirs.to_str().unwrap(), "198.18.0.10"])
+        .output()
+        .expect("nmap (Debian package nmap)");
+    assert!(nmap.status.success(), "nmap: {}", text(&nmap.stderr));
+    let (status, diff) = ndiff(&theirs, &file("xml"));
+    assert_eq!(status, Some(0), "{diff}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Closed ports of both protocols, more than 25 together: nmap counts the
+/// state over both and summarises it per protocol and reason. scry's normal
+/// output says it in nmap's words, and ndiff finds no difference in the XML.
+#[test]
+fn syn_and_udp_counted_states_like_nmap() {
+    let every_closed_udp_answers = Personality { icmp_ratelimit: Some(0), ..Personality::default() };
+    let t0 = TargetSpec::new().personality(every_closed_udp_answers).tcp_listen(&[22]);
+    let lab = lab_or_skip!(Lab::builder().target(t0));
+    let dir = scratch("syn-udp-counted");
+    let ports = "T:1-22,U:1-20";
+    let run = |program: &str, name: &str| {
+        let (xml, normal) = (dir.join(format!("{name}.xml")), dir.join(format!("{name}.txt")));
+        let out = lab
+            .scanner()
+            .command(program)
+            .args(["-sS", "-sU", "-n", "-p", ports, "-oX", xml.to_str().unwrap()])
+            .args(["-oN", normal.to_str().unwrap(), "198.18.0.10"])
+            .output()
+            .unwrap_or_else(|e| panic!("{program}: {e}"));
+        assert!(out.status.success(), "{program}: {}", text(&out.stderr));
+        let normal = read(&normal);
+        let not_shown = normal.lines().find(|l| l.starts_with("Not shown: ")).map(str::to_owned);
+        (xml, not_shown, normal)
+    };
+    let (ours, our_line, our_text) = run(common::SCRY, "scry");
+    let (theirs, their_line, their_text) = run("nmap", "nmap");
+    assert_eq!(
+        our_line.as_deref(),
+        Some("Not shown: 21 closed tcp ports (reset), 20 closed udp ports (port-unreach)"),
+        "{our_text}"
+    );
+    assert_eq!(our_line, their_line, "nmap:\n{their_text}");
+    assert_valid_xml(&ours);
+    let (status, diff) = ndiff(&theirs, &ours);
+    assert_eq!(status, Some(0), "{diff}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

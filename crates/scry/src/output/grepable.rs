@@ -7,8 +7,8 @@
 //! left out. As in nmap, `Ignored State:` appears only when exactly one
 //! state is counted rather than listed.
 
-use super::{Civil, HostReport, Layout, OsReport, ReportOptions, ScanInfo, Sink, Stats};
-use scry_probe::services::Services;
+use super::{port_ranges, Civil, HostReport, Layout, OsReport, ReportOptions, ScanInfo, Sink, Stats};
+use scry_probe::services::{Protocol, Services};
 use scry_probe::state::Reason;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -49,6 +49,9 @@ impl<W: Write> Sink for Grepable<W> {
             env!("CARGO_PKG_VERSION"),
             info.command_line
         )?;
+        if self.options.verbose && !info.scans.is_empty() {
+            writeln!(self.out, "{}", ports_scanned(info))?;
+        }
         self.out.flush()
     }
 
@@ -67,17 +70,17 @@ impl<W: Write> Sink for Grepable<W> {
         if self.options.open_only || report.up_reason.is_none() {
             self.status(report.ip)?;
         }
-        if report.scanned.is_empty() {
+        if report.tables.is_empty() {
             // Host discovery only (-sn): the status line is the whole record.
             return self.out.flush();
         }
         let entries: Vec<String> = layout
             .listed
             .iter()
-            .map(|(port, r)| {
-                let name = self.services.name(*port, report.protocol).unwrap_or("unknown");
+            .map(|(port, proto, r)| {
+                let name = self.services.name(*port, *proto).unwrap_or("unknown");
                 // port/state/protocol/owner/service/rpc info/version/
-                format!("{port}/{}/{}//{}///", r.state.as_str(), report.protocol, field(name))
+                format!("{port}/{}/{proto}//{}///", r.state.as_str(), field(name))
             })
             .collect();
         write!(self.out, "Host: {} ()\tPorts: {}", report.ip, entries.join(", "))?;
@@ -118,6 +121,20 @@ impl<W: Write> Sink for Grepable<W> {
     }
 }
 
+/// nmap's `-v` header line: `# Ports scanned: TCP(2;22,80) UDP(0;) SCTP(0;) PROTOCOLS(0;)`.
+fn ports_scanned(info: &ScanInfo) -> String {
+    let of = |protocol: Protocol| {
+        let ports = info.scans.iter().find(|(p, _)| *p == protocol).map_or(&[][..], |(_, ports)| ports);
+        format!("{}({};{})", protocol.as_str().to_uppercase(), ports.len(), port_ranges(ports))
+    };
+    format!(
+        "# Ports scanned: {} {} {} PROTOCOLS(0;)",
+        of(Protocol::Tcp),
+        of(Protocol::Udp),
+        of(Protocol::Sctp)
+    )
+}
+
 /// nmap's OS fields of a `Ports:` line: `OS:` with the perfect matches,
 /// `Seq Index:` (SEQ's `SP`, in decimal) and `IP ID Seq:` (SEQ's `TI`).
 fn os_fields(result: &scry_os::OsResult, fingerprint: &scry_os::SubjectFingerprint) -> String {
@@ -152,8 +169,8 @@ fn os_fields(result: &scry_os::OsResult, fingerprint: &scry_os::SubjectFingerpri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::PortTable;
     use scry_probe::results::PortResult;
-    use scry_probe::services::Protocol;
     use scry_probe::state::PortState;
     use std::collections::BTreeMap;
 
@@ -165,8 +182,8 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
         let ip = "198.18.0.10".parse().unwrap();
-        sink.host(&HostReport { ip, mac: None, up_reason, ports: table, scanned, protocol: Protocol::Tcp })
-            .unwrap();
+        let tables = [PortTable { protocol: Protocol::Tcp, ports: table, scanned }];
+        sink.host(&HostReport { ip, mac: None, up_reason, tables: &tables }).unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -196,24 +213,9 @@ mod tests {
         let closed: BTreeMap<u16, PortResult> =
             [(22, PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 })].into();
         let up = Some((Reason::SynAck, Some(64)));
-        sink.host(&HostReport {
-            ip: a,
-            mac: None,
-            up_reason: up,
-            ports: &open,
-            scanned: &[22, 23],
-            protocol: Protocol::Tcp,
-        })
-        .unwrap();
-        sink.host(&HostReport {
-            ip: b,
-            mac: None,
-            up_reason: up,
-            ports: &closed,
-            scanned: &[22, 23],
-            protocol: Protocol::Tcp,
-        })
-        .unwrap();
+        let tables = |ports| [PortTable { protocol: Protocol::Tcp, ports, scanned: &[22, 23] }];
+        sink.host(&HostReport { ip: a, mac: None, up_reason: up, tables: &tables(&open) }).unwrap();
+        sink.host(&HostReport { ip: b, mac: None, up_reason: up, tables: &tables(&closed) }).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Host: 198.18.0.10 ()\tStatus: Up\nHost: 198.18.0.10 ()\tPorts: 22/open/tcp//ssh///\tIgnored State: filtered (1)\n"
@@ -227,6 +229,44 @@ mod tests {
         assert_eq!(
             text,
             "Host: 198.18.0.10 ()\tStatus: Up\nHost: 198.18.0.10 ()\tPorts: \tIgnored State: filtered (30)\n"
+        );
+    }
+
+    #[test]
+    fn two_protocols_on_one_ports_line_and_the_scanned_header() {
+        let open = |reason| PortResult { state: PortState::Open, reason, ttl: 64 };
+        let tcp: BTreeMap<u16, PortResult> = [(22, open(Reason::SynAck))].into();
+        let udp: BTreeMap<u16, PortResult> = [(53, open(Reason::UdpResponse))].into();
+        let tables = [
+            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &[22, 80] },
+            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &[53, 161] },
+        ];
+        let mut out = Vec::new();
+        let options = ReportOptions { verbose: true, ..ReportOptions::default() };
+        let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), options);
+        let info = ScanInfo {
+            start: std::time::UNIX_EPOCH,
+            command_line: "scry -sS -sU".into(),
+            hosts: 1,
+            scans: vec![(Protocol::Tcp, vec![22, 80]), (Protocol::Udp, vec![53, 161])],
+            verbose: 1,
+        };
+        sink.begin(&info).unwrap();
+        let up = Some((Reason::SynAck, Some(64)));
+        sink.host(&HostReport {
+            ip: "198.18.0.10".parse().unwrap(),
+            mac: None,
+            up_reason: up,
+            tables: &tables,
+        })
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "# Ports scanned: TCP(2;22,80) UDP(2;53,161) SCTP(0;) PROTOCOLS(0;)");
+        assert_eq!(
+            lines[2],
+            "Host: 198.18.0.10 ()\tPorts: 22/open/tcp//ssh///, 80/filtered/tcp//http///, \
+             53/open/udp//domain///, 161/open|filtered/udp//snmp///"
         );
     }
 }

@@ -13,12 +13,11 @@ use std::net::IpAddr;
 pub struct JsonLines<W: Write> {
     out: W,
     services: std::sync::Arc<scry_probe::services::Services>,
-    protocol: Protocol,
 }
 
 impl<W: Write> JsonLines<W> {
     pub fn new(out: W, services: std::sync::Arc<scry_probe::services::Services>) -> Self {
-        JsonLines { out, services, protocol: Protocol::Tcp }
+        JsonLines { out, services }
     }
 
     fn line(&mut self, value: serde_json::Value) -> io::Result<()> {
@@ -30,7 +29,6 @@ impl<W: Write> JsonLines<W> {
 
 impl<W: Write> Sink for JsonLines<W> {
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
-        self.protocol = info.protocol.unwrap_or(Protocol::Tcp);
         let start = info.start.duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_secs_f64();
         self.line(json!({
             "type": "begin",
@@ -39,7 +37,7 @@ impl<W: Write> Sink for JsonLines<W> {
             "args": info.command_line,
             "start": start,
             "hosts": info.hosts,
-            "ports": info.ports.len(),
+            "ports": info.port_count(),
         }))
     }
 
@@ -47,10 +45,10 @@ impl<W: Write> Sink for JsonLines<W> {
         self.line(json!({"type": "host", "ip": ip, "state": "up", "reason": reason.as_str(), "ttl": ttl}))
     }
 
-    fn port(&mut self, ip: IpAddr, port: u16, r: &PortResult) -> io::Result<()> {
-        let service = self.services.name(port, self.protocol).unwrap_or("unknown");
+    fn port(&mut self, ip: IpAddr, port: u16, protocol: Protocol, r: &PortResult) -> io::Result<()> {
+        let service = self.services.name(port, protocol).unwrap_or("unknown");
         let record = json!({
-            "type": "port", "ip": ip, "port": port, "proto": self.protocol.as_str(),
+            "type": "port", "ip": ip, "port": port, "proto": protocol.as_str(),
             "state": r.state.as_str(), "reason": r.reason.as_str(), "ttl": r.ttl, "service": service,
         });
         self.line(record)

@@ -31,12 +31,19 @@ pub struct ScanInfo {
     pub command_line: String,
     /// Targets in the scan.
     pub hosts: u64,
-    /// Ports scanned on every target, ascending.
-    pub ports: Vec<u16>,
+    /// Each scan type's protocol and the ports it scans on every target,
+    /// ascending; TCP first, as nmap runs its SYN scan before its UDP scan.
+    /// Empty for host discovery only.
+    pub scans: Vec<(Protocol, Vec<u16>)>,
     /// `-v` count, as nmap's `<verbose level>`.
     pub verbose: u8,
-    /// The protocol whose ports are scanned (`None` for host discovery only).
-    pub protocol: Option<Protocol>,
+}
+
+impl ScanInfo {
+    /// Ports probed on each target, over every protocol.
+    pub fn port_count(&self) -> usize {
+        self.scans.iter().map(|(_, ports)| ports.len()).sum()
+    }
 }
 
 /// What every report shows, from the command line.
@@ -64,21 +71,34 @@ pub struct HostReport<'a> {
     /// Why the host is up and the TTL of that reply (none for ARP); `None`
     /// when the host never answered (reported only with -Pn).
     pub up_reason: Option<(Reason, Option<u8>)>,
-    /// Ports that answered; every other scanned port had no response.
-    pub ports: &'a BTreeMap<u16, PortResult>,
-    /// Every port scanned on this host, ascending.
-    pub scanned: &'a [u16],
-    /// The protocol of those ports.
-    pub protocol: Protocol,
+    /// One port table per protocol scanned, TCP first; none for host discovery only.
+    pub tables: &'a [PortTable<'a>],
 }
 
-impl HostReport<'_> {
+/// A host's ports of one protocol.
+#[derive(Clone, Copy, Debug)]
+pub struct PortTable<'a> {
+    pub protocol: Protocol,
+    /// Ports that answered; every other scanned port had no response.
+    pub ports: &'a BTreeMap<u16, PortResult>,
+    /// Every port of this protocol scanned on the host, ascending.
+    pub scanned: &'a [u16],
+}
+
+impl PortTable<'_> {
     /// What an unanswered port is: filtered for TCP, open|filtered for UDP (as nmap).
     pub fn silent_state(&self) -> PortState {
         match self.protocol {
             Protocol::Udp => PortState::OpenFiltered,
             _ => PortState::Filtered,
         }
+    }
+}
+
+impl HostReport<'_> {
+    /// Ports scanned on this host, over every protocol.
+    pub fn scanned_count(&self) -> usize {
+        self.tables.iter().map(|t| t.scanned.len()).sum()
     }
 }
 
@@ -207,7 +227,7 @@ pub trait Sink {
         Ok(())
     }
     /// A port answered (first answer, or an upgrade of an ICMP-filtered one).
-    fn port(&mut self, _ip: IpAddr, _port: u16, _result: &PortResult) -> io::Result<()> {
+    fn port(&mut self, _ip: IpAddr, _port: u16, _protocol: Protocol, _result: &PortResult) -> io::Result<()> {
         Ok(())
     }
     /// Host discovery (`-sn`) found no answer from this target.
@@ -282,17 +302,20 @@ const MAX_SHOWN_PER_STATE: usize = 25;
 pub struct Ignored {
     pub state: PortState,
     pub count: usize,
-    /// The ports of this state by reason, reasons in name order, ports ascending.
-    pub reasons: Vec<(&'static str, Vec<u16>)>,
+    /// The ports of this state by protocol (TCP first) and reason (in name
+    /// order), ports ascending.
+    pub reasons: Vec<(Protocol, &'static str, Vec<u16>)>,
 }
 
 /// How nmap lays out a host's ports: every state is listed port by port,
-/// except those with more than 25 ports (or, with `--open`, every state but
-/// open), which are only counted. Open ports are always listed.
+/// except those with more than 25 ports over all protocols (or, with
+/// `--open`, every state but open), which are only counted. Open ports are
+/// always listed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Layout {
-    /// Listed ports, ascending.
-    pub listed: Vec<(u16, PortResult)>,
+    /// Listed ports: every TCP port before any UDP port, each ascending, as
+    /// nmap's port list iterates them (`PortList::nextPort`).
+    pub listed: Vec<(u16, Protocol, PortResult)>,
     /// Counted states, in state order.
     pub ignored: Vec<Ignored>,
 }
@@ -301,25 +324,31 @@ impl Layout {
     /// Lays out `report`'s scanned ports; unanswered ones are in its silent
     /// state (filtered, or open|filtered for UDP) for no-response.
     pub fn new(report: &HostReport<'_>, open_only: bool) -> Layout {
-        let silent = PortResult { state: report.silent_state(), reason: Reason::NoResponse, ttl: 0 };
-        let rows = report.scanned.iter().map(|p| (*p, report.ports.get(p).copied().unwrap_or(silent)));
-        let mut by_state: BTreeMap<PortState, BTreeMap<&'static str, Vec<u16>>> = BTreeMap::new();
-        for (port, r) in rows.clone() {
-            by_state.entry(r.state).or_default().entry(r.reason.as_str()).or_default().push(port);
+        let rows = report.tables.iter().flat_map(|table| {
+            let silent = PortResult { state: table.silent_state(), reason: Reason::NoResponse, ttl: 0 };
+            let answer = move |p: &u16| table.ports.get(p).copied().unwrap_or(silent);
+            table.scanned.iter().map(move |p| (*p, table.protocol, answer(p)))
+        });
+        type ByReason = BTreeMap<(Protocol, &'static str), Vec<u16>>;
+        let mut by_state: BTreeMap<PortState, ByReason> = BTreeMap::new();
+        for (port, protocol, r) in rows.clone() {
+            by_state.entry(r.state).or_default().entry((protocol, r.reason.as_str())).or_default().push(port);
         }
-        let count =
-            |reasons: &BTreeMap<&'static str, Vec<u16>>| reasons.values().map(Vec::len).sum::<usize>();
+        let count = |reasons: &ByReason| reasons.values().map(Vec::len).sum::<usize>();
         let hidden = |state: PortState| {
             state != PortState::Open && (open_only || count(&by_state[&state]) > MAX_SHOWN_PER_STATE)
         };
-        let listed = rows.filter(|(_, r)| !hidden(r.state)).collect();
+        let listed = rows.filter(|(_, _, r)| !hidden(r.state)).collect();
         let ignored = by_state
             .iter()
             .filter(|(state, _)| hidden(**state))
             .map(|(state, reasons)| Ignored {
                 state: *state,
                 count: count(reasons),
-                reasons: reasons.iter().map(|(reason, ports)| (*reason, ports.clone())).collect(),
+                reasons: reasons
+                    .iter()
+                    .map(|((proto, reason), ports)| (*proto, *reason, ports.clone()))
+                    .collect(),
             })
             .collect();
         Layout { listed, ignored }
@@ -328,7 +357,7 @@ impl Layout {
     /// The layout of a host to report: `None` when `--open` hides it (no open port).
     pub fn reported(report: &HostReport<'_>, open_only: bool) -> Option<Layout> {
         let layout = Layout::new(report, open_only);
-        let has_open = layout.listed.iter().any(|(_, r)| r.state == PortState::Open);
+        let has_open = layout.listed.iter().any(|(_, _, r)| r.state == PortState::Open);
         (has_open || !open_only).then_some(layout)
     }
 }
@@ -449,26 +478,61 @@ mod tests {
         ports.insert(22, PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 });
         let scanned: Vec<u16> = (1..=32).collect();
         let ip = "198.18.0.10".parse().unwrap();
-        let report = HostReport {
-            ip,
-            mac: None,
-            up_reason: None,
-            ports: &ports,
-            scanned: &scanned,
-            protocol: Protocol::Tcp,
-        };
+        let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &scanned }];
+        let report = HostReport { ip, mac: None, up_reason: None, tables: &tables };
         let layout = Layout::new(&report, false);
-        let listed: Vec<u16> = layout.listed.iter().map(|(p, _)| *p).collect();
+        let listed: Vec<u16> = layout.listed.iter().map(|(p, _, _)| *p).collect();
         assert_eq!(listed, [22, 31, 32]);
         let closed: Vec<u16> = (1..=21).chain(23..=30).collect();
         assert_eq!(
             layout.ignored,
-            [Ignored { state: PortState::Closed, count: 29, reasons: vec![("reset", closed)] }]
+            [Ignored {
+                state: PortState::Closed,
+                count: 29,
+                reasons: vec![(Protocol::Tcp, "reset", closed)]
+            }]
         );
         let open_only = Layout::reported(&report, true).unwrap();
         assert_eq!(open_only.listed.len(), 1);
-        let none_open = HostReport { ports: &BTreeMap::new(), ..report };
-        assert_eq!(Layout::reported(&none_open, true), None);
+        let empty = BTreeMap::new();
+        let none_open = [PortTable { ports: &empty, ..tables[0] }];
+        assert_eq!(Layout::reported(&HostReport { tables: &none_open, ..report }, true), None);
         assert_eq!(open_only.ignored.iter().map(|i| i.count).collect::<Vec<_>>(), [29, 2]);
+    }
+
+    #[test]
+    fn layout_of_two_protocols_lists_tcp_first_and_counts_a_state_over_both() {
+        let result = |state, reason| PortResult { state, reason, ttl: 64 };
+        // 20 closed TCP ports and 10 closed UDP ports: 30 closed in all, so counted.
+        let mut tcp: BTreeMap<u16, PortResult> =
+            (100..120).map(|p| (p, result(PortState::Closed, Reason::Reset))).collect();
+        tcp.insert(53, result(PortState::Open, Reason::SynAck));
+        let mut udp: BTreeMap<u16, PortResult> =
+            (200..210).map(|p| (p, result(PortState::Closed, Reason::Unreachable(3)))).collect();
+        udp.insert(53, result(PortState::Open, Reason::UdpResponse));
+        let tcp_scanned: Vec<u16> = [53].into_iter().chain(100..120).collect();
+        let udp_scanned: Vec<u16> = [7, 53].into_iter().chain(200..210).collect();
+        let tables = [
+            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &tcp_scanned },
+            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &udp_scanned },
+        ];
+        let report =
+            HostReport { ip: "198.18.0.10".parse().unwrap(), mac: None, up_reason: None, tables: &tables };
+        assert_eq!(report.scanned_count(), 33);
+        let layout = Layout::new(&report, false);
+        let listed: Vec<(u16, Protocol)> = layout.listed.iter().map(|(p, proto, _)| (*p, *proto)).collect();
+        assert_eq!(listed, [(53, Protocol::Tcp), (7, Protocol::Udp), (53, Protocol::Udp)]);
+        assert_eq!(layout.listed[1].2.state, PortState::OpenFiltered);
+        assert_eq!(
+            layout.ignored,
+            [Ignored {
+                state: PortState::Closed,
+                count: 30,
+                reasons: vec![
+                    (Protocol::Tcp, "reset", (100..120).collect()),
+                    (Protocol::Udp, "port-unreach", (200..210).collect())
+                ]
+            }]
+        );
     }
 }

@@ -45,7 +45,7 @@ impl<W: Write> Sink for Normal<W> {
             Some((reason, None)) => writeln!(self.out, "Host is up, received {reason}.")?,
             None => writeln!(self.out, "Host is up, received user-set.")?,
         }
-        if report.scanned.is_empty() {
+        if report.tables.is_empty() {
             // Host discovery only (-sn): no port table.
             writeln!(self.out)?;
             return self.out.flush();
@@ -54,21 +54,23 @@ impl<W: Write> Sink for Normal<W> {
             writeln!(
                 self.out,
                 "All {} scanned ports on {} are in ignored states.",
-                report.scanned.len(),
+                report.scanned_count(),
                 report.ip
             )?;
         }
         let not_shown: Vec<String> = layout
             .ignored
             .iter()
-            .flat_map(|i| i.reasons.iter().map(move |(reason, ports)| (i.state, reason, ports.len())))
-            .map(|(state, reason, n)| format!("{n} {state} {} ports ({reason})", report.protocol))
+            .flat_map(|i| {
+                i.reasons.iter().map(move |(proto, reason, ports)| (i.state, proto, reason, ports.len()))
+            })
+            .map(|(state, proto, reason, n)| format!("{n} {state} {proto} ports ({reason})"))
             .collect();
         if !not_shown.is_empty() {
             writeln!(self.out, "Not shown: {}", not_shown.join(", "))?;
         }
         if !layout.listed.is_empty() {
-            self.table(&layout.listed, report.protocol)?;
+            self.table(&layout.listed)?;
         }
         if self.options.os || self.options.os_guess {
             // The OS lines and the blank line come with `os` or `os_quick`.
@@ -144,19 +146,19 @@ impl<W: Write> Sink for Normal<W> {
 }
 
 impl<W: Write> Normal<W> {
-    fn table(&mut self, rows: &[(u16, PortResult)], protocol: Protocol) -> io::Result<()> {
-        let port_col: Vec<String> = rows.iter().map(|(p, _)| format!("{p}/{protocol}")).collect();
+    fn table(&mut self, rows: &[(u16, Protocol, PortResult)]) -> io::Result<()> {
+        let port_col: Vec<String> = rows.iter().map(|(p, proto, _)| format!("{p}/{proto}")).collect();
         let pw = port_col.iter().map(String::len).max().unwrap_or(0).max("PORT".len());
-        let sw = rows.iter().map(|(_, r)| r.state.as_str().len()).max().unwrap_or(0).max("STATE".len());
+        let sw = rows.iter().map(|(_, _, r)| r.state.as_str().len()).max().unwrap_or(0).max("STATE".len());
         let names: Vec<&str> =
-            rows.iter().map(|(p, _)| self.services.name(*p, protocol).unwrap_or("unknown")).collect();
+            rows.iter().map(|(p, proto, _)| self.services.name(*p, *proto).unwrap_or("unknown")).collect();
         let nw = names.iter().map(|n| n.len()).max().unwrap_or(0).max("SERVICE".len());
         if self.options.reason {
             writeln!(self.out, "{:pw$} {:sw$} {:nw$} REASON", "PORT", "STATE", "SERVICE")?;
         } else {
             writeln!(self.out, "{:pw$} {:sw$} SERVICE", "PORT", "STATE")?;
         }
-        for ((port, (_, r)), name) in port_col.iter().zip(rows).zip(&names) {
+        for ((port, (_, _, r)), name) in port_col.iter().zip(rows).zip(&names) {
             if self.options.reason && r.reason == Reason::NoResponse {
                 // Nothing came back, so there is no TTL to show (nmap prints none).
                 writeln!(self.out, "{port:pw$} {:sw$} {name:nw$} {}", r.state.as_str(), r.reason)?;
@@ -179,27 +181,53 @@ impl<W: Write> Normal<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output::PortTable;
     use scry_probe::state::PortState;
     use std::collections::BTreeMap;
     use std::net::IpAddr;
 
-    fn render(ports: &[(u16, PortState, Reason)], scanned: &[u16], open_only: bool) -> String {
-        let table: BTreeMap<u16, PortResult> =
-            ports.iter().map(|&(p, state, reason)| (p, PortResult { state, reason, ttl: 64 })).collect();
+    type Row = (u16, PortState, Reason);
+
+    fn table(ports: &[Row]) -> BTreeMap<u16, PortResult> {
+        ports.iter().map(|&(p, state, reason)| (p, PortResult { state, reason, ttl: 64 })).collect()
+    }
+
+    fn render_tables(tables: &[PortTable<'_>], open_only: bool) -> String {
         let mut out = Vec::new();
         let options = ReportOptions { open_only, ..ReportOptions::default() };
         let mut sink = Normal::new(&mut out, Arc::new(Services::builtin()), options);
         let ip: IpAddr = "198.18.0.10".parse().unwrap();
-        let report = HostReport {
-            ip,
-            mac: None,
-            up_reason: Some((Reason::SynAck, Some(64))),
-            ports: &table,
-            scanned,
-            protocol: Protocol::Tcp,
-        };
+        let report = HostReport { ip, mac: None, up_reason: Some((Reason::SynAck, Some(64))), tables };
         sink.host(&report).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    fn render(ports: &[Row], scanned: &[u16], open_only: bool) -> String {
+        let ports = table(ports);
+        render_tables(&[PortTable { protocol: Protocol::Tcp, ports: &ports, scanned }], open_only)
+    }
+
+    #[test]
+    fn two_protocols_in_one_table_tcp_first_with_a_state_counted_over_both() {
+        let tcp = table(&[(22, PortState::Open, Reason::SynAck), (53, PortState::Closed, Reason::Reset)]);
+        let mut udp_rows = vec![(53, PortState::Open, Reason::UdpResponse)];
+        udp_rows.extend((1000..1030).map(|p| (p, PortState::Closed, Reason::Unreachable(3))));
+        let udp = table(&udp_rows);
+        let udp_scanned: Vec<u16> = [53, 161].into_iter().chain(1000..1030).collect();
+        let tables = [
+            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &[22, 53, 80] },
+            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &udp_scanned },
+        ];
+        assert_eq!(
+            render_tables(&tables, false),
+            "scry scan report for 198.18.0.10\nHost is up, received syn-ack (ttl 64).\n\
+             Not shown: 1 closed tcp ports (reset), 30 closed udp ports (port-unreach)\n\
+             PORT    STATE         SERVICE\n\
+             22/tcp  open          ssh\n\
+             80/tcp  filtered      http\n\
+             53/udp  open          domain\n\
+             161/udp open|filtered snmp\n\n"
+        );
     }
 
     #[test]

@@ -114,13 +114,13 @@ impl<W: Write> Xml<W> {
         self.newline()
     }
 
-    fn ports(&mut self, layout: &Layout, protocol: Protocol) -> io::Result<()> {
+    fn ports(&mut self, layout: &Layout) -> io::Result<()> {
         self.open("ports", &[])?;
         for ignored in &layout.ignored {
             let count = ignored.count.to_string();
             self.open("extraports", &[("state", ignored.state.as_str()), ("count", &count)])?;
             self.newline()?;
-            for (reason, ports) in &ignored.reasons {
+            for (protocol, reason, ports) in &ignored.reasons {
                 let (n, list) = (ports.len().to_string(), port_ranges(ports));
                 let attributes =
                     [("reason", *reason), ("count", &n), ("proto", protocol.as_str()), ("ports", &list)];
@@ -130,7 +130,7 @@ impl<W: Write> Xml<W> {
             self.close("extraports")?;
             self.newline()?;
         }
-        for (port, r) in &layout.listed {
+        for (port, protocol, r) in &layout.listed {
             let (id, ttl) = (port.to_string(), r.ttl.to_string());
             self.open("port", &[("protocol", protocol.as_str()), ("portid", &id)])?;
             self.empty(
@@ -138,7 +138,7 @@ impl<W: Write> Xml<W> {
                 &[("state", r.state.as_str()), ("reason", r.reason.as_str()), ("reason_ttl", &ttl)],
             )?;
             let services = Arc::clone(&self.services);
-            let name = services.name(*port, protocol).unwrap_or("unknown");
+            let name = services.name(*port, *protocol).unwrap_or("unknown");
             self.empty("service", &[("name", name), ("method", "table"), ("conf", "3")])?;
             self.close("port")?;
             self.newline()?;
@@ -245,16 +245,26 @@ impl<W: Write> Sink for Xml<W> {
             ],
         )?;
         self.newline()?;
-        let (count, services) = (info.ports.len().to_string(), port_ranges(&info.ports));
-        // nmap names the scan types syn and udp; -sn has no scaninfo protocol of its own.
-        let (kind, protocol) = match info.protocol {
-            Some(Protocol::Udp) => ("udp", "udp"),
-            _ => ("syn", "tcp"),
-        };
-        let scaninfo =
-            [("type", kind), ("protocol", protocol), ("numservices", &count), ("services", &services)];
-        self.empty("scaninfo", &scaninfo)?;
-        self.newline()?;
+        // One <scaninfo> per scan type, as nmap writes them (SYN before UDP);
+        // -sn has none of its own and keeps an empty SYN one.
+        let none = [(Protocol::Tcp, Vec::new())];
+        let scans = if info.scans.is_empty() { &none[..] } else { &info.scans[..] };
+        for (protocol, ports) in scans {
+            let (count, services) = (ports.len().to_string(), port_ranges(ports));
+            // nmap names the scan types syn and udp.
+            let kind = match protocol {
+                Protocol::Udp => "udp",
+                _ => "syn",
+            };
+            let scaninfo = [
+                ("type", kind),
+                ("protocol", protocol.as_str()),
+                ("numservices", &count),
+                ("services", &services),
+            ];
+            self.empty("scaninfo", &scaninfo)?;
+            self.newline()?;
+        }
         self.empty("verbose", &[("level", &info.verbose.to_string())])?;
         self.newline()?;
         self.empty("debugging", &[("level", "0")])?;
@@ -278,9 +288,9 @@ impl<W: Write> Sink for Xml<W> {
         let (start, end) = (unix_secs(self.start).to_string(), unix_secs(SystemTime::now()).to_string());
         self.open("host", &[("starttime", &start), ("endtime", &end)])?;
         self.identity(report.ip, report.mac, report.up_reason)?;
-        if !report.scanned.is_empty() {
+        if !report.tables.is_empty() {
             // Host discovery only (-sn) has no <ports>, as nmap's.
-            self.ports(&layout, report.protocol)?;
+            self.ports(&layout)?;
         }
         if self.options.os {
             self.host_open = true;
@@ -358,9 +368,8 @@ mod tests {
             start: UNIX_EPOCH,
             command_line: "scry".into(),
             hosts: 1,
-            ports: vec![22],
+            scans: vec![(Protocol::Tcp, vec![22])],
             verbose: 0,
-            protocol: Some(Protocol::Tcp),
         };
         sink.begin(&info).unwrap();
         String::from_utf8(out).unwrap().lines().take(3).map(str::to_owned).collect()
@@ -380,9 +389,8 @@ mod tests {
             start: UNIX_EPOCH + Duration::from_secs(1_795_737_737),
             command_line: r#"scry --exclude "a&b" -p 22,80 198.18.0.10"#.into(),
             hosts: 1,
-            ports: vec![22, 80],
+            scans: vec![(Protocol::Tcp, vec![22, 80])],
             verbose: 1,
-            protocol: Some(Protocol::Tcp),
         };
         sink.begin(&info).unwrap();
         sink.finish(&Stats { interrupted: true, hosts_scanned: 1, ..Stats::default() }).unwrap();
@@ -400,5 +408,58 @@ mod tests {
         assert_eq!(lines[6], r#"<verbose level="1"/>"#);
         assert!(lines[8].contains(r#" exit="error" errormsg="interrupted; results are those found before the stop"/><hosts up="0" down="1" total="1"/>"#), "{text}");
         assert_eq!(lines[9..], ["</runstats>", "</nmaprun>"]);
+    }
+
+    #[test]
+    fn two_protocols_scaninfo_extraports_and_ports() {
+        use crate::output::PortTable;
+        use scry_probe::results::PortResult;
+        use scry_probe::state::PortState;
+        use std::collections::BTreeMap;
+        let mut out = Vec::new();
+        let mut sink =
+            Xml::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default()).with_stylesheet(None);
+        let udp_ports: Vec<u16> = (1..=30).chain([53]).collect();
+        let info = ScanInfo {
+            start: UNIX_EPOCH,
+            command_line: "scry".into(),
+            hosts: 1,
+            scans: vec![(Protocol::Tcp, vec![22, 53]), (Protocol::Udp, udp_ports.clone())],
+            verbose: 0,
+        };
+        sink.begin(&info).unwrap();
+        let result = |state, reason| PortResult { state, reason, ttl: 64 };
+        let tcp: BTreeMap<u16, PortResult> =
+            [(22, result(PortState::Open, Reason::SynAck)), (53, result(PortState::Closed, Reason::Reset))]
+                .into();
+        let udp: BTreeMap<u16, PortResult> = [(53, result(PortState::Open, Reason::UdpResponse))].into();
+        let tables = [
+            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &[22, 53] },
+            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &udp_ports },
+        ];
+        let ip = "198.18.0.10".parse().unwrap();
+        sink.host(&HostReport {
+            ip,
+            mac: None,
+            up_reason: Some((Reason::SynAck, Some(64))),
+            tables: &tables,
+        })
+        .unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[4], r#"<scaninfo type="syn" protocol="tcp" numservices="2" services="22,53"/>"#);
+        assert_eq!(lines[5], r#"<scaninfo type="udp" protocol="udp" numservices="31" services="1-30,53"/>"#);
+        let ports: Vec<&str> = lines.iter().skip_while(|l| !l.starts_with("<ports>")).copied().collect();
+        assert_eq!(
+            ports[..6],
+            [
+                r#"<ports><extraports state="open|filtered" count="30">"#,
+                r#"<extrareasons reason="no-response" count="30" proto="udp" ports="1-30"/>"#,
+                r#"</extraports>"#,
+                r#"<port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="64"/><service name="ssh" method="table" conf="3"/></port>"#,
+                r#"<port protocol="tcp" portid="53"><state state="closed" reason="reset" reason_ttl="64"/><service name="domain" method="table" conf="3"/></port>"#,
+                r#"<port protocol="udp" portid="53"><state state="open" reason="udp-response" reason_ttl="64"/><service name="domain" method="table" conf="3"/></port>"#,
+            ]
+        );
     }
 }

@@ -163,9 +163,12 @@ impl Scan {
             middle.iter().all(|t| ["host", "port", "os", "os_quick"].contains(t)),
             "record types: {middle:?}"
         );
-        let mut seen: BTreeMap<(Ipv4Addr, u16), Vec<String>> = BTreeMap::new();
+        // TCP 53 and UDP 53 are two ports.
+        let mut seen: BTreeMap<(Ipv4Addr, u16, &str), Vec<String>> = BTreeMap::new();
         for r in self.records_of("port") {
-            seen.entry(key(r)).or_default().push(r["state"].as_str().unwrap().to_owned());
+            let (ip, port) = key(r);
+            let proto = r["proto"].as_str().expect("port proto");
+            seen.entry((ip, port, proto)).or_default().push(r["state"].as_str().unwrap().to_owned());
         }
         for (k, states) in &seen {
             let upgrade = states.len() == 2 && states[0] == "filtered" && states[1] != "filtered";
