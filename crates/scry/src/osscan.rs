@@ -33,6 +33,9 @@ use crate::output::{HostReport, OsReport, PortsUsed, ScanInfo, Sink, Stats};
 /// polled at least this often.
 const POLL: Duration = Duration::from_millis(2);
 
+/// Snap length of the OS capture: any frame, whole.
+const FULL_FRAME: i32 = 65_535;
+
 /// nmap stops after this many tries unless the fingerprint is fit to submit.
 const STANDARD_TRIES: u32 = 2;
 
@@ -287,7 +290,8 @@ struct Live {
 /// per target, in order.
 fn one_try(options: &OsOptions, targets: &[&Target]) -> anyhow::Result<Vec<Exchange>> {
     let filter = format!("ip and dst host {} and (icmp or tcp)", options.src);
-    let capture = CaptureConfig { filter, timeout: POLL, ..CaptureConfig::default() };
+    // Whole frames: RD is the CRC-32 of all of a reset's data.
+    let capture = CaptureConfig { filter, timeout: POLL, snaplen: FULL_FRAME, ..CaptureConfig::default() };
     let mut rx = Receiver::open(&options.iface.name, &capture)?;
     let tx = RawSender::open(&options.iface)?;
     let link = rx.link_type();
