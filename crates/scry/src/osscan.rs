@@ -7,7 +7,8 @@
 //! one), and finally hands each host's report followed by its OS result to
 //! the sinks. Like nmap it tries again, up to `--max-os-tries`, while no
 //! reference matches perfectly (after two tries only if the conditions were
-//! good), and keeps the best try.
+//! good), keeps the best try's matches, and prints the fingerprint merged
+//! from every try ([`SubjectFingerprint::merge`]).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -145,6 +146,8 @@ struct Outcome {
     computed: Computed,
     ports_used: PortsUsed,
     result: OsResult,
+    /// The SCAN line and tests; once all tries are done, the tests of every
+    /// try merged.
     fingerprint: SubjectFingerprint,
     report: ReportOptions,
 }
@@ -193,6 +196,7 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
         targets.push(Target { ip, mac, open, closed });
     }
     let mut best: HashMap<IpAddr, Outcome> = HashMap::new();
+    let mut tries: HashMap<IpAddr, Vec<SubjectFingerprint>> = HashMap::new();
     let mut pending: Vec<&Target> = targets.iter().collect();
     for attempt in 1..=options.max_tries.max(1) {
         if pending.is_empty() || (attempt > 1 && options.stop.load(Ordering::Relaxed)) {
@@ -201,6 +205,7 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
         let exchanges = one_try(options, &pending)?;
         for (target, exchange) in pending.iter().zip(exchanges) {
             let outcome = evaluate(options, target, &exchange);
+            tries.entry(IpAddr::V4(target.ip)).or_default().push(outcome.computed.fingerprint.clone());
             let better = best.get(&IpAddr::V4(target.ip)).map_or(true, |b| outcome.accuracy() > b.accuracy());
             if better {
                 best.insert(IpAddr::V4(target.ip), outcome);
@@ -210,6 +215,11 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
             let b = &best[&IpAddr::V4(t.ip)];
             !b.perfect() && (attempt < STANDARD_TRIES || b.report.omit_reason.is_none())
         });
+    }
+    // Matched on the best try, printed merged from all of them (with the
+    // best try's SCAN line), as nmap prints it.
+    for (ip, outcome) in &mut best {
+        outcome.fingerprint.tests = SubjectFingerprint::merge(&tries[ip]).tests;
     }
     Ok(best)
 }
