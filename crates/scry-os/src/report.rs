@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::db::OsClass;
 use crate::matcher::{percent, MatchStatus, OsMatch, OsResult, MAX_MATCHES};
+use crate::subject::SubjectFingerprint;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +45,54 @@ pub struct ReportOptions {
     pub omit_reason: Option<String>,
     /// Not both an open and a closed TCP port were found.
     pub unreliable: bool,
+    /// `-d` or `-vv` (nmap's `o.debugging || o.verbose > 1`): the
+    /// fingerprint follows every result, and a guess says why the
+    /// conditions were not ideal.
+    pub always_fingerprint: bool,
+}
+
+/// How nmap prints the subject fingerprint after the OS lines
+/// (output.cc `write_merged_fpr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FingerprintShown {
+    /// Wrapped in `OS:` lines for submission, else one test per line.
+    pub wrapped: bool,
+    /// The SCAN line's `G`: fit to submit.
+    pub good: bool,
+}
+
+/// Whether and how nmap 7.93's `printosscanoutput` prints the fingerprint:
+/// always wrapped, `G=Y`, when it asks for a submission (no perfect match,
+/// ideal conditions); with [`ReportOptions::always_fingerprint`] also after
+/// a perfect match (wrapped, `G` as the conditions), and one test per line
+/// with `G=N` after a result under non-ideal conditions or too many matches.
+pub fn fingerprint_shown(result: &OsResult, options: &ReportOptions) -> Option<FingerprintShown> {
+    let ideal = options.omit_reason.is_none();
+    let lines = FingerprintShown { wrapped: false, good: false };
+    match result.status {
+        _ if too_many(result) => options.always_fingerprint.then_some(lines),
+        MatchStatus::Success if result.perfect > 0 => {
+            options.always_fingerprint.then_some(FingerprintShown { wrapped: true, good: ideal })
+        }
+        _ if ideal => Some(FingerprintShown { wrapped: true, good: true }),
+        _ => options.always_fingerprint.then_some(lines),
+    }
+}
+
+/// The fingerprint as [`fingerprint_shown`] says, SCAN line first with its
+/// `G` set accordingly; ends with a line break.
+pub fn fingerprint_text(fingerprint: &SubjectFingerprint, shown: FingerprintShown) -> String {
+    let mut fp = fingerprint.clone();
+    if let Some(scan) = fp.scan.as_mut() {
+        for (_, value) in scan.attrs.iter_mut().filter(|(a, _)| a == "G") {
+            *value = if shown.good { "Y" } else { "N" }.to_owned();
+        }
+    }
+    if shown.wrapped {
+        fp.to_wrapped(true)
+    } else {
+        fp.to_lines(true)
+    }
 }
 
 /// One deduplicated class and the accuracy of the best match carrying it.
@@ -227,9 +276,8 @@ pub fn guesses_line(result: &OsResult) -> Option<String> {
     (!list.is_empty()).then(|| format!("Aggressive OS guesses: {}", list.join(", ")))
 }
 
-/// nmap's report lines, in order, without the fingerprint block that nmap
-/// prints after "No exact OS matches" / "No OS matches" when the conditions
-/// were ideal (use [`crate::SubjectFingerprint::to_wrapped`] for that).
+/// nmap's report lines, in order, without the fingerprint block that may
+/// follow them (see [`fingerprint_shown`]).
 pub fn os_lines(result: &OsResult, options: &ReportOptions) -> Vec<String> {
     let mut out = Vec::new();
     if options.unreliable && !too_many(result) {
@@ -247,6 +295,9 @@ pub fn os_lines(result: &OsResult, options: &ReportOptions) -> Vec<String> {
         }
         MatchStatus::Success if result.perfect > 0 => out.extend(details_line(result)),
         MatchStatus::Success => {
+            if let (Some(r), true) = (reason, options.always_fingerprint) {
+                out.push(format!("OS fingerprint not ideal because: {r}"));
+            }
             if guess {
                 out.extend(guesses_line(result));
             }

@@ -58,6 +58,13 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
             out.push(arg);
             continue;
         }
+        // nmap's -dN sets the debugging level; -d and -dd count.
+        if let Some(level) =
+            text.strip_prefix("-d").filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+        {
+            out.push(OsString::from(format!("--debug-level={level}")));
+            continue;
+        }
         match ALIASES.iter().find(|(short, _)| text.starts_with(short)) {
             Some((short, long)) if text.len() == short.len() => out.push(OsString::from(long)),
             Some((short, long)) if GLUED_ONLY.contains(long) => {
@@ -203,6 +210,15 @@ pub struct Args {
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
 
+    /// Debugging output; repeat (-dd) or give a level (-d2) for more. With
+    /// -O the fingerprint is printed after every result, as with -vv.
+    #[arg(short = 'd', action = ArgAction::Count)]
+    pub debug: u8,
+
+    /// The level of a glued -dN.
+    #[arg(long = "debug-level", value_name = "N", hide = true)]
+    pub debug_level: Option<u8>,
+
     /// Never resolve hostnames.
     #[arg(short = 'n')]
     pub no_resolve: bool,
@@ -335,6 +351,13 @@ pub struct Args {
     pub disable_arp_ping: bool,
 }
 
+impl Args {
+    /// nmap's debugging level: -d and -dd count, -dN sets it.
+    pub fn debugging(&self) -> u8 {
+        self.debug.max(self.debug_level.unwrap_or(0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -385,6 +408,16 @@ mod tests {
         let b = parse("-sU --udp-payloads my.payloads -p U:53 198.18.0.1");
         assert!(b.udp_scan && b.syn_ping.is_none());
         assert_eq!(b.udp_payloads, Some(PathBuf::from("my.payloads")));
+    }
+
+    #[test]
+    fn debugging_counts_or_takes_a_glued_level() {
+        assert_eq!(parse("198.18.0.1").debugging(), 0);
+        assert_eq!(parse("-d 198.18.0.1").debugging(), 1);
+        assert_eq!(parse("-dd -v 198.18.0.1").debugging(), 2);
+        assert_eq!(parse("-d3 198.18.0.1").debugging(), 3);
+        let a = parse("-d0 -dv 198.18.0.1");
+        assert_eq!((a.debugging(), a.verbose), (1, 1));
     }
 
     #[test]

@@ -315,6 +315,8 @@ fn os_options(
         ttl: args.ttl,
         max_tries: args.max_os_tries,
         osscan_guess: args.osscan_guess,
+        always_fingerprint: args.debugging() > 0 || args.verbose > 1,
+        verbose: args.debugging() > 0 || args.verbose > 0,
         limit: args.osscan_limit,
         stop,
     })

@@ -50,6 +50,10 @@ pub struct OsOptions {
     pub ttl: u8,
     pub max_tries: u32,
     pub osscan_guess: bool,
+    /// `-d` or `-vv`: print the fingerprint after every result.
+    pub always_fingerprint: bool,
+    /// `-v` or `-d`: say on stderr when a host is tried again.
+    pub verbose: bool,
     /// `--osscan-limit`: skip hosts without an open and a closed TCP port.
     pub limit: bool,
     /// Set by Ctrl-C/SIGTERM: finish the try with the replies so far.
@@ -202,6 +206,11 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
         if pending.is_empty() || (attempt > 1 && options.stop.load(Ordering::Relaxed)) {
             break;
         }
+        if attempt > 1 && options.verbose {
+            for target in &pending {
+                eprintln!("Retrying OS detection (try #{attempt}) against {}", target.ip);
+            }
+        }
         let exchanges = one_try(options, &pending)?;
         for (target, exchange) in pending.iter().zip(exchanges) {
             let outcome = evaluate(options, target, &exchange);
@@ -232,6 +241,7 @@ fn evaluate(options: &OsOptions, target: &Target, exchange: &Exchange) -> Outcom
         osscan_guess: options.osscan_guess,
         omit_reason: computed.poor_conditions.first().cloned(),
         unreliable: target.open.is_none() || target.closed.is_none(),
+        always_fingerprint: options.always_fingerprint,
     };
     let mut fingerprint = computed.fingerprint.clone();
     fingerprint.scan = Some(scan_test(target, exchange, &computed));

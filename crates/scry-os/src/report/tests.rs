@@ -193,3 +193,81 @@ fn json_form() {
         })
     );
 }
+
+/// nmap 7.93's output.cc: which results print the fingerprint, in which
+/// form, with and without -d/-vv.
+#[test]
+fn fingerprint_shown_follows_printosscanoutput() {
+    let perfect = result(vec![entry("Linux 5.0 - 5.14", 1.0, vec![linux("5.X")])]);
+    let guesses = result(vec![entry("Linux 5.0 - 5.2", 0.975, vec![linux("5.X")])]);
+    let nothing = result(vec![]);
+    let nine: Vec<OsMatch> = (0..9).map(|i| entry(&format!("OS {i}"), 1.0, vec![])).collect();
+    let too_many = result(nine);
+    let reason = Some("Missing a closed TCP port so results incomplete".to_owned());
+    let (wrapped_good, wrapped_not_good, lines) = (
+        Some(FingerprintShown { wrapped: true, good: true }),
+        Some(FingerprintShown { wrapped: true, good: false }),
+        Some(FingerprintShown { wrapped: false, good: false }),
+    );
+    // (result, non-ideal, -d/-vv, shown)
+    let cases = [
+        (&perfect, false, false, None),
+        (&perfect, false, true, wrapped_good),
+        (&perfect, true, false, None),
+        (&perfect, true, true, wrapped_not_good),
+        (&guesses, false, false, wrapped_good),
+        (&guesses, false, true, wrapped_good),
+        (&guesses, true, false, None),
+        (&guesses, true, true, lines),
+        (&nothing, false, false, wrapped_good),
+        (&nothing, true, false, None),
+        (&nothing, true, true, lines),
+        (&too_many, false, false, None),
+        (&too_many, false, true, lines),
+    ];
+    for (i, (r, non_ideal, always, want)) in cases.into_iter().enumerate() {
+        let options = ReportOptions {
+            omit_reason: if non_ideal { reason.clone() } else { None },
+            always_fingerprint: always,
+            ..ReportOptions::default()
+        };
+        assert_eq!(fingerprint_shown(r, &options), want, "case {i}");
+    }
+}
+
+#[test]
+fn not_ideal_reason_comes_before_the_guesses_with_d_or_vv() {
+    let r = result(vec![entry("Linux 5.0 - 5.2", 0.975, vec![linux("5.X")])]);
+    let options = ReportOptions {
+        omit_reason: Some("Missing a closed TCP port so results incomplete".to_owned()),
+        always_fingerprint: true,
+        ..ReportOptions::default()
+    };
+    assert_eq!(
+        os_lines(&r, &options)[3..],
+        [
+            "OS fingerprint not ideal because: Missing a closed TCP port so results incomplete",
+            "Aggressive OS guesses: Linux 5.0 - 5.2 (97%)",
+            "No exact OS matches for host (test conditions non-ideal).",
+        ]
+    );
+    let quiet = ReportOptions { always_fingerprint: false, ..options };
+    assert!(!os_lines(&r, &quiet).iter().any(|l| l.starts_with("OS fingerprint not ideal")));
+}
+
+#[test]
+fn fingerprint_text_sets_g_and_picks_the_form() {
+    let fp = crate::SubjectFingerprint::parse(
+        "SCAN(V=7.93%E=4%D=11/27%OT=22%CT=%CU=40000%PV=N%G=Y%TM=6B08FF71%P=x86_64-unknown-linux)\nT2(R=N)\nT3(R=N)",
+    )
+    .unwrap();
+    assert_eq!(
+        fingerprint_text(&fp, FingerprintShown { wrapped: false, good: false }),
+        "SCAN(V=7.93%E=4%D=11/27%OT=22%CT=%CU=40000%PV=N%G=N%TM=6B08FF71%P=x86_64-unknown-linux)\nT2(R=N)\nT3(R=N)\n"
+    );
+    assert_eq!(
+        fingerprint_text(&fp, FingerprintShown { wrapped: true, good: true }),
+        "OS:SCAN(V=7.93%E=4%D=11/27%OT=22%CT=%CU=40000%PV=N%G=Y%TM=6B08FF71%P=x86_64\n\
+         OS:-unknown-linux)T2(R=N)T3(R=N)\n"
+    );
+}

@@ -35,6 +35,8 @@ pub struct ScanInfo {
     pub ports: Vec<u16>,
     /// `-v` count, as nmap's `<verbose level>`.
     pub verbose: u8,
+    /// `-d` level, as nmap's `<debugging level>`.
+    pub debugging: u8,
     /// The protocol whose ports are scanned (`None` for host discovery only).
     pub protocol: Option<Protocol>,
 }
@@ -96,7 +98,8 @@ pub struct PortsUsed {
 pub enum OsReport<'a> {
     Done {
         result: &'a scry_os::OsResult,
-        /// The subject fingerprint, with its `SCAN` line.
+        /// The subject fingerprint merged from every try, with the best
+        /// try's `SCAN` line.
         fingerprint: &'a scry_os::SubjectFingerprint,
         /// How nmap would print it (guessing, unreliable, not ideal).
         options: &'a scry_os::ReportOptions,
