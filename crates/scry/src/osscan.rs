@@ -10,6 +10,7 @@
 //! good), keeps the best try's matches, and prints the fingerprint merged
 //! from every try ([`SubjectFingerprint::merge`]).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -172,6 +173,9 @@ struct Target {
     mac: Mac,
     open: Option<u16>,
     closed: Option<u16>,
+    /// The UDP port of the first try U1 answered, used by later tries and
+    /// reported (nmap's `osscan_closedudpport`).
+    closed_udp: Cell<Option<u16>>,
 }
 
 fn first_in_state(ports: &BTreeMap<u16, PortResult>, state: PortState) -> Option<u16> {
@@ -197,7 +201,7 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
         if interrupted || (options.limit && (open.is_none() || closed.is_none())) {
             continue;
         }
-        targets.push(Target { ip, mac, open, closed });
+        targets.push(Target { ip, mac, open, closed, closed_udp: Cell::new(None) });
     }
     let mut best: HashMap<IpAddr, Outcome> = HashMap::new();
     let mut tries: HashMap<IpAddr, Vec<SubjectFingerprint>> = HashMap::new();
@@ -226,9 +230,15 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
         });
     }
     // Matched on the best try, printed merged from all of them (with the
-    // best try's SCAN line), as nmap prints it.
-    for (ip, outcome) in &mut best {
-        outcome.fingerprint.tests = SubjectFingerprint::merge(&tries[ip]).tests;
+    // best try's SCAN line but the UDP port found by any), as nmap prints it.
+    for target in &targets {
+        let ip = IpAddr::V4(target.ip);
+        let Some(outcome) = best.get_mut(&ip) else { continue };
+        outcome.fingerprint.tests = SubjectFingerprint::merge(&tries[&ip]).tests;
+        outcome.ports_used.closed_udp = target.closed_udp.get();
+        let cu = target.closed_udp.get().map_or(String::new(), |p| p.to_string());
+        let scan = outcome.fingerprint.scan.iter_mut().flat_map(|s| s.attrs.iter_mut());
+        scan.filter(|(a, _)| a == "CU").for_each(|(_, v)| *v = cu.clone());
     }
     Ok(best)
 }
@@ -243,14 +253,15 @@ fn evaluate(options: &OsOptions, target: &Target, exchange: &Exchange) -> Outcom
         unreliable: target.open.is_none() || target.closed.is_none(),
         always_fingerprint: options.always_fingerprint,
     };
+    if computed.fingerprint.test("U1").is_some_and(|t| t.get("R") == Some("Y"))
+        && target.closed_udp.get().is_none()
+    {
+        target.closed_udp.set(Some(exchange.set.closed_udp));
+    }
     let mut fingerprint = computed.fingerprint.clone();
     fingerprint.scan = Some(scan_test(target, exchange, &computed));
-    let u1_answered = fingerprint.test("U1").is_some_and(|t| t.get("R") == Some("Y"));
-    let ports_used = PortsUsed {
-        open_tcp: target.open,
-        closed_tcp: target.closed,
-        closed_udp: u1_answered.then_some(exchange.set.closed_udp),
-    };
+    let ports_used =
+        PortsUsed { open_tcp: target.open, closed_tcp: target.closed, closed_udp: target.closed_udp.get() };
     Outcome { computed, ports_used, result, fingerprint, report }
 }
 
@@ -271,7 +282,7 @@ fn scan_test(target: &Target, exchange: &Exchange, computed: &Computed) -> Subje
         ("D", format!("{month}/{day}")),
         ("OT", port(target.open)),
         ("CT", port(target.closed)),
-        ("CU", exchange.set.closed_udp.to_string()),
+        ("CU", port(target.closed_udp.get())),
         ("PV", if target.ip.is_private() { "Y" } else { "N" }.to_owned()),
         ("DS", computed.distance.map_or(String::new(), |d| d.to_string())),
         ("DC", dc.to_owned()),
@@ -365,8 +376,8 @@ fn live(options: &OsOptions, t: &Target, now: Duration) -> Live {
         open_tcp: t.open,
         // Without a known closed port nmap tries one that is probably closed.
         closed_tcp: t.closed.or_else(|| Some(rand::random_range(30000..=44780))),
-        // nmap picks a random port when no closed UDP port is known.
-        closed_udp: rand::random_range(30000..=65000),
+        // nmap picks a random one from 30000-44780 until U1 finds one closed.
+        closed_udp: t.closed_udp.get().unwrap_or_else(|| rand::random_range(30000..=44780)),
         tcp_port_base: rand::random_range(33000..=60000),
         udp_port: rand::random_range(33000..=60000),
         seq_base: rand::random(),
