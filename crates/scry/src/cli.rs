@@ -210,8 +210,9 @@ pub struct Args {
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
 
-    /// Debugging output; repeat (-dd) or give a level (-d2) for more. With
-    /// -O the fingerprint is printed after every result, as with -vv.
+    /// Debugging output, which implies -v; repeat (-dd) or give a level
+    /// (-d2) for more. With -O the fingerprint is printed after every
+    /// result, as with -vv.
     #[arg(short = 'd', action = ArgAction::Count)]
     pub debug: u8,
 
@@ -352,9 +353,19 @@ pub struct Args {
 }
 
 impl Args {
-    /// nmap's debugging level: -d and -dd count, -dN sets it.
-    pub fn debugging(&self) -> u8 {
-        self.debug.max(self.debug_level.unwrap_or(0))
+    /// Parses nmap-style arguments (see [`nmap_aliases`]), then folds the
+    /// debugging options into `debug` and `verbose` as nmap does: each -d
+    /// also counts as a -v, and -dN sets both levels to at least N (nmap
+    /// sets them to N where -dN stands; scry does not track the order).
+    pub fn parse_nmap(argv: impl IntoIterator<Item = OsString>) -> Args {
+        Args::parse_from(nmap_aliases(argv)).fold_debugging()
+    }
+
+    fn fold_debugging(mut self) -> Args {
+        let level = self.debug_level.take().unwrap_or(0);
+        self.verbose = self.verbose.saturating_add(self.debug).max(level);
+        self.debug = self.debug.max(level);
+        self
     }
 }
 
@@ -364,7 +375,7 @@ mod tests {
 
     fn parse(line: &str) -> Args {
         let argv = std::iter::once("scry").chain(line.split_whitespace()).map(OsString::from);
-        Args::try_parse_from(nmap_aliases(argv)).unwrap()
+        Args::try_parse_from(nmap_aliases(argv)).unwrap().fold_debugging()
     }
 
     #[test]
@@ -410,14 +421,20 @@ mod tests {
         assert_eq!(b.udp_payloads, Some(PathBuf::from("my.payloads")));
     }
 
+    /// (debugging, verbose) as nmap 7.93 writes them in its XML for the
+    /// same options.
     #[test]
-    fn debugging_counts_or_takes_a_glued_level() {
-        assert_eq!(parse("198.18.0.1").debugging(), 0);
-        assert_eq!(parse("-d 198.18.0.1").debugging(), 1);
-        assert_eq!(parse("-dd -v 198.18.0.1").debugging(), 2);
-        assert_eq!(parse("-d3 198.18.0.1").debugging(), 3);
-        let a = parse("-d0 -dv 198.18.0.1");
-        assert_eq!((a.debugging(), a.verbose), (1, 1));
+    fn debugging_counts_or_takes_a_glued_level_and_implies_verbose() {
+        let levels = |line: &str| {
+            let a = parse(&format!("{line} 198.18.0.1"));
+            (a.debug, a.verbose)
+        };
+        assert_eq!(levels(""), (0, 0));
+        assert_eq!(levels("-d"), (1, 1));
+        assert_eq!(levels("-d3"), (3, 3));
+        assert_eq!(levels("-dd -v"), (2, 3));
+        assert_eq!(levels("-vv"), (0, 2));
+        assert_eq!(levels("-d0 -dv"), (1, 2));
     }
 
     #[test]

@@ -294,7 +294,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         hosts: targets.len(),
         ports: ports.clone(),
         verbose: args.verbose,
-        debugging: args.debugging(),
+        debugging: args.debug,
         protocol: Some(protocol),
     };
     let plan = Plan {
@@ -348,7 +348,7 @@ fn pre_discovery(
         hosts: targets.len(),
         ports: Vec::new(),
         verbose: args.verbose,
-        debugging: args.debugging(),
+        debugging: args.debug,
         protocol: None,
     };
     let plan = discovery_plan(args, targets.clone(), route, next_hops.clone(), methods, info)?;
@@ -449,7 +449,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         hosts: targets.len(),
         ports: Vec::new(),
         verbose: args.verbose,
-        debugging: args.debugging(),
+        debugging: args.debug,
         protocol: None,
     };
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);

@@ -53,7 +53,7 @@ pub struct OsOptions {
     pub osscan_guess: bool,
     /// `-d` or `-vv`: print the fingerprint after every result.
     pub always_fingerprint: bool,
-    /// `-v` or `-d`: say on stderr when a host is tried again.
+    /// `-v` (or `-d`): say on stderr when a host is tried again.
     pub verbose: bool,
     /// `--osscan-limit`: skip hosts without an open and a closed TCP port.
     pub limit: bool,

@@ -360,6 +360,15 @@ fn scry_fingerprints_like_nmap() {
     let ips: Vec<Ipv4Addr> = lab.targets().iter().map(|t| t.ipv4()).collect();
     let run = run_both(lab.scanner(), &format!("{OPEN},{CLOSED}"), &ips);
     let Run { nmap, nmap_xml, nmap_gnmap, normal, xml, gnmap, scry } = &run;
+    // -d implies -v in both.
+    let levels = |x: &str| -> Vec<String> {
+        x.lines()
+            .filter(|l| l.starts_with("<verbose ") || l.starts_with("<debugging "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(levels(xml), levels(nmap_xml));
+    assert_eq!(levels(xml), [r#"<verbose level="1"/>"#, r#"<debugging level="1"/>"#]);
     let db = Database::load(&[NMAP_DB]).unwrap();
     let mut problems = Vec::new();
     for (i, &ip) in ips.iter().enumerate() {
