@@ -5,7 +5,8 @@
 //! (output.cc) and `FingerPrintResults::populateClassification`:
 //!
 //! * "OS details:" lists the perfect matches, unless there are more than 8
-//!   ("Too many fingerprints match this host to give specific OS details").
+//!   ("Too many fingerprints match this host to give specific OS details")
+//!   and debugging (`-d`) is off, or nmap's 36 results overflowed.
 //! * Without a perfect match, "Aggressive OS guesses:" is printed only with
 //!   `--osscan-guess` or when the test conditions were not ideal; it lists at
 //!   most 10 matches, each within 10 points of the best (strictly more than
@@ -49,6 +50,9 @@ pub struct ReportOptions {
     /// fingerprint follows every result, and a guess says why the
     /// conditions were not ideal.
     pub always_fingerprint: bool,
+    /// `-d`: more than 8 perfect matches are still named; nmap calls them
+    /// "too many" only without debugging (or past its 36 results).
+    pub debugging: bool,
 }
 
 /// How nmap prints the subject fingerprint after the OS lines
@@ -70,7 +74,7 @@ pub fn fingerprint_shown(result: &OsResult, options: &ReportOptions) -> Option<F
     let ideal = options.omit_reason.is_none();
     let lines = FingerprintShown { wrapped: false, good: false };
     match result.status {
-        _ if too_many(result) => options.always_fingerprint.then_some(lines),
+        _ if too_many(result, options) => options.always_fingerprint.then_some(lines),
         MatchStatus::Success if result.perfect > 0 => {
             options.always_fingerprint.then_some(FingerprintShown { wrapped: true, good: ideal })
         }
@@ -239,14 +243,14 @@ pub fn class_lines(c: &Classification<'_>, guess: bool) -> Vec<String> {
 }
 
 /// Whether nmap would call this "too many fingerprints".
-fn too_many(result: &OsResult) -> bool {
-    result.status == MatchStatus::TooManyMatches || result.perfect > MAX_DETAILS
+fn too_many(result: &OsResult, options: &ReportOptions) -> bool {
+    result.status == MatchStatus::TooManyMatches || (result.perfect > MAX_DETAILS && !options.debugging)
 }
 
 /// The matches nmap names (its XML `osmatch` elements): the perfect ones, or
 /// without any, up to 10 guesses within 10 points of the best.
-pub fn listed_matches(result: &OsResult) -> &[OsMatch] {
-    if result.status != MatchStatus::Success || too_many(result) {
+pub fn listed_matches<'a>(result: &'a OsResult, options: &ReportOptions) -> &'a [OsMatch] {
+    if result.status != MatchStatus::Success || too_many(result, options) {
         return &[];
     }
     if result.perfect > 0 {
@@ -257,9 +261,10 @@ pub fn listed_matches(result: &OsResult) -> &[OsMatch] {
     &result.matches[..n]
 }
 
-/// "OS details: A, B" when there are 1 to 8 perfect matches.
-pub fn details_line(result: &OsResult) -> Option<String> {
-    if result.status != MatchStatus::Success || too_many(result) || result.perfect == 0 {
+/// "OS details: A, B" when there are 1 to 8 perfect matches (any number
+/// with [`ReportOptions::debugging`]).
+pub fn details_line(result: &OsResult, options: &ReportOptions) -> Option<String> {
+    if result.status != MatchStatus::Success || too_many(result, options) || result.perfect == 0 {
         return None;
     }
     let names: Vec<&str> = result.matches[..result.perfect].iter().map(|m| &*m.name).collect();
@@ -267,12 +272,12 @@ pub fn details_line(result: &OsResult) -> Option<String> {
 }
 
 /// "Aggressive OS guesses: A (96%), B (92%)" when there is no perfect match.
-pub fn guesses_line(result: &OsResult) -> Option<String> {
-    if result.status != MatchStatus::Success || too_many(result) || result.perfect > 0 {
+pub fn guesses_line(result: &OsResult, options: &ReportOptions) -> Option<String> {
+    if result.status != MatchStatus::Success || too_many(result, options) || result.perfect > 0 {
         return None;
     }
     let list: Vec<String> =
-        listed_matches(result).iter().map(|m| format!("{} ({}%)", m.name, m.percent())).collect();
+        listed_matches(result, options).iter().map(|m| format!("{} ({}%)", m.name, m.percent())).collect();
     (!list.is_empty()).then(|| format!("Aggressive OS guesses: {}", list.join(", ")))
 }
 
@@ -280,7 +285,7 @@ pub fn guesses_line(result: &OsResult) -> Option<String> {
 /// follow them (see [`fingerprint_shown`]).
 pub fn os_lines(result: &OsResult, options: &ReportOptions) -> Vec<String> {
     let mut out = Vec::new();
-    if options.unreliable && !too_many(result) {
+    if options.unreliable && !too_many(result, options) {
         out.push(
             "Warning: OSScan results may be unreliable because we could not find at least 1 open and 1 closed port"
                 .to_owned(),
@@ -290,16 +295,16 @@ pub fn os_lines(result: &OsResult, options: &ReportOptions) -> Vec<String> {
     let guess = options.osscan_guess || reason.is_some();
     out.extend(class_lines(&classify(result), guess));
     match result.status {
-        _ if too_many(result) => {
+        _ if too_many(result, options) => {
             out.push("Too many fingerprints match this host to give specific OS details".to_owned());
         }
-        MatchStatus::Success if result.perfect > 0 => out.extend(details_line(result)),
+        MatchStatus::Success if result.perfect > 0 => out.extend(details_line(result, options)),
         MatchStatus::Success => {
             if let (Some(r), true) = (reason, options.always_fingerprint) {
                 out.push(format!("OS fingerprint not ideal because: {r}"));
             }
             if guess {
-                out.extend(guesses_line(result));
+                out.extend(guesses_line(result, options));
             }
             out.push(match reason {
                 None => "No exact OS matches for host (If you know what OS is running on it, see https://nmap.org/submit/ ).".to_owned(),

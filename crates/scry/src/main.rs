@@ -316,6 +316,7 @@ fn os_options(
         osscan_guess: args.osscan_guess,
         always_fingerprint: args.debug > 0 || args.verbose > 1,
         verbose: args.verbose > 0,
+        debugging: args.debug > 0,
         limit: args.osscan_limit,
         stop,
     })

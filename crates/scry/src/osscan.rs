@@ -55,6 +55,8 @@ pub struct OsOptions {
     pub always_fingerprint: bool,
     /// `-v` (or `-d`): say on stderr when a host is tried again.
     pub verbose: bool,
+    /// `-d`: name more than 8 perfect matches too.
+    pub debugging: bool,
     /// `--osscan-limit`: skip hosts without an open and a closed TCP port.
     pub limit: bool,
     /// Set by Ctrl-C/SIGTERM: finish the try with the replies so far.
@@ -252,6 +254,7 @@ fn evaluate(options: &OsOptions, target: &Target, exchange: &Exchange) -> Outcom
         omit_reason: computed.poor_conditions.first().cloned(),
         unreliable: target.open.is_none() || target.closed.is_none(),
         always_fingerprint: options.always_fingerprint,
+        debugging: options.debugging,
     };
     if computed.fingerprint.test("U1").is_some_and(|t| t.get("R") == Some("Y"))
         && target.closed_udp.get().is_none()

@@ -114,7 +114,9 @@ fn names_first(list: &str, name: &str) -> bool {
 /// The first listed match for `fp` with nmap's database.
 fn top_for(db: &Database, fp: &SubjectFingerprint) -> Option<String> {
     let result = Matcher::new(db).match_subject(fp);
-    scry_os::report::listed_matches(&result).first().map(|m| m.name.to_string())
+    scry_os::report::listed_matches(&result, &scry_os::ReportOptions::default())
+        .first()
+        .map(|m| m.name.to_string())
 }
 
 /// `fp` with its SEQ test replaced by `seq`'s (or removed).

@@ -57,7 +57,7 @@ fn perfect_matches_give_details_and_classes() {
             "OS details: Linux 2.6.32, Linux 3.2 - 4.9",
         ]
     );
-    assert_eq!(listed_matches(&r).len(), 2);
+    assert_eq!(listed_matches(&r, &ReportOptions::default()).len(), 2);
 }
 
 #[test]
@@ -100,10 +100,13 @@ fn guesses_need_osscan_guess_or_a_reason() {
 fn guesses_stop_at_ten_and_within_ten_points() {
     let many: Vec<OsMatch> =
         (0..12).map(|i| entry(&format!("OS {i}"), 0.99 - f64::from(i) * 0.001, vec![])).collect();
-    assert_eq!(listed_matches(&result(many)).len(), 10);
+    assert_eq!(listed_matches(&result(many), &ReportOptions::default()).len(), 10);
     // Strictly more than best - 0.10: 0.89 is out when the best is 0.99.
     let edge = vec![entry("A", 0.99, vec![]), entry("B", 0.8901, vec![]), entry("C", 0.89, vec![])];
-    assert_eq!(guesses_line(&result(edge)).unwrap(), "Aggressive OS guesses: A (99%), B (89%)");
+    assert_eq!(
+        guesses_line(&result(edge), &ReportOptions::default()).unwrap(),
+        "Aggressive OS guesses: A (99%), B (89%)"
+    );
 }
 
 #[test]
@@ -120,9 +123,21 @@ fn more_than_eight_perfect_matches_are_too_many() {
     let lines = os_lines(&r, &ReportOptions::default());
     assert_eq!(lines.last().unwrap(), "Too many fingerprints match this host to give specific OS details");
     assert_eq!(lines[0], "Device type: general purpose");
-    assert!(listed_matches(&r).is_empty());
-    assert_eq!(details_line(&r), None);
+    assert!(listed_matches(&r, &ReportOptions::default()).is_empty());
+    assert_eq!(details_line(&r, &ReportOptions::default()), None);
+    // Under -d nmap names them all (output.cc: `num_perfect_matches <= 8 ||
+    // o.debugging`), and prints the fingerprint after them.
+    let debugging = ReportOptions { debugging: true, always_fingerprint: true, ..ReportOptions::default() };
+    let lines = os_lines(&r, &debugging);
+    let names: Vec<String> = (0..9).map(|i| format!("OS {i}")).collect();
+    assert_eq!(lines.last().unwrap(), &format!("OS details: {}", names.join(", ")));
+    assert_eq!(listed_matches(&r, &debugging).len(), 9);
+    assert_eq!(fingerprint_shown(&r, &debugging), Some(FingerprintShown { wrapped: true, good: true }));
     let too_many = OsResult { status: MatchStatus::TooManyMatches, ..r };
+    assert_eq!(
+        os_lines(&too_many, &debugging),
+        ["Too many fingerprints match this host to give specific OS details"]
+    );
     assert_eq!(
         os_lines(&too_many, &ReportOptions::default()),
         ["Too many fingerprints match this host to give specific OS details"]

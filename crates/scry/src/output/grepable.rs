@@ -96,8 +96,8 @@ impl<W: Write> Sink for Grepable<W> {
         if !std::mem::take(&mut self.line_open) {
             return Ok(());
         }
-        if let OsReport::Done { result, fingerprint, .. } = os {
-            write!(self.out, "{}", os_fields(result, fingerprint))?;
+        if let OsReport::Done { result, fingerprint, options, .. } = os {
+            write!(self.out, "{}", os_fields(result, fingerprint, options))?;
         }
         writeln!(self.out)?;
         self.out.flush()
@@ -120,10 +120,15 @@ impl<W: Write> Sink for Grepable<W> {
 
 /// nmap's OS fields of a `Ports:` line: `OS:` with the perfect matches,
 /// `Seq Index:` (SEQ's `SP`, in decimal) and `IP ID Seq:` (SEQ's `TI`).
-fn os_fields(result: &scry_os::OsResult, fingerprint: &scry_os::SubjectFingerprint) -> String {
+fn os_fields(
+    result: &scry_os::OsResult,
+    fingerprint: &scry_os::SubjectFingerprint,
+    options: &scry_os::ReportOptions,
+) -> String {
     let mut out = String::new();
     if result.perfect > 0 {
-        let names: Vec<&str> = scry_os::report::listed_matches(result).iter().map(|m| &*m.name).collect();
+        let names: Vec<&str> =
+            scry_os::report::listed_matches(result, options).iter().map(|m| &*m.name).collect();
         if !names.is_empty() {
             out += &format!("\tOS: {}", names.join(" | "));
         }

@@ -170,7 +170,7 @@ impl<W: Write> Xml<W> {
                 self.newline()?;
             }
         }
-        for m in scry_os::report::listed_matches(result) {
+        for m in scry_os::report::listed_matches(result, options) {
             let (accuracy, line) = (m.percent().to_string(), m.line.to_string());
             self.open("osmatch", &[("name", &m.name), ("accuracy", &accuracy), ("line", &line)])?;
             self.newline()?;
