@@ -135,6 +135,7 @@ impl Sink for OsDetect {
                     Some(o) => OsReport::Done {
                         result: &o.result,
                         fingerprint: &o.fingerprint,
+                        sequence: o.last_seq.as_ref(),
                         options: &o.report,
                         distance: o.computed.distance,
                         ports_used: o.ports_used,
@@ -156,6 +157,8 @@ struct Outcome {
     /// The SCAN line and tests; once all tries are done, the tests of every
     /// try merged.
     fingerprint: SubjectFingerprint,
+    /// Once all tries are done, the last try's SEQ test.
+    last_seq: Option<SubjectTest>,
     report: ReportOptions,
 }
 
@@ -221,6 +224,9 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
         for (target, exchange) in pending.iter().zip(exchanges) {
             let outcome = evaluate(options, target, &exchange);
             tries.entry(IpAddr::V4(target.ip)).or_default().push(outcome.computed.fingerprint.clone());
+            if attempt > 1 && outcome.perfect() && options.verbose {
+                eprintln!("WARNING: OS didn't match until try #{attempt}");
+            }
             let better = best.get(&IpAddr::V4(target.ip)).map_or(true, |b| outcome.accuracy() > b.accuracy());
             if better {
                 best.insert(IpAddr::V4(target.ip), outcome);
@@ -237,6 +243,7 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
         let ip = IpAddr::V4(target.ip);
         let Some(outcome) = best.get_mut(&ip) else { continue };
         outcome.fingerprint.tests = SubjectFingerprint::merge(&tries[&ip]).tests;
+        outcome.last_seq = tries[&ip].last().and_then(|fp| fp.test("SEQ")).cloned();
         outcome.ports_used.closed_udp = target.closed_udp.get();
         let cu = target.closed_udp.get().map_or(String::new(), |p| p.to_string());
         let scan = outcome.fingerprint.scan.iter_mut().flat_map(|s| s.attrs.iter_mut());
@@ -265,7 +272,7 @@ fn evaluate(options: &OsOptions, target: &Target, exchange: &Exchange) -> Outcom
     fingerprint.scan = Some(scan_test(target, exchange, &computed));
     let ports_used =
         PortsUsed { open_tcp: target.open, closed_tcp: target.closed, closed_udp: target.closed_udp.get() };
-    Outcome { computed, ports_used, result, fingerprint, report }
+    Outcome { computed, ports_used, result, fingerprint, last_seq: None, report }
 }
 
 /// nmap's informational `SCAN(...)` test, with scry's version.

@@ -548,6 +548,7 @@ fn three_tries_print_one_merged_fingerprint_like_nmap() {
     assert!(run.nmap.contains(&retried), "nmap:\n{}", run.nmap);
     assert!(run.scry.stderr.contains(&retried), "scry:\n{}", run.scry.stderr);
     assert_eq!(os_lines(ours), os_lines(theirs), "scry\n{ours}\nnmap\n{theirs}");
+    assert_eq!(ports_line(&run.gnmap, ip), ports_line(&run.nmap_gnmap, ip), "{ip}: grepable");
     let printed_fp = SubjectFingerprint::parse(&printed(ours).expect("scry's fingerprint")).unwrap();
     let record = run.scry.records_of("os").next().expect("os record");
     let json_fp = SubjectFingerprint::parse(record["fingerprint"].as_str().unwrap()).unwrap();

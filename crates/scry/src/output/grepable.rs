@@ -96,8 +96,8 @@ impl<W: Write> Sink for Grepable<W> {
         if !std::mem::take(&mut self.line_open) {
             return Ok(());
         }
-        if let OsReport::Done { result, fingerprint, options, .. } = os {
-            write!(self.out, "{}", os_fields(result, fingerprint, options))?;
+        if let OsReport::Done { result, sequence, options, .. } = os {
+            write!(self.out, "{}", os_fields(result, *sequence, options))?;
         }
         writeln!(self.out)?;
         self.out.flush()
@@ -119,10 +119,10 @@ impl<W: Write> Sink for Grepable<W> {
 }
 
 /// nmap's OS fields of a `Ports:` line: `OS:` with the perfect matches,
-/// `Seq Index:` (SEQ's `SP`, in decimal) and `IP ID Seq:` (SEQ's `TI`).
+/// `Seq Index:` (`seq`'s `SP`, in decimal) and `IP ID Seq:` (its `TI`).
 fn os_fields(
     result: &scry_os::OsResult,
-    fingerprint: &scry_os::SubjectFingerprint,
+    seq: Option<&scry_os::SubjectTest>,
     options: &scry_os::ReportOptions,
 ) -> String {
     let mut out = String::new();
@@ -133,7 +133,6 @@ fn os_fields(
             out += &format!("\tOS: {}", names.join(" | "));
         }
     }
-    let seq = fingerprint.test("SEQ");
     if let Some(index) = seq.and_then(|t| t.get("SP")).and_then(|sp| u32::from_str_radix(sp, 16).ok()) {
         out += &format!("\tSeq Index: {index}");
     }
@@ -223,6 +222,20 @@ mod tests {
             String::from_utf8(out).unwrap(),
             "Host: 198.18.0.10 ()\tStatus: Up\nHost: 198.18.0.10 ()\tPorts: 22/open/tcp//ssh///\tIgnored State: filtered (1)\n"
         );
+    }
+
+    /// The sequence fields come from the SEQ test given (the last try's),
+    /// not from the printed fingerprint.
+    #[test]
+    fn os_fields_read_the_given_seq_test() {
+        let result =
+            scry_os::OsResult { status: scry_os::MatchStatus::NoMatches, matches: Vec::new(), perfect: 0 };
+        let seq = scry_os::SubjectTest::new("SEQ", [("SP", "105"), ("GCD", "1"), ("TI", "Z")]);
+        assert_eq!(
+            os_fields(&result, Some(&seq), &scry_os::ReportOptions::default()),
+            "\tSeq Index: 261\tIP ID Seq: All zeros"
+        );
+        assert_eq!(os_fields(&result, None, &scry_os::ReportOptions::default()), "");
     }
 
     #[test]

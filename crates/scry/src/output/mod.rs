@@ -101,6 +101,9 @@ pub enum OsReport<'a> {
         /// The subject fingerprint merged from every try, with the best
         /// try's `SCAN` line.
         fingerprint: &'a scry_os::SubjectFingerprint,
+        /// The last try's SEQ test: nmap's sequence reports (grepable
+        /// `Seq Index`, `IP ID Seq`) come from the last try.
+        sequence: Option<&'a scry_os::SubjectTest>,
         /// How nmap would print it (guessing, unreliable, not ideal).
         options: &'a scry_os::ReportOptions,
         /// Hops to the host, when measured or guessed.

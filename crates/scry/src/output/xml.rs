@@ -297,7 +297,7 @@ impl<W: Write> Sink for Xml<W> {
         if !std::mem::take(&mut self.host_open) {
             return Ok(());
         }
-        if let OsReport::Done { result, fingerprint, options, distance, ports_used } = os {
+        if let OsReport::Done { result, fingerprint, options, distance, ports_used, .. } = os {
             self.os_element(result, fingerprint, options, ports_used)?;
             if let Some(d) = distance {
                 self.empty("distance", &[("value", &d.to_string())])?;
