@@ -15,6 +15,7 @@
 //! SEQ probe 1 also makes T1, and the six SEQ replies also make OPS and WIN.
 //! No I/O and no clock: times are given.
 
+pub use scry_packet::checksum::crc32;
 use scry_packet::{Frame, IpHeader, Tcp, TcpFlags, Transport};
 
 use crate::probes::{OsProbe, ProbeSet, IE1_CODE, SEQ_PROBES, U1_FILL, U1_IP_ID, U1_IP_LEN};
@@ -378,9 +379,9 @@ fn t_test(sent_seq: u32, sent_ack: u32, n: u8, ip: &IpHeader, tcp: &Tcp) -> Subj
         attrs.push(("O", option_string(tcp)));
     }
     let rd = if tcp.flags.contains(TcpFlags::RST) && !tcp.payload.is_empty() {
-        // Only the kept prefix of the payload is known; resets carry short
-        // texts, well within it.
-        format!("{:08X}", crc32(tcp.payload.prefix()))
+        // Over all of the data, however long (Nmap book, "TCP/IP
+        // Fingerprinting Methods", RST data checksum).
+        format!("{:08X}", tcp.payload.crc32())
     } else {
         "0".to_owned()
     };
@@ -489,16 +490,4 @@ pub fn option_string(tcp: &Tcp) -> String {
         rest = &rest[need..];
     }
     out
-}
-
-/// CRC-32 (IEEE 802.3, reflected, as zlib and nmap's `nbase_crc32`).
-pub fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= u32::from(byte);
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
 }

@@ -5,7 +5,8 @@
 //! (output.cc) and `FingerPrintResults::populateClassification`:
 //!
 //! * "OS details:" lists the perfect matches, unless there are more than 8
-//!   ("Too many fingerprints match this host to give specific OS details").
+//!   ("Too many fingerprints match this host to give specific OS details")
+//!   and debugging (`-d`) is off, or nmap's 36 results overflowed.
 //! * Without a perfect match, "Aggressive OS guesses:" is printed only with
 //!   `--osscan-guess` or when the test conditions were not ideal; it lists at
 //!   most 10 matches, each within 10 points of the best (strictly more than
@@ -20,6 +21,7 @@ use serde::Serialize;
 
 use crate::db::OsClass;
 use crate::matcher::{percent, MatchStatus, OsMatch, OsResult, MAX_MATCHES};
+use crate::subject::SubjectFingerprint;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +46,57 @@ pub struct ReportOptions {
     pub omit_reason: Option<String>,
     /// Not both an open and a closed TCP port were found.
     pub unreliable: bool,
+    /// `-d` or `-vv` (nmap's `o.debugging || o.verbose > 1`): the
+    /// fingerprint follows every result, and a guess says why the
+    /// conditions were not ideal.
+    pub always_fingerprint: bool,
+    /// `-d`: more than 8 perfect matches are still named; nmap calls them
+    /// "too many" only without debugging (or past its 36 results).
+    pub debugging: bool,
+}
+
+/// How nmap prints the subject fingerprint after the OS lines
+/// (output.cc `write_merged_fpr`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FingerprintShown {
+    /// Wrapped in `OS:` lines for submission, else one test per line.
+    pub wrapped: bool,
+    /// The SCAN line's `G`: fit to submit.
+    pub good: bool,
+}
+
+/// Whether and how nmap 7.93's `printosscanoutput` prints the fingerprint:
+/// always wrapped, `G=Y`, when it asks for a submission (no perfect match,
+/// ideal conditions); with [`ReportOptions::always_fingerprint`] also after
+/// a perfect match (wrapped, `G` as the conditions), and one test per line
+/// with `G=N` after a result under non-ideal conditions or too many matches.
+pub fn fingerprint_shown(result: &OsResult, options: &ReportOptions) -> Option<FingerprintShown> {
+    let ideal = options.omit_reason.is_none();
+    let lines = FingerprintShown { wrapped: false, good: false };
+    match result.status {
+        _ if too_many(result, options) => options.always_fingerprint.then_some(lines),
+        MatchStatus::Success if result.perfect > 0 => {
+            options.always_fingerprint.then_some(FingerprintShown { wrapped: true, good: ideal })
+        }
+        _ if ideal => Some(FingerprintShown { wrapped: true, good: true }),
+        _ => options.always_fingerprint.then_some(lines),
+    }
+}
+
+/// The fingerprint as [`fingerprint_shown`] says, SCAN line first with its
+/// `G` set accordingly; ends with a line break.
+pub fn fingerprint_text(fingerprint: &SubjectFingerprint, shown: FingerprintShown) -> String {
+    let mut fp = fingerprint.clone();
+    if let Some(scan) = fp.scan.as_mut() {
+        for (_, value) in scan.attrs.iter_mut().filter(|(a, _)| a == "G") {
+            *value = if shown.good { "Y" } else { "N" }.to_owned();
+        }
+    }
+    if shown.wrapped {
+        fp.to_wrapped(true)
+    } else {
+        fp.to_lines(true)
+    }
 }
 
 /// One deduplicated class and the accuracy of the best match carrying it.
@@ -190,14 +243,14 @@ pub fn class_lines(c: &Classification<'_>, guess: bool) -> Vec<String> {
 }
 
 /// Whether nmap would call this "too many fingerprints".
-fn too_many(result: &OsResult) -> bool {
-    result.status == MatchStatus::TooManyMatches || result.perfect > MAX_DETAILS
+fn too_many(result: &OsResult, options: &ReportOptions) -> bool {
+    result.status == MatchStatus::TooManyMatches || (result.perfect > MAX_DETAILS && !options.debugging)
 }
 
 /// The matches nmap names (its XML `osmatch` elements): the perfect ones, or
 /// without any, up to 10 guesses within 10 points of the best.
-pub fn listed_matches(result: &OsResult) -> &[OsMatch] {
-    if result.status != MatchStatus::Success || too_many(result) {
+pub fn listed_matches<'a>(result: &'a OsResult, options: &ReportOptions) -> &'a [OsMatch] {
+    if result.status != MatchStatus::Success || too_many(result, options) {
         return &[];
     }
     if result.perfect > 0 {
@@ -208,9 +261,10 @@ pub fn listed_matches(result: &OsResult) -> &[OsMatch] {
     &result.matches[..n]
 }
 
-/// "OS details: A, B" when there are 1 to 8 perfect matches.
-pub fn details_line(result: &OsResult) -> Option<String> {
-    if result.status != MatchStatus::Success || too_many(result) || result.perfect == 0 {
+/// "OS details: A, B" when there are 1 to 8 perfect matches (any number
+/// with [`ReportOptions::debugging`]).
+pub fn details_line(result: &OsResult, options: &ReportOptions) -> Option<String> {
+    if result.status != MatchStatus::Success || too_many(result, options) || result.perfect == 0 {
         return None;
     }
     let names: Vec<&str> = result.matches[..result.perfect].iter().map(|m| &*m.name).collect();
@@ -218,21 +272,20 @@ pub fn details_line(result: &OsResult) -> Option<String> {
 }
 
 /// "Aggressive OS guesses: A (96%), B (92%)" when there is no perfect match.
-pub fn guesses_line(result: &OsResult) -> Option<String> {
-    if result.status != MatchStatus::Success || too_many(result) || result.perfect > 0 {
+pub fn guesses_line(result: &OsResult, options: &ReportOptions) -> Option<String> {
+    if result.status != MatchStatus::Success || too_many(result, options) || result.perfect > 0 {
         return None;
     }
     let list: Vec<String> =
-        listed_matches(result).iter().map(|m| format!("{} ({}%)", m.name, m.percent())).collect();
+        listed_matches(result, options).iter().map(|m| format!("{} ({}%)", m.name, m.percent())).collect();
     (!list.is_empty()).then(|| format!("Aggressive OS guesses: {}", list.join(", ")))
 }
 
-/// nmap's report lines, in order, without the fingerprint block that nmap
-/// prints after "No exact OS matches" / "No OS matches" when the conditions
-/// were ideal (use [`crate::SubjectFingerprint::to_wrapped`] for that).
+/// nmap's report lines, in order, without the fingerprint block that may
+/// follow them (see [`fingerprint_shown`]).
 pub fn os_lines(result: &OsResult, options: &ReportOptions) -> Vec<String> {
     let mut out = Vec::new();
-    if options.unreliable && !too_many(result) {
+    if options.unreliable && !too_many(result, options) {
         out.push(
             "Warning: OSScan results may be unreliable because we could not find at least 1 open and 1 closed port"
                 .to_owned(),
@@ -242,13 +295,16 @@ pub fn os_lines(result: &OsResult, options: &ReportOptions) -> Vec<String> {
     let guess = options.osscan_guess || reason.is_some();
     out.extend(class_lines(&classify(result), guess));
     match result.status {
-        _ if too_many(result) => {
+        _ if too_many(result, options) => {
             out.push("Too many fingerprints match this host to give specific OS details".to_owned());
         }
-        MatchStatus::Success if result.perfect > 0 => out.extend(details_line(result)),
+        MatchStatus::Success if result.perfect > 0 => out.extend(details_line(result, options)),
         MatchStatus::Success => {
+            if let (Some(r), true) = (reason, options.always_fingerprint) {
+                out.push(format!("OS fingerprint not ideal because: {r}"));
+            }
             if guess {
-                out.extend(guesses_line(result));
+                out.extend(guesses_line(result, options));
             }
             out.push(match reason {
                 None => "No exact OS matches for host (If you know what OS is running on it, see https://nmap.org/submit/ ).".to_owned(),

@@ -148,6 +148,41 @@ impl SubjectFingerprint {
     }
 }
 
+/// The order nmap prints tests in (osscan.cc `FingerTest_lessthan`).
+const TEST_ORDER: [&str; 13] =
+    ["SEQ", "OPS", "WIN", "ECN", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "U1", "IE"];
+
+impl SubjectFingerprint {
+    /// The tests of several tries at one host, merged as nmap 7.93 prints
+    /// them (osscan.cc `mergeFPs`); `scan` is left empty.
+    ///
+    /// Tests come in nmap's order (`SEQ` ... `IE`; names nmap does not know
+    /// last), tries in order within a name. A test is dropped when an
+    /// earlier kept test of the same name has the same attribute *names* in
+    /// the same order: nmap's `test_match_literal` compares names, not
+    /// values. So a test whose values change between tries keeps the first
+    /// try's values, and only a test whose attributes come and go
+    /// (`T2(R=N)` then `T2(R=Y%DF=...)`, `SEQ` with and without `II`) is
+    /// printed once per form.
+    pub fn merge<'a>(tries: impl IntoIterator<Item = &'a SubjectFingerprint>) -> SubjectFingerprint {
+        let rank = |t: &SubjectTest| TEST_ORDER.iter().position(|n| *n == t.name).unwrap_or(TEST_ORDER.len());
+        let mut all: Vec<&SubjectTest> = tries.into_iter().flat_map(|fp| &fp.tests).collect();
+        all.sort_by_key(|t| rank(t));
+        let same_form = |a: &SubjectTest, b: &SubjectTest| {
+            a.name == b.name
+                && a.attrs.len() == b.attrs.len()
+                && a.attrs.iter().zip(&b.attrs).all(|(x, y)| x.0 == y.0)
+        };
+        let mut merged = SubjectFingerprint::default();
+        for test in all {
+            if !merged.tests.iter().any(|kept| same_form(kept, test)) {
+                merged.tests.push(test.clone());
+            }
+        }
+        merged
+    }
+}
+
 impl fmt::Display for SubjectFingerprint {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.to_lines(true))

@@ -150,7 +150,10 @@ fn localhost_fingerprint_gives_nmap_793_guesses() {
 
     let db = Database::load(&[SYSTEM_DB]).unwrap_or_else(|e| panic!("{e}"));
     let result = Matcher::new(&db).match_subject(&subject);
-    assert_eq!(scry_os::report::guesses_line(&result).as_deref(), Some(expected));
+    assert_eq!(
+        scry_os::report::guesses_line(&result, &scry_os::ReportOptions::default()).as_deref(),
+        Some(expected)
+    );
     let options = scry_os::ReportOptions { osscan_guess: true, ..Default::default() };
     let lines = scry_os::report::os_lines(&result, &options);
     assert_eq!(

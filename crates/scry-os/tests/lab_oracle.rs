@@ -65,7 +65,10 @@ fn scry_guesses(
     offsets: &[usize],
 ) -> Vec<Guess> {
     let result = Matcher::with_options(db, options).match_subject(subject);
-    report::listed_matches(&result).iter().map(|m| Guess::from_scry(db, m, offsets)).collect()
+    report::listed_matches(&result, &scry_os::ReportOptions::default())
+        .iter()
+        .map(|m| Guess::from_scry(db, m, offsets))
+        .collect()
 }
 
 /// Compares nmap's and scry's matches for every target; returns the

@@ -1,4 +1,5 @@
-//! Internet checksums (RFC 1071), full and incremental (RFC 1624).
+//! Internet checksums (RFC 1071), full and incremental (RFC 1624), and the
+//! CRC-32 nmap takes of a reset's data.
 //!
 //! Full sums lean on etherparse's `Sum16BitWords`; the incremental update is
 //! what the hot-path templates use to patch a frame without re-summing it.
@@ -67,6 +68,29 @@ pub fn update_bytes(old_sum: u16, old: &[u8], new: &[u8]) -> u16 {
     !(sum as u16)
 }
 
+/// CRC-32 lookup table, one entry per byte value (reflected polynomial).
+const CRC32_TABLE: [u32; 256] = {
+    let mut table = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut crc = i as u32;
+        let mut bit = 0;
+        while bit < 8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            bit += 1;
+        }
+        table[i] = crc;
+        i += 1;
+    }
+    table
+};
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib and nmap's `nbase_crc32`): the
+/// `RD` value of nmap's T1-T7 tests is this over a reset's whole TCP data.
+pub fn crc32(data: &[u8]) -> u32 {
+    !data.iter().fold(!0u32, |crc, &byte| (crc >> 8) ^ CRC32_TABLE[usize::from((crc as u8) ^ byte)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,5 +110,11 @@ mod tests {
         let after = checksum(&data);
         assert_eq!(update16(before, 0x000a, 0x0102), after);
         assert_eq!(update_bytes(before, &[0, 10], &[1, 2]), after);
+    }
+
+    #[test]
+    fn crc32_is_the_ieee_check_value() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
     }
 }

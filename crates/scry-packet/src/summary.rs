@@ -10,12 +10,14 @@ use std::net::{IpAddr, Ipv4Addr};
 /// How many payload bytes a summary keeps verbatim.
 pub const PAYLOAD_PREFIX: usize = 48;
 
-/// A payload's length, its first bytes, and whether it is one repeated byte.
+/// A payload's length, its first bytes, whether it is one repeated byte,
+/// and the CRC-32 of all of it.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Payload {
     len: u16,
     prefix: [u8; PAYLOAD_PREFIX],
     fill: Option<u8>,
+    crc32: u32,
 }
 
 impl Payload {
@@ -28,7 +30,8 @@ impl Payload {
             Some((&first, rest)) if rest.iter().all(|&b| b == first) => Some(first),
             _ => None,
         };
-        Payload { len: bytes.len().min(usize::from(u16::MAX)) as u16, prefix, fill }
+        let len = bytes.len().min(usize::from(u16::MAX)) as u16;
+        Payload { len, prefix, fill, crc32: crate::checksum::crc32(bytes) }
     }
 
     /// Full length of the payload, including bytes not kept.
@@ -48,6 +51,12 @@ impl Payload {
     /// `Some(b)` when the payload is non-empty and every byte of it is `b`.
     pub fn fill(&self) -> Option<u8> {
         self.fill
+    }
+
+    /// CRC-32 of the whole payload, bytes past the kept prefix included
+    /// (nmap's `RD`, see [`crate::checksum::crc32`]).
+    pub fn crc32(&self) -> u32 {
+        self.crc32
     }
 }
 

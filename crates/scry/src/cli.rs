@@ -67,6 +67,13 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
             );
             continue;
         }
+        // nmap's -dN sets the debugging level; -d and -dd count.
+        if let Some(level) =
+            text.strip_prefix("-d").filter(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()))
+        {
+            out.push(OsString::from(format!("--debug-level={level}")));
+            continue;
+        }
         match ALIASES.iter().find(|(short, _)| text.starts_with(short)) {
             Some((short, long)) if text.len() == short.len() => out.push(OsString::from(long)),
             Some((short, long)) if GLUED_ONLY.contains(long) => {
@@ -212,6 +219,16 @@ pub struct Args {
     #[arg(short = 'v', action = ArgAction::Count)]
     pub verbose: u8,
 
+    /// Debugging output, which implies -v; repeat (-dd) or give a level
+    /// (-d2) for more. With -O the fingerprint is printed after every
+    /// result, as with -vv.
+    #[arg(short = 'd', action = ArgAction::Count)]
+    pub debug: u8,
+
+    /// The level of a glued -dN.
+    #[arg(long = "debug-level", value_name = "N", hide = true)]
+    pub debug_level: Option<u8>,
+
     /// Never resolve hostnames.
     #[arg(short = 'n')]
     pub no_resolve: bool,
@@ -345,13 +362,30 @@ pub struct Args {
     pub disable_arp_ping: bool,
 }
 
+impl Args {
+    /// Parses nmap-style arguments (see [`nmap_aliases`]), then folds the
+    /// debugging options into `debug` and `verbose` as nmap does: each -d
+    /// also counts as a -v, and -dN sets both levels to at least N (nmap
+    /// sets them to N where -dN stands; scry does not track the order).
+    pub fn parse_nmap(argv: impl IntoIterator<Item = OsString>) -> Args {
+        Args::parse_from(nmap_aliases(argv)).fold_debugging()
+    }
+
+    fn fold_debugging(mut self) -> Args {
+        let level = self.debug_level.take().unwrap_or(0);
+        self.verbose = self.verbose.saturating_add(self.debug).max(level);
+        self.debug = self.debug.max(level);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parse(line: &str) -> Args {
         let argv = std::iter::once("scry").chain(line.split_whitespace()).map(OsString::from);
-        Args::try_parse_from(nmap_aliases(argv)).unwrap()
+        Args::try_parse_from(nmap_aliases(argv)).unwrap().fold_debugging()
     }
 
     #[test]
@@ -399,6 +433,22 @@ mod tests {
             assert!(c.syn_scan && c.udp_scan, "{both}");
         }
         assert_eq!(b.udp_payloads, Some(PathBuf::from("my.payloads")));
+    }
+
+    /// (debugging, verbose) as nmap 7.93 writes them in its XML for the
+    /// same options.
+    #[test]
+    fn debugging_counts_or_takes_a_glued_level_and_implies_verbose() {
+        let levels = |line: &str| {
+            let a = parse(&format!("{line} 198.18.0.1"));
+            (a.debug, a.verbose)
+        };
+        assert_eq!(levels(""), (0, 0));
+        assert_eq!(levels("-d"), (1, 1));
+        assert_eq!(levels("-d3"), (3, 3));
+        assert_eq!(levels("-dd -v"), (2, 3));
+        assert_eq!(levels("-vv"), (0, 2));
+        assert_eq!(levels("-d0 -dv"), (1, 2));
     }
 
     #[test]

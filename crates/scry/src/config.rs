@@ -343,6 +343,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             hosts: targets.len(),
             scans: vec![(protocol, ports.clone())],
             verbose: args.verbose,
+            debugging: args.debug,
         };
         plans.push(Plan {
             targets: targets.clone(),
@@ -389,6 +390,7 @@ fn pre_discovery(
         hosts: targets.len(),
         scans: Vec::new(),
         verbose: args.verbose,
+        debugging: args.debug,
     };
     let plan = discovery_plan(args, targets.clone(), route, next_hops.clone(), methods, info)?;
     Ok(Some(Box::new(plan)))
@@ -488,6 +490,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         hosts: targets.len(),
         scans: Vec::new(),
         verbose: args.verbose,
+        debugging: args.debug,
     };
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
     let plan = discovery_plan(args, targets, &route, next_hops, methods, info)?;

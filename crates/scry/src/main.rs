@@ -15,7 +15,6 @@ mod progress;
 mod resume;
 
 use anyhow::Context;
-use clap::Parser;
 use scry_capture::{CaptureConfig, Interface, Receiver};
 use scry_probe::services::Services;
 use std::fs::File;
@@ -87,7 +86,7 @@ fn command_line() -> anyhow::Result<(Vec<std::ffi::OsString>, Vec<String>, Optio
 fn run() -> anyhow::Result<ExitCode> {
     let (argv, original_args, resumed_from) = command_line()?;
     let command_line = argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
-    let args = cli::Args::parse_from(cli::nmap_aliases(argv));
+    let args = cli::Args::parse_nmap(argv);
     if let Some(input) = &args.os_match {
         let json = args.output_json.as_deref().is_some_and(|p| p.as_os_str() == "-");
         osmatch::run(input, &args.os_db, json, args.osscan_guess)?;
@@ -333,6 +332,9 @@ fn os_options(
         ttl: args.ttl,
         max_tries: args.max_os_tries,
         osscan_guess: args.osscan_guess,
+        always_fingerprint: args.debug > 0 || args.verbose > 1,
+        verbose: args.verbose > 0,
+        debugging: args.debug > 0,
         limit: args.osscan_limit,
         stop,
     })

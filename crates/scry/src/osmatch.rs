@@ -66,7 +66,10 @@ pub fn run(input: &Path, os_db: &[PathBuf], json: bool, osscan_guess: bool) -> a
     let result = Matcher::new(&db).match_subject(&subject);
     let mut out = std::io::stdout().lock();
     if json {
-        let matches: Vec<_> = scry_os::report::listed_matches(&result).iter().map(|m| m.to_json()).collect();
+        let matches: Vec<_> = scry_os::report::listed_matches(&result, &ReportOptions::default())
+            .iter()
+            .map(|m| m.to_json())
+            .collect();
         let record = json!({"type": "os", "matches": matches, "fingerprint": subject.to_wrapped(true)});
         serde_json::to_writer(&mut out, &record)?;
         writeln!(out)?;

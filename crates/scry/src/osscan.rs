@@ -7,8 +7,10 @@
 //! one), and finally hands each host's report followed by its OS result to
 //! the sinks. Like nmap it tries again, up to `--max-os-tries`, while no
 //! reference matches perfectly (after two tries only if the conditions were
-//! good), and keeps the best try.
+//! good), keeps the best try's matches, and prints the fingerprint merged
+//! from every try ([`SubjectFingerprint::merge`]).
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -33,6 +35,9 @@ use crate::output::{HostReport, OsReport, PortTable, PortsUsed, ScanInfo, Sink, 
 /// polled at least this often.
 const POLL: Duration = Duration::from_millis(2);
 
+/// Snap length of the OS capture: any frame, whole.
+const FULL_FRAME: i32 = 65_535;
+
 /// nmap stops after this many tries unless the fingerprint is fit to submit.
 const STANDARD_TRIES: u32 = 2;
 
@@ -46,6 +51,12 @@ pub struct OsOptions {
     pub ttl: u8,
     pub max_tries: u32,
     pub osscan_guess: bool,
+    /// `-d` or `-vv`: print the fingerprint after every result.
+    pub always_fingerprint: bool,
+    /// `-v` (or `-d`): say on stderr when a host is tried again.
+    pub verbose: bool,
+    /// `-d`: name more than 8 perfect matches too.
+    pub debugging: bool,
     /// `--osscan-limit`: skip hosts without an open and a closed TCP port.
     pub limit: bool,
     /// Set by Ctrl-C/SIGTERM: finish the try with the replies so far.
@@ -128,6 +139,7 @@ impl Sink for OsDetect {
                     Some(o) => OsReport::Done {
                         result: &o.result,
                         fingerprint: &o.fingerprint,
+                        sequence: o.last_seq.as_ref(),
                         options: &o.report,
                         distance: o.computed.distance,
                         ports_used: o.ports_used,
@@ -146,7 +158,11 @@ struct Outcome {
     computed: Computed,
     ports_used: PortsUsed,
     result: OsResult,
+    /// The SCAN line and tests; once all tries are done, the tests of every
+    /// try merged.
     fingerprint: SubjectFingerprint,
+    /// Once all tries are done, the last try's SEQ test.
+    last_seq: Option<SubjectTest>,
     report: ReportOptions,
 }
 
@@ -166,8 +182,10 @@ struct Target {
     mac: Mac,
     open: Option<u16>,
     closed: Option<u16>,
-    /// A UDP port the scan found closed, for U1.
-    closed_udp: Option<u16>,
+    /// A UDP port the scan found closed, or else the port of the first try
+    /// U1 answered; used by later tries and reported (nmap's
+    /// `osscan_closedudpport`).
+    closed_udp: Cell<Option<u16>>,
 }
 
 fn first_in_state(ports: &BTreeMap<u16, PortResult>, state: PortState) -> Option<u16> {
@@ -196,17 +214,27 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
         if interrupted || (options.limit && (open.is_none() || closed.is_none())) {
             continue;
         }
-        targets.push(Target { ip, mac, open, closed, closed_udp });
+        targets.push(Target { ip, mac, open, closed, closed_udp: Cell::new(closed_udp) });
     }
     let mut best: HashMap<IpAddr, Outcome> = HashMap::new();
+    let mut tries: HashMap<IpAddr, Vec<SubjectFingerprint>> = HashMap::new();
     let mut pending: Vec<&Target> = targets.iter().collect();
     for attempt in 1..=options.max_tries.max(1) {
         if pending.is_empty() || (attempt > 1 && options.stop.load(Ordering::Relaxed)) {
             break;
         }
+        if attempt > 1 && options.verbose {
+            for target in &pending {
+                eprintln!("Retrying OS detection (try #{attempt}) against {}", target.ip);
+            }
+        }
         let exchanges = one_try(options, &pending)?;
         for (target, exchange) in pending.iter().zip(exchanges) {
             let outcome = evaluate(options, target, &exchange);
+            tries.entry(IpAddr::V4(target.ip)).or_default().push(outcome.computed.fingerprint.clone());
+            if attempt > 1 && outcome.perfect() && options.verbose {
+                eprintln!("WARNING: OS didn't match until try #{attempt}");
+            }
             let better = best.get(&IpAddr::V4(target.ip)).map_or(true, |b| outcome.accuracy() > b.accuracy());
             if better {
                 best.insert(IpAddr::V4(target.ip), outcome);
@@ -216,6 +244,18 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
             let b = &best[&IpAddr::V4(t.ip)];
             !b.perfect() && (attempt < STANDARD_TRIES || b.report.omit_reason.is_none())
         });
+    }
+    // Matched on the best try, printed merged from all of them (with the
+    // best try's SCAN line but the UDP port found by any), as nmap prints it.
+    for target in &targets {
+        let ip = IpAddr::V4(target.ip);
+        let Some(outcome) = best.get_mut(&ip) else { continue };
+        outcome.fingerprint.tests = SubjectFingerprint::merge(&tries[&ip]).tests;
+        outcome.last_seq = tries[&ip].last().and_then(|fp| fp.test("SEQ")).cloned();
+        outcome.ports_used.closed_udp = target.closed_udp.get();
+        let cu = target.closed_udp.get().map_or(String::new(), |p| p.to_string());
+        let scan = outcome.fingerprint.scan.iter_mut().flat_map(|s| s.attrs.iter_mut());
+        scan.filter(|(a, _)| a == "CU").for_each(|(_, v)| *v = cu.clone());
     }
     Ok(best)
 }
@@ -228,16 +268,19 @@ fn evaluate(options: &OsOptions, target: &Target, exchange: &Exchange) -> Outcom
         osscan_guess: options.osscan_guess,
         omit_reason: computed.poor_conditions.first().cloned(),
         unreliable: target.open.is_none() || target.closed.is_none(),
+        always_fingerprint: options.always_fingerprint,
+        debugging: options.debugging,
     };
+    if computed.fingerprint.test("U1").is_some_and(|t| t.get("R") == Some("Y"))
+        && target.closed_udp.get().is_none()
+    {
+        target.closed_udp.set(Some(exchange.set.closed_udp));
+    }
     let mut fingerprint = computed.fingerprint.clone();
     fingerprint.scan = Some(scan_test(target, exchange, &computed));
-    let u1_answered = fingerprint.test("U1").is_some_and(|t| t.get("R") == Some("Y"));
-    let ports_used = PortsUsed {
-        open_tcp: target.open,
-        closed_tcp: target.closed,
-        closed_udp: u1_answered.then_some(exchange.set.closed_udp),
-    };
-    Outcome { computed, ports_used, result, fingerprint, report }
+    let ports_used =
+        PortsUsed { open_tcp: target.open, closed_tcp: target.closed, closed_udp: target.closed_udp.get() };
+    Outcome { computed, ports_used, result, fingerprint, last_seq: None, report }
 }
 
 /// nmap's informational `SCAN(...)` test, with scry's version.
@@ -257,7 +300,7 @@ fn scan_test(target: &Target, exchange: &Exchange, computed: &Computed) -> Subje
         ("D", format!("{month}/{day}")),
         ("OT", port(target.open)),
         ("CT", port(target.closed)),
-        ("CU", exchange.set.closed_udp.to_string()),
+        ("CU", port(target.closed_udp.get())),
         ("PV", if target.ip.is_private() { "Y" } else { "N" }.to_owned()),
         ("DS", computed.distance.map_or(String::new(), |d| d.to_string())),
         ("DC", dc.to_owned()),
@@ -296,7 +339,8 @@ struct Live {
 /// per target, in order.
 fn one_try(options: &OsOptions, targets: &[&Target]) -> anyhow::Result<Vec<Exchange>> {
     let filter = format!("ip and dst host {} and (icmp or tcp)", options.src);
-    let capture = CaptureConfig { filter, timeout: POLL, ..CaptureConfig::default() };
+    // Whole frames: RD is the CRC-32 of all of a reset's data.
+    let capture = CaptureConfig { filter, timeout: POLL, snaplen: FULL_FRAME, ..CaptureConfig::default() };
     let mut rx = Receiver::open(&options.iface.name, &capture)?;
     let tx = RawSender::open(&options.iface)?;
     let link = rx.link_type();
@@ -350,8 +394,8 @@ fn live(options: &OsOptions, t: &Target, now: Duration) -> Live {
         open_tcp: t.open,
         // Without a known closed port nmap tries one that is probably closed.
         closed_tcp: t.closed.or_else(|| Some(rand::random_range(30000..=44780))),
-        // nmap picks a random port when no closed UDP port is known.
-        closed_udp: t.closed_udp.unwrap_or_else(|| rand::random_range(30000..=65000)),
+        // nmap picks a random one from 30000-44780 until U1 finds one closed.
+        closed_udp: t.closed_udp.get().unwrap_or_else(|| rand::random_range(30000..=44780)),
         tcp_port_base: rand::random_range(33000..=60000),
         udp_port: rand::random_range(33000..=60000),
         seq_base: rand::random(),

@@ -2,7 +2,8 @@
 //!
 //! Four tuned Linux stacks, one that ignores pings, one that drops
 //! everything and one with no open port. Both scanners run with one try,
-//! `--osscan-guess` (so that both always name their best matches) and
+//! `--osscan-guess` (so that both always name their best matches), `-d`
+//! (so that the fingerprint follows every result, in nmap's form) and
 //! nmap's own database. For every fingerprinted host scry's subject
 //! fingerprint must equal nmap's on every test that depends neither on
 //! timing nor on randomness, and scry must name the same top match. Left
@@ -25,6 +26,7 @@ use common::Scan;
 use scry_lab::{lab_or_skip, Lab, TargetSpec};
 use scry_os::{Database, Matcher, SubjectFingerprint, SubjectTest};
 
+const NMAP_DATA: &str = "/usr/share/nmap";
 const NMAP_DB: &str = "/usr/share/nmap/nmap-os-db";
 const OPEN: u16 = 22;
 const CLOSED: u16 = 1;
@@ -112,7 +114,9 @@ fn names_first(list: &str, name: &str) -> bool {
 /// The first listed match for `fp` with nmap's database.
 fn top_for(db: &Database, fp: &SubjectFingerprint) -> Option<String> {
     let result = Matcher::new(db).match_subject(fp);
-    scry_os::report::listed_matches(&result).first().map(|m| m.name.to_string())
+    scry_os::report::listed_matches(&result, &scry_os::ReportOptions::default())
+        .first()
+        .map(|m| m.name.to_string())
 }
 
 /// `fp` with its SEQ test replaced by `seq`'s (or removed).
@@ -123,11 +127,59 @@ fn with_seq(fp: &SubjectFingerprint, seq: Option<&SubjectTest>) -> SubjectFinger
     out
 }
 
-/// nmap's unwrapped fingerprint (printed under -d) from a host's section.
-fn nmap_fingerprint(section: &str) -> SubjectFingerprint {
-    let at = section.find("TCP/IP fingerprint:\n").unwrap_or_else(|| panic!("no fingerprint in\n{section}"));
+/// The fingerprint text a host's section prints after `TCP/IP fingerprint:`.
+fn printed(section: &str) -> Option<String> {
+    let at = section.find("TCP/IP fingerprint:\n")?;
     let text: Vec<&str> = section[at..].lines().skip(1).take_while(|l| !l.trim().is_empty()).collect();
-    SubjectFingerprint::parse(&text.join("\n")).unwrap_or_else(|e| panic!("{e}\n{section}"))
+    Some(text.join("\n"))
+}
+
+/// The fingerprint nmap prints under -d in a host's section.
+fn nmap_fingerprint(section: &str) -> SubjectFingerprint {
+    let text = printed(section).unwrap_or_else(|| panic!("no fingerprint in\n{section}"));
+    SubjectFingerprint::parse(&text).unwrap_or_else(|e| panic!("{e}\n{section}"))
+}
+
+/// How a fingerprint is shown: wrapped in `OS:` lines or not, and its
+/// SCAN line but for the scanner's name, version, date and platform, with a
+/// `CU` port (random in both scanners) written as `U`.
+fn form(text: &str) -> (bool, Vec<(String, String)>) {
+    let fp = SubjectFingerprint::parse(text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+    let scan =
+        fp.scan.map(|s| s.attrs).unwrap_or_default().into_iter().filter_map(|(a, v)| match a.as_str() {
+            "V" | "D" | "TM" | "P" => None,
+            "CU" if !v.is_empty() => Some((a, "U".to_owned())),
+            _ => Some((a, v)),
+        });
+    (text.starts_with("OS:"), scan.collect())
+}
+
+/// The text of the `<osfingerprint>` in `ip`'s `<host>`, line breaks restored.
+fn xml_fingerprint(xml: &str, ip: Ipv4Addr) -> Option<String> {
+    const START: &str = "<osfingerprint fingerprint=\"";
+    let host = host_element(xml, ip);
+    let at = host.find(START)? + START.len();
+    let end = at + host[at..].find('"').expect("closing quote");
+    Some(host[at..end].replace("&#xa;", "\n").trim_end().to_owned())
+}
+
+/// Problems with where and how scry shows `ip`'s fingerprint, against
+/// nmap's -d: in normal output and XML, wrapped or one test per line, and
+/// its SCAN line ([`form`]).
+fn fingerprint_shown(run: &Run, ip: Ipv4Addr) -> Vec<String> {
+    let normal = |text: &str| printed(section(text, ip)).map(|t| form(&t));
+    let xml = |text: &str| xml_fingerprint(text, ip).map(|t| form(&t));
+    let mut problems = Vec::new();
+    let (theirs, ours) = (normal(&run.nmap), normal(&run.normal));
+    if theirs != ours {
+        problems
+            .push(format!("{ip}: fingerprint in normal output (wrapped, G): nmap {theirs:?}, scry {ours:?}"));
+    }
+    let (theirs, ours) = (xml(&run.nmap_xml), xml(&run.xml));
+    if theirs != ours {
+        problems.push(format!("{ip}: <osfingerprint> (wrapped, SCAN): nmap {theirs:?}, scry {ours:?}"));
+    }
+    problems
 }
 
 /// Tests without timing- or randomness-dependent attributes (module docs).
@@ -145,28 +197,41 @@ fn comparable(fp: &SubjectFingerprint) -> Vec<SubjectTest> {
         .collect()
 }
 
-/// nmap's normal output (with -d), scry's normal output and scry's JSON
-/// for one `-O` run of each over `targets` with `ports`.
+/// nmap's normal output, scry's normal output and scry's JSON for one
+/// `-O -d` run of each over `targets` with `ports`, one try, nmap's database.
 fn run_both(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr]) -> Run {
-    run_both_with(node, ports, targets, &["-sS"])
+    run_both_in(node, ports, targets, &["-sS"], "1", NMAP_DATA)
 }
 
 /// [`run_both`] with the scan types `scans` (`-sS`, `-sU`) given to both scanners.
 fn run_both_with(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr], scans: &[&str]) -> Run {
+    run_both_in(node, ports, targets, scans, "1", NMAP_DATA)
+}
+
+/// [`run_both_with`] with up to `tries` tries and the `nmap-os-db` in `db_dir`.
+fn run_both_in(
+    node: &scry_lab::Node,
+    ports: &str,
+    targets: &[Ipv4Addr],
+    scans: &[&str],
+    tries: &str,
+    db_dir: &str,
+) -> Run {
     let ips: Vec<String> = targets.iter().map(Ipv4Addr::to_string).collect();
     static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("scry-lab-os-{}-{run}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    let common = ["-O", "--osscan-guess", "-Pn", "-n", "-p", ports, "--max-os-tries", "1"];
+    let common = ["-O", "--osscan-guess", "-Pn", "-n", "-d", "-p", ports, "--max-os-tries", tries];
+    let db = format!("{db_dir}/nmap-os-db");
     let out = node
         .command("nmap")
         .env_remove("NMAP_ARGS")
         .env_remove("NMAPDIR")
         .args(common)
         .args(scans)
-        .args(["-d", "--datadir", "/usr/share/nmap", "-oX", &file("nmap.xml"), "-oG", &file("nmap.gnmap")])
+        .args(["--datadir", db_dir, "-oX", &file("nmap.xml"), "-oG", &file("nmap.gnmap")])
         .args(&ips)
         .stdin(Stdio::null())
         .output()
@@ -178,7 +243,7 @@ fn run_both_with(node: &scry_lab::Node, ports: &str, targets: &[Ipv4Addr], scans
         .args(scans)
         .args([
             "--os-db",
-            NMAP_DB,
+            &db,
             "-oN",
             &file("scry.txt"),
             "-oX",
@@ -233,17 +298,21 @@ fn without_fingerprint(xml: &str) -> String {
     }
 }
 
-/// The `<os>` element and `<distance>` of `ip`'s `<host>` in nmap XML, with
-/// the UDP port U1 used (random in both scanners) written as `U`.
-fn xml_os(xml: &str, ip: Ipv4Addr) -> String {
+/// The inside of `ip`'s `<host>` element.
+fn host_element(xml: &str, ip: Ipv4Addr) -> &str {
     let address = format!("<address addr=\"{ip}\" addrtype=\"ipv4\"/>");
     // `<host ` and not `<hosthint>`, which names the host too.
-    let host = xml
-        .split("<host ")
+    xml.split("<host ")
         .skip(1)
         .map(|h| &h[..h.find("</host>").expect("</host>")])
         .find(|h| h.contains(&address))
-        .unwrap_or_else(|| panic!("no <host> for {ip} in\n{xml}"));
+        .unwrap_or_else(|| panic!("no <host> for {ip} in\n{xml}"))
+}
+
+/// The `<os>` element and `<distance>` of `ip`'s `<host>` in nmap XML, with
+/// the UDP port U1 used (random in both scanners) written as `U`.
+fn xml_os(xml: &str, ip: Ipv4Addr) -> String {
+    let host = host_element(xml, ip);
     let os = host.find("<os>").map_or("", |start| &host[start..host.find("</os>").expect("</os>") + 5]);
     let distance = host.lines().find(|l| l.starts_with("<distance")).unwrap_or("");
     let lines = os.lines().map(|l| {
@@ -305,24 +374,39 @@ fn scry_fingerprints_like_nmap() {
     let Some(()) = nmap_or_skip("scry_fingerprints_like_nmap") else { return };
     let lab = lab_or_skip!(lab());
     let ips: Vec<Ipv4Addr> = lab.targets().iter().map(|t| t.ipv4()).collect();
-    let Run { nmap, nmap_xml, nmap_gnmap, normal, xml, gnmap, scry } =
-        run_both(lab.scanner(), &format!("{OPEN},{CLOSED}"), &ips);
+    let run = run_both(lab.scanner(), &format!("{OPEN},{CLOSED}"), &ips);
+    let Run { nmap, nmap_xml, nmap_gnmap, normal, xml, gnmap, scry } = &run;
+    // -d implies -v in both.
+    let levels = |x: &str| -> Vec<String> {
+        x.lines()
+            .filter(|l| l.starts_with("<verbose ") || l.starts_with("<debugging "))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(levels(xml), levels(nmap_xml));
+    assert_eq!(levels(xml), [r#"<verbose level="1"/>"#, r#"<debugging level="1"/>"#]);
     let db = Database::load(&[NMAP_DB]).unwrap();
     let mut problems = Vec::new();
     for (i, &ip) in ips.iter().enumerate() {
-        let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
-        assert_eq!(ports_line(&gnmap, ip), ports_line(&nmap_gnmap, ip), "{ip}: grepable");
+        let (theirs, ours) = (section(nmap, ip), section(normal, ip));
+        // Both run with -d: the fingerprint follows every result.
+        problems.extend(fingerprint_shown(&run, ip));
+        assert_eq!(ports_line(gnmap, ip), ports_line(nmap_gnmap, ip), "{ip}: grepable");
         if i == DROPS_ALL || i == NO_OPEN_PORT {
             // No SEQ test, so nothing timed: every OS line must be nmap's,
             // and so must the XML (but for the fingerprint's SCAN line).
             assert_eq!(os_lines(ours), os_lines(theirs), "{ip}: scry\n{ours}\nnmap\n{theirs}");
-            // nmap's -d writes the fingerprint unwrapped and even when
-            // too many references match: compare without it.
+            // The fingerprint's SCAN line names the scanner, its version
+            // and the time: compare the XML without the fingerprint, then
+            // the fingerprint's tests.
             assert_eq!(
-                without_fingerprint(&xml_os(&xml, ip)),
-                without_fingerprint(&xml_os(&nmap_xml, ip)),
+                without_fingerprint(&xml_os(xml, ip)),
+                without_fingerprint(&xml_os(nmap_xml, ip)),
                 "{ip}: XML"
             );
+            let tests =
+                |x: &str| xml_fingerprint(x, ip).map(|t| SubjectFingerprint::parse(&t).unwrap().tests);
+            assert_eq!(tests(xml), tests(nmap_xml), "{ip}: <osfingerprint> tests");
         } else {
             // Ports used and distance as nmap writes them.
             let head = |x: String| {
@@ -331,14 +415,14 @@ fn scry_fingerprints_like_nmap() {
                     .collect::<Vec<_>>()
                     .join("\n")
             };
-            assert_eq!(head(xml_os(&xml, ip)), head(xml_os(&nmap_xml, ip)), "{ip}: XML portused/distance");
+            assert_eq!(head(xml_os(xml, ip)), head(xml_os(nmap_xml, ip)), "{ip}: XML portused/distance");
         }
         if i == DROPS_ALL {
             let want = "Too many fingerprints match this host to give specific OS details";
             assert_eq!(line(ours, "Too many"), Some(want), "scry on {ip}:\n{ours}");
             continue;
         }
-        problems.extend(compare(&db, &nmap, &normal, &scry, ip, 1));
+        problems.extend(compare(&db, nmap, normal, scry, ip, 1));
     }
     assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
 }
@@ -374,16 +458,19 @@ fn syn_and_udp_scan_lends_its_closed_udp_port_to_u1() {
 }
 
 /// With only an open port scanned nmap sends T5-T7 to an arbitrary port,
-/// guesses, and says the conditions were not ideal; so does scry.
+/// guesses, and says the conditions were not ideal; so does scry. Under -d
+/// both say why and print the fingerprint one test per line, `G=N`.
 #[test]
 fn without_a_closed_port_scry_guesses_like_nmap() {
     let Some(()) = nmap_or_skip("without_a_closed_port_scry_guesses_like_nmap") else { return };
     let lab = lab_or_skip!(Lab::builder().target(linux_target()));
     let ip = lab.targets()[0].ipv4();
-    let Run { nmap, normal, scry, .. } = run_both(lab.scanner(), &OPEN.to_string(), &[ip]);
-    let (theirs, ours) = (section(&nmap, ip), section(&normal, ip));
+    let run = run_both(lab.scanner(), &OPEN.to_string(), &[ip]);
+    let Run { nmap, normal, scry, .. } = &run;
+    let (theirs, ours) = (section(nmap, ip), section(normal, ip));
     for want in [
         "Warning: OSScan results may be unreliable because we could not find at least 1 open and 1 closed port",
+        "OS fingerprint not ideal because: Missing a closed TCP port so results incomplete",
         "No exact OS matches for host (test conditions non-ideal).",
     ] {
         assert_eq!(line(theirs, want), Some(want), "nmap:\n{theirs}");
@@ -391,8 +478,16 @@ fn without_a_closed_port_scry_guesses_like_nmap() {
     }
     let scan = scry.records_of("os").next().expect("os record")["fingerprint"].as_str().unwrap().to_owned();
     assert!(scan.contains("%CT=%") && scan.contains("%G=N%"), "no closed port, not fit to submit: {scan}");
+    let scry_form = printed(ours).map(|t| form(&t));
+    assert!(
+        scry_form
+            .as_ref()
+            .is_some_and(|(wrapped, scan)| !wrapped && scan.contains(&("G".into(), "N".into()))),
+        "scry:\n{ours}"
+    );
     let db = Database::load(&[NMAP_DB]).unwrap();
-    let problems = compare(&db, &nmap, &normal, &scry, ip, 1);
+    let mut problems = compare(&db, nmap, normal, scry, ip, 1);
+    problems.extend(fingerprint_shown(&run, ip));
     assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
 }
 
@@ -457,4 +552,54 @@ fn localhost_like_nmap() {
     let problems = compare(&db, &nmap, &normal, &scry, ip, 0);
     assert!(problems.is_empty(), "{}\n\nnmap:\n{nmap}\nscry:\n{normal}", problems.join("\n"));
     assert_eq!(line(section(&normal, ip), "Network Distance"), Some("Network Distance: 0 hops"));
+}
+
+/// A directory holding an `nmap-os-db` with nmap's MatchPoints and one
+/// Windows reference only, so no try matches a Linux host perfectly.
+fn windows_only_db() -> std::path::PathBuf {
+    let full = std::fs::read_to_string(NMAP_DB).unwrap();
+    let points = &full[..full.find("\nFingerprint ").expect("a Fingerprint") + 1];
+    let at =
+        full.find("\nFingerprint Microsoft Windows 10 1607\n").expect("the Windows 10 1607 reference") + 1;
+    let end = full[at..].find("\n\n").map_or(full.len(), |e| at + e + 1);
+    let dir = std::env::temp_dir().join(format!("scry-lab-os-db-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("nmap-os-db"), format!("{points}\n{}", &full[at..end])).unwrap();
+    dir
+}
+
+/// Each test's name and attribute names, in order: what nmap's merge of
+/// several tries keeps apart.
+fn shapes(fp: &SubjectFingerprint) -> Vec<(String, Vec<String>)> {
+    fp.tests.iter().map(|t| (t.name.clone(), t.attrs.iter().map(|(a, _)| a.clone()).collect())).collect()
+}
+
+/// Without a perfect match both scanners try three times and print the
+/// tries merged: one line per test for a Linux host, although SEQ's values
+/// change from try to try (nmap keeps a test apart only when its attribute
+/// names differ). The fingerprints must have the same tests and attributes,
+/// and scry's JSON must carry the printed (merged) one.
+#[test]
+fn three_tries_print_one_merged_fingerprint_like_nmap() {
+    let Some(()) = nmap_or_skip("three_tries_print_one_merged_fingerprint_like_nmap") else { return };
+    let lab = lab_or_skip!(Lab::builder().target(linux_target()));
+    let ip = lab.targets()[0].ipv4();
+    let dir = windows_only_db();
+    let run =
+        run_both_in(lab.scanner(), &format!("{OPEN},{CLOSED}"), &[ip], &["-sS"], "3", &dir.to_string_lossy());
+    let _ = std::fs::remove_dir_all(&dir);
+    let (theirs, ours) = (section(&run.nmap, ip), section(&run.normal, ip));
+    let retried = format!("Retrying OS detection (try #3) against {ip}");
+    assert!(run.nmap.contains(&retried), "nmap:\n{}", run.nmap);
+    assert!(run.scry.stderr.contains(&retried), "scry:\n{}", run.scry.stderr);
+    assert_eq!(os_lines(ours), os_lines(theirs), "scry\n{ours}\nnmap\n{theirs}");
+    assert_eq!(ports_line(&run.gnmap, ip), ports_line(&run.nmap_gnmap, ip), "{ip}: grepable");
+    let printed_fp = SubjectFingerprint::parse(&printed(ours).expect("scry's fingerprint")).unwrap();
+    let record = run.scry.records_of("os").next().expect("os record");
+    let json_fp = SubjectFingerprint::parse(record["fingerprint"].as_str().unwrap()).unwrap();
+    assert_eq!(json_fp.tests, printed_fp.tests);
+    let names: Vec<&str> = printed_fp.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["SEQ", "OPS", "WIN", "ECN", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "U1", "IE"]);
+    assert_eq!(shapes(&printed_fp), shapes(&nmap_fingerprint(theirs)), "scry\n{ours}\nnmap\n{theirs}");
+    assert!(fingerprint_shown(&run, ip).is_empty(), "{:?}", fingerprint_shown(&run, ip));
 }

@@ -112,12 +112,6 @@ fn option_strings_follow_nmaps_letters() {
 }
 
 #[test]
-fn crc32_is_the_ieee_check_value() {
-    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
-    assert_eq!(crc32(b""), 0);
-}
-
-#[test]
 fn ip_id_classes() {
     assert_eq!(ipid_class(&[0, 0, 0], false), IpIdClass::Zero);
     assert_eq!(ipid_class(&[7, 7, 7], false), IpIdClass::Constant);
@@ -362,6 +356,26 @@ fn reset_payload_gives_its_crc32() {
     let c = compute(&exchange(vec![Reply { probe: OsProbe::T(6), frame, after_resend: false }]));
     // zlib.crc32(b"No TCP here") == 0xB43BB3F4
     assert_eq!(test_of(&c, "T6").get("RD"), Some("B43BB3F4"));
+}
+
+/// Regression: RD was the CRC-32 of only the first 48 bytes a parsed
+/// payload keeps; nmap sums all of the reset's data.
+#[test]
+fn rd_covers_a_reset_payload_longer_than_the_kept_prefix() {
+    let s = set();
+    let data: Vec<u8> = (0..100u32).map(|i| ((i * 7 + 3) % 256) as u8).collect();
+    let ip = IpSpec::V4(Ipv4Spec { src: s.dst, dst: s.src, ttl: 64, id: 0, df: true, tos: 0 });
+    let tcp = TcpSpec {
+        src_port: s.closed_tcp.unwrap(),
+        dst_port: s.tcp_src_port(OsProbe::T(5)).unwrap(),
+        flags: TcpFlags::RST | TcpFlags::ACK,
+        payload: &data,
+        ..TcpSpec::default()
+    };
+    let frame = parse_frame(LinkType::RawIp, &build_ip(&ip, &L4Spec::Tcp(tcp)).unwrap()).unwrap();
+    let c = compute(&exchange(vec![Reply { probe: OsProbe::T(5), frame, after_resend: false }]));
+    // zlib.crc32 of all 100 bytes; of the first 48 alone it is 4572DC45.
+    assert_eq!(test_of(&c, "T5").get("RD"), Some("AA316B09"));
 }
 
 /// Regression: on the scanning host itself (distance 0) nmap still writes

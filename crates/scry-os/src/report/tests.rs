@@ -57,7 +57,7 @@ fn perfect_matches_give_details_and_classes() {
             "OS details: Linux 2.6.32, Linux 3.2 - 4.9",
         ]
     );
-    assert_eq!(listed_matches(&r).len(), 2);
+    assert_eq!(listed_matches(&r, &ReportOptions::default()).len(), 2);
 }
 
 #[test]
@@ -100,10 +100,13 @@ fn guesses_need_osscan_guess_or_a_reason() {
 fn guesses_stop_at_ten_and_within_ten_points() {
     let many: Vec<OsMatch> =
         (0..12).map(|i| entry(&format!("OS {i}"), 0.99 - f64::from(i) * 0.001, vec![])).collect();
-    assert_eq!(listed_matches(&result(many)).len(), 10);
+    assert_eq!(listed_matches(&result(many), &ReportOptions::default()).len(), 10);
     // Strictly more than best - 0.10: 0.89 is out when the best is 0.99.
     let edge = vec![entry("A", 0.99, vec![]), entry("B", 0.8901, vec![]), entry("C", 0.89, vec![])];
-    assert_eq!(guesses_line(&result(edge)).unwrap(), "Aggressive OS guesses: A (99%), B (89%)");
+    assert_eq!(
+        guesses_line(&result(edge), &ReportOptions::default()).unwrap(),
+        "Aggressive OS guesses: A (99%), B (89%)"
+    );
 }
 
 #[test]
@@ -120,9 +123,21 @@ fn more_than_eight_perfect_matches_are_too_many() {
     let lines = os_lines(&r, &ReportOptions::default());
     assert_eq!(lines.last().unwrap(), "Too many fingerprints match this host to give specific OS details");
     assert_eq!(lines[0], "Device type: general purpose");
-    assert!(listed_matches(&r).is_empty());
-    assert_eq!(details_line(&r), None);
+    assert!(listed_matches(&r, &ReportOptions::default()).is_empty());
+    assert_eq!(details_line(&r, &ReportOptions::default()), None);
+    // Under -d nmap names them all (output.cc: `num_perfect_matches <= 8 ||
+    // o.debugging`), and prints the fingerprint after them.
+    let debugging = ReportOptions { debugging: true, always_fingerprint: true, ..ReportOptions::default() };
+    let lines = os_lines(&r, &debugging);
+    let names: Vec<String> = (0..9).map(|i| format!("OS {i}")).collect();
+    assert_eq!(lines.last().unwrap(), &format!("OS details: {}", names.join(", ")));
+    assert_eq!(listed_matches(&r, &debugging).len(), 9);
+    assert_eq!(fingerprint_shown(&r, &debugging), Some(FingerprintShown { wrapped: true, good: true }));
     let too_many = OsResult { status: MatchStatus::TooManyMatches, ..r };
+    assert_eq!(
+        os_lines(&too_many, &debugging),
+        ["Too many fingerprints match this host to give specific OS details"]
+    );
     assert_eq!(
         os_lines(&too_many, &ReportOptions::default()),
         ["Too many fingerprints match this host to give specific OS details"]
@@ -191,5 +206,83 @@ fn json_form() {
             ],
             "cpe": ["cpe:/o:linux:linux_kernel:3", "cpe:/o:linux:linux_kernel:4"]
         })
+    );
+}
+
+/// nmap 7.93's output.cc: which results print the fingerprint, in which
+/// form, with and without -d/-vv.
+#[test]
+fn fingerprint_shown_follows_printosscanoutput() {
+    let perfect = result(vec![entry("Linux 5.0 - 5.14", 1.0, vec![linux("5.X")])]);
+    let guesses = result(vec![entry("Linux 5.0 - 5.2", 0.975, vec![linux("5.X")])]);
+    let nothing = result(vec![]);
+    let nine: Vec<OsMatch> = (0..9).map(|i| entry(&format!("OS {i}"), 1.0, vec![])).collect();
+    let too_many = result(nine);
+    let reason = Some("Missing a closed TCP port so results incomplete".to_owned());
+    let (wrapped_good, wrapped_not_good, lines) = (
+        Some(FingerprintShown { wrapped: true, good: true }),
+        Some(FingerprintShown { wrapped: true, good: false }),
+        Some(FingerprintShown { wrapped: false, good: false }),
+    );
+    // (result, non-ideal, -d/-vv, shown)
+    let cases = [
+        (&perfect, false, false, None),
+        (&perfect, false, true, wrapped_good),
+        (&perfect, true, false, None),
+        (&perfect, true, true, wrapped_not_good),
+        (&guesses, false, false, wrapped_good),
+        (&guesses, false, true, wrapped_good),
+        (&guesses, true, false, None),
+        (&guesses, true, true, lines),
+        (&nothing, false, false, wrapped_good),
+        (&nothing, true, false, None),
+        (&nothing, true, true, lines),
+        (&too_many, false, false, None),
+        (&too_many, false, true, lines),
+    ];
+    for (i, (r, non_ideal, always, want)) in cases.into_iter().enumerate() {
+        let options = ReportOptions {
+            omit_reason: if non_ideal { reason.clone() } else { None },
+            always_fingerprint: always,
+            ..ReportOptions::default()
+        };
+        assert_eq!(fingerprint_shown(r, &options), want, "case {i}");
+    }
+}
+
+#[test]
+fn not_ideal_reason_comes_before_the_guesses_with_d_or_vv() {
+    let r = result(vec![entry("Linux 5.0 - 5.2", 0.975, vec![linux("5.X")])]);
+    let options = ReportOptions {
+        omit_reason: Some("Missing a closed TCP port so results incomplete".to_owned()),
+        always_fingerprint: true,
+        ..ReportOptions::default()
+    };
+    assert_eq!(
+        os_lines(&r, &options)[3..],
+        [
+            "OS fingerprint not ideal because: Missing a closed TCP port so results incomplete",
+            "Aggressive OS guesses: Linux 5.0 - 5.2 (97%)",
+            "No exact OS matches for host (test conditions non-ideal).",
+        ]
+    );
+    let quiet = ReportOptions { always_fingerprint: false, ..options };
+    assert!(!os_lines(&r, &quiet).iter().any(|l| l.starts_with("OS fingerprint not ideal")));
+}
+
+#[test]
+fn fingerprint_text_sets_g_and_picks_the_form() {
+    let fp = crate::SubjectFingerprint::parse(
+        "SCAN(V=7.93%E=4%D=11/27%OT=22%CT=%CU=40000%PV=N%G=Y%TM=6B08FF71%P=x86_64-unknown-linux)\nT2(R=N)\nT3(R=N)",
+    )
+    .unwrap();
+    assert_eq!(
+        fingerprint_text(&fp, FingerprintShown { wrapped: false, good: false }),
+        "SCAN(V=7.93%E=4%D=11/27%OT=22%CT=%CU=40000%PV=N%G=N%TM=6B08FF71%P=x86_64-unknown-linux)\nT2(R=N)\nT3(R=N)\n"
+    );
+    assert_eq!(
+        fingerprint_text(&fp, FingerprintShown { wrapped: true, good: true }),
+        "OS:SCAN(V=7.93%E=4%D=11/27%OT=22%CT=%CU=40000%PV=N%G=Y%TM=6B08FF71%P=x86_64\n\
+         OS:-unknown-linux)T2(R=N)T3(R=N)\n"
     );
 }

@@ -85,6 +85,61 @@ fn rejects_malformed_text() {
     );
 }
 
+fn fp(text: &str) -> SubjectFingerprint {
+    SubjectFingerprint::parse(text).unwrap()
+}
+
+/// nmap 7.93 with three tries at a Linux host prints one SEQ line, the
+/// first try's, though SP, GCD and ISR differ from try to try.
+#[test]
+fn merge_keeps_the_first_value_of_a_test_whose_values_change() {
+    let tries = [
+        fp("SEQ(SP=103%GCD=1%ISR=103%TI=Z%CI=Z%II=I%TS=21)\nT1(R=Y%DF=Y%T=40%S=O%A=S+%F=AS%RD=0%Q=)"),
+        fp("SEQ(SP=101%GCD=2%ISR=10D%TI=Z%CI=Z%II=I%TS=22)\nT1(R=Y%DF=Y%T=40%S=O%A=S+%F=AS%RD=0%Q=)"),
+        fp("SEQ(SP=105%GCD=1%ISR=10D%TI=Z%CI=Z%II=I%TS=21)\nT1(R=Y%DF=Y%T=40%S=O%A=S+%F=AS%RD=0%Q=)"),
+    ];
+    let merged = SubjectFingerprint::merge(&tries);
+    assert_eq!(
+        merged.to_lines(true),
+        "SEQ(SP=103%GCD=1%ISR=103%TI=Z%CI=Z%II=I%TS=21)\nT1(R=Y%DF=Y%T=40%S=O%A=S+%F=AS%RD=0%Q=)\n"
+    );
+    assert_eq!(merged.scan, None);
+}
+
+#[test]
+fn merge_prints_each_form_of_a_test_in_nmaps_order() {
+    // Try 1: no II, T2 silent, no IE. Try 2: II, T2 answered, IE; its tests
+    // out of order. Try 3 repeats try 1's forms with other values.
+    let tries = [
+        fp("SEQ(SP=FE%GCD=1%ISR=10E%TI=Z%CI=Z%TS=A)\nT2(R=N)\nU1(R=N)"),
+        fp("IE(R=Y%DFI=N%T=40%CD=S)\nT2(R=Y%DF=Y%T=40%W=0%S=Z%A=S%F=AR%O=%RD=0%Q=)\nSEQ(SP=FF%GCD=1%ISR=10F%TI=Z%CI=Z%II=I%TS=A)"),
+        fp("SEQ(SP=101%GCD=1%ISR=110%TI=Z%CI=Z%TS=A)\nT2(R=N)\nECN(R=N)"),
+    ];
+    let merged = SubjectFingerprint::merge(&tries);
+    let lines: Vec<String> = merged.tests.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            "SEQ(SP=FE%GCD=1%ISR=10E%TI=Z%CI=Z%TS=A)",
+            "SEQ(SP=FF%GCD=1%ISR=10F%TI=Z%CI=Z%II=I%TS=A)",
+            "ECN(R=N)",
+            "T2(R=N)",
+            "T2(R=Y%DF=Y%T=40%W=0%S=Z%A=S%F=AR%O=%RD=0%Q=)",
+            "U1(R=N)",
+            "IE(R=Y%DFI=N%T=40%CD=S)",
+        ]
+    );
+}
+
+#[test]
+fn merge_of_one_try_is_that_try_in_nmaps_order() {
+    let one = fp("T1(R=N)\nSEQ(SP=0%GCD=1%ISR=0%TI=I%TS=U)\nZZ(A=1)\nOPS(O1=M5B4)");
+    let merged = SubjectFingerprint::merge([&one]);
+    let names: Vec<&str> = merged.tests.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["SEQ", "OPS", "T1", "ZZ"]);
+    assert_eq!(SubjectFingerprint::merge(&[]), SubjectFingerprint::default());
+}
+
 fn arb_test(name: impl Strategy<Value = String>) -> impl Strategy<Value = SubjectTest> {
     (name, prop::collection::vec(("[A-Z][A-Z0-9]{0,4}", "[A-Za-z0-9+/:._|<>-]{0,12}"), 0..12))
         .prop_map(|(name, attrs)| SubjectTest { name, attrs })

@@ -99,8 +99,8 @@ impl<W: Write> Sink for Grepable<W> {
         if !std::mem::take(&mut self.line_open) {
             return Ok(());
         }
-        if let OsReport::Done { result, fingerprint, .. } = os {
-            write!(self.out, "{}", os_fields(result, fingerprint))?;
+        if let OsReport::Done { result, sequence, options, .. } = os {
+            write!(self.out, "{}", os_fields(result, *sequence, options))?;
         }
         writeln!(self.out)?;
         self.out.flush()
@@ -136,16 +136,20 @@ fn ports_scanned(info: &ScanInfo) -> String {
 }
 
 /// nmap's OS fields of a `Ports:` line: `OS:` with the perfect matches,
-/// `Seq Index:` (SEQ's `SP`, in decimal) and `IP ID Seq:` (SEQ's `TI`).
-fn os_fields(result: &scry_os::OsResult, fingerprint: &scry_os::SubjectFingerprint) -> String {
+/// `Seq Index:` (`seq`'s `SP`, in decimal) and `IP ID Seq:` (its `TI`).
+fn os_fields(
+    result: &scry_os::OsResult,
+    seq: Option<&scry_os::SubjectTest>,
+    options: &scry_os::ReportOptions,
+) -> String {
     let mut out = String::new();
     if result.perfect > 0 {
-        let names: Vec<&str> = scry_os::report::listed_matches(result).iter().map(|m| &*m.name).collect();
+        let names: Vec<&str> =
+            scry_os::report::listed_matches(result, options).iter().map(|m| &*m.name).collect();
         if !names.is_empty() {
             out += &format!("\tOS: {}", names.join(" | "));
         }
     }
-    let seq = fingerprint.test("SEQ");
     if let Some(index) = seq.and_then(|t| t.get("SP")).and_then(|sp| u32::from_str_radix(sp, 16).ok()) {
         out += &format!("\tSeq Index: {index}");
     }
@@ -222,6 +226,20 @@ mod tests {
         );
     }
 
+    /// The sequence fields come from the SEQ test given (the last try's),
+    /// not from the printed fingerprint.
+    #[test]
+    fn os_fields_read_the_given_seq_test() {
+        let result =
+            scry_os::OsResult { status: scry_os::MatchStatus::NoMatches, matches: Vec::new(), perfect: 0 };
+        let seq = scry_os::SubjectTest::new("SEQ", [("SP", "105"), ("GCD", "1"), ("TI", "Z")]);
+        assert_eq!(
+            os_fields(&result, Some(&seq), &scry_os::ReportOptions::default()),
+            "\tSeq Index: 261\tIP ID Seq: All zeros"
+        );
+        assert_eq!(os_fields(&result, None, &scry_os::ReportOptions::default()), "");
+    }
+
     #[test]
     fn silent_host_gets_its_status_line_at_the_end() {
         let scanned: Vec<u16> = (1..=30).collect();
@@ -250,6 +268,7 @@ mod tests {
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 80]), (Protocol::Udp, vec![53, 161])],
             verbose: 1,
+            debugging: 0,
         };
         sink.begin(&info).unwrap();
         let up = Some((Reason::SynAck, Some(64)));

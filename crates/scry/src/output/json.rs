@@ -68,8 +68,9 @@ impl<W: Write> Sink for JsonLines<W> {
     }
 
     fn os(&mut self, ip: IpAddr, os: &OsReport<'_>) -> io::Result<()> {
-        let OsReport::Done { result, fingerprint, distance, .. } = os else { return Ok(()) };
-        let matches: Vec<_> = scry_os::report::listed_matches(result).iter().map(|m| m.to_json()).collect();
+        let OsReport::Done { result, fingerprint, options, distance, .. } = os else { return Ok(()) };
+        let matches: Vec<_> =
+            scry_os::report::listed_matches(result, options).iter().map(|m| m.to_json()).collect();
         self.line(json!({
             "type": "os", "ip": ip, "matches": matches,
             "fingerprint": fingerprint.to_wrapped(true), "distance": distance,

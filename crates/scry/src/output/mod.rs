@@ -37,6 +37,8 @@ pub struct ScanInfo {
     pub scans: Vec<(Protocol, Vec<u16>)>,
     /// `-v` count, as nmap's `<verbose level>`.
     pub verbose: u8,
+    /// `-d` level, as nmap's `<debugging level>`.
+    pub debugging: u8,
 }
 
 impl ScanInfo {
@@ -116,8 +118,12 @@ pub struct PortsUsed {
 pub enum OsReport<'a> {
     Done {
         result: &'a scry_os::OsResult,
-        /// The subject fingerprint, with its `SCAN` line.
+        /// The subject fingerprint merged from every try, with the best
+        /// try's `SCAN` line.
         fingerprint: &'a scry_os::SubjectFingerprint,
+        /// The last try's SEQ test: nmap's sequence reports (grepable
+        /// `Seq Index`, `IP ID Seq`) come from the last try.
+        sequence: Option<&'a scry_os::SubjectTest>,
         /// How nmap would print it (guessing, unreliable, not ideal).
         options: &'a scry_os::ReportOptions,
         /// Hops to the host, when measured or guessed.

@@ -89,10 +89,9 @@ impl<W: Write> Sink for Normal<W> {
             for line in &lines {
                 writeln!(self.out, "{line}")?;
             }
-            // nmap shows the fingerprint when it asks for a submission.
-            if lines.iter().any(|l| l.contains("nmap.org/submit")) {
+            if let Some(shown) = scry_os::report::fingerprint_shown(result, options) {
                 writeln!(self.out, "TCP/IP fingerprint:")?;
-                write!(self.out, "{}", fingerprint.to_wrapped(true))?;
+                write!(self.out, "{}", scry_os::report::fingerprint_text(fingerprint, shown))?;
                 writeln!(self.out)?;
             }
             match distance {

@@ -150,11 +150,12 @@ impl<W: Write> Xml<W> {
 
 impl<W: Write> Xml<W> {
     /// nmap's `<os>`: the ports used, the matches with their classes and
-    /// CPEs, and the fingerprint when no reference matched perfectly.
+    /// CPEs, and the fingerprint whenever normal output shows it.
     fn os_element(
         &mut self,
         result: &scry_os::OsResult,
         fingerprint: &scry_os::SubjectFingerprint,
+        options: &scry_os::ReportOptions,
         used: &PortsUsed,
     ) -> io::Result<()> {
         self.open("os", &[])?;
@@ -169,7 +170,7 @@ impl<W: Write> Xml<W> {
                 self.newline()?;
             }
         }
-        for m in scry_os::report::listed_matches(result) {
+        for m in scry_os::report::listed_matches(result, options) {
             let (accuracy, line) = (m.percent().to_string(), m.line.to_string());
             self.open("osmatch", &[("name", &m.name), ("accuracy", &accuracy), ("line", &line)])?;
             self.newline()?;
@@ -196,10 +197,11 @@ impl<W: Write> Xml<W> {
             self.close("osmatch")?;
             self.newline()?;
         }
-        if result.perfect == 0 {
-            // One line, as nmap writes it: the wrapped form's line breaks
-            // become character references.
-            let text = quick_xml::escape::escape(fingerprint.to_wrapped(true)).replace('\n', "&#xa;");
+        if let Some(shown) = scry_os::report::fingerprint_shown(result, options) {
+            // One line, as nmap writes it: line breaks become character
+            // references.
+            let text = scry_os::report::fingerprint_text(fingerprint, shown);
+            let text = quick_xml::escape::escape(text).replace('\n', "&#xa;");
             let mut element = BytesStart::new("osfingerprint");
             element.push_attribute(Attribute::from(("fingerprint".as_bytes(), text.as_bytes())));
             self.event(Event::Empty(element))?;
@@ -267,7 +269,7 @@ impl<W: Write> Sink for Xml<W> {
         }
         self.empty("verbose", &[("level", &info.verbose.to_string())])?;
         self.newline()?;
-        self.empty("debugging", &[("level", "0")])?;
+        self.empty("debugging", &[("level", &info.debugging.to_string())])?;
         self.newline()?;
         self.flush()
     }
@@ -305,8 +307,8 @@ impl<W: Write> Sink for Xml<W> {
         if !std::mem::take(&mut self.host_open) {
             return Ok(());
         }
-        if let OsReport::Done { result, fingerprint, distance, ports_used, .. } = os {
-            self.os_element(result, fingerprint, ports_used)?;
+        if let OsReport::Done { result, fingerprint, options, distance, ports_used, .. } = os {
+            self.os_element(result, fingerprint, options, ports_used)?;
             if let Some(d) = distance {
                 self.empty("distance", &[("value", &d.to_string())])?;
                 self.newline()?;
@@ -370,6 +372,7 @@ mod tests {
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22])],
             verbose: 0,
+            debugging: 0,
         };
         sink.begin(&info).unwrap();
         String::from_utf8(out).unwrap().lines().take(3).map(str::to_owned).collect()
@@ -391,6 +394,7 @@ mod tests {
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 80])],
             verbose: 1,
+            debugging: 2,
         };
         sink.begin(&info).unwrap();
         sink.finish(&Stats { interrupted: true, hosts_scanned: 1, ..Stats::default() }).unwrap();
@@ -406,6 +410,7 @@ mod tests {
         );
         assert_eq!(lines[5], r#"<scaninfo type="syn" protocol="tcp" numservices="2" services="22,80"/>"#);
         assert_eq!(lines[6], r#"<verbose level="1"/>"#);
+        assert_eq!(lines[7], r#"<debugging level="2"/>"#);
         assert!(lines[8].contains(r#" exit="error" errormsg="interrupted; results are those found before the stop"/><hosts up="0" down="1" total="1"/>"#), "{text}");
         assert_eq!(lines[9..], ["</runstats>", "</nmaprun>"]);
     }
@@ -426,6 +431,7 @@ mod tests {
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 53]), (Protocol::Udp, udp_ports.clone())],
             verbose: 0,
+            debugging: 0,
         };
         sink.begin(&info).unwrap();
         let result = |state, reason| PortResult { state, reason, ttl: 64 };
