@@ -63,6 +63,9 @@ pub enum NextHops {
     /// Directly connected targets, each its own next hop; targets missing
     /// from the map did not answer ARP and are not probed.
     PerHost(HashMap<Ipv4Addr, Mac>),
+    /// Routed targets that discovery found up, all via `router`; the
+    /// others are not probed.
+    Routed { router: Mac, up: HashSet<Ipv4Addr> },
 }
 
 impl NextHops {
@@ -70,6 +73,16 @@ impl NextHops {
         match self {
             NextHops::All(mac) => Some(*mac),
             NextHops::PerHost(map) => map.get(&ip).copied(),
+            NextHops::Routed { router, up } => up.contains(&ip).then_some(*router),
+        }
+    }
+
+    /// How many targets have a next hop, when only some do.
+    pub(crate) fn reachable(&self) -> Option<usize> {
+        match self {
+            NextHops::All(_) => None,
+            NextHops::PerHost(map) => Some(map.len()),
+            NextHops::Routed { up, .. } => Some(up.len()),
         }
     }
 
@@ -109,8 +122,9 @@ impl Plan {
     pub fn only_up(&mut self, up: HashMap<IpAddr, (Reason, Option<u8>)>) {
         let keep = |ip: &Ipv4Addr| up.contains_key(&IpAddr::V4(*ip));
         self.next_hops = match &self.next_hops {
-            NextHops::All(mac) => {
-                NextHops::PerHost(self.targets.iter().filter(keep).map(|ip| (ip, *mac)).collect())
+            // Still one hop away: the host is not directly connected because it answered.
+            NextHops::All(router) | NextHops::Routed { router, .. } => {
+                NextHops::Routed { router: *router, up: self.targets.iter().filter(keep).collect() }
             }
             NextHops::PerHost(map) => {
                 NextHops::PerHost(map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect())

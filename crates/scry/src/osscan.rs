@@ -168,20 +168,13 @@ fn first_in_state(ports: &BTreeMap<u16, PortResult>, state: PortState) -> Option
     ports.iter().find(|(_, r)| r.state == state).map(|(p, _)| *p)
 }
 
-fn next_hop(hops: &NextHops, ip: Ipv4Addr) -> Option<Mac> {
-    match hops {
-        NextHops::All(mac) => Some(*mac),
-        NextHops::PerHost(map) => map.get(&ip).copied(),
-    }
-}
-
 /// Fingerprints every up host; hosts left out (IPv6, no next hop,
 /// `--osscan-limit`, an interrupted scan) get no entry.
 fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Result<HashMap<IpAddr, Outcome>> {
     let mut targets = Vec::new();
     for h in held {
         let IpAddr::V4(ip) = h.ip else { continue };
-        let Some(mac) = next_hop(&options.next_hops, ip) else { continue };
+        let Some(mac) = options.next_hops.get(ip) else { continue };
         let (open, closed) =
             (first_in_state(&h.ports, PortState::Open), first_in_state(&h.ports, PortState::Closed));
         if interrupted || (options.limit && (open.is_none() || closed.is_none())) {

@@ -231,3 +231,24 @@ fn nmap_finds_the_same_routed_hosts_up() {
     let nmap_ports = nmap_answered_ports(&nmap_ss_text);
     assert_eq!(scry_ss.triples(), nmap_ports, "{nmap_ss_text}");
 }
+
+/// Regression: the up set from discovery turned the router's one next hop
+/// into a per-host table, so routed hosts were taken for directly
+/// connected ones: the router's MAC was printed as theirs, and OS
+/// detection assumed they were one hop away.
+#[test]
+fn hosts_found_by_discovery_stay_routed() {
+    let Some(lab) = lab() else { return };
+    let xml = std::env::temp_dir().join(format!("scry-routed-{}.xml", std::process::id()));
+    let path = xml.to_str().unwrap();
+    let out = scan(lab.scanner(), &["-sS", "-O", "-p", PORTS, &routed_range(&lab), "-oX", path]);
+    let text = std::fs::read_to_string(&xml).unwrap();
+    let _ = std::fs::remove_file(&xml);
+    assert!(!text.contains("addrtype=\"mac\""), "a routed host has a MAC: {text}");
+    let distances: BTreeMap<String, Value> =
+        out.records_of("os").map(|r| (r["ip"].as_str().unwrap().to_owned(), r["distance"].clone())).collect();
+    // R0 and R1 have an open and a closed port to measure the hop count by.
+    let [r0, r1] = [&lab.routed()[0], &lab.routed()[1]].map(|r| r.ipv4().to_string());
+    assert_eq!(distances[&r0], 2, "{}", out.stdout);
+    assert_eq!(distances[&r1], 2, "{}", out.stdout);
+}
