@@ -60,20 +60,17 @@ pub struct Hooks<'a> {
 pub enum NextHops {
     /// One next hop (a router, or loopback) for every target.
     All(Mac),
-    /// Directly connected targets, each its own next hop; targets missing
-    /// from the map did not answer ARP and are not probed.
-    PerHost(HashMap<Ipv4Addr, Mac>),
-    /// Routed targets that discovery found up, all via `router`; the
-    /// others are not probed.
-    Routed { router: Mac, up: HashSet<Ipv4Addr> },
+    /// Each target its own next hop: directly connected targets their own
+    /// MAC, routed ones their router's. Targets in neither map did not
+    /// answer ARP (or discovery) and are not probed.
+    PerHost { direct: HashMap<Ipv4Addr, Mac>, routed: HashMap<Ipv4Addr, Mac> },
 }
 
 impl NextHops {
     pub(crate) fn get(&self, ip: Ipv4Addr) -> Option<Mac> {
         match self {
             NextHops::All(mac) => Some(*mac),
-            NextHops::PerHost(map) => map.get(&ip).copied(),
-            NextHops::Routed { router, up } => up.contains(&ip).then_some(*router),
+            NextHops::PerHost { direct, routed } => direct.get(&ip).or_else(|| routed.get(&ip)).copied(),
         }
     }
 
@@ -81,16 +78,40 @@ impl NextHops {
     pub(crate) fn reachable(&self) -> Option<usize> {
         match self {
             NextHops::All(_) => None,
-            NextHops::PerHost(map) => Some(map.len()),
-            NextHops::Routed { up, .. } => Some(up.len()),
+            NextHops::PerHost { direct, routed } => Some(direct.len() + routed.len()),
         }
     }
 
     /// The MAC address of a directly connected target (none for routed ones).
-    fn direct(&self, ip: IpAddr) -> Option<Mac> {
+    pub(crate) fn direct(&self, ip: IpAddr) -> Option<Mac> {
         match (self, ip) {
-            (NextHops::PerHost(map), IpAddr::V4(v4)) => map.get(&v4).copied(),
+            (NextHops::PerHost { direct, .. }, IpAddr::V4(v4)) => direct.get(&v4).copied(),
             _ => None,
+        }
+    }
+
+    /// The directly connected targets that answered ARP.
+    pub(crate) fn direct_hosts(&self) -> Vec<Ipv4Addr> {
+        let mut hosts: Vec<Ipv4Addr> = match self {
+            NextHops::PerHost { direct, .. } => direct.keys().copied().collect(),
+            NextHops::All(_) => Vec::new(),
+        };
+        hosts.sort_unstable();
+        hosts
+    }
+
+    /// Whether some targets are routed while others are directly connected.
+    pub(crate) fn is_mixed(&self) -> bool {
+        matches!(self, NextHops::PerHost { routed, .. } if !routed.is_empty())
+    }
+
+    /// The same next hops without the directly connected targets.
+    pub(crate) fn routed_only(&self) -> NextHops {
+        match self {
+            NextHops::All(mac) => NextHops::All(*mac),
+            NextHops::PerHost { routed, .. } => {
+                NextHops::PerHost { direct: HashMap::new(), routed: routed.clone() }
+            }
         }
     }
 }
@@ -121,13 +142,17 @@ impl Plan {
     /// next hop, so no probe, and the up ones are reported with their reason.
     pub fn only_up(&mut self, up: HashMap<IpAddr, (Reason, Option<u8>)>) {
         let keep = |ip: &Ipv4Addr| up.contains_key(&IpAddr::V4(*ip));
+        let kept = |map: &HashMap<Ipv4Addr, Mac>| {
+            map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect()
+        };
         self.next_hops = match &self.next_hops {
-            // Still one hop away: the host is not directly connected because it answered.
-            NextHops::All(router) | NextHops::Routed { router, .. } => {
-                NextHops::Routed { router: *router, up: self.targets.iter().filter(keep).collect() }
-            }
-            NextHops::PerHost(map) => {
-                NextHops::PerHost(map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect())
+            // Still one hop away: a routed host is no nearer for answering.
+            NextHops::All(router) => NextHops::PerHost {
+                direct: HashMap::new(),
+                routed: self.targets.iter().filter(keep).map(|ip| (ip, *router)).collect(),
+            },
+            NextHops::PerHost { direct, routed } => {
+                NextHops::PerHost { direct: kept(direct), routed: kept(routed) }
             }
         };
         self.known_up = up;
@@ -270,10 +295,8 @@ pub fn run(
             up.insert(ip, (reason, ttl));
             sinks.each(|s| s.host_up(ip, reason, ttl));
         }
-    } else if let NextHops::PerHost(macs) = &plan.next_hops {
-        let mut arp_up: Vec<Ipv4Addr> = macs.keys().copied().collect();
-        arp_up.sort();
-        for ip in arp_up {
+    } else {
+        for ip in plan.next_hops.direct_hosts() {
             up.insert(ip.into(), (Reason::ArpResponse, None));
             sinks.each(|s| s.host_up(ip.into(), Reason::ArpResponse, None));
         }

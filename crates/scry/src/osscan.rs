@@ -308,18 +308,22 @@ fn one_try(options: &OsOptions, targets: &[&Target]) -> anyhow::Result<Vec<Excha
             }
         }
     }
-    let known = if options.iface.is_loopback {
-        Some(0)
-    } else {
-        matches!(options.next_hops, NextHops::PerHost(_)).then_some(1)
+    // nmap knows the distance of localhost (0) and of a directly connected host (1).
+    let known = |ip: Ipv4Addr| {
+        if options.iface.is_loopback {
+            Some(0)
+        } else {
+            options.next_hops.direct(ip.into()).map(|_| 1)
+        }
     };
     Ok(lives
         .into_iter()
-        .map(|l| Exchange {
+        .zip(targets)
+        .map(|(l, t)| Exchange {
             set: l.set,
             seq_sent_us: l.schedule.seq_sent_us(),
             replies: l.replies,
-            known_distance: known,
+            known_distance: known(t.ip),
             localhost: options.iface.is_loopback,
             closed_tcp_guessed: l.closed_tcp_guessed,
         })

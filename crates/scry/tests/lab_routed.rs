@@ -252,3 +252,48 @@ fn hosts_found_by_discovery_stay_routed() {
     assert_eq!(distances[&r0], 2, "{}", out.stdout);
     assert_eq!(distances[&r1], 2, "{}", out.stdout);
 }
+
+/// Regression: the route of the lowest target decided for all, so with a
+/// direct target among them routed targets got no next hop (ARP for them
+/// went unanswered) and were silently left out. A direct target and routed
+/// ones in one scan, as nmap takes them: the direct one is up by ARP, the
+/// routed ones by their answers to discovery, however they are given, for
+/// a port scan and for -sn.
+#[test]
+fn direct_and_routed_targets_in_one_scan() {
+    let Some(lab) = lab() else { return };
+    let [r0, r1, r2, r3] = lab.routed() else { unreachable!() };
+    let t0 = &lab.targets()[0];
+    for order in [[t0.ipv4().to_string(), routed_range(&lab)], [routed_range(&lab), t0.ipv4().to_string()]] {
+        let out = scan(lab.scanner(), &["-sS", "-p", PORTS, &order[0], &order[1]]);
+        let up: BTreeMap<Ipv4Addr, String> = hosts(&out.records)
+            .into_iter()
+            .filter(|(_, (state, _, _))| state == "up")
+            .map(|(ip, (_, reason, _))| (ip, reason))
+            .collect();
+        let ips: Vec<Ipv4Addr> = up.keys().copied().collect();
+        assert_eq!(ips, [t0.ipv4(), r0.ipv4(), r1.ipv4(), r2.ipv4()], "{order:?}: {}", out.stdout);
+        assert_eq!(up[&t0.ipv4()], "arp-response", "{order:?}: {}", out.stdout);
+        assert_eq!(up[&r1.ipv4()], "reset", "{order:?}: {}", out.stdout);
+        let closed = |ip| out.in_state(ip, "closed");
+        assert_eq!(
+            closed(t0.ipv4()),
+            PORTS.split(',').map(|p| p.parse().unwrap()).collect(),
+            "{}",
+            out.stdout
+        );
+        assert_eq!(closed(r1.ipv4()), [80, 8080].into(), "{}", out.stdout);
+        assert_eq!(out.in_state(r3.ipv4(), "filtered"), BTreeSet::new());
+    }
+    let out = scan(lab.scanner(), &["-sn", &t0.ipv4().to_string(), &routed_range(&lab)]);
+    let up: BTreeMap<Ipv4Addr, (String, String, Option<u64>)> =
+        hosts(&out.records).into_iter().filter(|(_, (state, _, _))| state == "up").collect();
+    assert_eq!(up.len(), 4, "{}", out.stdout);
+    assert_eq!(up[&t0.ipv4()], ("up".into(), "arp-response".into(), None), "{}", out.stdout);
+    assert_discovered(
+        &lab,
+        &out.records[..].iter().filter(|r| r["ip"] != t0.ipv4().to_string()).cloned().collect::<Vec<_>>(),
+        &out.stdout,
+    );
+    assert_eq!(hosts(&out.records)[&r3.ipv4()].0, "down", "{}", out.stdout);
+}
