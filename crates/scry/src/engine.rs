@@ -24,6 +24,7 @@ use scry_probe::state::{PortState, Reason};
 use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
@@ -160,8 +161,15 @@ impl Plan {
 }
 
 enum Event {
-    /// `syn_ack` is the parsed reply when it opened the port.
-    Answer { host: IpAddr, port: u16, result: scry_probe::results::PortResult, syn_ack: Option<Box<Frame>> },
+    /// `syn_ack` is the parsed reply when it opened the port; `from_host`
+    /// says the target itself answered, not a router on the way.
+    Answer {
+        host: IpAddr,
+        port: u16,
+        result: scry_probe::results::PortResult,
+        syn_ack: Option<Box<Frame>>,
+        from_host: bool,
+    },
 }
 
 /// Why the sender stops early: Ctrl-C or SIGTERM (`user`), or the main
@@ -344,7 +352,7 @@ pub fn run(
                     }
                 }
                 match events.recv_timeout(Duration::from_millis(20)) {
-                    Ok(Event::Answer { host, port, result, syn_ack }) => {
+                    Ok(Event::Answer { host, port, result, syn_ack, from_host }) => {
                         stats.received += 1;
                         if let Reason::Unreachable(_) = result.reason {
                             arrivals
@@ -362,7 +370,8 @@ pub fn run(
                             stats.duplicates += 1;
                         } else {
                             counters.first_answer();
-                            if let std::collections::hash_map::Entry::Vacant(e) = up.entry(host) {
+                            // A router's ICMP error says nothing of the host behind it.
+                            if let (true, Entry::Vacant(e)) = (from_host, up.entry(host)) {
                                 e.insert((result.reason, Some(result.ttl)));
                                 sinks.each(|s| s.host_up(host, result.reason, Some(result.ttl)));
                             }
@@ -500,7 +509,8 @@ fn receive(
                 // Only a TCP SYN-ACK is a T1 sample for the quick OS guess (not a UDP answer).
                 let syn_ack =
                     (result.state == PortState::Open && parsed.tcp().is_some()).then(|| Box::new(parsed));
-                let _ = events.send(Event::Answer { host, port, result, syn_ack });
+                let from_host = parsed.ip().is_some_and(|ip| ip.header.src == host);
+                let _ = events.send(Event::Answer { host, port, result, syn_ack, from_host });
             }
             Verdict::Invalid => {
                 counters.rejected.fetch_add(1, Ordering::Relaxed);

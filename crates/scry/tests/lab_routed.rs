@@ -297,3 +297,45 @@ fn direct_and_routed_targets_in_one_scan() {
     );
     assert_eq!(hosts(&out.records)[&r3.ipv4()].0, "down", "{}", out.stdout);
 }
+
+/// An address on the far link that nobody has: the router gives up ARP
+/// for it after about 3 s and answers host unreachable.
+const NOBODY: &str = "198.19.0.99";
+/// The TTL of the router's own packets (Linux's default).
+const ROUTER_TTL: u64 = 64;
+
+/// ICMP errors from the router (TTL exceeded in transit, host unreachable
+/// for an address nobody has) answer no discovery probe: the hosts behind
+/// stay down, as nmap reports them.
+#[test]
+fn router_errors_do_not_make_hosts_up() {
+    let Some(lab) = lab() else { return };
+    let out = scan(lab.scanner(), &["-sn", "--ttl", "1", &routed_range(&lab)]);
+    let states: BTreeSet<String> = hosts(&out.records).into_values().map(|(s, _, _)| s).collect();
+    assert_eq!(states, ["down".to_owned()].into(), "{}", out.stdout);
+    let out = scan(lab.scanner(), &["-sn", "--wait", "5", NOBODY]);
+    let nobody: Ipv4Addr = NOBODY.parse().unwrap();
+    assert_eq!(hosts(&out.records)[&nobody], ("down".into(), "no-response".into(), None), "{}", out.stdout);
+}
+
+/// Regression: under -Pn the router's host unreachable for an address
+/// nobody has made that address "up, received host-unreach" with the
+/// router's TTL. nmap reports it up as the user said (user-set), its port
+/// filtered.
+#[test]
+fn pn_of_an_unreachable_routed_address_is_up_by_user_set() {
+    let Some(lab) = lab() else { return };
+    let nobody: Ipv4Addr = NOBODY.parse().unwrap();
+    let out = scan(lab.scanner(), &["-Pn", "-p", "22", "--wait", "5", NOBODY]);
+    assert_eq!(hosts(&out.records), BTreeMap::from([(nobody, ("up".into(), "user-set".into(), None))]));
+    let want = BTreeMap::from([((nobody, 22), Port::new("filtered", "host-unreach", ROUTER_TTL))]);
+    assert_eq!(out.ports(), want, "{}", out.stdout);
+    let nmap =
+        lab.scanner().command("nmap").args(["-n", "--reason", "-Pn", "-p", "22", NOBODY]).output().unwrap();
+    let text = String::from_utf8_lossy(&nmap.stdout);
+    assert!(text.contains("Host is up, received user-set."), "{text}");
+    let row: Vec<&str> =
+        text.lines().find(|l| l.starts_with("22/tcp")).unwrap_or_default().split_whitespace().collect();
+    // nmap may finish before the router's ARP gives up: then no-response.
+    assert_eq!(row[..3], ["22/tcp", "filtered", "ssh"], "{text}");
+}
