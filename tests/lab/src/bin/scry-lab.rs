@@ -79,6 +79,13 @@ fn up(out: &mut impl Write) -> Result {
     let t0 = lab.targets().first().map(|t| t.ipv4().to_string()).unwrap_or_default();
     writeln!(out, "{lab}")?;
     writeln!(out, "try:  ip netns exec {scanner} nmap -sS -p 22,25,80 {t0}")?;
+    if let Some(r0) = lab.routed().first() {
+        writeln!(
+            out,
+            "      ip netns exec {scanner} nmap -sS -p 22,443 {}   # behind the router",
+            r0.ipv4()
+        )?;
+    }
     writeln!(out, "      ip netns exec {scanner} bash   # a shell on the scanner")?;
     writeln!(out, "{READY_LINE} (pid {}); stop with SIGINT/SIGTERM or `scry-lab down`", std::process::id())?;
     // stdout may be a file (scripts/lab.sh): make the banner visible now.
