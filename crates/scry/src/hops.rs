@@ -13,6 +13,7 @@ use anyhow::bail;
 use scry_capture::{resolve_mac, resolve_many, route_with, Route, RouteOverrides};
 use scry_packet::Mac;
 use scry_probe::targets::TargetSet;
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
@@ -111,14 +112,11 @@ pub fn next_hops(
     let mut routers: BTreeMap<IpAddr, Mac> = BTreeMap::new();
     let mut routed = HashMap::new();
     for (ip, gateway) in gateways {
-        let mac = match routers.get(&gateway) {
-            Some(mac) => *mac,
-            None => {
-                let mac = resolve_mac(
-                    &Route { next_hop: gateway, gateway: Some(gateway), ..route.clone() },
-                    ARP_TIMEOUT,
-                )?;
-                *routers.entry(gateway).or_insert(mac)
+        let mac = match routers.entry(gateway) {
+            Entry::Occupied(known) => *known.get(),
+            Entry::Vacant(new) => {
+                let via = Route { next_hop: gateway, gateway: Some(gateway), ..route.clone() };
+                *new.insert(resolve_mac(&via, ARP_TIMEOUT)?)
             }
         };
         routed.insert(ip, mac);
