@@ -4,10 +4,11 @@
 use crate::cli::Args;
 use crate::discover::DiscoveryPlan;
 use crate::engine::{NextHops, Plan};
+use crate::hops::{next_hops, scan_route};
 use crate::output::ScanInfo;
 use crate::UsageError;
-use anyhow::{bail, Context};
-use scry_capture::{resolve_mac, resolve_many, route_with, Route, RouteOverrides};
+use anyhow::Context;
+use scry_capture::Route;
 use scry_probe::cookie::CookieKey;
 use scry_probe::discovery::{Discovery, Method};
 use scry_probe::payloads::Payloads;
@@ -21,16 +22,12 @@ use scry_probe::udp::UdpProbe;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// nmap's default: the 1000 most common TCP ports.
 const DEFAULT_TOP_PORTS: usize = 1000;
-/// Directly connected targets are ARP-resolved one by one; past this many, ask for --router-mac.
-const MAX_ARP_TARGETS: u64 = 1 << 16;
-/// How long to wait for ARP replies.
-const ARP_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Rejects the options that are accepted for nmap compatibility but not built yet.
 fn reject_unavailable(args: &Args) -> Result<(), UsageError> {
@@ -154,60 +151,6 @@ pub fn targets(args: &Args) -> Result<TargetSet, UsageError> {
     Ok(set)
 }
 
-/// The route of the scan; every target must share its interface and source.
-fn scan_route(args: &Args, targets: &TargetSet) -> anyhow::Result<Route> {
-    let overrides = RouteOverrides { iface: args.iface.clone(), src: args.source };
-    let mut first: Option<Route> = None;
-    for (lo, hi) in targets.ranges() {
-        for addr in [lo, hi] {
-            let route = route_with(addr.into(), &overrides)?;
-            match &first {
-                None => first = Some(route),
-                Some(f) if f.iface.name != route.iface.name || f.src != route.src => bail!(
-                    "targets need different interfaces or sources ({addr} via {} from {}, others via {} \
-                     from {}); scan them separately or choose with -e and -S",
-                    route.iface.name,
-                    route.src,
-                    f.iface.name,
-                    f.src
-                ),
-                Some(_) => {}
-            }
-        }
-    }
-    first.context("no targets")
-}
-
-/// Next-hop MACs: one for routed or loopback targets, one per directly connected target.
-fn next_hops(args: &Args, route: &Route, targets: &TargetSet, verbose: bool) -> anyhow::Result<NextHops> {
-    if let Some(mac) = args.router_mac {
-        return Ok(NextHops::All(mac));
-    }
-    if args.offline {
-        // Nothing is sent: no next hop to ask for.
-        return Ok(NextHops::All(scry_packet::Mac::ZERO));
-    }
-    if route.iface.is_loopback || route.gateway.is_some() {
-        return Ok(NextHops::All(resolve_mac(route, ARP_TIMEOUT)?));
-    }
-    if targets.len() > MAX_ARP_TARGETS {
-        bail!(
-            "{} directly connected targets would each need an ARP lookup (limit {MAX_ARP_TARGETS}); \
-             give the next hop with --router-mac or split the scan",
-            targets.len()
-        );
-    }
-    let routes: Vec<Route> =
-        targets.iter().map(|ip| Route { next_hop: IpAddr::V4(ip), ..route.clone() }).collect();
-    let macs = resolve_many(&routes, ARP_TIMEOUT)?;
-    let map: HashMap<Ipv4Addr, _> =
-        targets.iter().zip(macs).filter_map(|(ip, mac)| mac.map(|m| (ip, m))).collect();
-    if verbose {
-        eprintln!("ARP: {} of {} directly connected targets answered", map.len(), targets.len());
-    }
-    Ok(NextHops::PerHost(map))
-}
-
 /// What to run: a port scan (one plan per scan type, run in turn), or host discovery only.
 pub enum Job {
     Ports(Vec<Plan>),
@@ -295,8 +238,9 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         None => Shard::ALL,
     };
     let seed = args.seed.unwrap_or_else(rand::random);
-    let route = scan_route(args, &targets)?;
-    let next_hops = next_hops(args, &route, &targets, args.verbose > 0)?;
+    let routing = scan_route(args, &targets)?;
+    let next_hops = next_hops(args, &routing, &targets, args.verbose > 0)?;
+    let route = routing.route;
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
     let pre_discovery = pre_discovery(args, services, &targets, &route, &next_hops)?;
     let start = SystemTime::now();
@@ -368,7 +312,8 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
 
 /// Discovery before a port scan, as nmap does it: none with -Pn, for
 /// loopback, or on a directly connected subnet (the next-hop ARP lookups
-/// already are nmap's ARP ping); else the -P probes or nmap's default set.
+/// already are nmap's ARP ping); else the -P probes or nmap's default set,
+/// to the routed targets only when some are directly connected.
 fn pre_discovery(
     args: &Args,
     services: &Services,
@@ -376,7 +321,7 @@ fn pre_discovery(
     route: &Route,
     next_hops: &NextHops,
 ) -> anyhow::Result<Option<Box<DiscoveryPlan>>> {
-    let on_link = route.gateway.is_none();
+    let on_link = route.gateway.is_none() && !next_hops.is_mixed();
     if args.no_ping || route.iface.is_loopback {
         return Ok(None);
     }
@@ -413,9 +358,17 @@ fn discovery_plan(
     if args.verbose > 0 {
         eprintln!("scry: host discovery of {} targets with {:?}", targets.len(), discovery.methods());
     }
+    // Among routed targets, the directly connected ones are up by ARP, as
+    // nmap's ARP ping; only the routed ones get the discovery probes.
+    let (next_hops, up_by_arp) = if next_hops.is_mixed() && !args.disable_arp_ping {
+        (next_hops.routed_only(), next_hops.direct_hosts())
+    } else {
+        (next_hops, Vec::new())
+    };
     Ok(DiscoveryPlan {
         targets,
         next_hops,
+        up_by_arp,
         discovery,
         rate: args.rate,
         retries: args.retries,
@@ -476,13 +429,15 @@ fn discovery_methods(args: &Args, services: &Services, on_link: bool) -> Result<
 /// Resolves a host-discovery-only run (-sn).
 fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> anyhow::Result<Resolved> {
     let targets = targets(args)?;
-    let route = scan_route(args, &targets)?;
-    let on_link = !route.iface.is_loopback && route.gateway.is_none() && args.router_mac.is_none();
+    let routing = scan_route(args, &targets)?;
+    let route = &routing.route;
+    let on_link =
+        !route.iface.is_loopback && route.gateway.is_none() && !routing.mixed && args.router_mac.is_none();
     let methods = discovery_methods(args, services, on_link)?;
     let next_hops = if methods == [Method::Arp] || args.no_ping {
         NextHops::All(scry_packet::Mac::BROADCAST)
     } else {
-        next_hops(args, &route, &targets, args.verbose > 0)?
+        next_hops(args, &routing, &targets, args.verbose > 0)?
     };
     let info = ScanInfo {
         start: SystemTime::now(),
@@ -493,7 +448,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         debugging: args.debug,
     };
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
-    let plan = discovery_plan(args, targets, &route, next_hops, methods, info)?;
+    let plan = discovery_plan(args, targets, route, next_hops, methods, info)?;
     let filter = plan.discovery.filter();
     let seed = 0; // discovery draws its own order per pass; nothing to resume
     let iface = route.iface.name.clone();

@@ -16,7 +16,7 @@ use scry_probe::rate::TokenBucket;
 use scry_probe::state::Reason;
 use scry_probe::targets::TargetSet;
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
@@ -36,6 +36,9 @@ pub const MAX_FRAME: usize = 1600;
 pub struct DiscoveryPlan {
     pub targets: TargetSet,
     pub next_hops: NextHops,
+    /// Directly connected targets that answered ARP in a scan that also has
+    /// routed ones: up already, and not probed.
+    pub up_by_arp: Vec<Ipv4Addr>,
     pub discovery: Discovery,
     pub rate: f64,
     pub retries: u32,
@@ -101,6 +104,13 @@ pub fn probe(
     stats: &mut Stats,
 ) -> anyhow::Result<Up> {
     let up: Mutex<Up> = Mutex::new(BTreeMap::new());
+    for ip in &plan.up_by_arp {
+        let ip = IpAddr::V4(*ip);
+        up.lock().expect("up lock").insert(ip, (Reason::ArpResponse, None));
+        for sink in sinks.iter_mut() {
+            sink.host_up(ip, Reason::ArpResponse, None)?;
+        }
+    }
     let rejected = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     let (events_tx, events) = mpsc::channel::<(IpAddr, Reason, Option<u8>)>();

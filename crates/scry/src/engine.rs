@@ -23,6 +23,7 @@ use scry_probe::services::Protocol;
 use scry_probe::state::{PortState, Reason};
 use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
@@ -59,24 +60,58 @@ pub struct Hooks<'a> {
 pub enum NextHops {
     /// One next hop (a router, or loopback) for every target.
     All(Mac),
-    /// Directly connected targets, each its own next hop; targets missing
-    /// from the map did not answer ARP and are not probed.
-    PerHost(HashMap<Ipv4Addr, Mac>),
+    /// Each target its own next hop: directly connected targets their own
+    /// MAC, routed ones their router's. Targets in neither map did not
+    /// answer ARP (or discovery) and are not probed.
+    PerHost { direct: HashMap<Ipv4Addr, Mac>, routed: HashMap<Ipv4Addr, Mac> },
 }
 
 impl NextHops {
     pub(crate) fn get(&self, ip: Ipv4Addr) -> Option<Mac> {
         match self {
             NextHops::All(mac) => Some(*mac),
-            NextHops::PerHost(map) => map.get(&ip).copied(),
+            NextHops::PerHost { direct, routed } => direct.get(&ip).or_else(|| routed.get(&ip)).copied(),
+        }
+    }
+
+    /// How many targets have a next hop, when only some do.
+    pub(crate) fn reachable(&self) -> Option<usize> {
+        match self {
+            NextHops::All(_) => None,
+            NextHops::PerHost { direct, routed } => Some(direct.len() + routed.len()),
         }
     }
 
     /// The MAC address of a directly connected target (none for routed ones).
     pub(crate) fn direct(&self, ip: IpAddr) -> Option<Mac> {
         match (self, ip) {
-            (NextHops::PerHost(map), IpAddr::V4(v4)) => map.get(&v4).copied(),
+            (NextHops::PerHost { direct, .. }, IpAddr::V4(v4)) => direct.get(&v4).copied(),
             _ => None,
+        }
+    }
+
+    /// The directly connected targets that answered ARP.
+    pub(crate) fn direct_hosts(&self) -> Vec<Ipv4Addr> {
+        let mut hosts: Vec<Ipv4Addr> = match self {
+            NextHops::PerHost { direct, .. } => direct.keys().copied().collect(),
+            NextHops::All(_) => Vec::new(),
+        };
+        hosts.sort_unstable();
+        hosts
+    }
+
+    /// Whether some targets are routed while others are directly connected.
+    pub(crate) fn is_mixed(&self) -> bool {
+        matches!(self, NextHops::PerHost { routed, .. } if !routed.is_empty())
+    }
+
+    /// The same next hops without the directly connected targets.
+    pub(crate) fn routed_only(&self) -> NextHops {
+        match self {
+            NextHops::All(mac) => NextHops::All(*mac),
+            NextHops::PerHost { routed, .. } => {
+                NextHops::PerHost { direct: HashMap::new(), routed: routed.clone() }
+            }
         }
     }
 }
@@ -107,12 +142,17 @@ impl Plan {
     /// next hop, so no probe, and the up ones are reported with their reason.
     pub fn only_up(&mut self, up: HashMap<IpAddr, (Reason, Option<u8>)>) {
         let keep = |ip: &Ipv4Addr| up.contains_key(&IpAddr::V4(*ip));
+        let kept = |map: &HashMap<Ipv4Addr, Mac>| {
+            map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect()
+        };
         self.next_hops = match &self.next_hops {
-            NextHops::All(mac) => {
-                NextHops::PerHost(self.targets.iter().filter(keep).map(|ip| (ip, *mac)).collect())
-            }
-            NextHops::PerHost(map) => {
-                NextHops::PerHost(map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect())
+            // Still one hop away: a routed host is no nearer for answering.
+            NextHops::All(router) => NextHops::PerHost {
+                direct: HashMap::new(),
+                routed: self.targets.iter().filter(keep).map(|ip| (ip, *router)).collect(),
+            },
+            NextHops::PerHost { direct, routed } => {
+                NextHops::PerHost { direct: kept(direct), routed: kept(routed) }
             }
         };
         self.known_up = up;
@@ -120,8 +160,15 @@ impl Plan {
 }
 
 enum Event {
-    /// `syn_ack` is the parsed reply when it opened the port.
-    Answer { host: IpAddr, port: u16, result: scry_probe::results::PortResult, syn_ack: Option<Box<Frame>> },
+    /// `syn_ack` is the parsed reply when it opened the port; `from_host`
+    /// says the target itself answered, not a router on the way.
+    Answer {
+        host: IpAddr,
+        port: u16,
+        result: scry_probe::results::PortResult,
+        syn_ack: Option<Box<Frame>>,
+        from_host: bool,
+    },
 }
 
 /// Why the sender stops early: Ctrl-C or SIGTERM (`user`), or the main
@@ -312,7 +359,7 @@ pub(crate) fn phase(
                     }
                 }
                 match events.recv_timeout(Duration::from_millis(20)) {
-                    Ok(Event::Answer { host, port, result, syn_ack }) => {
+                    Ok(Event::Answer { host, port, result, syn_ack, from_host }) => {
                         stats.received += 1;
                         if let Reason::Unreachable(_) = result.reason {
                             arrivals
@@ -330,7 +377,8 @@ pub(crate) fn phase(
                             stats.duplicates += 1;
                         } else {
                             counters.first_answer();
-                            if let std::collections::hash_map::Entry::Vacant(e) = up.entry(host) {
+                            // A router's ICMP error says nothing of the host behind it.
+                            if let (true, Entry::Vacant(e)) = (from_host, up.entry(host)) {
                                 e.insert((result.reason, Some(result.ttl)));
                                 sinks.each(|s| s.host_up(host, result.reason, Some(result.ttl)));
                             }
@@ -413,7 +461,8 @@ fn receive(
                 // Only a TCP SYN-ACK is a T1 sample for the quick OS guess (not a UDP answer).
                 let syn_ack =
                     (result.state == PortState::Open && parsed.tcp().is_some()).then(|| Box::new(parsed));
-                let _ = events.send(Event::Answer { host, port, result, syn_ack });
+                let from_host = parsed.ip().is_some_and(|ip| ip.header.src == host);
+                let _ = events.send(Event::Answer { host, port, result, syn_ack, from_host });
             }
             Verdict::Invalid => {
                 counters.rejected.fetch_add(1, Ordering::Relaxed);

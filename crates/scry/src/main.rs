@@ -5,6 +5,7 @@ mod config;
 mod discover;
 mod dump;
 mod engine;
+mod hops;
 mod osmatch;
 mod osquick;
 mod osscan;

@@ -192,20 +192,13 @@ fn first_in_state(ports: &BTreeMap<u16, PortResult>, state: PortState) -> Option
     ports.iter().find(|(_, r)| r.state == state).map(|(p, _)| *p)
 }
 
-fn next_hop(hops: &NextHops, ip: Ipv4Addr) -> Option<Mac> {
-    match hops {
-        NextHops::All(mac) => Some(*mac),
-        NextHops::PerHost(map) => map.get(&ip).copied(),
-    }
-}
-
 /// Fingerprints every up host; hosts left out (IPv6, no next hop,
 /// `--osscan-limit`, an interrupted scan) get no entry.
 fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Result<HashMap<IpAddr, Outcome>> {
     let mut targets = Vec::new();
     for h in held {
         let IpAddr::V4(ip) = h.ip else { continue };
-        let Some(mac) = next_hop(&options.next_hops, ip) else { continue };
+        let Some(mac) = options.next_hops.get(ip) else { continue };
         // OS detection's TCP probes want an open and a closed TCP port, and
         // U1 a closed UDP port when the scan found one (as nmap).
         let (open, closed) =
@@ -368,18 +361,22 @@ fn one_try(options: &OsOptions, targets: &[&Target]) -> anyhow::Result<Vec<Excha
             }
         }
     }
-    let known = if options.iface.is_loopback {
-        Some(0)
-    } else {
-        matches!(options.next_hops, NextHops::PerHost(_)).then_some(1)
+    // nmap knows the distance of localhost (0) and of a directly connected host (1).
+    let known = |ip: Ipv4Addr| {
+        if options.iface.is_loopback {
+            Some(0)
+        } else {
+            options.next_hops.direct(ip.into()).map(|_| 1)
+        }
     };
     Ok(lives
         .into_iter()
-        .map(|l| Exchange {
+        .zip(targets)
+        .map(|(l, t)| Exchange {
             set: l.set,
             seq_sent_us: l.schedule.seq_sent_us(),
             replies: l.replies,
-            known_distance: known,
+            known_distance: known(t.ip),
             localhost: options.iface.is_loopback,
             closed_tcp_guessed: l.closed_tcp_guessed,
         })

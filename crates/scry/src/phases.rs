@@ -10,7 +10,7 @@ use scry_capture::{Receiver, Sender};
 use scry_probe::state::Reason;
 use std::borrow::Cow;
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -79,10 +79,8 @@ fn announce_known_up(plan: &Plan, sinks: &mut Fanout<'_>) -> HashMap<IpAddr, (Re
             up.insert(ip, (reason, ttl));
             sinks.each(|s| s.host_up(ip, reason, ttl));
         }
-    } else if let engine::NextHops::PerHost(macs) = &plan.next_hops {
-        let mut arp_up: Vec<Ipv4Addr> = macs.keys().copied().collect();
-        arp_up.sort();
-        for ip in arp_up {
+    } else {
+        for ip in plan.next_hops.direct_hosts() {
             up.insert(ip.into(), (Reason::ArpResponse, None));
             sinks.each(|s| s.host_up(ip.into(), Reason::ArpResponse, None));
         }

@@ -8,7 +8,7 @@
 //! report, before the other sinks write their tables, so a status line
 //! never lands in the middle of them.
 
-use crate::engine::{Counters, NextHops, Plan};
+use crate::engine::{Counters, Plan};
 use crate::output::{HostReport, ScanInfo, Sink, Stats};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use scry_probe::results::PortResult;
@@ -51,11 +51,11 @@ impl Mode {
 /// scan, proportional for a shard).
 pub fn first_pass_probes(plan: &Plan) -> u64 {
     let positions = plan.positions.end - plan.positions.start;
-    match &plan.next_hops {
-        NextHops::All(_) => positions,
-        NextHops::PerHost(macs) => {
+    match plan.next_hops.reachable() {
+        None => positions,
+        Some(reachable) => {
             let hosts = plan.targets.len().max(1);
-            (u128::from(positions) * macs.len() as u128 / u128::from(hosts)) as u64
+            (u128::from(positions) * reachable as u128 / u128::from(hosts)) as u64
         }
     }
 }

@@ -4,24 +4,11 @@
 
 mod common;
 
-use common::scan;
-use scry_lab::{require_lab, Lab, Node, TargetSpec};
+use common::{host_records as hosts, nft, scan};
+use scry_lab::{require_lab, Lab, TargetSpec};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-
-/// Runs `nft` with `script` in `node`.
-fn nft(node: &Node, script: &str) {
-    let out = node.command("nft").args(["-f", "-"]).stdin(std::process::Stdio::piped()).spawn().and_then(
-        |mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(script.as_bytes())?;
-            child.wait_with_output()
-        },
-    );
-    let out = out.expect("running nft");
-    assert!(out.status.success(), "nft in {}: {}", node.ns(), String::from_utf8_lossy(&out.stderr));
-}
 
 /// T0 answers everything (TCP 443 open); T1 drops inbound ICMP; T2 drops
 /// all IP but answers ARP; T3 drops ARP too.
@@ -38,19 +25,6 @@ fn lab() -> Option<Lab> {
         "table arp no_arp {\n chain input {\n  type filter hook input priority filter; policy drop;\n }\n}\n",
     );
     Some(lab)
-}
-
-/// (state, reason, ttl) of every host record.
-fn hosts(records: &[Value]) -> BTreeMap<Ipv4Addr, (String, String, Option<u64>)> {
-    records
-        .iter()
-        .filter(|r| r["type"] == "host")
-        .map(|r| {
-            let ip = r["ip"].as_str().unwrap().parse().unwrap();
-            let text = |k: &str| r[k].as_str().unwrap().to_owned();
-            (ip, (text("state"), text("reason"), r["ttl"].as_u64()))
-        })
-        .collect()
 }
 
 fn up(records: &[Value]) -> BTreeMap<Ipv4Addr, String> {

@@ -10,6 +10,17 @@
 //! Targets get a [`Personality`] (per-namespace sysctls), TCP/UDP listeners
 //! and an optional nftables firewall, all described by a [`TargetSpec`].
 //!
+//! [`LabBuilder::routed_target`] adds targets one hop away: a router
+//! namespace (`eth0` 198.18.0.2 / 2001:2::2 on the scanner's bridge,
+//! `eth1` 198.19.0.1 / 2001:2:0:1::1 on a second bridge) forwards between
+//! the scanner's link and a far link where routed target `j` is
+//! 198.19.0.(10+j) / 2001:2:0:1::(10+j), MAC `02:00:c6:13:00:<host>`.
+//! Forwarding is on in the router only; the scanner has a route to
+//! 198.19.0.0/24 and 2001:2:0:1::/64 via the router, routed targets one to
+//! 198.18.0.0/24 and 2001:2::/64, and still nothing has a default route.
+//! Routed targets take the same [`TargetSpec`]s as direct ones, and their
+//! answers reach the scanner with the TTL one lower.
+//!
 //! Namespaces are named `scry<pid>x<n><role>`, so labs never collide and
 //! labs left behind by a dead process are swept by the next
 //! [`LabBuilder::build`]. Dropping the [`Lab`] (also while unwinding from a
@@ -22,9 +33,13 @@
 //! fn open_port_accepts() {
 //!     let lab = lab_or_skip!(Lab::builder()
 //!         .target(TargetSpec::new().tcp_listen(&[22, 80]))
-//!         .target(TargetSpec::new().personality(Personality::windows_like()).drop_all()));
+//!         .target(TargetSpec::new().personality(Personality::windows_like()).drop_all())
+//!         .routed_target(TargetSpec::new().tcp_listen(&[443])));
 //!     let t0 = lab.targets()[0].ipv4();
 //!     let ok = lab.scanner().run(|| std::net::TcpStream::connect((t0, 22)).is_ok()).unwrap();
+//!     assert!(ok);
+//!     let r0 = lab.routed()[0].ipv4(); // 198.19.0.10, via the router
+//!     let ok = lab.scanner().run(|| std::net::TcpStream::connect((r0, 443)).is_ok()).unwrap();
 //!     assert!(ok);
 //! }
 //! ```
@@ -41,6 +56,7 @@ mod listen;
 mod netns;
 mod node;
 mod offload;
+mod routing;
 mod signals;
 mod skip;
 mod sys;
@@ -54,7 +70,10 @@ use std::time::Duration;
 pub use error::LabError;
 pub use icmp::{in_lab_range, EchoReply};
 pub use netns::{list_labs, parse_ns_name, sweep_all, sweep_stale, LabId, Role, NETNS_DIR};
-pub use node::{ipv4_of, ipv6_of, mac_of, MacAddr, Node, IFACE, MAX_TARGETS, PREFIX_V4, PREFIX_V6};
+pub use node::{
+    ipv4_of, ipv6_of, mac_of, router_far_ipv4, router_far_ipv6, router_far_mac, MacAddr, Node, IFACE,
+    MAX_TARGETS, PREFIX_V4, PREFIX_V6, ROUTER_FAR_IFACE,
+};
 pub use signals::Termination;
 pub use skip::require_lab;
 pub use target::{Personality, Proto, RejectWith, TargetSpec};
@@ -69,6 +88,7 @@ const FEW_SOCKETS: usize = 256;
 #[must_use]
 pub struct LabBuilder {
     targets: Vec<TargetSpec>,
+    routed: Vec<TargetSpec>,
 }
 
 impl LabBuilder {
@@ -81,6 +101,19 @@ impl LabBuilder {
     /// Adds several targets in order.
     pub fn targets(mut self, specs: impl IntoIterator<Item = TargetSpec>) -> Self {
         self.targets.extend(specs);
+        self
+    }
+
+    /// Adds a target behind the lab's router, on the far link; the n-th
+    /// call makes routed target `n - 1`. The first call adds the router.
+    pub fn routed_target(mut self, spec: TargetSpec) -> Self {
+        self.routed.push(spec);
+        self
+    }
+
+    /// Adds several routed targets in order.
+    pub fn routed_targets(mut self, specs: impl IntoIterator<Item = TargetSpec>) -> Self {
+        self.routed.extend(specs);
         self
     }
 
@@ -98,14 +131,19 @@ impl LabBuilder {
         if euid != 0 {
             return Err(LabError::NotRoot(format!("effective uid is {euid}, not 0")));
         }
-        if self.targets.len() > MAX_TARGETS {
-            return Err(LabError::InvalidSpec(format!(
-                "{} targets, at most {MAX_TARGETS} fit",
-                self.targets.len()
-            )));
+        for (specs, kind) in [(&self.targets, "targets"), (&self.routed, "routed targets")] {
+            if specs.len() > MAX_TARGETS {
+                return Err(LabError::InvalidSpec(format!(
+                    "{} {kind}, at most {MAX_TARGETS} fit",
+                    specs.len()
+                )));
+            }
         }
         for (i, spec) in self.targets.iter().enumerate() {
             spec.validate(&Role::Target(i).label())?;
+        }
+        for (j, spec) in self.routed.iter().enumerate() {
+            spec.validate(&Role::Routed(j).label())?;
         }
         sweep_stale()?;
         let id = LabId::next();
@@ -117,6 +155,11 @@ impl LabBuilder {
                 .map(|i| Node::new(id.ns_name(Role::Target(i)), Role::Target(i)))
                 .collect(),
             specs: self.targets,
+            router: (!self.routed.is_empty()).then(|| Node::new(id.ns_name(Role::Router), Role::Router)),
+            routed: (0..self.routed.len())
+                .map(|j| Node::new(id.ns_name(Role::Routed(j)), Role::Routed(j)))
+                .collect(),
+            routed_specs: self.routed,
             services: Vec::new(),
         };
         // On any error `lab` drops here and deletes what exists.
@@ -136,6 +179,9 @@ pub struct Lab {
     scanner: Node,
     targets: Vec<Node>,
     specs: Vec<TargetSpec>,
+    router: Option<Node>,
+    routed: Vec<Node>,
+    routed_specs: Vec<TargetSpec>,
     services: Vec<listen::Services>,
 }
 
@@ -165,7 +211,7 @@ impl Lab {
         &self.scanner
     }
 
-    /// All targets, in the order they were added.
+    /// All targets on the scanner's link, in the order they were added.
     pub fn targets(&self) -> &[Node] {
         &self.targets
     }
@@ -180,14 +226,35 @@ impl Lab {
         self.specs.get(i)
     }
 
-    /// Every namespace of the lab: hub, scanner, then targets.
+    /// The router, when the lab has routed targets.
+    pub fn router(&self) -> Option<&Node> {
+        self.router.as_ref()
+    }
+
+    /// All routed targets (behind the router), in the order they were added.
+    pub fn routed(&self) -> &[Node] {
+        &self.routed
+    }
+
+    /// The spec routed target `j` was built from.
+    pub fn routed_spec(&self, j: usize) -> Option<&TargetSpec> {
+        self.routed_specs.get(j)
+    }
+
+    /// Every namespace of the lab: hub, scanner, targets, then the router
+    /// and the routed targets.
     pub fn namespaces(&self) -> Vec<String> {
-        let nodes = std::iter::once(&self.scanner).chain(&self.targets).map(|n| n.ns().to_owned());
+        let nodes = self.nodes().map(|n| n.ns().to_owned());
         std::iter::once(self.hub.clone()).chain(nodes).collect()
     }
 
     fn nodes(&self) -> impl Iterator<Item = &Node> {
-        std::iter::once(&self.scanner).chain(&self.targets)
+        std::iter::once(&self.scanner).chain(&self.targets).chain(&self.router).chain(&self.routed)
+    }
+
+    /// Every target, direct then routed, with its spec.
+    fn targets_with_specs(&self) -> impl Iterator<Item = (&Node, &TargetSpec)> {
+        self.targets.iter().zip(&self.specs).chain(self.routed.iter().zip(&self.routed_specs))
     }
 
     fn create_namespaces(&self) -> Result<(), LabError> {
@@ -197,7 +264,8 @@ impl Lab {
     }
 
     /// Quietens IPv6 (no DAD, no router solicitations; none at all in the
-    /// hub), builds the bridge and one veth per node, then addresses nodes.
+    /// hub), builds the bridges and one veth per node (two for the router),
+    /// addresses nodes, routes between the links and lets the router forward.
     fn wire(&self) -> Result<(), LabError> {
         let hub = self.hub.clone();
         netns::in_netns(&hub, || {
@@ -219,40 +287,58 @@ impl Lab {
             })??;
         }
 
-        let mut hub_script =
-            String::from("link set lo up\nlink add br0 type bridge mcast_snooping 0\nlink set br0 up\n");
+        let mut hub_script = format!(
+            "link set lo up\nlink add {0} type bridge mcast_snooping 0\nlink set {0} up\n",
+            routing::NEAR_BRIDGE
+        );
+        if let Some(router) = &self.router {
+            hub_script += &routing::hub_far_link(router.ns());
+        }
         for node in self.nodes() {
             let port = node.label();
             hub_script += &format!(
                 "link add {port} address {} type veth peer name {IFACE} address {} netns {}\n\
-                 link set {port} master br0\nlink set {port} up\n",
+                 link set {port} master {}\nlink set {port} up\n",
                 node::hub_port_mac_of(node.role()),
                 node.mac(),
                 node.ns(),
+                routing::bridge_of(node.role()),
             );
         }
         netns::run(netns::ip(Some(&self.hub), ["-batch", "-"]), Some(&hub_script))?;
 
+        if let Some(router) = &self.router {
+            router.run(|| {
+                routing::FORWARDING
+                    .iter()
+                    .try_for_each(|(key, value)| netns::write_sysctl(router.ns(), key, value))
+            })??;
+        }
         let node_cmds = self
             .nodes()
             .map(|node| {
-                let script = format!(
+                let mut script = format!(
                     "link set lo up\naddr add {}/{PREFIX_V4} dev {IFACE}\n\
                      addr add {}/{PREFIX_V6} dev {IFACE} nodad\nlink set {IFACE} up\n",
                     node.ipv4(),
                     node.ipv6(),
                 );
+                if self.router.is_some() {
+                    script += &routing::node_lines(node.role());
+                }
                 (netns::ip(Some(node.ns()), ["-batch", "-"]), Some(script))
             })
             .collect();
         netns::run_all(node_cmds)
     }
 
-    /// Waits until the scanner gets an echo reply from every target over
-    /// IPv4 and IPv6 (this also fills the neighbour caches).
+    /// Waits until the scanner gets an echo reply from every target, direct
+    /// or routed, over IPv4 and IPv6 (this also fills the neighbour caches).
     fn wait_ready(&self) -> Result<(), LabError> {
-        let dsts: Vec<IpAddr> =
-            self.targets.iter().flat_map(|t| [IpAddr::V4(t.ipv4()), IpAddr::V6(t.ipv6())]).collect();
+        let dsts: Vec<IpAddr> = self
+            .targets_with_specs()
+            .flat_map(|(t, _)| [IpAddr::V4(t.ipv4()), IpAddr::V6(t.ipv6())])
+            .collect();
         if dsts.is_empty() {
             return Ok(());
         }
@@ -273,14 +359,15 @@ impl Lab {
         }
     }
 
-    /// Applies each target's sysctls, firewall and listeners.
+    /// Applies each target's sysctls, firewall and listeners, routed ones too.
     fn configure_targets(&mut self) -> Result<(), LabError> {
-        let sockets: usize = self.specs.iter().map(|s| 2 * (s.tcp_ports().len() + s.udp_ports().len())).sum();
+        let sockets: usize =
+            self.targets_with_specs().map(|(_, s)| 2 * (s.tcp_ports().len() + s.udp_ports().len())).sum();
         if sockets > FEW_SOCKETS {
             sys::raise_nofile(sockets as u64 + 1024).map_err(|e| LabError::io("raise RLIMIT_NOFILE", e))?;
         }
         let mut nft_cmds = Vec::new();
-        for (node, spec) in self.targets.iter().zip(&self.specs) {
+        for (node, spec) in self.targets_with_specs() {
             if let Some(rules) = spec.nft_ruleset() {
                 let mut cmd = node.command("nft");
                 cmd.args(["-f", "-"]);
@@ -288,7 +375,8 @@ impl Lab {
             }
         }
         netns::run_all(nft_cmds)?;
-        for (node, spec) in self.targets.iter().zip(&self.specs) {
+        let mut services = Vec::new();
+        for (node, spec) in self.targets_with_specs() {
             let ns = node.ns();
             let sockets = node.run(|| {
                 for (key, value) in spec.get_personality().sysctls() {
@@ -297,9 +385,10 @@ impl Lab {
                 listen::open(ns, spec.tcp_ports(), spec.udp_ports())
             })??;
             if !sockets.is_empty() {
-                self.services.push(listen::serve(ns, sockets)?);
+                services.push(listen::serve(ns, sockets)?);
             }
         }
+        self.services.extend(services);
         Ok(())
     }
 }
@@ -323,6 +412,9 @@ impl fmt::Debug for Lab {
             .field("scanner", &self.scanner)
             .field("targets", &self.targets)
             .field("specs", &self.specs)
+            .field("router", &self.router)
+            .field("routed", &self.routed)
+            .field("routed_specs", &self.routed_specs)
             .finish_non_exhaustive()
     }
 }
@@ -331,7 +423,8 @@ impl fmt::Display for Lab {
     /// A table of nodes: namespace, addresses, MAC, ports, personality and firewall.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let mut rows = vec![table::Row::node(&self.scanner, None)];
-        rows.extend(self.targets.iter().zip(&self.specs).map(|(n, s)| table::Row::node(n, Some(s))));
+        rows.extend(self.router.iter().map(|n| table::Row::node(n, None)));
+        rows.extend(self.targets_with_specs().map(|(n, s)| table::Row::node(n, Some(s))));
         write!(f, "{}", table::render(&rows))
     }
 }

@@ -31,17 +31,25 @@ pub enum Role {
     Hub,
     /// The scanner node.
     Scanner,
-    /// Target node `i` (0-based).
+    /// Target node `i` (0-based), on the scanner's link.
     Target(usize),
+    /// The router between the scanner's link and the far link; exists when
+    /// the lab has routed targets.
+    Router,
+    /// Routed target `j` (0-based), on the far side of the router.
+    Routed(usize),
 }
 
 impl Role {
-    /// The short label used in namespace names and tables: `hub`, `scan`, `t0`.
+    /// The short label used in namespace names and tables: `hub`, `scan`,
+    /// `t0`, `rt` (the router), `r0` (a routed target).
     pub fn label(self) -> String {
         match self {
             Role::Hub => "hub".to_owned(),
             Role::Scanner => "scan".to_owned(),
             Role::Target(i) => format!("t{i}"),
+            Role::Router => "rt".to_owned(),
+            Role::Routed(j) => format!("r{j}"),
         }
     }
 }
@@ -90,12 +98,17 @@ pub fn parse_ns_name(name: &str) -> Option<(LabId, Role)> {
     let role = match rest {
         "hub" => Role::Hub,
         "scan" => Role::Scanner,
+        "rt" => Role::Router,
         _ => {
-            let (i, tail) = split_number(rest.strip_prefix('t')?)?;
+            let (make, numbered): (fn(usize) -> Role, &str) = match rest.strip_prefix('t') {
+                Some(n) => (Role::Target, n),
+                None => (Role::Routed, rest.strip_prefix('r')?),
+            };
+            let (i, tail) = split_number(numbered)?;
             if !tail.is_empty() {
                 return None;
             }
-            Role::Target(i as usize)
+            make(i as usize)
         }
     };
     Some((LabId { pid, counter }, role))
@@ -330,7 +343,9 @@ mod tests {
     fn names_round_trip() {
         let id = LabId { pid: 4242, counter: 7 };
         assert_eq!(id.prefix(), "scry4242x7");
-        for role in [Role::Hub, Role::Scanner, Role::Target(0), Role::Target(12)] {
+        for role in
+            [Role::Hub, Role::Scanner, Role::Target(0), Role::Target(12), Role::Router, Role::Routed(3)]
+        {
             assert_eq!(parse_ns_name(&id.ns_name(role)), Some((id, role)));
         }
         assert_eq!(id.ns_name(Role::Target(3)), "scry4242x7t3");
@@ -357,6 +372,9 @@ mod tests {
             "scry12x3tx",
             "scry12x3t1a",
             "scry12x3hubx",
+            "scry12x3r",
+            "scry12x3rt1",
+            "scry12x3r1t",
             "scry+1x2hub",
             "myns",
             "scry12x3scanner",

@@ -1,7 +1,8 @@
 //! The human-readable table of a lab's nodes (`impl Display for Lab`, the
 //! `scry-lab up` banner).
 
-use crate::node::Node;
+use crate::netns::Role;
+use crate::node::{router_far_ipv4, router_far_ipv6, Node, ROUTER_FAR_IFACE};
 use crate::target::TargetSpec;
 
 const HEADERS: [&str; 8] = ["node", "netns", "ipv4", "ipv6", "mac", "tcp", "udp", "notes"];
@@ -13,6 +14,11 @@ impl Row {
     /// Describes `node`; targets pass their spec.
     pub(crate) fn node(node: &Node, spec: Option<&TargetSpec>) -> Self {
         let (tcp, udp, notes) = match spec {
+            None if node.role() == Role::Router => (
+                "-".to_owned(),
+                "-".to_owned(),
+                format!("router; {ROUTER_FAR_IFACE} {} {}", router_far_ipv4(), router_far_ipv6()),
+            ),
             None => ("-".to_owned(), "-".to_owned(), "scanner".to_owned()),
             Some(s) => {
                 let notes: Vec<String> = [s.get_personality().summary(), s.firewall_summary()]
@@ -75,7 +81,6 @@ pub(crate) fn port_ranges(ports: &[u16]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::netns::Role;
 
     #[test]
     fn ranges_collapse() {
@@ -100,5 +105,12 @@ mod tests {
             lines[2].contains("198.18.0.10  2001:2::a  02:00:c6:12:00:0a  22,80  53   drop 10%"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_router_row_names_its_far_leg() {
+        let row = Row::node(&Node::new("scry1x0rt".into(), Role::Router), None);
+        assert_eq!(row.0[2], "198.18.0.2");
+        assert_eq!(row.0[7], "router; eth1 198.19.0.1 2001:2:0:1::1");
     }
 }

@@ -81,6 +81,30 @@ pub fn read_answers(stdout: &mut impl BufRead, n: usize) -> String {
     seen
 }
 
+/// Runs `nft -f -` with `script` in `node`.
+pub fn nft(node: &Node, script: &str) {
+    let out = node.command("nft").args(["-f", "-"]).stdin(Stdio::piped()).spawn().and_then(|mut child| {
+        use std::io::Write;
+        child.stdin.take().expect("piped stdin").write_all(script.as_bytes())?;
+        child.wait_with_output()
+    });
+    let out = out.expect("running nft");
+    assert!(out.status.success(), "nft in {}: {}", node.ns(), String::from_utf8_lossy(&out.stderr));
+}
+
+/// The packet counts of the `counter` rules of `chain` in nft table
+/// `inet TABLE` in `node`, in rule order.
+pub fn nft_counters(node: &Node, table: &str, chain: &str) -> Vec<u64> {
+    let out =
+        node.command("nft").args(["list", "chain", "inet", table, chain]).output().expect("running nft");
+    assert!(out.status.success(), "nft list in {}: {}", node.ns(), String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .filter_map(|line| line.split_once("counter packets ").map(|(_, rest)| rest))
+        .map(|rest| rest.split(' ').next().and_then(|n| n.parse().ok()).expect("a packet count"))
+        .collect()
+}
+
 /// One finished run of scry.
 #[derive(Debug)]
 pub struct Scan {
@@ -276,6 +300,18 @@ pub fn normal_port_count(report: &str) -> u64 {
         l.split(", ").map(|part| part.split(' ').next().unwrap().parse::<u64>().expect("a count"))
     });
     rows.count() as u64 + hidden.sum::<u64>()
+}
+
+/// (state, reason, ttl) of every `host` record, up or down.
+pub fn host_records(records: &[Value]) -> BTreeMap<Ipv4Addr, (String, String, Option<u64>)> {
+    records
+        .iter()
+        .filter(|r| r["type"] == "host")
+        .map(|r| {
+            let text = |k: &str| r[k].as_str().expect("a host record field").to_owned();
+            (ip(r), (text("state"), text("reason"), r["ttl"].as_u64()))
+        })
+        .collect()
 }
 
 /// Parses JSON Lines, panicking on any line that is not a JSON object with a type.

@@ -55,8 +55,8 @@ fn main() -> ExitCode {
 
 type Result<T = (), E = Box<dyn Error>> = std::result::Result<T, E>;
 
-/// The lab `up` builds: a Linux-default host, a Windows-like host and a
-/// host that drops everything.
+/// The lab `up` builds: a Linux-default host, a Windows-like host, a host
+/// that drops everything, and a Linux host behind the router.
 fn human_lab() -> scry_lab::LabBuilder {
     Lab::builder()
         .target(
@@ -67,6 +67,7 @@ fn human_lab() -> scry_lab::LabBuilder {
         )
         .target(TargetSpec::new().personality(Personality::windows_like()).tcp_listen(&[135, 139, 445, 3389]))
         .target(TargetSpec::new().tcp_listen(&[22, 80]).drop_all())
+        .routed_target(TargetSpec::new().tcp_listen(&[22, 443]))
 }
 
 fn up(out: &mut impl Write) -> Result {
@@ -78,6 +79,13 @@ fn up(out: &mut impl Write) -> Result {
     let t0 = lab.targets().first().map(|t| t.ipv4().to_string()).unwrap_or_default();
     writeln!(out, "{lab}")?;
     writeln!(out, "try:  ip netns exec {scanner} nmap -sS -p 22,25,80 {t0}")?;
+    if let Some(r0) = lab.routed().first() {
+        writeln!(
+            out,
+            "      ip netns exec {scanner} nmap -sS -p 22,443 {}   # behind the router",
+            r0.ipv4()
+        )?;
+    }
     writeln!(out, "      ip netns exec {scanner} bash   # a shell on the scanner")?;
     writeln!(out, "{READY_LINE} (pid {}); stop with SIGINT/SIGTERM or `scry-lab down`", std::process::id())?;
     // stdout may be a file (scripts/lab.sh): make the banner visible now.

@@ -1,0 +1,151 @@
+//! Where each target's frames go: the scan's route, and the next-hop MAC of
+//! every target (its own for a directly connected one, its router's for a
+//! routed one), all resolved before any probe is sent.
+//!
+//! One route lookup per end of each target range decides the common case:
+//! every target routed the same way gets one next hop. When the ends
+//! disagree (a direct target and a routed one in one scan, as nmap takes
+//! them), every target is looked up on its own.
+
+use crate::cli::Args;
+use crate::engine::NextHops;
+use anyhow::bail;
+use scry_capture::{resolve_mac, resolve_many, route_with, Route, RouteOverrides};
+use scry_packet::Mac;
+use scry_probe::targets::TargetSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+/// Targets are looked up and ARP-resolved one by one; past this many, ask for --router-mac.
+const MAX_PER_TARGET: u64 = 1 << 16;
+/// How long to wait for ARP replies.
+const ARP_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The scan's route (that of its first target) and whether some targets
+/// are routed differently from it: directly connected where it has a
+/// gateway, or the other way round. Every target must share its interface
+/// and source.
+pub struct ScanRoute {
+    pub route: Route,
+    pub mixed: bool,
+}
+
+fn overrides(args: &Args) -> RouteOverrides {
+    RouteOverrides { iface: args.iface.clone(), src: args.source }
+}
+
+/// Fails unless `route`, to `addr`, leaves like `first`.
+fn same_way_out(first: &Route, addr: Ipv4Addr, route: &Route) -> anyhow::Result<()> {
+    if first.iface.name != route.iface.name || first.src != route.src {
+        bail!(
+            "targets need different interfaces or sources ({addr} via {} from {}, others via {} \
+             from {}); scan them separately or choose with -e and -S",
+            route.iface.name,
+            route.src,
+            first.iface.name,
+            first.src
+        );
+    }
+    Ok(())
+}
+
+/// The route of the scan, from the ends of every target range.
+///
+/// # Errors
+/// No route, or targets that need different interfaces or sources.
+pub fn scan_route(args: &Args, targets: &TargetSet) -> anyhow::Result<ScanRoute> {
+    let overrides = overrides(args);
+    let mut first: Option<ScanRoute> = None;
+    for (lo, hi) in targets.ranges() {
+        for addr in [lo, hi] {
+            let route = route_with(addr.into(), &overrides)?;
+            match &mut first {
+                None => first = Some(ScanRoute { route, mixed: false }),
+                Some(f) => {
+                    same_way_out(&f.route, addr, &route)?;
+                    f.mixed |= f.route.gateway != route.gateway;
+                }
+            }
+        }
+    }
+    first.ok_or_else(|| anyhow::anyhow!("no targets"))
+}
+
+/// Next-hop MACs: one for routed or loopback targets, one per directly
+/// connected target, and both kinds when the scan mixes them.
+///
+/// # Errors
+/// Route lookups or ARP for a router failed; too many targets to resolve one by one.
+pub fn next_hops(
+    args: &Args,
+    scan: &ScanRoute,
+    targets: &TargetSet,
+    verbose: bool,
+) -> anyhow::Result<NextHops> {
+    let route = &scan.route;
+    if let Some(mac) = args.router_mac {
+        return Ok(NextHops::All(mac));
+    }
+    if args.offline {
+        // Nothing is sent: no next hop to ask for.
+        return Ok(NextHops::All(Mac::ZERO));
+    }
+    if route.iface.is_loopback || (route.gateway.is_some() && !scan.mixed) {
+        return Ok(NextHops::All(resolve_mac(route, ARP_TIMEOUT)?));
+    }
+    if targets.len() > MAX_PER_TARGET {
+        let what = if scan.mixed { "routed and directly connected" } else { "directly connected" };
+        bail!(
+            "{} {what} targets would each need a next-hop lookup (limit {MAX_PER_TARGET}); \
+             give the next hop with --router-mac or split the scan",
+            targets.len()
+        );
+    }
+    let (on_link, gateways) =
+        if scan.mixed { split(args, route, targets)? } else { (targets.iter().collect(), Vec::new()) };
+    let direct = arp_each(route, &on_link)?;
+    if verbose {
+        eprintln!("ARP: {} of {} directly connected targets answered", direct.len(), on_link.len());
+    }
+    let mut routers: BTreeMap<IpAddr, Mac> = BTreeMap::new();
+    let mut routed = HashMap::new();
+    for (ip, gateway) in gateways {
+        let mac = match routers.entry(gateway) {
+            Entry::Occupied(known) => *known.get(),
+            Entry::Vacant(new) => {
+                let via = Route { next_hop: gateway, gateway: Some(gateway), ..route.clone() };
+                *new.insert(resolve_mac(&via, ARP_TIMEOUT)?)
+            }
+        };
+        routed.insert(ip, mac);
+    }
+    Ok(NextHops::PerHost { direct, routed })
+}
+
+/// Targets split by their route: directly connected, and routed with their gateway.
+type Split = (Vec<Ipv4Addr>, Vec<(Ipv4Addr, IpAddr)>);
+
+/// Looks every target up: the directly connected ones, and the routed ones with their gateway.
+fn split(args: &Args, first: &Route, targets: &TargetSet) -> anyhow::Result<Split> {
+    let overrides = overrides(args);
+    let (mut on_link, mut routed) = (Vec::new(), Vec::new());
+    for ip in targets.iter() {
+        let route = route_with(ip.into(), &overrides)?;
+        same_way_out(first, ip, &route)?;
+        match route.gateway {
+            None => on_link.push(ip),
+            Some(gateway) => routed.push((ip, gateway)),
+        }
+    }
+    Ok((on_link, routed))
+}
+
+/// ARP for each of `ips` on `route`'s link; those that answer, with their MAC.
+fn arp_each(route: &Route, ips: &[Ipv4Addr]) -> anyhow::Result<HashMap<Ipv4Addr, Mac>> {
+    let routes: Vec<Route> =
+        ips.iter().map(|ip| Route { next_hop: IpAddr::V4(*ip), gateway: None, ..route.clone() }).collect();
+    let macs = resolve_many(&routes, ARP_TIMEOUT)?;
+    Ok(ips.iter().zip(macs).filter_map(|(ip, mac)| mac.map(|m| (*ip, m))).collect())
+}
