@@ -80,10 +80,9 @@ impl SynProbe {
     /// source port and ICMP errors, addressed to us.
     pub fn filter(&self) -> String {
         match self.src {
-            IpAddr::V4(src) => format!(
-                "dst host {src} and ((tcp and dst port {}) or (icmp and icmp[icmptype] == icmp-unreach))",
-                self.src_port
-            ),
+            IpAddr::V4(src) => {
+                format!("dst host {src} and ((tcp and dst port {}) or {ICMP_ERRORS})", self.src_port)
+            }
             IpAddr::V6(src) => format!("dst host {src} and ((tcp and dst port {}) or icmp6)", self.src_port),
         }
     }
@@ -147,7 +146,7 @@ impl SynProbe {
                 }
             }
             Transport::Icmp(icmp) => {
-                let (q, code) = match unreachable(ip, icmp) {
+                let (q, reason) = match icmp_error(ip, icmp) {
                     Some(Ok(quoted)) => quoted,
                     Some(Err(verdict)) => return verdict,
                     None => return Verdict::Unrelated,
@@ -162,11 +161,11 @@ impl SynProbe {
                 if !self.key.check_quoted_seq(&probe, ProbeKind::TCP_SYN, seq) {
                     return Verdict::Invalid;
                 }
-                if !Reason::FILTERING_UNREACHABLE_CODES.contains(&code) {
+                if matches!(reason, Reason::Unreachable(code) if !Reason::FILTERING_UNREACHABLE_CODES.contains(&code))
+                {
                     return Verdict::Invalid;
                 }
-                let result =
-                    PortResult { state: PortState::Filtered, reason: Reason::Unreachable(code), ttl: ip.ttl };
+                let result = PortResult { state: PortState::Filtered, reason, ttl: ip.ttl };
                 Verdict::Port { host: q.ip.dst, port: dport, result }
             }
             _ => Verdict::Unrelated,
@@ -199,21 +198,29 @@ pub(crate) fn addressed_to(frame: &Frame, us: IpAddr) -> Option<(&IpHeader, &Tra
     }
 }
 
-/// For an ICMP or ICMPv6 destination unreachable: the datagram it quotes and
-/// its code in ICMPv4 numbering, or [`Verdict::Invalid`] when it quotes
-/// nothing readable or a checksum is wrong. `None` for every other message.
-pub(crate) fn unreachable(ip: &IpHeader, icmp: &Icmp) -> Option<Result<(Quoted, u8), Verdict>> {
-    let unreachable = if icmp.v6 { icmp.icmp_type == 1 } else { icmp.icmp_type == 3 };
-    if !unreachable {
-        return None;
-    }
+/// For an ICMP or ICMPv6 error that says what became of a probe, the
+/// datagram it quotes and why, as nmap names it: destination unreachable
+/// ([`Reason::Unreachable`] with its code in ICMPv4 numbering) or time
+/// exceeded ([`Reason::TimeExceeded`], which nmap reads as filtered). Gives
+/// [`Verdict::Invalid`] when it quotes nothing readable or a checksum is
+/// wrong, and `None` for every other message.
+pub(crate) fn icmp_error(ip: &IpHeader, icmp: &Icmp) -> Option<Result<(Quoted, Reason), Verdict>> {
+    let reason = match (icmp.v6, icmp.icmp_type) {
+        (false, 3) => Reason::Unreachable(icmp.code),
+        (true, 1) => Reason::Unreachable(v6_code_as_v4(icmp.code)),
+        (false, 11) | (true, 3) => Reason::TimeExceeded,
+        _ => return None,
+    };
     // ICMP checksums are computed in software, never offloaded.
     if !ip.checksum_ok || !icmp.checksum_ok {
         return Some(Err(Verdict::Invalid));
     }
-    let code = if icmp.v6 { v6_code_as_v4(icmp.code) } else { icmp.code };
-    Some(icmp.quoted.map(|q| (q, code)).ok_or(Verdict::Invalid))
+    Some(icmp.quoted.map(|q| (q, reason)).ok_or(Verdict::Invalid))
 }
+
+/// The pcap-filter(7) term for the ICMPv4 errors [`icmp_error`] reads.
+pub(crate) const ICMP_ERRORS: &str =
+    "(icmp and (icmp[icmptype] == icmp-unreach or icmp[icmptype] == icmp-timxceed))";
 
 /// Maps an ICMPv6 destination-unreachable code (RFC 4443) to the ICMPv4 code
 /// nmap reports for the same condition.

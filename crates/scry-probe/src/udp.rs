@@ -14,7 +14,7 @@ use crate::probe::Probe;
 use crate::results::PortResult;
 use crate::services::Protocol;
 use crate::state::{PortState, Reason};
-use crate::syn::{addressed_to, ip_header, unreachable, Verdict};
+use crate::syn::{addressed_to, icmp_error, ip_header, Verdict, ICMP_ERRORS};
 use scry_packet::layout::ETHERNET_LEN;
 use scry_packet::{build_frame, BuildError, EthernetSpec, Frame, L4Spec, Mac, Transport, UdpSpec};
 use std::net::IpAddr;
@@ -99,10 +99,9 @@ impl Probe for UdpProbe {
     fn filter(&self) -> String {
         let (first, last) = (self.src_ports.start(), self.src_ports.end());
         match self.src {
-            IpAddr::V4(src) => format!(
-                "dst host {src} and ((udp and dst portrange {first}-{last}) or \
-                 (icmp and icmp[icmptype] == icmp-unreach))"
-            ),
+            IpAddr::V4(src) => {
+                format!("dst host {src} and ((udp and dst portrange {first}-{last}) or {ICMP_ERRORS})")
+            }
             IpAddr::V6(src) => {
                 format!("dst host {src} and ((udp and dst portrange {first}-{last}) or icmp6)")
             }
@@ -166,7 +165,7 @@ impl Probe for UdpProbe {
                 Verdict::Port { host: ip.src, port: udp.src_port, result }
             }
             Transport::Icmp(icmp) => {
-                let (q, code) = match unreachable(ip, icmp) {
+                let (q, reason) = match icmp_error(ip, icmp) {
                     Some(Ok(quoted)) => quoted,
                     Some(Err(verdict)) => return verdict,
                     None => return Verdict::Unrelated,
@@ -188,14 +187,17 @@ impl Probe for UdpProbe {
                 {
                     return Verdict::Invalid;
                 }
-                let state = match code {
-                    PORT_UNREACHABLE if ip.src == target => PortState::Closed,
-                    c if c == PORT_UNREACHABLE || Reason::FILTERING_UNREACHABLE_CODES.contains(&c) => {
+                let state = match reason {
+                    Reason::Unreachable(PORT_UNREACHABLE) if ip.src == target => PortState::Closed,
+                    Reason::Unreachable(c)
+                        if c == PORT_UNREACHABLE || Reason::FILTERING_UNREACHABLE_CODES.contains(&c) =>
+                    {
                         PortState::Filtered
                     }
+                    Reason::TimeExceeded => PortState::Filtered,
                     _ => return Verdict::Invalid,
                 };
-                let result = PortResult { state, reason: Reason::Unreachable(code), ttl: ip.ttl };
+                let result = PortResult { state, reason, ttl: ip.ttl };
                 Verdict::Port { host: target, port: dport, result }
             }
             _ => Verdict::Unrelated,

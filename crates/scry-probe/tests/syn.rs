@@ -67,20 +67,27 @@ fn syn_ack_with_a_bad_ip_checksum_is_invalid() {
     assert_eq!(classify(&probe, &reply), Verdict::Invalid);
 }
 
-#[test]
-fn unreachable_with_a_bad_checksum_is_invalid() {
-    let probe = probe();
-    let sent = syn(&probe);
+/// An ICMP error of `icmp_type`/`code` from `from` quoting the SYN `probe`
+/// sends, and the offset of its ICMP header.
+fn icmp_error(probe: &SynProbe, from: Ipv4Addr, icmp_type: u8, code: u8) -> (Vec<u8>, usize) {
+    let sent = syn(probe);
     let quoted = &sent[ETHERNET_LEN..ETHERNET_LEN + QUOTED_LEN];
-    // An echo request carrying the quote, retyped to destination unreachable.
-    let echo = IcmpEchoSpec { code: 13, id: 0, seq: 0, payload: quoted };
-    let ip = IpSpec::new(THEM.into(), US.into()).unwrap();
+    // An echo request carrying the quote, retyped to the error.
+    let echo = IcmpEchoSpec { code, id: 0, seq: 0, payload: quoted };
+    let ip = IpSpec::new(from.into(), US.into()).unwrap();
     let mut error = build_frame(&ETH, &ip, &L4Spec::IcmpEcho(echo)).unwrap();
     let icmp_at = ETHERNET_LEN + ip.header_len();
-    error[icmp_at + ICMP_TYPE] = 3;
+    error[icmp_at + ICMP_TYPE] = icmp_type;
     error[icmp_at + ICMP_CHECKSUM..icmp_at + ICMP_CHECKSUM + 2].fill(0);
     let sum = checksum(&error[icmp_at..]);
     error[icmp_at + ICMP_CHECKSUM..icmp_at + ICMP_CHECKSUM + 2].copy_from_slice(&sum.to_be_bytes());
+    (error, icmp_at)
+}
+
+#[test]
+fn unreachable_with_a_bad_checksum_is_invalid() {
+    let probe = probe();
+    let (error, icmp_at) = icmp_error(&probe, THEM, 3, 13);
     let Verdict::Port { port, result, .. } = classify(&probe, &error) else {
         panic!("genuine error refused")
     };
@@ -92,4 +99,21 @@ fn unreachable_with_a_bad_checksum_is_invalid() {
     let mut bad_ip = error;
     corrupt_ip_checksum(&mut bad_ip);
     assert_eq!(classify(&probe, &bad_ip), Verdict::Invalid);
+}
+
+#[test]
+fn time_exceeded_on_the_way_is_filtered_as_nmap() {
+    let probe = probe();
+    let router = Ipv4Addr::new(198, 18, 0, 2);
+    for code in [0, 1] {
+        let (error, _) = icmp_error(&probe, router, 11, code);
+        let Verdict::Port { host, port, result } = classify(&probe, &error) else {
+            panic!("time exceeded refused")
+        };
+        assert_eq!((host, port), (THEM.into(), PORT));
+        assert_eq!((result.state, result.reason), (PortState::Filtered, Reason::TimeExceeded));
+    }
+    // A parameter problem says nothing nmap reads.
+    assert_eq!(classify(&probe, &icmp_error(&probe, router, 12, 0).0), Verdict::Unrelated);
+    assert!(probe.filter().contains("icmp[icmptype] == icmp-timxceed"), "{}", probe.filter());
 }

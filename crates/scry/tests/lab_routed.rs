@@ -339,3 +339,40 @@ fn pn_of_an_unreachable_routed_address_is_up_by_user_set() {
     // nmap may finish before the router's ARP gives up: then no-response.
     assert_eq!(row[..3], ["22/tcp", "filtered", "ssh"], "{text}");
 }
+
+/// A probe whose TTL runs out at the router comes back as ICMP time
+/// exceeded: nmap reports the port filtered, reason time-exceeded, with the
+/// router's TTL, for SYN and for UDP probes alike.
+#[test]
+fn ttl_exceeded_at_the_router_is_filtered_time_exceeded() {
+    let Some(lab) = lab() else { return };
+    let r0 = lab.routed()[0].ipv4();
+    let ip = r0.to_string();
+    for (scan_type, ports, proto) in [("-sS", "22,80", "tcp"), ("-sU", "53", "udp")] {
+        let out = scan(lab.scanner(), &[scan_type, "-Pn", "--ttl", "1", "-p", ports, &ip]);
+        let want: BTreeMap<(Ipv4Addr, u16), Port> = ports
+            .split(',')
+            .map(|p| ((r0, p.parse().unwrap()), Port::new("filtered", "time-exceeded", ROUTER_TTL)))
+            .collect();
+        assert_eq!(out.ports(), want, "{scan_type}: {}", out.stdout);
+
+        let nmap = lab
+            .scanner()
+            .command("nmap")
+            .args(["-n", "--reason", scan_type, "-Pn", "--ttl", "1", "-p", ports, &ip])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&nmap.stdout);
+        let rows: Vec<Vec<&str>> = text
+            .lines()
+            .filter(|l| l.contains(&format!("/{proto} ")))
+            .map(|l| l.split_whitespace().collect::<Vec<_>>())
+            .map(|row| [row[0], row[1], row[3]].to_vec())
+            .collect();
+        let want: Vec<Vec<String>> = ports
+            .split(',')
+            .map(|p| vec![format!("{p}/{proto}"), "filtered".into(), "time-exceeded".into()])
+            .collect();
+        assert_eq!(rows, want, "nmap {scan_type}: {text}");
+    }
+}

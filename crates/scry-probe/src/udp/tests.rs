@@ -154,8 +154,13 @@ fn other_unreachable_codes_follow_nmaps_table() {
     }
     // Fragmentation needed and the like say nothing about the port.
     assert_eq!(p.classify(&icmp_error(ROUTER, US, 3, 4, &quote(&frame, 8))), Verdict::Invalid);
-    // Not an unreachable at all.
-    assert_eq!(p.classify(&icmp_error(ROUTER, US, 11, 0, &quote(&frame, 8))), Verdict::Unrelated);
+    // Time exceeded on the way (in transit, or in reassembly) is filtered, as nmap.
+    for code in [0, 1] {
+        let v = p.classify(&icmp_error(ROUTER, US, 11, code, &quote(&frame, 8)));
+        assert_eq!(port_result(v), (ip(TARGET), 9999, PortState::Filtered, Reason::TimeExceeded));
+    }
+    // Neither an unreachable nor a time exceeded.
+    assert_eq!(p.classify(&icmp_error(ROUTER, US, 12, 0, &quote(&frame, 8))), Verdict::Unrelated);
 }
 
 #[test]
@@ -217,7 +222,7 @@ fn filter_selects_our_ports_and_icmp_errors() {
     assert_eq!(
         probe().filter(),
         "dst host 198.18.0.1 and ((udp and dst portrange 40000-40255) or \
-         (icmp and icmp[icmptype] == icmp-unreach))"
+         (icmp and (icmp[icmptype] == icmp-unreach or icmp[icmptype] == icmp-timxceed)))"
     );
 }
 
