@@ -47,6 +47,50 @@ const GLUED_ONLY: &[&str] = &["--syn-ping", "--ack-ping", "--udp-ping"];
 /// Aliases that take no value at all.
 const FLAGS: &[&str] = &["--no-ping", "--echo-ping", "--timestamp-ping", "--arp-ping"];
 
+/// nmap's single-dash spellings that mean the same as another scry option.
+const SYNONYMS: &[(&str, &str)] = &[
+    // nmap still takes -P0 (zero) for -Pn.
+    ("-P0", "--no-ping"),
+    // Fast mode: the 100 most common ports.
+    ("-F", "--top-ports=100"),
+];
+
+/// What an nmap option scry does not have is, and what scry offers instead;
+/// `None` for anything else (clap then reports it as unknown).
+pub fn unsupported(option: &str) -> Option<&'static str> {
+    const TIMING: &[&str] = &["paranoid", "sneaky", "polite", "normal", "aggressive", "insane"];
+    let letters = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric());
+    Some(match option {
+        "-A" => "aggressive mode (-O plus version, script and traceroute scans); scry has -O",
+        "-sV" => "version detection is not built; open ports are named from nmap-services",
+        "-sC" => "NSE scripts are not available in scry",
+        "-6" => "scry scans IPv4 only",
+        "-r" => {
+            "a stateless scan walks a random permutation of every (address, port) pair; \
+                 give --seed to repeat an order"
+        }
+        _ if option.starts_with("--script") => "NSE scripts are not available in scry",
+        _ if option == "--traceroute" => "traceroute is not available in scry",
+        _ if option
+            .strip_prefix("-T")
+            .is_some_and(|t| (t.len() == 1 && ("0"..="5").contains(&t)) || TIMING.contains(&t)) =>
+        {
+            "timing templates are not available: scry sends at a fixed --rate PPS, retries up to \
+             --max-retries N times and waits --wait SECONDS for late replies"
+        }
+        _ if option.strip_prefix("-s").is_some_and(letters) => {
+            "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery only)"
+        }
+        _ if option.strip_prefix("-P").is_some_and(letters) => {
+            "this discovery probe is not available; scry has -PE, -PP, -PS, -PA, -PU, -PR and -Pn"
+        }
+        _ if option.len() == 3 && option.strip_prefix("-o").is_some_and(letters) => {
+            "this output format is not available; scry writes -oN, -oX, -oG, -oJ and -oA"
+        }
+        _ => return None,
+    })
+}
+
 /// Rewrites nmap's multi-letter options (`-sS`, `-oN FILE`, `-oNFILE`) to long options.
 pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
     let mut out = Vec::new();
@@ -84,7 +128,13 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
                 out.push(OsString::from(long));
                 out.push(OsString::from(&text[short.len()..]));
             }
-            _ => out.push(arg),
+            _ => match SYNONYMS.iter().find(|(nmap, _)| text == *nmap) {
+                Some((_, ours)) => out.push(OsString::from(ours)),
+                None if unsupported(&text).is_some() => {
+                    out.push(OsString::from(format!("--unsupported-nmap-option={text}")));
+                }
+                None => out.push(arg),
+            },
         }
     }
     out
@@ -228,6 +278,10 @@ pub struct Args {
     /// The level of a glued -dN.
     #[arg(long = "debug-level", value_name = "N", hide = true)]
     pub debug_level: Option<u8>,
+
+    /// nmap options given that scry does not have ([`unsupported`]).
+    #[arg(long = "unsupported-nmap-option", hide = true, action = ArgAction::Append)]
+    pub unsupported: Vec<String>,
 
     /// Never resolve hostnames.
     #[arg(short = 'n')]
@@ -386,6 +440,22 @@ mod tests {
     fn parse(line: &str) -> Args {
         let argv = std::iter::once("scry").chain(line.split_whitespace()).map(OsString::from);
         Args::try_parse_from(nmap_aliases(argv)).unwrap().fold_debugging()
+    }
+
+    #[test]
+    fn nmap_synonyms_and_unsupported_options() {
+        let a = parse("-P0 -F 198.18.0.10");
+        assert!(a.no_ping);
+        assert_eq!(a.top_ports, Some(100));
+        let a = parse("-sT -T4 -oS x -sS 198.18.0.10");
+        assert_eq!(a.unsupported, ["-sT", "-T4", "-oS"]);
+        assert!(a.syn_scan);
+        // Options scry has are left alone.
+        for line in ["-sS -sU -Pn -PS22 -oN out -p- 198.18.0.10", "-sSU -oJ - 198.18.0.10", "-sn 198.18.0.10"]
+        {
+            assert_eq!(parse(line).unsupported, Vec::<String>::new(), "{line}");
+        }
+        assert_eq!(unsupported("-T"), None);
     }
 
     #[test]

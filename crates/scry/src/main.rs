@@ -88,6 +88,10 @@ fn run() -> anyhow::Result<ExitCode> {
     let (argv, original_args, resumed_from) = command_line()?;
     let command_line = argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
     let args = cli::Args::parse_nmap(argv);
+    if let Some(option) = args.unsupported.first() {
+        let why = cli::unsupported(option).unwrap_or("it is not available");
+        return Err(UsageError(format!("nmap's {option} is not supported: {why}")).into());
+    }
     if let Some(input) = &args.os_match {
         let json = args.output_json.as_deref().is_some_and(|p| p.as_os_str() == "-");
         osmatch::run(input, &args.os_db, json, args.osscan_guess)?;

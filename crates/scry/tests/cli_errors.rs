@@ -210,3 +210,26 @@ fn os_detection_with_a_broken_database() {
 fn os_detection_needs_the_wire() {
     refuses(&["-O", "--offline", "-p", "22", "198.18.0.10"], "-O needs replies; --offline sends nothing");
 }
+
+/// nmap options scry does not have are named, token and all, with what
+/// scry offers instead, rather than left to a generic "unexpected argument".
+#[test]
+fn nmap_options_scry_lacks_are_named() {
+    let scan_types =
+        "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery only)";
+    for (option, why) in [
+        ("-sT", scan_types),
+        ("-sV", "version detection is not built; open ports are named from nmap-services"),
+        ("-sSV", scan_types),
+        ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O"),
+        (
+            "-T4",
+            "timing templates are not available: scry sends at a fixed --rate PPS, retries up to \
+             --max-retries N times and waits --wait SECONDS for late replies",
+        ),
+        ("-PO", "this discovery probe is not available; scry has -PE, -PP, -PS, -PA, -PU, -PR and -Pn"),
+        ("-6", "scry scans IPv4 only"),
+    ] {
+        refuses(&[option, "-p", "80", "198.18.0.10"], &format!("nmap's {option} is not supported: {why}"));
+    }
+}
