@@ -29,14 +29,14 @@ use std::time::{Duration, SystemTime};
 /// nmap's default: the 1000 most common TCP ports.
 const DEFAULT_TOP_PORTS: usize = 1000;
 
-/// Rejects the options that are accepted for nmap compatibility but not built yet.
-fn reject_unavailable(args: &Args) -> Result<(), UsageError> {
-    let unavailable =
-        [(args.ping_scan && (args.udp_scan || args.syn_scan), "-sn together with a port scan type")];
-    match unavailable.iter().find(|(given, _)| *given) {
-        Some((_, what)) => Err(UsageError(format!("{what} is not available in this version of scry"))),
-        None => Ok(()),
+/// Rejects option combinations that contradict each other, as nmap does.
+fn reject_contradictions(args: &Args) -> Result<(), UsageError> {
+    if args.ping_scan && (args.udp_scan || args.syn_scan) {
+        return Err(UsageError(
+            "-sn (skip the port scan) cannot be combined with -sS or -sU, as in nmap".into(),
+        ));
     }
+    Ok(())
 }
 
 /// The scan types asked for, each with its protocol's ports, TCP first:
@@ -215,7 +215,7 @@ fn udp_probe(args: &Args, route: &Route, key: CookieKey, payloads: Arc<Payloads>
 /// # Errors
 /// [`UsageError`] for bad specs; other errors for routing and ARP.
 pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow::Result<Resolved> {
-    reject_unavailable(args)?;
+    reject_contradictions(args)?;
     check_timing(args)?;
     // The -P port lists are checked even when ARP will replace them.
     discovery_methods(args, services, false)?;

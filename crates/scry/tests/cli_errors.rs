@@ -83,7 +83,7 @@ fn syn_and_udp_together_need_a_port_left() {
     );
     refuses(
         &["-sS", "-sU", "-sn", "198.18.0.10"],
-        "-sn together with a port scan type is not available in this version of scry",
+        "-sn (skip the port scan) cannot be combined with -sS or -sU, as in nmap",
     );
 }
 
