@@ -17,6 +17,8 @@ pub const DEFAULT_RATE: f64 = 10_000.0;
 /// `--max-retries` default). Fewer are sent unless loss is seen: a retry
 /// pass runs only when the pass before it drew new answers.
 pub const DEFAULT_RETRIES: u32 = 10;
+/// How many of the most common ports -F scans, as nmap's fast mode.
+pub const FAST_TOP_PORTS: usize = 100;
 /// Default cooldown after the last probe, in seconds.
 pub const DEFAULT_WAIT: f64 = 1.0;
 
@@ -52,7 +54,7 @@ const SYNONYMS: &[(&str, &str)] = &[
     // nmap still takes -P0 (zero) for -Pn.
     ("-P0", "--no-ping"),
     // Fast mode: the 100 most common ports.
-    ("-F", "--top-ports=100"),
+    ("-F", "--fast"),
 ];
 
 /// What an nmap option scry does not have is, and what scry offers instead;
@@ -187,6 +189,10 @@ pub struct Args {
     /// Scan the N most common ports (nmap-services frequencies).
     #[arg(long = "top-ports", value_name = "N")]
     pub top_ports: Option<usize>,
+
+    /// Fast mode: the 100 most common ports, unless --top-ports says otherwise [-F].
+    #[arg(long = "fast")]
+    pub fast: bool,
 
     /// Ports to leave out, same syntax as -p.
     #[arg(long = "exclude-ports", value_name = "PORTS", allow_hyphen_values = true)]
@@ -426,6 +432,9 @@ impl Args {
     }
 
     fn fold_debugging(mut self) -> Args {
+        if self.fast && self.top_ports.is_none() {
+            self.top_ports = Some(FAST_TOP_PORTS);
+        }
         let level = self.debug_level.take().unwrap_or(0);
         self.verbose = self.verbose.saturating_add(self.debug).max(level);
         self.debug = self.debug.max(level);
@@ -447,6 +456,7 @@ mod tests {
         let a = parse("-P0 -F 198.18.0.10");
         assert!(a.no_ping);
         assert_eq!(a.top_ports, Some(100));
+        assert_eq!(parse("-F --top-ports 5 198.18.0.10").top_ports, Some(5));
         let a = parse("-sT -T4 -oS x -sS 198.18.0.10");
         assert_eq!(a.unsupported, ["-sT", "-T4", "-oS"]);
         assert!(a.syn_scan);

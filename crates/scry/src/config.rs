@@ -36,6 +36,13 @@ fn reject_contradictions(args: &Args) -> Result<(), UsageError> {
             "-sn (skip the port scan) cannot be combined with -sS or -sU, as in nmap".into(),
         ));
     }
+    if args.fast && args.ports.is_some() {
+        return Err(UsageError(
+            "-F (fast scan) cannot be combined with -p (explicit port selection); \
+             --top-ports N picks the most common ports of a -p range"
+                .into(),
+        ));
+    }
     Ok(())
 }
 

@@ -87,6 +87,15 @@ fn syn_and_udp_together_need_a_port_left() {
     );
 }
 
+#[test]
+fn fast_mode_and_an_explicit_port_list_contradict() {
+    refuses(
+        &["-F", "-p", "80", "198.18.0.10"],
+        "-F (fast scan) cannot be combined with -p (explicit port selection); --top-ports N picks the \
+         most common ports of a -p range",
+    );
+}
+
 /// A resume position locates a probe in one scan type's walk: a scan of
 /// both types writes no resume file, and one made by hand is refused.
 #[test]
