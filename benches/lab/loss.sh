@@ -53,7 +53,7 @@ for loss in $LOSSES; do
         flag=()
         [[ $retries == default ]] || flag=(--retries "$retries")
         id=l$loss-scry-r$retries
-        run "$id" "$case, retries $retries" scry "$LOSSY_IP" -- "$scry" -sS -n -p 1-65535 --rate "$RATE" \
+        run "$id" "$case, retries $retries" scry "$LOSSY_IP" -- "$scry" -sS -Pn -n -p 1-65535 --rate "$RATE" \
             "${flag[@]}" -e eth0 -S "$SCANNER_IP" --router-mac "$LOSSY_MAC" --seed "$SEED" \
             --excludefile "$raw/outside.txt" -oJ "$raw/$id.json" "$LOSSY_IP"
     done

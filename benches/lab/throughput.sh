@@ -113,7 +113,7 @@ masscan_cmd() {
 # --- case a: pure send rate -------------------------------------------------
 a="a: 1-$A_PORTS x /16, no hosts"
 if has_case a && has_tool scry; then
-    run a-scry "$a" scry none -- "$scry" -sS -n -p "1-$A_PORTS" --rate "$A_RATE" --retries 0 --wait 0 \
+    run a-scry "$a" scry none -- "$scry" -sS -Pn -n --open -p "1-$A_PORTS" --rate "$A_RATE" --retries 0 --wait 0 \
         -e eth0 -S "$SCANNER_IP" --router-mac "$GW_MAC" --seed "$SEED" \
         --excludefile "$raw/outside.txt" -oJ "$raw/a-scry.json" "$VOID_NET"
 fi
@@ -148,7 +148,7 @@ case_b() {
     lab_net "$ip"
     if has_tool scry; then
         # No --retries: scry's default cap (10) with nmap's adaptive rule, as users run it.
-        run "$tag-scry" "$case" scry "$ip" -- "$scry" -sS -n -p 1-65535 --rate "$B_RATE" \
+        run "$tag-scry" "$case" scry "$ip" -- "$scry" -sS -Pn -n -p 1-65535 --rate "$B_RATE" \
             -e eth0 -S "$SCANNER_IP" --router-mac "$mac" --seed "$SEED" \
             --excludefile "$raw/outside.txt" -oJ "$raw/$tag-scry.json" "$ip"
     fi
@@ -178,7 +178,7 @@ if [[ $B_MAX == 1 ]]; then
     # The same target at full speed: does recall hold when the rate is not the limit?
     fast="b: 1-65535, $OPEN_PORTS open, max rate"
     if has_tool scry; then
-        run b-max-scry "$fast (--rate $A_RATE --retries 2)" scry "$OPEN_IP" -- "$scry" -sS -n -p 1-65535 \
+        run b-max-scry "$fast (--rate $A_RATE --retries 2)" scry "$OPEN_IP" -- "$scry" -sS -Pn -n -p 1-65535 \
             --rate "$A_RATE" --retries 2 -e eth0 -S "$SCANNER_IP" --router-mac "$OPEN_MAC" --seed "$SEED" \
             --excludefile "$raw/outside.txt" -oJ "$raw/b-max-scry.json" "$OPEN_IP"
     fi
@@ -212,7 +212,7 @@ if has_case r; then
         lab_net "$net"
         r="r: --rate $rate, $((hosts * ports)) probes"
         if has_tool scry; then
-            run "r$rate-scry" "$r" scry none -- "$scry" -sS -n -p "1-$ports" --rate "$rate" --retries 0 \
+            run "r$rate-scry" "$r" scry none -- "$scry" -sS -Pn -n -p "1-$ports" --rate "$rate" --retries 0 \
                 --wait 0 -e eth0 -S "$SCANNER_IP" --router-mac "$GW_MAC" --seed "$SEED" \
                 --excludefile "$raw/outside.txt" -oJ "$raw/r$rate-scry.json" "$net"
         fi
