@@ -314,7 +314,11 @@ pub struct Args {
     #[arg(long = "resume-file", value_name = "FILE")]
     pub resume_file: Option<PathBuf>,
 
-    /// Start the first pass at this position of the walk (set by --resume).
+    /// Start with the Nth phase, counted from 1, SYN before UDP (set by --resume).
+    #[arg(long = "resume-phase", value_name = "N", hide = true)]
+    pub resume_phase: Option<u32>,
+
+    /// Start that phase's first pass at this position of its walk (set by --resume).
     #[arg(long = "resume-position", value_name = "N", hide = true)]
     pub resume_position: Option<u64>,
 

@@ -217,6 +217,22 @@ fn udp_probe(args: &Args, route: &Route, key: CookieKey, payloads: Arc<Payloads>
     UdpProbe::new(route.src, src_mac, src_ports, args.ttl, key, payloads)
 }
 
+/// A resume phase (`--resume-phase`, from a resume file) the scan does not have.
+#[derive(Debug)]
+pub struct PhaseOutOfRange {
+    pub phase: u32,
+    /// How many phases the scan has.
+    pub phases: usize,
+}
+
+impl std::fmt::Display for PhaseOutOfRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "resume phase {} is not one of the scan's phases (1 to {})", self.phase, self.phases)
+    }
+}
+
+impl std::error::Error for PhaseOutOfRange {}
+
 /// Resolves arguments into a plan.
 ///
 /// # Errors
@@ -230,12 +246,9 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         return resolve_discovery(args, services, command_line);
     }
     let scans = scan_ports(args, services)?;
-    if scans.len() > 1 && args.resume_position.is_some() {
-        return Err(UsageError(
-            "a scan with both -sS and -sU cannot be resumed; run it again (or scan each protocol on its own)"
-                .into(),
-        )
-        .into());
+    let resume_phase = args.resume_phase.unwrap_or(1);
+    if resume_phase == 0 || resume_phase as usize > scans.len() {
+        return Err(PhaseOutOfRange { phase: resume_phase, phases: scans.len() }.into());
     }
     // Before routing, so a bad payload file is a usage error however the network looks.
     let payloads = if scans.iter().any(|(p, _)| *p == Protocol::Udp) { Some(payloads(args)?) } else { None };
@@ -252,7 +265,8 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     let pre_discovery = pre_discovery(args, services, &targets, &route, &next_hops)?;
     let start = SystemTime::now();
     let mut plans = Vec::new();
-    for (protocol, ports) in scans {
+    // The phases before the resumed one were finished: none of their probes is sent again.
+    for (phase, (protocol, ports)) in (1..).zip(scans).skip(resume_phase as usize - 1) {
         let src_port = args.source_port.unwrap_or_else(|| rand::random_range(32768..=60999));
         let probe: Box<dyn Probe> = match (protocol, &payloads) {
             (Protocol::Udp, Some(payloads)) => {
@@ -263,7 +277,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         let pairs = targets.len() * ports.len() as u64;
         let permutation = Permutation::new(pairs, seed);
         let mut positions = permutation.positions(shard);
-        if let Some(resume) = args.resume_position {
+        if let (true, Some(resume)) = (phase == resume_phase, args.resume_position) {
             if resume > positions.end {
                 return Err(UsageError(format!(
                     "resume position {resume} lies past the end of the scan ({}); was the resume file \
@@ -310,6 +324,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             verbose: args.verbose > 0,
             known_up: HashMap::new(),
             info,
+            phase,
         });
     }
     let filter = plans[0].probe.filter();

@@ -48,11 +48,12 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 pub struct Hooks<'a> {
     /// Gets a copy of every frame sent and received (`--pcap`).
     pub tap: Option<DumpTap>,
-    /// Called from the calling thread with the first pass's progress: every
-    /// position of the walk below the one given has been probed. Called every
-    /// [`CHECKPOINT_EVERY`] while the first pass runs, and once more if the
-    /// scan is stopped (Ctrl-C, SIGTERM).
-    pub checkpoint: Option<Box<dyn FnMut(u64) + 'a>>,
+    /// Called from the calling thread with a phase's number ([`Plan::phase`])
+    /// and its first pass's progress: every position of that phase's walk
+    /// below the one given has been probed. Called every [`CHECKPOINT_EVERY`]
+    /// while the first pass runs, once more if the scan is stopped (Ctrl-C,
+    /// SIGTERM), and, once it has been called, as each later phase starts.
+    pub checkpoint: Option<Box<dyn FnMut(u32, u64) + 'a>>,
 }
 
 /// Where frames for each target go on the link.
@@ -135,6 +136,9 @@ pub struct Plan {
     /// Hosts a discovery before the scan found up, with why; see [`Plan::only_up`].
     pub known_up: HashMap<IpAddr, (Reason, Option<u8>)>,
     pub info: ScanInfo,
+    /// This phase's number in the scan, from 1 in the order phases run
+    /// (SYN before UDP); a resume file records it.
+    pub phase: u32,
 }
 
 impl Plan {
@@ -290,6 +294,8 @@ pub(crate) struct PhaseDone {
     pub results: Results,
     /// Positions of the walk every one of which was probed.
     pub probed: Range<u64>,
+    /// Whether [`Hooks::checkpoint`] was called during the phase.
+    pub checkpointed: bool,
 }
 
 /// One phase: walks `plan` to its end (or the stop), feeding the live
@@ -321,6 +327,7 @@ pub(crate) fn phase(
     let stopping = Stopping { user: stop, abort: &abort };
     let rx_tap = hooks.tap.clone();
     let tx_tap = hooks.tap.clone();
+    let mut checkpointed = false;
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| match rx {
             Some(mut rx) => {
@@ -343,6 +350,7 @@ pub(crate) fn phase(
 
         let mut cooldown_from: Option<Instant> = None;
         let mut next_checkpoint = Instant::now() + CHECKPOINT_EVERY;
+        let checkpointed = &mut checkpointed;
         let mut feed = || {
             loop {
                 // An output that fails (say, a closed pipe) stops the scan as
@@ -354,7 +362,8 @@ pub(crate) fn phase(
                 if let Some(checkpoint) = hooks.checkpoint.as_mut() {
                     if Instant::now() >= next_checkpoint && !sending_done.load(Ordering::Acquire) {
                         let position = counters.first_pass_end.load(Ordering::Relaxed);
-                        checkpoint(position);
+                        checkpoint(plan.phase, position);
+                        *checkpointed = true;
                         next_checkpoint = Instant::now() + CHECKPOINT_EVERY;
                     }
                 }
@@ -419,11 +428,12 @@ pub(crate) fn phase(
     stats.capture_dropped += u64::from(capture.dropped);
     stats.interface_dropped += u64::from(capture.if_dropped);
     if let (true, Some(checkpoint)) = (stop.load(Ordering::Relaxed), hooks.checkpoint.as_mut()) {
-        checkpoint(counters.first_pass_end.load(Ordering::Relaxed));
+        checkpoint(plan.phase, counters.first_pass_end.load(Ordering::Relaxed));
+        checkpointed = true;
     }
     let results = results.into_inner().expect("results lock");
     let probed = plan.positions.start..counters.first_pass_end.load(Ordering::Relaxed);
-    Ok(PhaseDone { results, probed })
+    Ok(PhaseDone { results, probed, checkpointed })
 }
 
 /// The receiver thread: parse every frame once, classify, forward answers.

@@ -58,10 +58,13 @@ fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| e.downcast_ref::<io::Error>().is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe))
 }
 
+/// The arguments to parse, the original arguments a resume file records,
+/// and the resume file resumed from (its path and what it holds).
+type CommandLine = (Vec<std::ffi::OsString>, Vec<String>, Option<(PathBuf, resume::ResumeFile)>);
+
 /// `scry --resume FILE` becomes the stopped scan's own command line; any
-/// other command line stays as it is. Returns the arguments to parse, the
-/// original arguments a resume file records, and the file resumed from.
-fn command_line() -> anyhow::Result<(Vec<std::ffi::OsString>, Vec<String>, Option<PathBuf>)> {
+/// other command line stays as it is.
+fn command_line() -> anyhow::Result<CommandLine> {
     let argv: Vec<_> = std::env::args_os().collect();
     let given: Vec<String> = argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()).collect();
     let Some(at) = given.iter().position(|a| a == "--resume" || a.starts_with("--resume=")) else {
@@ -78,10 +81,10 @@ fn command_line() -> anyhow::Result<(Vec<std::ffi::OsString>, Vec<String>, Optio
         )
         .into());
     }
-    let state = resume::ResumeState::load(&path)?;
+    let file = resume::ResumeState::load(&path)?;
     let args =
-        std::iter::once(argv[0].clone()).chain(resume::resumed_args(&state).into_iter().map(Into::into));
-    Ok((args.collect(), state.args, Some(path)))
+        std::iter::once(argv[0].clone()).chain(resume::resumed_args(&file.state).into_iter().map(Into::into));
+    Ok((args.collect(), file.state.args.clone(), Some((path, file))))
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -110,7 +113,13 @@ fn run() -> anyhow::Result<ExitCode> {
         return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
     }
     let services = Arc::new(Services::load_default().context("loading nmap-services")?);
-    let mut resolved = config::resolve(&args, &services, command_line)?;
+    let mut resolved = config::resolve(&args, &services, command_line).map_err(|e| {
+        match (e.downcast_ref::<config::PhaseOutOfRange>(), &resumed_from) {
+            (Some(out), Some((_, file))) => file.phase_error(out.phases).into(),
+            (Some(out), None) => UsageError(out.to_string()).into(),
+            (None, _) => e,
+        }
+    })?;
 
     let stop = Arc::new(AtomicBool::new(false));
     let handler_stop = Arc::clone(&stop);
@@ -190,16 +199,13 @@ fn run() -> anyhow::Result<ExitCode> {
     let resume_path = args.resume_file.clone().unwrap_or_else(|| PathBuf::from(resume::DEFAULT_PATH));
     let mut checkpoints = Checkpoints {
         path: &resume_path,
-        state: resume::ResumeState { seed: resolved.seed, position: 0, args: original_args },
+        state: resume::ResumeState { seed: resolved.seed, phase: 1, position: 0, args: original_args },
         written: false,
         warned: false,
     };
-    // A position locates a probe in one scan type's walk only: a scan of
-    // two types writes no resume file (and refuses one, see config).
-    let resumable = plans.len() == 1;
     let hooks = engine::Hooks {
         tap: dump.as_ref().map(dump::PcapDump::tap),
-        checkpoint: resumable.then(|| Box::new(|c| checkpoints.save(c)) as Box<dyn FnMut(u64)>),
+        checkpoint: Some(Box::new(|phase, position| checkpoints.save(phase, position))),
     };
     let outcome = phases::run(plans, first_wire, &mut open_wire, &mut sinks, &stop, &counters, hooks);
     if let Some(dump) = dump {
@@ -214,12 +220,10 @@ fn run() -> anyhow::Result<ExitCode> {
         );
     }
     if stats.interrupted {
-        if !resumable {
-            eprintln!("scry: stopped; a scan with both -sS and -sU cannot be resumed, run it again");
-        } else if checkpoints.written {
+        if checkpoints.written {
             eprintln!("scry: stopped; continue with: scry --resume {}", resume_path.display());
         }
-    } else if checkpoints.written || resumed_from.as_deref() == Some(resume_path.as_path()) {
+    } else if checkpoints.written || resumed_from.as_ref().is_some_and(|(path, _)| *path == resume_path) {
         // The scan is complete: a resume file for it would only repeat work.
         let _ = std::fs::remove_file(&resume_path);
     }
@@ -236,7 +240,8 @@ struct Checkpoints<'a> {
 }
 
 impl Checkpoints<'_> {
-    fn save(&mut self, position: u64) {
+    fn save(&mut self, phase: u32, position: u64) {
+        self.state.phase = phase;
         self.state.position = position;
         match self.state.save(self.path) {
             Ok(()) => self.written = true,

@@ -22,7 +22,9 @@ pub type OpenPhase<'a> = dyn FnMut(&Plan) -> anyhow::Result<(Option<Receiver>, V
 /// counting in `counters`: one phase per plan, in order (nmap runs its SYN
 /// scan before its UDP scan), each host reported once at the end with the
 /// ports of every phase. `first` is the first phase's wire; `open` opens
-/// the others'. A stop during a phase leaves the later ones unstarted.
+/// the others'. A stop during a phase leaves the later ones unstarted. Once
+/// the checkpoint hook has been called, it hears of each later phase as it
+/// is reached, so a resume file never points back into a finished phase.
 ///
 /// # Errors
 /// Capture or send failures, and output write failures.
@@ -45,7 +47,14 @@ pub fn run(
     let mut up = announce_known_up(lead, &mut sinks);
     let mut done = Vec::new();
     let mut wire = Some(first);
+    // Whether a resume file was written and the phase before walked all its
+    // positions: then the file moves on to this phase, so that a scan
+    // killed before this phase's first checkpoint does not resume the last.
+    let mut move_on = false;
     for plan in plans {
+        if let (true, Some(checkpoint)) = (move_on, hooks.checkpoint.as_mut()) {
+            checkpoint(plan.phase, plan.positions.start);
+        }
         if stop.load(Ordering::Relaxed) || sinks.failed() {
             break;
         }
@@ -56,6 +65,7 @@ pub fn run(
         counters.new_phase();
         let phase =
             engine::phase(plan, (rx, txs), &mut sinks, stop, counters, &mut hooks, &mut up, &mut stats)?;
+        move_on = (move_on || phase.checkpointed) && phase.probed.end == plan.positions.end;
         done.push(phase);
     }
     stats.interrupted = stop.load(Ordering::Relaxed);

@@ -96,17 +96,26 @@ fn fast_mode_and_an_explicit_port_list_contradict() {
     );
 }
 
-/// A resume position locates a probe in one scan type's walk: a scan of
-/// both types writes no resume file, and one made by hand is refused.
+/// A resume file's phase must be one the recorded scan has: counted from 1,
+/// SYN before UDP. A hand-edited phase past
+/// the last is refused at its file:line:column.
 #[test]
-fn syn_and_udp_together_cannot_be_resumed() {
-    let path = std::env::temp_dir().join(format!("scry-cli-{}-both.resume", std::process::id()));
-    let state = "seed = 7\nposition = 3\nargs = [\"-sS\", \"-sU\", \"-p\", \"T:80,U:53\", \"198.18.0.10\"]\n";
-    std::fs::write(&path, state).unwrap();
-    refuses(
-        &["--resume", path.to_str().unwrap()],
-        "a scan with both -sS and -sU cannot be resumed; run it again (or scan each protocol on its own)",
-    );
+fn resume_phase_the_scan_does_not_have() {
+    let path = std::env::temp_dir().join(format!("scry-cli-{}-phase.resume", std::process::id()));
+    let name = path.to_str().unwrap();
+    let past = |phase: u32, args: &str, phases: usize| {
+        let state = format!("seed = 7\nphase = {phase}\nposition = 3\nargs = {args}\n");
+        std::fs::write(&path, state).unwrap();
+        let message = format!(
+            "{name}:2:9: phase {phase} is past the scan's last phase ({phases}); was the resume file written \
+             for other scan types or ports?"
+        );
+        refuses(&["--resume", name], &message);
+    };
+    past(3, r#"["-sS", "-sU", "-p", "T:80,U:53", "198.18.0.10"]"#, 2);
+    past(2, r#"["-p", "80", "198.18.0.10"]"#, 1);
+    std::fs::write(&path, "seed = 7\nphase = 0\nposition = 3\nargs = [\"198.18.0.10\"]\n").unwrap();
+    refuses(&["--resume", name], &format!("{name}:2:9: phase 0: phases count from 1 (SYN before UDP)"));
     let _ = std::fs::remove_file(&path);
 }
 

@@ -6,8 +6,10 @@
 mod common;
 
 use common::{spawn_piped, Scan, SCRY};
-use scry_lab::{lab_or_skip, Lab, Node, TargetSpec};
-use std::io::{BufRead, Read};
+use scry_lab::{lab_or_skip, Lab, Node, Personality, TargetSpec};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read};
+use std::process::ChildStdout;
 use std::time::{Duration, Instant};
 
 const OPEN: &[u16] = &[22, 80, 443];
@@ -67,8 +69,12 @@ fn stop_mid_scan(signal: libc::c_int) {
     // Each probe of a lossless first pass went out once, so the resume
     // position is exactly the number sent.
     let resume_lines: Vec<&str> = resume_text.lines().collect();
-    assert_eq!(resume_lines[1..3], ["seed = 77".to_owned(), format!("position = {sent}")], "{resume_text}");
-    assert!(resume_lines[3].starts_with("args = [\"-p-\","), "{resume_text}");
+    assert_eq!(
+        resume_lines[1..4],
+        ["seed = 77".to_owned(), "phase = 1".to_owned(), format!("position = {sent}")],
+        "{resume_text}"
+    );
+    assert!(resume_lines[4].starts_with("args = [\"-p-\","), "{resume_text}");
 
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].starts_with("Starting scry "), "{text}");
@@ -90,67 +96,165 @@ fn stop_mid_scan(signal: libc::c_int) {
     assert!(text.ends_with(" seconds\n"), "{text}");
 }
 
-/// `-sS -sU`: SIGINT during the SYN phase ends the scan there. The UDP
-/// phase never starts (no UDP probe, no UDP port), the TCP answers so far
-/// are reported, and no resume file is left: it could not say which phase
-/// to resume.
+/// `-sS -sU`, SIGINT during the SYN phase: the UDP phase never starts (no
+/// UDP probe, no UDP port) and the resume file points into the SYN phase.
+/// The resumed run sends the SYN probes not yet sent, then the whole UDP
+/// phase; the two runs together report what one uninterrupted run does.
 #[test]
-fn sigint_in_the_syn_phase_of_a_syn_and_udp_scan() {
-    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
-    let target = lab.targets()[0].ipv4();
-    let normal = temp_path("interrupted-both.txt");
-    let resume = temp_path("interrupted-both.resume");
-    let args = [
-        "-sS",
-        "-sU",
-        "-p",
-        "T:1-65535,U:53",
-        "--rate",
-        "2000",
-        "-oN",
-        normal.to_str().unwrap(),
-        "--resume-file",
-        resume.to_str().unwrap(),
-        &target.to_string(),
-    ];
-    let out = interrupt_after_answers(lab.scanner(), &args, libc::SIGINT);
-    let text = std::fs::read_to_string(&normal).unwrap();
-    std::fs::remove_file(&normal).unwrap();
+fn stop_in_the_syn_phase_then_resume_finishes_it_and_runs_the_udp_phase() {
+    const TCP: u64 = 3000;
+    const UDP: u64 = 100;
+    let lab = lab_or_skip!(Lab::builder().target(every_closed_udp_port_answers().tcp_listen(OPEN)));
+    let target = lab.targets()[0].ipv4().to_string();
+    let normal = temp_path("both-syn.txt");
+    let resume = temp_path("both-syn.resume");
+    let scan = ["-sS", "-sU", "-p", "T:1-3000,U:14001-14100", "--rate", "500", "--seed", "9"];
+    let files = ["-oN", normal.to_str().unwrap(), "--resume-file", resume.to_str().unwrap()];
+    let args: Vec<&str> = scan.iter().chain(&files).copied().chain([target.as_str()]).collect();
 
-    assert!(out.status.success(), "{}: {}", out.status, out.stderr);
-    assert!(!resume.exists(), "a combined scan wrote a resume file");
-    assert!(
-        out.stderr.contains("scry: stopped; a scan with both -sS and -sU cannot be resumed, run it again"),
-        "{}",
-        out.stderr
-    );
-    out.check_stream();
-    assert_eq!(out.stats()["interrupted"], true, "{}", out.stats());
-    let protocols: std::collections::BTreeSet<&str> =
-        out.records_of("port").map(|r| r["proto"].as_str().unwrap()).collect();
-    assert_eq!(protocols, ["tcp"].into());
-    let ports = out.ports();
-    assert!(ports.len() >= ANSWERS_BEFORE_STOP);
-    for ((_, port), answer) in &ports {
-        let state = if OPEN.contains(port) { "open" } else { "closed" };
-        assert_eq!(answer.state, state, "port {port}");
-    }
-    assert!(out.stat("sent") < u64::from(u16::MAX), "the scan was not cut short: {}", out.stats());
-    assert!(text.contains(&format!("scry scan report for {target}\n")), "{text}");
+    let first = interrupt_after_answers(lab.scanner(), &args, libc::SIGINT);
+    let text = std::fs::read_to_string(&normal).unwrap();
+    assert_eq!(protocols(&first), ["tcp"].into());
     assert!(!text.contains("/udp"), "{text}");
-    assert!(
-        text.contains("scry was interrupted; results above are those found before the stop.\n"),
+    let position = first.stat("sent");
+    assert!(position < TCP, "the SYN phase was not cut short: {}", first.stats());
+    assert_stopped_at(&first, &resume, ("9", 1, position));
+
+    let second = resume_scan(&lab, &resume);
+    std::fs::remove_file(&normal).unwrap();
+    assert_eq!(second.stat("sent"), TCP - position + UDP, "only the probes not yet sent: {}", second.stats());
+    assert_eq!(protocols(&second), ["tcp", "udp"].into());
+
+    let whole = common::scan(lab.scanner(), &[&scan[..], &[target.as_str()]].concat());
+    assert_union_is_whole(&first, &second, &whole, TCP + UDP);
+}
+
+/// `-sS -sU`, SIGINT during the UDP phase: the resume file names the UDP
+/// phase, and the resumed run sends no SYN probe at all, only the UDP
+/// probes the first run never sent; the two runs together report what one
+/// uninterrupted run does.
+#[test]
+fn stop_in_the_udp_phase_then_resume_skips_the_finished_syn_phase() {
+    const TCP: u64 = 500;
+    const UDP: u64 = 2000;
+    let lab = lab_or_skip!(Lab::builder().target(every_closed_udp_port_answers().tcp_listen(OPEN)));
+    let target = lab.targets()[0].ipv4().to_string();
+    let resume = temp_path("both-udp.resume");
+    let scan = ["-sS", "-sU", "-p", "T:1-500,U:14001-16000", "--rate", "500", "--seed", "11"];
+    let args: Vec<&str> =
+        scan.iter().copied().chain(["--resume-file", resume.to_str().unwrap(), target.as_str()]).collect();
+
+    let first = interrupt_when(lab.scanner(), &args, libc::SIGINT, |stdout| {
+        let mut seen = String::new();
+        let mut udp = 0;
+        while udp < ANSWERS_BEFORE_STOP {
+            let mut line = String::new();
+            assert!(stdout.read_line(&mut line).unwrap() > 0, "scry ended after {udp} UDP answers: {seen}");
+            udp += usize::from(line.contains("\"type\":\"port\"") && line.contains("\"proto\":\"udp\""));
+            seen += &line;
+        }
+        seen
+    });
+    // Every TCP port answered once, so the SYN phase sent one probe each.
+    let tcp = first.records_of("port").filter(|r| r["proto"] == "tcp").count() as u64;
+    assert_eq!(tcp, TCP, "{}", first.stdout);
+    let position = first.stat("sent") - TCP;
+    assert!(position < UDP, "the UDP phase was not cut short: {}", first.stats());
+    assert_stopped_at(&first, &resume, ("11", 2, position));
+
+    let second = resume_scan(&lab, &resume);
+    assert_eq!(second.stat("sent"), UDP - position, "only the UDP probes not yet sent: {}", second.stats());
+    assert_eq!(protocols(&second), ["udp"].into());
+
+    let whole = common::scan(lab.scanner(), &[&scan[..], &[target.as_str()]].concat());
+    assert_union_is_whole(&first, &second, &whole, TCP + UDP);
+}
+
+/// A target whose kernel answers every closed UDP port (no ICMP rate
+/// limit), so that UDP states do not depend on timing. The tests' UDP ports
+/// (14001-16000) are ones nmap-payloads has no payload for: a port with
+/// several payloads gets one probe each, which would muddy the count of
+/// probes sent that proves no probe of the finished part went out again.
+fn every_closed_udp_port_answers() -> TargetSpec {
+    TargetSpec::new().personality(Personality { icmp_ratelimit: Some(0), ..Personality::default() })
+}
+
+/// `first` was stopped and exited cleanly, its resume file recording
+/// `(seed, phase, position)`.
+fn assert_stopped_at(first: &Scan, resume: &std::path::Path, (seed, phase, position): (&str, u32, u64)) {
+    assert!(first.status.success(), "{}: {}", first.status, first.stderr);
+    let hint = format!("scry: stopped; continue with: scry --resume {}", resume.display());
+    assert!(first.stderr.contains(&hint), "{}", first.stderr);
+    first.check_stream();
+    assert_eq!(first.stats()["interrupted"], true, "{}", first.stats());
+    let text = std::fs::read_to_string(resume).unwrap();
+    assert_eq!(
+        text.lines().collect::<Vec<_>>()[1..4],
+        [format!("seed = {seed}"), format!("phase = {phase}"), format!("position = {position}")],
         "{text}"
     );
+}
+
+/// `scry --resume FILE`, which must complete the scan and remove the file.
+fn resume_scan(lab: &Lab, resume: &std::path::Path) -> Scan {
+    let output = lab.scanner().command(SCRY).arg("--resume").arg(resume).output().unwrap();
+    let scan = Scan::from_output(output.status, &output.stdout, &output.stderr);
+    assert!(scan.status.success(), "{}", scan.stderr);
+    scan.check_stream();
+    assert_eq!(scan.stats()["interrupted"], false);
+    assert!(!resume.exists(), "a completed scan leaves no resume file");
+    scan
+}
+
+/// The protocols of a run's port records.
+fn protocols(scan: &Scan) -> BTreeSet<&str> {
+    scan.records_of("port").map(|r| r["proto"].as_str().unwrap()).collect()
+}
+
+/// Each answered (protocol, port) of a run, with its final state.
+fn states(scan: &Scan) -> BTreeMap<(String, u64), String> {
+    scan.records_of("port")
+        .map(|r| {
+            let key = (r["proto"].as_str().unwrap().to_owned(), r["port"].as_u64().unwrap());
+            (key, r["state"].as_str().unwrap().to_owned())
+        })
+        .collect()
+}
+
+/// No port answered in both runs, and together they report exactly the
+/// `pairs` ports, protocols and states of the uninterrupted run.
+fn assert_union_is_whole(first: &Scan, second: &Scan, whole: &Scan, pairs: u64) {
+    let (before, after) = (states(first), states(second));
+    assert!(before.keys().all(|k| !after.contains_key(k)), "a port was probed twice");
+    let mut union = before;
+    union.extend(after);
+    let whole = states(whole);
+    assert_eq!(union, whole);
+    assert_eq!(union.len() as u64, pairs);
+    for ((proto, port), state) in &union {
+        let open = proto == "tcp" && OPEN.iter().any(|p| u64::from(*p) == *port);
+        assert_eq!(state, if open { "open" } else { "closed" }, "{proto}/{port}");
+    }
 }
 
 /// Runs scry with `args`, waits for [`ANSWERS_BEFORE_STOP`] port records,
 /// sends `signal`, and returns the finished run.
 fn interrupt_after_answers(node: &Node, args: &[&str], signal: libc::c_int) -> Scan {
+    interrupt_when(node, args, signal, |stdout| common::read_answers(stdout, ANSWERS_BEFORE_STOP))
+}
+
+/// Runs scry with `args`, sends `signal` once `wait` has read what it waits
+/// for, and returns the finished run.
+fn interrupt_when(
+    node: &Node,
+    args: &[&str],
+    signal: libc::c_int,
+    wait: impl FnOnce(&mut BufReader<ChildStdout>) -> String,
+) -> Scan {
     let (mut child, mut stdout) = spawn_piped(node, args);
     // Wait for some answers: by then the Ctrl-C handler is installed and the
     // scan is under way. `ip netns exec` execs scry, so the pid is scry's.
-    let mut seen = common::read_answers(&mut stdout, ANSWERS_BEFORE_STOP);
+    let mut seen = wait(&mut stdout);
     let pid = libc::pid_t::try_from(child.id()).unwrap();
     // SAFETY: kill(2) on our own child's pid.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
