@@ -66,3 +66,35 @@ fn syn_and_udp_ports_per_protocol() {
     let warning = "scry: warning: -sS asked for, but no TCP ports are left to scan; skipping the SYN scan\n";
     assert!(stderr.starts_with(warning), "{stderr}");
 }
+
+/// `--resume` counted offline: a file without a `phase` line (as written
+/// before combined scans could be resumed) resumes the first phase; with
+/// `-sS -sU`, phase 1 finishes the SYN walk then runs the whole UDP one,
+/// phase 2 runs only the rest of the UDP walk.
+#[test]
+fn resume_starts_at_the_recorded_phase_and_position() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let path = std::env::temp_dir().join(format!("scry-offline-{}.resume", std::process::id()));
+    let resume = |lines: &str, args: &str| {
+        let text = format!(
+            "# scry resume file\nseed = 7\n{lines}args = [{args}, \"-v\", \"198.18.0.10\", \"-oJ\", \"-\"]\n"
+        );
+        std::fs::write(&path, text).unwrap();
+        let output = lab.scanner().command(SCRY).arg("--resume").arg(&path).output().unwrap();
+        let out = Scan::from_output(output.status, &output.stdout, &output.stderr);
+        assert!(out.status.success(), "{lines}{args}: {}", out.stderr);
+        let walks: Vec<&str> = out.stderr.lines().filter(|l| l.contains(" probes per pass")).collect();
+        (
+            out.stat("sent"),
+            walks.iter().map(|l| l.split(" = ").next().unwrap().to_owned()).collect::<Vec<_>>(),
+        )
+    };
+    let one = r#""--offline", "--retries", "0", "-p", "1-10""#;
+    assert_eq!(resume("position = 3\n", one), (7, vec!["scry: 1 targets x 10 TCP ports".to_owned()]));
+    let both = r#""-sS", "-sU", "--offline", "--retries", "0", "-p", "T:1-10,U:1-20""#;
+    let (tcp, udp) =
+        ("scry: 1 targets x 10 TCP ports".to_owned(), "scry: 1 targets x 20 UDP ports".to_owned());
+    assert_eq!(resume("phase = 1\nposition = 4\n", both), (6 + 20, vec![tcp, udp.clone()]));
+    assert_eq!(resume("phase = 2\nposition = 5\n", both), (15, vec![udp]));
+    std::fs::remove_file(&path).unwrap();
+}
