@@ -170,6 +170,36 @@ fn stop_in_the_udp_phase_then_resume_skips_the_finished_syn_phase() {
     assert_union_is_whole(&first, &second, &whole, TCP + UDP);
 }
 
+/// `-sS -sU` killed outright (SIGKILL, no last checkpoint) early in its UDP
+/// phase: the SYN phase, long enough to have written a checkpoint, moved
+/// the resume file on to the UDP phase as it started, so the resumed run
+/// sends no SYN probe and the whole UDP walk.
+#[test]
+fn killed_in_the_udp_phase_resumes_it_not_the_finished_syn_phase() {
+    const UDP: u64 = 400;
+    let lab = lab_or_skip!(Lab::builder().target(every_closed_udp_port_answers().tcp_listen(OPEN)));
+    let target = lab.targets()[0].ipv4().to_string();
+    let resume = temp_path("both-killed.resume");
+    // 2300 SYN probes at 200 per second: past the first 10 s checkpoint.
+    let args =
+        ["-sS", "-sU", "-p", "T:1-2300,U:14001-14400", "--rate", "200", "--seed", "13", "--resume-file"];
+    let args: Vec<&str> = args.iter().copied().chain([resume.to_str().unwrap(), target.as_str()]).collect();
+    let first = interrupt_when(lab.scanner(), &args, libc::SIGKILL, |stdout| {
+        let mut seen = String::new();
+        while !seen.lines().any(|l| l.contains("\"type\":\"port\"") && l.contains("\"proto\":\"udp\"")) {
+            assert!(stdout.read_line(&mut seen).unwrap() > 0, "scry ended before a UDP answer: {seen}");
+        }
+        seen
+    });
+    assert!(!first.status.success(), "scry outlived SIGKILL: {}", first.stderr);
+    let text = std::fs::read_to_string(&resume).unwrap();
+    assert_eq!(text.lines().collect::<Vec<_>>()[1..4], ["seed = 13", "phase = 2", "position = 0"], "{text}");
+
+    let second = resume_scan(&lab, &resume);
+    assert_eq!(second.stat("sent"), UDP, "{}", second.stats());
+    assert_eq!(protocols(&second), ["udp"].into());
+}
+
 /// A target whose kernel answers every closed UDP port (no ICMP rate
 /// limit), so that UDP states do not depend on timing. The tests' UDP ports
 /// (14001-16000) are ones nmap-payloads has no payload for: a port with
