@@ -253,10 +253,15 @@ impl Counters {
         for stamp in [&self.first_send_ns, &self.first_reply_ns] {
             stamp.store(UNSET, Ordering::Release);
         }
-        for n in [&self.last_reply_ns, &self.rx_drained_ns, &self.forwarded, &self.recorded] {
-            n.store(0, Ordering::Release);
-        }
-        for n in [&self.probed, &self.answered, &self.first_pass_end] {
+        for n in [
+            &self.last_reply_ns,
+            &self.rx_drained_ns,
+            &self.forwarded,
+            &self.recorded,
+            &self.probed,
+            &self.answered,
+            &self.first_pass_end,
+        ] {
             n.store(0, Ordering::Release);
         }
         self.pass.store(0, Ordering::Release);
