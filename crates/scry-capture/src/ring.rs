@@ -321,6 +321,9 @@ impl TxRing {
         }
         // SAFETY: a zero-length send with no buffer; the kernel reads the ring.
         let rc = unsafe { libc::send(self.fd.as_raw_fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT) };
+        // Count what the kernel has sent by now, so that [`TxRing::stats`]
+        // keeps up while the ring is far from full (progress reads it).
+        self.reclaim_done();
         if rc >= 0 {
             return Ok(());
         }
@@ -349,6 +352,20 @@ impl TxRing {
             self.reclaim_oldest()?;
         }
         Ok(self.stats())
+    }
+
+    /// Counts the committed slots, oldest first, that the kernel has
+    /// already handed back; waits for none.
+    fn reclaim_done(&mut self) {
+        while self.pending > 0 {
+            let oldest = (self.head + self.geometry.frames - self.pending) % self.geometry.frames;
+            // Acquire: the kernel is done with the slot before we reuse it.
+            if self.status(oldest).load(Ordering::Acquire) != libc::TP_STATUS_AVAILABLE {
+                return;
+            }
+            self.pending -= 1;
+            self.stats.sent += 1;
+        }
     }
 
     /// Waits for the oldest committed slot to come back and counts it,

@@ -12,7 +12,7 @@
 use crate::dump::DumpTap;
 use crate::output::{Fanout, ScanInfo, Stats};
 use crate::pacing::{paced_pass, Arrivals, Scan};
-use scry_capture::{Interface, Method, Receiver, Sender};
+use scry_capture::{Interface, Method, Receiver, SendStats, Sender};
 use scry_packet::{parse_frame, Frame, Mac};
 use scry_probe::permute::Permutation;
 use scry_probe::probe::Probe;
@@ -525,6 +525,9 @@ fn send(
     let now = Instant::now();
     let mut buckets: Vec<TokenBucket> =
         txs.iter().map(|_| TokenBucket::new(plan.rate / lanes as f64, now)).collect();
+    // What each sender has already added to the shared counters, so that
+    // progress sees probes as the kernel takes them, not once a phase ends.
+    let mut counted: Vec<SendStats> = vec![SendStats::default(); txs.len()];
     let mut passes = || -> anyhow::Result<()> {
         for pass in 0..=plan.retries {
             if pass > 0 {
@@ -541,11 +544,10 @@ fn send(
             let outcomes: Vec<anyhow::Result<()>> = std::thread::scope(|scope| {
                 let walk = &walk;
                 let handles: Vec<_> = (0..lanes)
-                    .zip(txs.iter_mut().zip(buckets.iter_mut()))
-                    .map(|(lane, (tx, bucket))| {
-                        scope.spawn(move || {
-                            walk_lane(plan, walk, lane, tx, bucket, counters, stopping, start, tap)
-                        })
+                    .zip(txs.iter_mut().zip(buckets.iter_mut().zip(counted.iter_mut())))
+                    .map(|(lane, (tx, (bucket, counted)))| {
+                        let wire = Lane { tx, bucket, counted };
+                        scope.spawn(move || walk_lane(plan, walk, lane, wire, counters, stopping, start, tap))
                     })
                     .collect();
                 handles.into_iter().map(|h| h.join().expect("sender thread panicked")).collect()
@@ -567,19 +569,17 @@ fn send(
                 first_pass,
                 rate: plan.rate,
             };
-            paced_pass(&scan, &mut txs[0], results, arrivals, plan.verbose, || stopping.now())?;
+            let flushed = |tx: &Sender| count_sent(tx, &mut counted[0], counters);
+            paced_pass(&scan, &mut txs[0], results, arrivals, plan.verbose, (|| stopping.now(), flushed))?;
         }
         Ok(())
     };
     let outcome = passes();
     // However the walk ended, frames already queued still go out and count.
     let mut finished = Ok(());
-    for tx in txs.iter_mut() {
+    for (tx, counted) in txs.iter_mut().zip(counted.iter_mut()) {
         finished = finished.and(tx.finish().map(drop));
-        let sent = tx.stats();
-        counters.sent.fetch_add(sent.sent, Ordering::Relaxed);
-        counters.send_errors.fetch_add(sent.failed, Ordering::Relaxed);
-        counters.send_stalls.fetch_add(sent.stalls, Ordering::Relaxed);
+        count_sent(tx, counted, counters);
     }
     outcome?;
     Ok(finished?)
@@ -599,6 +599,23 @@ fn lane_starts(plan: &Plan, lanes: u64) -> Vec<AtomicU64> {
     (0..lanes).map(|lane| AtomicU64::new((plan.positions.start + lane).min(plan.positions.end))).collect()
 }
 
+/// One sender thread's share of the wire: its sender, its part of the
+/// rate, and what of its sender's counts the shared counters hold already.
+struct Lane<'a> {
+    tx: &'a mut Sender,
+    bucket: &'a mut TokenBucket,
+    counted: &'a mut SendStats,
+}
+
+/// Adds what `tx` has sent since the last call to the shared counters.
+fn count_sent(tx: &Sender, counted: &mut SendStats, counters: &Counters) {
+    let now = tx.stats();
+    counters.sent.fetch_add(now.sent.saturating_sub(counted.sent), Ordering::Relaxed);
+    counters.send_errors.fetch_add(now.failed.saturating_sub(counted.failed), Ordering::Relaxed);
+    counters.send_stalls.fetch_add(now.stalls.saturating_sub(counted.stalls), Ordering::Relaxed);
+    *counted = now;
+}
+
 /// One lane of a pass: positions `start + lane`, `start + lane + lanes`, ...
 /// of this shard, at its bucket's rate, until the shard ends or the scan stops.
 #[allow(clippy::too_many_arguments)]
@@ -606,8 +623,7 @@ fn walk_lane(
     plan: &Plan,
     walk: &PassWalk<'_>,
     lane: u64,
-    tx: &mut Sender,
-    bucket: &mut TokenBucket,
+    Lane { tx, bucket, counted }: Lane<'_>,
     counters: &Counters,
     stopping: Stopping<'_>,
     start: Instant,
@@ -657,6 +673,7 @@ fn walk_lane(
             let _ = counters.first_send_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
         }
         tx.flush();
+        count_sent(tx, counted, counters);
         if walk.pass == 0 {
             // Every lane has probed all its positions below its next one,
             // so all positions below the lowest of those have been probed.

@@ -27,14 +27,15 @@ pub struct Scan<'a> {
 }
 
 /// Re-probes the unanswered ports of rate-limited hosts, paced per host,
-/// through `tx` (which counts what it sends); stops early when `stop` says so.
+/// through `tx` (which counts what it sends, and is handed to `flushed`
+/// after each flush); stops early when `stop` says so.
 pub fn paced_pass(
     scan: &Scan<'_>,
     tx: &mut Sender,
     results: &Mutex<Results>,
     arrivals: &Arrivals,
     verbose: bool,
-    stop: impl Fn() -> bool,
+    (stop, mut flushed): (impl Fn() -> bool, impl FnMut(&Sender)),
 ) -> anyhow::Result<()> {
     let mut queue = PacedQueue::default();
     let now = Instant::now();
@@ -85,6 +86,7 @@ pub fn paced_pass(
                     tx.commit(len)?;
                 }
                 tx.flush();
+                flushed(tx);
             }
             Next::Send(..) => bucket.give_back(1),
             Next::WaitUntil(at) => {

@@ -87,3 +87,43 @@ fn live_status_line_on_a_terminal() {
                     80/tcp  open  http\r\n443/tcp open  https\r\n\r\nscry done: 1 IP address (1 host up) scanned in ";
     assert!(report.starts_with(expected), "{report:?}");
 }
+
+/// The probes of a `Stats:` line while the first pass runs, and its current pps.
+fn probes_and_rate(line: &str) -> Option<(u64, u64, f64)> {
+    let (_, rest) = line.split_once("% done, ")?;
+    let (sent, rest) = rest.split_once('/')?;
+    let (total, rest) = rest.split_once(" probes, ")?;
+    let (pps, _) = rest.split_once(" pps now")?;
+    Some((sent.parse().ok()?, total.parse().ok()?, pps.parse().ok()?))
+}
+
+/// Regression: the probe count in progress lines stayed at 0 until a phase
+/// ended, because the senders' counts reached the shared counters only then.
+#[test]
+fn stats_lines_count_probes_while_they_are_sent() {
+    let Some(lab) = lab() else { return };
+    // Five seconds of sending at 2000 pps: four lines before the last probe.
+    let args = ["-p", "1-10000", "--rate", "2000", "--retries", "0", "--stats-every", "1s", "198.18.0.10"];
+    let out = scan(lab.scanner(), &args);
+    let stats: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("Stats: ")).collect();
+    let sending: Vec<(u64, u64, f64)> =
+        stats.iter().filter_map(|l| probes_and_rate(l)).filter(|(sent, ..)| *sent < 10_000).collect();
+    assert!(sending.len() >= 3, "{}", out.stderr);
+    for pair in sending.windows(2) {
+        assert!(pair[0].0 < pair[1].0, "probe counts must grow: {}", out.stderr);
+        assert_eq!(pair[1].1, 10_000, "{}", out.stderr);
+    }
+    let (_, _, pps) = sending[sending.len() / 2];
+    assert!(
+        (1600.0..=2400.0).contains(&pps),
+        "middle line's rate {pps} not within 20% of 2000: {}",
+        out.stderr
+    );
+    let sent = out.stat("sent");
+    assert_eq!(sent, 10_000);
+    let last = stats.last().unwrap();
+    assert!(
+        last.contains(&format!("finished, {sent} probes sent in all (10000 in the first pass)")),
+        "{last}"
+    );
+}
