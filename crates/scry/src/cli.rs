@@ -222,7 +222,7 @@ pub struct Args {
     #[arg(long = "wait", value_name = "SECS", default_value_t = DEFAULT_WAIT)]
     pub wait: f64,
 
-    /// Seed for the probe order (same seed, same order; required to combine shards).
+    /// Seed for the probe order (same seed, same order; required with --shard).
     #[arg(long = "seed", value_name = "N")]
     pub seed: Option<u64>,
 

@@ -233,6 +233,25 @@ impl std::fmt::Display for PhaseOutOfRange {
 
 impl std::error::Error for PhaseOutOfRange {}
 
+/// The permutation's seed: the one given, or a random one for a whole
+/// scan. A shard needs the seed given: shards of one scan cover it exactly
+/// only when each walks the same permutation, and a seed drawn by each
+/// would make them overlap and leave pairs unprobed.
+fn scan_seed(given: Option<u64>, shard: Shard) -> Result<u64, UsageError> {
+    match given {
+        Some(seed) => Ok(seed),
+        None if shard.count() > 1 => {
+            let (i, n) = (shard.number(), shard.count());
+            Err(UsageError(format!(
+                "--shard {i}/{n} needs --seed: every shard must walk the same order, or the shards \
+                 overlap and miss pairs; give all {n} shards one seed, e.g. --shard {i}/{n} --seed {}",
+                rand::random::<u32>()
+            )))
+        }
+        None => Ok(rand::random()),
+    }
+}
+
 /// Resolves arguments into a plan.
 ///
 /// # Errors
@@ -257,7 +276,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         Some(text) => text.parse().map_err(|e: scry_probe::permute::ShardError| UsageError(e.to_string()))?,
         None => Shard::ALL,
     };
-    let seed = args.seed.unwrap_or_else(rand::random);
+    let seed = scan_seed(args.seed, shard)?;
     let routing = scan_route(args, &targets)?;
     let next_hops = next_hops(args, &routing, &targets, args.verbose > 0)?;
     let route = routing.route;

@@ -251,3 +251,17 @@ fn nmap_options_scry_lacks_are_named() {
         refuses(&[option, "-p", "80", "198.18.0.10"], &format!("nmap's {option} is not supported: {why}"));
     }
 }
+
+/// Regression: shards without a seed each drew their own order, so they
+/// overlapped and left pairs unprobed without a word.
+#[test]
+fn shard_without_seed() {
+    let out = run_unprivileged(&["-p", "1-100", "--shard", "1/2", "198.18.0.10"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let why = "scry: --shard 1/2 needs --seed: every shard must walk the same order, or the shards overlap \
+               and miss pairs; give all 2 shards one seed, e.g. --shard 1/2 --seed ";
+    let seed = stderr.strip_prefix(why).unwrap_or_else(|| panic!("{stderr}"));
+    assert!(seed.trim_end().parse::<u32>().is_ok(), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
