@@ -24,6 +24,6 @@ pub use neighbor::{resolve_mac, resolve_many};
 pub use pcapfile::PcapWriter;
 pub use recv::{CaptureConfig, CaptureStats, Received, Receiver};
 pub use ring::{Geometry, RingStats, TxRing, RING_FRAMES};
-pub use route::{route_to, route_with, Route, RouteOverrides};
+pub use route::{broadcast_addresses, route_to, route_with, Route, RouteOverrides};
 pub use send::{RawSender, MAX_BATCH};
 pub use tx::{Method, SendStats, Sender};

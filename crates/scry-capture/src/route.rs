@@ -98,6 +98,50 @@ pub fn route_with(dst: IpAddr, overrides: &RouteOverrides) -> Result<Route, Erro
     Ok(Route { iface, src, next_hop: gateway.unwrap_or(dst), gateway })
 }
 
+/// The addresses this network namespace routes as broadcast (the kernel's
+/// `broadcast` routes, as `ip route show table local type broadcast` lists
+/// them), plus the limited broadcast 255.255.255.255. A frame to one of
+/// them reaches every host of a link, or none; no one host answers it.
+///
+/// # Errors
+/// [`Error::Netlink`] when the dump fails.
+pub fn broadcast_addresses() -> Result<Vec<Ipv4Addr>, Error> {
+    let netlink =
+        Netlink::open().map_err(|source| Error::Netlink { operation: "opening a socket", source })?;
+    // A dump of every IPv4 route of every table; the kernel ignores the
+    // rest of the header unless strict checking is on.
+    let rtmsg = [libc::AF_INET as u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    let request = message(libc::RTM_GETROUTE, (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16, &rtmsg, &[]);
+    let routes =
+        netlink.call(&request).map_err(|source| Error::Netlink { operation: "dumping routes", source })?;
+    let mut found: Vec<Ipv4Addr> = routes
+        .iter()
+        .filter(|m| m.kind == libc::RTM_NEWROUTE)
+        .filter_map(|m| broadcast_destination(&m.payload))
+        .chain([Ipv4Addr::BROADCAST])
+        .collect();
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
+}
+
+/// The destination of a host route of type broadcast, from a route message.
+fn broadcast_destination(payload: &[u8]) -> Option<Ipv4Addr> {
+    let (family, dst_len) = (*payload.first()?, *payload.get(1)?);
+    if payload.len() < RTMSG_LEN || payload[RTMSG_TYPE] != libc::RTN_BROADCAST {
+        return None;
+    }
+    if family != libc::AF_INET as u8 || dst_len != 32 {
+        return None;
+    }
+    attrs(&payload[RTMSG_LEN..]).find(|(kind, _)| *kind == libc::RTA_DST).and_then(|(_, data)| match ip_from(
+        data,
+    ) {
+        Some(IpAddr::V4(a)) => Some(a),
+        _ => None,
+    })
+}
+
 /// One `RTM_GETROUTE` exchange with the kernel.
 fn ask_kernel(dst: IpAddr, src: Option<IpAddr>, oif: Option<u32>) -> Result<Answer, Error> {
     let netlink =
@@ -515,6 +559,23 @@ pub(crate) mod tests {
         // `ip route get 198.18.0.255`.
         let broadcast = parse_answer(&hex("02 20 00 00 fe 00 00 03 00020090 0800 0400 02000000")).unwrap();
         assert_eq!(route_type_name(broadcast.kind), "broadcast");
+    }
+
+    #[test]
+    fn broadcast_routes_of_a_dump() {
+        // `broadcast 198.19.255.255 dev eth0 table local proto kernel scope link src 198.18.0.1`
+        let route = |kind: &str, dst: &str, len: &str| {
+            hex(&format!(
+                "02 {len} 00 00 ff 02 fd {kind} 00000000
+                 0800 0f00 ff000000 0800 0100 {dst} 0800 0700 c6120001 0800 0400 02000000"
+            ))
+        };
+        let dst = broadcast_destination(&route("03", "c613ffff", "20"));
+        assert_eq!(dst, Some(Ipv4Addr::new(198, 19, 255, 255)));
+        // A local route (the namespace's own address) and a broadcast prefix are not hosts' broadcasts.
+        assert_eq!(broadcast_destination(&route("02", "c6120001", "20")), None);
+        assert_eq!(broadcast_destination(&route("03", "c6120000", "18")), None);
+        assert_eq!(broadcast_destination(&hex("02 20 00")), None);
     }
 
     #[test]

@@ -542,6 +542,12 @@ impl TargetSet {
         TargetSetBuilder::new()
     }
 
+    /// The same set less `addrs` (those not in it change nothing).
+    pub fn without(&self, addrs: &[Ipv4Addr]) -> TargetSet {
+        let exclude = normalize(addrs.iter().map(|&a| (u32::from(a), u32::from(a))).collect());
+        TargetSet::from_ranges(subtract(&self.ranges, &exclude))
+    }
+
     fn from_ranges(ranges: Vec<Range>) -> TargetSet {
         let mut total = 0u64;
         let ends = ranges

@@ -22,7 +22,7 @@ use scry_probe::udp::UdpProbe;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -158,6 +158,29 @@ pub fn targets(args: &Args) -> Result<TargetSet, UsageError> {
     Ok(set)
 }
 
+/// `targets` less the addresses this network namespace routes as broadcast
+/// (a subnet's broadcast inside a /24 or /16 given as a range), with the
+/// addresses left out. No one host answers a broadcast address, and the
+/// kernel would not route a unicast probe to it.
+///
+/// # Errors
+/// [`UsageError`] when every target is a broadcast address; the route dump failing.
+pub fn unicast_targets(targets: TargetSet) -> anyhow::Result<(TargetSet, Vec<Ipv4Addr>)> {
+    let skipped: Vec<Ipv4Addr> =
+        scry_capture::broadcast_addresses()?.into_iter().filter(|a| targets.contains(*a)).collect();
+    if skipped.is_empty() {
+        return Ok((targets, skipped));
+    }
+    let left = targets.without(&skipped);
+    if left.is_empty() {
+        let what = if skipped.len() == 1 { skipped[0].to_string() } else { "every target".into() };
+        return Err(
+            UsageError(format!("{what} routes as broadcast here; scry probes unicast hosts only")).into()
+        );
+    }
+    Ok((left, skipped))
+}
+
 /// What to run: a port scan (one plan per scan type, run in turn), or host discovery only.
 pub enum Job {
     Ports(Vec<Plan>),
@@ -271,7 +294,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     }
     // Before routing, so a bad payload file is a usage error however the network looks.
     let payloads = if scans.iter().any(|(p, _)| *p == Protocol::Udp) { Some(payloads(args)?) } else { None };
-    let targets = targets(args)?;
+    let (targets, skipped_broadcast) = unicast_targets(targets(args)?)?;
     let shard: Shard = match &args.shard {
         Some(text) => text.parse().map_err(|e: scry_probe::permute::ShardError| UsageError(e.to_string()))?,
         None => Shard::ALL,
@@ -328,6 +351,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             scans: vec![(protocol, ports.clone())],
             verbose: args.verbose,
             debugging: args.debug,
+            skipped_broadcast: skipped_broadcast.clone(),
         };
         plans.push(Plan {
             targets: targets.clone(),
@@ -377,6 +401,7 @@ fn pre_discovery(
         scans: Vec::new(),
         verbose: args.verbose,
         debugging: args.debug,
+        skipped_broadcast: Vec::new(),
     };
     let plan = discovery_plan(args, targets.clone(), route, next_hops.clone(), methods, info)?;
     Ok(Some(Box::new(plan)))
@@ -469,7 +494,7 @@ fn discovery_methods(args: &Args, services: &Services, on_link: bool) -> Result<
 
 /// Resolves a host-discovery-only run (-sn).
 fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> anyhow::Result<Resolved> {
-    let targets = targets(args)?;
+    let (targets, skipped_broadcast) = unicast_targets(targets(args)?)?;
     let routing = scan_route(args, &targets)?;
     let route = &routing.route;
     let on_link =
@@ -487,6 +512,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         scans: Vec::new(),
         verbose: args.verbose,
         debugging: args.debug,
+        skipped_broadcast,
     };
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
     let plan = discovery_plan(args, targets, route, next_hops, methods, info)?;

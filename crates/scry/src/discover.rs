@@ -66,7 +66,11 @@ pub fn run(
     for sink in sinks.iter_mut() {
         sink.begin(&plan.info)?;
     }
-    let mut stats = Stats { hosts_scanned: plan.targets.len(), ..Stats::default() };
+    let mut stats = Stats {
+        hosts_scanned: plan.targets.len(),
+        skipped_broadcast: plan.info.skipped_broadcast.len() as u64,
+        ..Stats::default()
+    };
     let up = if plan.assume_up { Up::new() } else { probe(plan, rx, tx, sinks, stop, &mut stats)? };
     for ip in plan.targets.iter().map(IpAddr::V4) {
         let reason = up.get(&ip).copied();

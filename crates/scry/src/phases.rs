@@ -43,7 +43,11 @@ pub fn run(
     let mut info = lead.info.clone();
     info.scans = plans.iter().flat_map(|p| p.info.scans.iter().cloned()).collect();
     sinks.each(|s| s.begin(&info));
-    let mut stats = Stats { hosts_scanned: lead.targets.len(), ..Stats::default() };
+    let mut stats = Stats {
+        hosts_scanned: lead.targets.len(),
+        skipped_broadcast: lead.info.skipped_broadcast.len() as u64,
+        ..Stats::default()
+    };
     let mut up = announce_known_up(lead, &mut sinks);
     let mut done = Vec::new();
     let mut wire = Some(first);

@@ -257,3 +257,51 @@ fn no_ping_reports_every_target() {
     assert_eq!(out.stat("hosts_up"), 2);
     assert_eq!(out.ports(), ports);
 }
+
+/// Regression: a range holding the subnet's broadcast address refused the
+/// whole scan (`198.18.0.255 has a broadcast route`). The broadcast
+/// addresses are left out, said once, and the rest is scanned.
+#[test]
+fn broadcast_address_in_a_range_is_skipped() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(T0_OPEN)));
+    // The kernel's own list, as the oracle: which of the /24 route as broadcast.
+    let mut ip_route = lab.scanner().command("ip");
+    ip_route.args(["-4", "route", "show", "table", "local", "type", "broadcast"]);
+    let listed = String::from_utf8(ip_route.output().unwrap().stdout).unwrap();
+    let mut expected: Vec<Ipv4Addr> = listed
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1)?.parse().ok())
+        .filter(|a: &Ipv4Addr| a.octets()[..3] == [198, 18, 0])
+        .collect();
+    expected.sort();
+    assert!(expected.contains(&Ipv4Addr::new(198, 18, 0, 255)), "{listed}");
+
+    let normal = std::env::temp_dir().join(format!("scry-test-{}-broadcast.txt", std::process::id()));
+    let out =
+        scan(lab.scanner(), &["-p", "80", "--no-os-guess", "-oN", normal.to_str().unwrap(), "198.18.0.0/24"]);
+    let text = std::fs::read_to_string(&normal).unwrap();
+    std::fs::remove_file(&normal).unwrap();
+    assert_eq!(out.stat("skipped_broadcast"), expected.len() as u64);
+    assert_eq!(out.stat("hosts_scanned"), 256 - expected.len() as u64);
+    let ports: Vec<_> = out.ports().into_iter().map(|(pair, port)| (pair, port.state)).collect();
+    assert_eq!(ports, [((Ipv4Addr::new(198, 18, 0, 10), 80), "open".to_owned())]);
+    let named: Vec<String> = expected.iter().map(ToString::to_string).collect();
+    let what = match named.len() {
+        1 => format!("1 broadcast address ({})", named[0]),
+        n => format!("{n} broadcast addresses ({})", named.join(", ")),
+    };
+    let line = format!(
+        "Skipping {what} of the target ranges: a broadcast address reaches every host of its link, not one."
+    );
+    assert_eq!(text.lines().nth(1), Some(line.as_str()), "{text}");
+    let done = format!("scry done: {} IP addresses (1 host up)", 256 - expected.len());
+    assert!(text.contains(&done), "{text}");
+
+    // A broadcast address given alone is still refused, by name.
+    let alone = common::command(lab.scanner(), &["-p", "80", "198.18.0.255"]).output().unwrap();
+    assert_eq!(alone.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&alone.stderr),
+        "scry: 198.18.0.255 routes as broadcast here; scry probes unicast hosts only\n"
+    );
+}

@@ -394,3 +394,13 @@ proptest! {
         prop_assert!(ranges.windows(2).all(|w| u64::from(w[0].1) + 1 < u64::from(w[1].0)));
     }
 }
+
+#[test]
+fn without_removes_only_addresses_in_the_set() {
+    let s = set(&["198.19.255.0/24", "198.18.0.1"]);
+    let less = s.without(&[ip("198.19.255.255"), ip("198.19.255.0"), ip("198.18.7.7")]);
+    assert_eq!(less.len(), s.len() - 2);
+    assert!(!less.contains(ip("198.19.255.255")) && !less.contains(ip("198.19.255.0")));
+    assert!(less.contains(ip("198.19.255.254")) && less.contains(ip("198.18.0.1")));
+    assert_eq!(s.without(&[]).len(), s.len());
+}

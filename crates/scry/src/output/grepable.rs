@@ -263,6 +263,7 @@ mod tests {
         let options = ReportOptions { verbose: true, ..ReportOptions::default() };
         let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), options);
         let info = ScanInfo {
+            skipped_broadcast: Vec::new(),
             start: std::time::UNIX_EPOCH,
             command_line: "scry -sS -sU".into(),
             hosts: 1,

@@ -112,6 +112,7 @@ impl<W: Write> Sink for JsonLines<W> {
             "hosts_up": s.hosts_up,
             "interrupted": s.interrupted,
             "max_rss_kib": s.max_rss_kib,
+            "skipped_broadcast": s.skipped_broadcast,
         }))
     }
 }

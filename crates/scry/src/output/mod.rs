@@ -39,6 +39,9 @@ pub struct ScanInfo {
     pub verbose: u8,
     /// `-d` level, as nmap's `<debugging level>`.
     pub debugging: u8,
+    /// Addresses of the target ranges left out because they route as
+    /// broadcast ([`crate::config::unicast_targets`]); not counted in `hosts`.
+    pub skipped_broadcast: Vec<std::net::Ipv4Addr>,
 }
 
 impl ScanInfo {
@@ -200,6 +203,8 @@ pub struct Stats {
     pub interrupted: bool,
     /// The process's peak resident memory (getrusage), in KiB.
     pub max_rss_kib: u64,
+    /// Broadcast addresses left out of the target ranges.
+    pub skipped_broadcast: u64,
 }
 
 impl Stats {

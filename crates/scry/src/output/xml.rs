@@ -367,6 +367,7 @@ mod tests {
         let sink = Xml::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
         let mut sink = sink.with_stylesheet(stylesheet.map(str::to_owned));
         let info = ScanInfo {
+            skipped_broadcast: Vec::new(),
             start: UNIX_EPOCH,
             command_line: "scry".into(),
             hosts: 1,
@@ -389,6 +390,7 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = Xml::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
         let info = ScanInfo {
+            skipped_broadcast: Vec::new(),
             start: UNIX_EPOCH + Duration::from_secs(1_795_737_737),
             command_line: r#"scry --exclude "a&b" -p 22,80 198.18.0.10"#.into(),
             hosts: 1,
@@ -426,6 +428,7 @@ mod tests {
             Xml::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default()).with_stylesheet(None);
         let udp_ports: Vec<u16> = (1..=30).chain([53]).collect();
         let info = ScanInfo {
+            skipped_broadcast: Vec::new(),
             start: UNIX_EPOCH,
             command_line: "scry".into(),
             hosts: 1,
