@@ -77,6 +77,26 @@ pub fn resolve_mac(route: &Route, timeout: Duration) -> Result<Mac, Error> {
 /// # Errors
 /// As [`resolve_mac`], except that silence is `None`, not an error.
 pub fn resolve_many(routes: &[Route], timeout: Duration) -> Result<Vec<Option<Mac>>, Error> {
+    resolve_many_via(routes, timeout, None)
+}
+
+/// A capture and a sender for ARP that the caller opened earlier (while it
+/// still had the privilege to) and lends to the lookup.
+pub struct ArpHandles<'a> {
+    pub rx: &'a mut Receiver,
+    pub tx: &'a mut RawSender,
+}
+
+/// As [`resolve_many`], using `lent` for ARP on its interface instead of
+/// opening a capture and a sender there (other interfaces still open their own).
+///
+/// # Errors
+/// As [`resolve_many`].
+pub fn resolve_many_via(
+    routes: &[Route],
+    timeout: Duration,
+    lent: Option<ArpHandles<'_>>,
+) -> Result<Vec<Option<Mac>>, Error> {
     let deadline = Instant::now() + timeout;
     let mut wanted: BTreeMap<Hop, &Route> = BTreeMap::new();
     for route in routes.iter().filter(|r| !r.iface.is_loopback) {
@@ -90,7 +110,7 @@ pub fn resolve_many(routes: &[Route], timeout: Duration) -> Result<Vec<Option<Ma
         learn_from_table(&mut wanted, &mut found)?;
     }
     if !wanted.is_empty() && !timeout.is_zero() {
-        resolve_misses(wanted, timeout, deadline, &mut found)?;
+        resolve_misses(wanted, (timeout, deadline), lent, &mut found)?;
     }
     Ok(routes
         .iter()
@@ -119,8 +139,8 @@ fn learn_from_table(wanted: &mut BTreeMap<Hop, &Route>, found: &mut HashMap<Hop,
 /// until all are found or the deadline passes.
 fn resolve_misses(
     mut wanted: BTreeMap<Hop, &Route>,
-    timeout: Duration,
-    deadline: Instant,
+    (timeout, deadline): (Duration, Instant),
+    mut lent: Option<ArpHandles<'_>>,
     found: &mut HashMap<Hop, Mac>,
 ) -> Result<(), Error> {
     let mut sessions: BTreeMap<u32, ArpSession> = BTreeMap::new();
@@ -129,7 +149,8 @@ fn resolve_misses(
             IpAddr::V4(ip) => match sessions.get_mut(&index) {
                 Some(session) => session.add(route, ip),
                 None => {
-                    let mut session = ArpSession::open(route)?;
+                    let here = lent.take_if(|h| h.rx.iface() == route.iface.name);
+                    let mut session = ArpSession::open(route, here)?;
                     session.add(route, ip);
                     sessions.insert(index, session);
                 }
@@ -161,18 +182,44 @@ fn resolve_misses(
     Ok(())
 }
 
+/// A handle opened here or lent by the caller.
+enum Lent<'a, T> {
+    Own(T),
+    Lent(&'a mut T),
+}
+
+impl<T> std::ops::Deref for Lent<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        match self {
+            Lent::Own(t) => t,
+            Lent::Lent(t) => t,
+        }
+    }
+}
+
+impl<T> std::ops::DerefMut for Lent<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        match self {
+            Lent::Own(t) => t,
+            Lent::Lent(t) => t,
+        }
+    }
+}
+
 /// Our own ARP on one interface: a capture of replies to our MAC and a
 /// prebuilt request per next hop.
-struct ArpSession {
+struct ArpSession<'a> {
     index: u32,
-    rx: Receiver,
-    tx: RawSender,
+    rx: Lent<'a, Receiver>,
+    tx: Lent<'a, RawSender>,
     requests: Vec<(Ipv4Addr, Vec<u8>)>,
 }
 
-impl ArpSession {
-    /// Opens the capture before anything is sent, so no reply is missed.
-    fn open(route: &Route) -> Result<ArpSession, Error> {
+impl<'a> ArpSession<'a> {
+    /// Sets the capture up (opening one unless `lent`) before anything is
+    /// sent, so no reply is missed.
+    fn open(route: &Route, lent: Option<ArpHandles<'a>>) -> Result<ArpSession<'a>, Error> {
         let mac = route.iface.mac.ok_or_else(|| Error::NoLinkAddress(route.iface.name.clone()))?;
         let config = CaptureConfig {
             filter: format!("arp and arp[{ARP_OP_OFFSET}:2] = {ARP_REPLY} and ether dst {mac}"),
@@ -181,8 +228,16 @@ impl ArpSession {
             timeout: POLL,
             inbound_only: true,
         };
-        let rx = Receiver::open(&route.iface.name, &config)?;
-        let tx = RawSender::open(&route.iface)?;
+        let (rx, tx) = match lent {
+            Some(ArpHandles { rx, tx }) => {
+                rx.configure(&config)?;
+                (Lent::Lent(rx), Lent::Lent(tx))
+            }
+            None => {
+                let rx = Receiver::open(&route.iface.name, &config)?;
+                (Lent::Own(rx), Lent::Own(RawSender::open(&route.iface)?))
+            }
+        };
         Ok(ArpSession { index: route.iface.index, rx, tx, requests: Vec::new() })
     }
 

@@ -24,6 +24,20 @@ impl PcapWriter {
         Ok(PcapWriter { file, path: shown })
     }
 
+    /// Writes into `file`, already created (say, before the process gave
+    /// up the permissions it needed to); `shown` names it in errors.
+    ///
+    /// # Errors
+    /// [`Error::Pcap`] when libpcap cannot take the file.
+    pub fn from_file(file: std::fs::File, shown: &str) -> Result<PcapWriter, Error> {
+        use std::os::fd::IntoRawFd;
+        let err = |source| Error::Pcap { operation: "writing a pcap file", iface: shown.to_owned(), source };
+        let dead = Capture::dead(Linktype::ETHERNET).map_err(err)?;
+        // SAFETY: the descriptor is ours (taken from `file`) and passes to the Savefile, its sole owner.
+        let file = unsafe { dead.savefile_raw_fd(file.into_raw_fd()) }.map_err(err)?;
+        Ok(PcapWriter { file, path: shown.to_owned() })
+    }
+
     /// Appends one whole frame with its capture time (since the Unix epoch).
     pub fn write(&mut self, timestamp: Duration, frame: &[u8]) {
         self.write_captured(timestamp, frame, frame.len() as u32);

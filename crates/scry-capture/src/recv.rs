@@ -83,7 +83,7 @@ impl Receiver {
     pub fn open(iface: &str, config: &CaptureConfig) -> Result<Receiver, Error> {
         let pcap_err = |operation| move |source: pcap::Error| classify(operation, iface, source);
         let timeout_ms = i32::try_from(config.timeout.as_millis()).unwrap_or(i32::MAX).max(1);
-        let mut capture = Capture::from_device(iface)
+        let capture = Capture::from_device(iface)
             .map_err(pcap_err("opening a capture"))?
             .immediate_mode(true)
             .buffer_size(config.buffer_size)
@@ -91,16 +91,40 @@ impl Receiver {
             .timeout(timeout_ms)
             .open()
             .map_err(pcap_err("opening a capture"))?;
-        if config.inbound_only {
-            capture.direction(Direction::In).map_err(pcap_err("setting the capture direction"))?;
-        }
-        if !config.filter.is_empty() {
-            capture.filter(&config.filter, true).map_err(pcap_err("compiling the BPF filter"))?;
-        }
         let dlt = capture.get_datalink().0;
         let link = LinkType::from_dlt(dlt).ok_or(Error::UnsupportedLinkType { iface: iface.into(), dlt })?;
         let capture = capture.setnonblock().map_err(pcap_err("making the capture non-blocking"))?;
-        Ok(Receiver { capture, link, iface: iface.into(), timeout_ms, frame: Vec::with_capacity(2048) })
+        let mut rx =
+            Receiver { capture, link, iface: iface.into(), timeout_ms, frame: Vec::with_capacity(2048) };
+        rx.configure(config)?;
+        Ok(rx)
+    }
+
+    /// Gives an open capture another filter, direction and read timeout,
+    /// as if it had been opened with `config`; the buffer size and snap
+    /// length stay those it was opened with. Needs no privilege, so a
+    /// capture opened early can serve each stage of a scan after the
+    /// process has given up its capabilities. libpcap applies the new
+    /// filter to frames already buffered, too.
+    ///
+    /// # Errors
+    /// [`Error::Pcap`] for a filter that does not compile.
+    pub fn configure(&mut self, config: &CaptureConfig) -> Result<(), Error> {
+        let iface = self.iface.clone();
+        let pcap_err = |operation| {
+            let iface = iface.clone();
+            move |source: pcap::Error| classify(operation, &iface, source)
+        };
+        let direction = if config.inbound_only { Direction::In } else { Direction::InOut };
+        self.capture.direction(direction).map_err(pcap_err("setting the capture direction"))?;
+        self.capture.filter(&config.filter, true).map_err(pcap_err("compiling the BPF filter"))?;
+        self.timeout_ms = i32::try_from(config.timeout.as_millis()).unwrap_or(i32::MAX).max(1);
+        Ok(())
+    }
+
+    /// The interface the capture listens on.
+    pub fn iface(&self) -> &str {
+        &self.iface
     }
 
     /// The link type frames arrive with.
