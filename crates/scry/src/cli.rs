@@ -19,6 +19,8 @@ pub const DEFAULT_RATE: f64 = 10_000.0;
 pub const DEFAULT_RETRIES: u32 = 10;
 /// How many of the most common ports -F scans, as nmap's fast mode.
 pub const FAST_TOP_PORTS: usize = 100;
+/// The user a root scan changes to once its sockets are open (`--user`).
+pub const DEFAULT_USER: &str = "nobody";
 /// Default cooldown after the last probe, in seconds.
 pub const DEFAULT_WAIT: f64 = 1.0;
 
@@ -304,6 +306,15 @@ pub struct Args {
     /// Write every frame sent and received to FILE (pcap, for tcpdump -r and Wireshark).
     #[arg(long = "pcap", value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+
+    /// Once its sockets are open, scan as this unprivileged user, with no capabilities.
+    #[arg(long = "user", value_name = "NAME", default_value = DEFAULT_USER)]
+    pub user: String,
+
+    /// Keep root's powers (or the binary's capabilities) while parsing replies: only to
+    /// debug a problem that dropping them causes, such as a kernel that refuses setgroups.
+    #[arg(long = "no-drop-privileges")]
+    pub no_drop_privileges: bool,
 
     /// Continue the scan stopped with resume file FILE; takes no other option.
     #[arg(long = "resume", value_name = "FILE")]

@@ -4,8 +4,9 @@
 use crate::cli::Args;
 use crate::discover::DiscoveryPlan;
 use crate::engine::{NextHops, Plan};
-use crate::hops::{next_hops, scan_route};
+use crate::hops::{next_hops, scan_route, ScanRoute};
 use crate::output::ScanInfo;
+use crate::wire::{Needs, Wire};
 use crate::UsageError;
 use anyhow::Context;
 use scry_capture::Route;
@@ -187,19 +188,78 @@ pub enum Job {
     Discovery(Box<DiscoveryPlan>),
 }
 
-/// Everything resolved: the job, the interface to use, and the BPF filter
-/// (of discovery, or of the first scan type; each plan's probe has its own).
+/// Everything resolved: the job, the route, and what the scan's wire needs.
 pub struct Resolved {
     pub job: Job,
-    pub iface: String,
-    pub filter: String,
+    /// The scan's route: its interface, source and gateway.
+    pub route: Route,
     /// The permutation's seed, given or drawn; a resume file records it.
     pub seed: u64,
     /// Source address and MAC of probes (OS detection builds its own).
     pub src: IpAddr,
     pub src_mac: scry_packet::Mac,
-    /// Host discovery to run before a port scan; only hosts it finds are scanned.
+    /// Host discovery to run before a port scan; only hosts it finds are
+    /// scanned. Decided with the next hops ([`resolve_next_hops`]).
     pub pre_discovery: Option<Box<DiscoveryPlan>>,
+    routing: ScanRoute,
+    targets: TargetSet,
+    /// Whether the discovery job needs each target's next hop (not for ARP or -Pn).
+    discovery_hops: bool,
+}
+
+impl Resolved {
+    /// The handles the scan will use, to open before privileges are dropped.
+    pub fn needs(&self, args: &Args, services: &Services) -> Needs {
+        match &self.job {
+            Job::Ports(plans) => {
+                let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
+                let (route, mixed) = (&self.routing.route, self.routing.mixed);
+                let on_link = route.gateway.is_none() && !mixed;
+                let discovery = !args.no_ping
+                    && !route.iface.is_loopback
+                    && discovery_methods(args, services, on_link).is_ok_and(|m| m != [Method::Arp]);
+                Needs {
+                    lanes: Some((args.rate, capacity)),
+                    discovery: discovery.then_some(crate::discover::MAX_FRAME),
+                    os: args.os_detect,
+                }
+            }
+            Job::Discovery(_) => {
+                Needs { lanes: None, discovery: Some(crate::discover::MAX_FRAME), os: false }
+            }
+        }
+    }
+}
+
+/// The second step of resolving, once the wire is open: each target's next
+/// hop (ARP for directly connected ones, through `wire` when there is one),
+/// and, before a port scan, the host discovery nmap would run.
+///
+/// # Errors
+/// Route lookups or ARP for a router failed; too many targets to resolve one by one.
+pub fn resolve_next_hops(
+    resolved: &mut Resolved,
+    args: &Args,
+    services: &Services,
+    wire: Option<&mut Wire>,
+) -> anyhow::Result<()> {
+    let verbose = args.verbose > 0;
+    match &mut resolved.job {
+        Job::Ports(plans) => {
+            let hops = next_hops(args, &resolved.routing, &resolved.targets, verbose, wire)?;
+            for plan in plans.iter_mut() {
+                plan.next_hops = hops.clone();
+            }
+            let route = &resolved.routing.route;
+            resolved.pre_discovery = pre_discovery(args, services, &resolved.targets, route, &hops)?;
+        }
+        Job::Discovery(plan) if resolved.discovery_hops => {
+            let hops = next_hops(args, &resolved.routing, &resolved.targets, verbose, wire)?;
+            plan.route_via(hops, !args.disable_arp_ping);
+        }
+        Job::Discovery(_) => {}
+    }
+    Ok(())
 }
 
 /// Source ports a UDP scan spreads its probes over (the key picks one per target port).
@@ -301,10 +361,8 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     };
     let seed = scan_seed(args.seed, shard)?;
     let routing = scan_route(args, &targets)?;
-    let next_hops = next_hops(args, &routing, &targets, args.verbose > 0)?;
-    let route = routing.route;
+    let route = routing.route.clone();
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
-    let pre_discovery = pre_discovery(args, services, &targets, &route, &next_hops)?;
     let start = SystemTime::now();
     let mut plans = Vec::new();
     // The phases before the resumed one were finished: none of their probes is sent again.
@@ -358,7 +416,8 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             ports,
             permutation,
             positions,
-            next_hops: next_hops.clone(),
+            // Set by [`resolve_next_hops`].
+            next_hops: NextHops::All(scry_packet::Mac::ZERO),
             probe,
             rate: args.rate,
             retries: args.retries,
@@ -370,9 +429,17 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             phase,
         });
     }
-    let filter = plans[0].probe.filter();
-    let iface = route.iface.name.clone();
-    Ok(Resolved { job: Job::Ports(plans), iface, filter, seed, src: route.src, src_mac, pre_discovery })
+    Ok(Resolved {
+        job: Job::Ports(plans),
+        route,
+        seed,
+        src: routing.route.src,
+        src_mac,
+        pre_discovery: None,
+        routing,
+        targets,
+        discovery_hops: false,
+    })
 }
 
 /// Discovery before a port scan, as nmap does it: none with -Pn, for
@@ -424,24 +491,19 @@ fn discovery_plan(
     if args.verbose > 0 {
         eprintln!("scry: host discovery of {} targets with {:?}", targets.len(), discovery.methods());
     }
-    // Among routed targets, the directly connected ones are up by ARP, as
-    // nmap's ARP ping; only the routed ones get the discovery probes.
-    let (next_hops, up_by_arp) = if next_hops.is_mixed() && !args.disable_arp_ping {
-        (next_hops.routed_only(), next_hops.direct_hosts())
-    } else {
-        (next_hops, Vec::new())
-    };
-    Ok(DiscoveryPlan {
+    let mut plan = DiscoveryPlan {
         targets,
-        next_hops,
-        up_by_arp,
+        next_hops: NextHops::All(scry_packet::Mac::ZERO),
+        up_by_arp: Vec::new(),
         discovery,
         rate: args.rate,
         retries: args.retries,
         wait: Duration::from_secs_f64(args.wait),
         assume_up: args.no_ping,
         info,
-    })
+    };
+    plan.route_via(next_hops, !args.disable_arp_ping);
+    Ok(plan)
 }
 
 /// Ports of a `-PS`/`-PA`/`-PU` list (empty: `default`).
@@ -500,11 +562,9 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
     let on_link =
         !route.iface.is_loopback && route.gateway.is_none() && !routing.mixed && args.router_mac.is_none();
     let methods = discovery_methods(args, services, on_link)?;
-    let next_hops = if methods == [Method::Arp] || args.no_ping {
-        NextHops::All(scry_packet::Mac::BROADCAST)
-    } else {
-        next_hops(args, &routing, &targets, args.verbose > 0)?
-    };
+    // ARP needs no next hop; the other probes get theirs in [`resolve_next_hops`].
+    let discovery_hops = !(methods == [Method::Arp] || args.no_ping);
+    let next_hops = NextHops::All(scry_packet::Mac::BROADCAST);
     let info = ScanInfo {
         start: SystemTime::now(),
         command_line,
@@ -515,17 +575,17 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         skipped_broadcast,
     };
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
-    let plan = discovery_plan(args, targets, route, next_hops, methods, info)?;
-    let filter = plan.discovery.filter();
+    let plan = discovery_plan(args, targets.clone(), route, next_hops, methods, info)?;
     let seed = 0; // discovery draws its own order per pass; nothing to resume
-    let iface = route.iface.name.clone();
     Ok(Resolved {
         job: Job::Discovery(Box::new(plan)),
-        iface,
-        filter,
+        route: route.clone(),
         seed,
         src: route.src,
         src_mac,
         pre_discovery: None,
+        routing,
+        targets,
+        discovery_hops,
     })
 }

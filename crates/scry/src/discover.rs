@@ -8,7 +8,7 @@
 
 use crate::engine::NextHops;
 use crate::output::{HostReport, ScanInfo, Sink, Stats};
-use scry_capture::{Receiver, Sender};
+use scry_capture::{CaptureConfig, Receiver, Sender};
 use scry_packet::parse_frame;
 use scry_probe::discovery::{Discovery, HostVerdict};
 use scry_probe::permute::Permutation;
@@ -48,6 +48,19 @@ pub struct DiscoveryPlan {
     pub info: ScanInfo,
 }
 
+impl DiscoveryPlan {
+    /// Sends to each target through `next_hops`. Among routed targets, the
+    /// directly connected ones are up by ARP when `arp_ping` (nmap's ARP
+    /// ping), and only the routed ones get the discovery probes.
+    pub fn route_via(&mut self, next_hops: NextHops, arp_ping: bool) {
+        (self.next_hops, self.up_by_arp) = if next_hops.is_mixed() && arp_ping {
+            (next_hops.routed_only(), next_hops.direct_hosts())
+        } else {
+            (next_hops, Vec::new())
+        };
+    }
+}
+
 /// Why a host is up: the reason and, for IP answers, the reply's TTL.
 pub type Up = BTreeMap<IpAddr, (Reason, Option<u8>)>;
 
@@ -57,8 +70,8 @@ pub type Up = BTreeMap<IpAddr, (Reason, Option<u8>)>;
 /// Capture, send and output failures.
 pub fn run(
     plan: &DiscoveryPlan,
-    rx: Receiver,
-    tx: Sender,
+    rx: &mut Receiver,
+    tx: &mut Sender,
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
 ) -> anyhow::Result<Stats> {
@@ -101,8 +114,8 @@ pub fn run(
 /// Capture, send and output failures.
 pub fn probe(
     plan: &DiscoveryPlan,
-    mut rx: Receiver,
-    mut tx: Sender,
+    rx: &mut Receiver,
+    tx: &mut Sender,
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
     stats: &mut Stats,
@@ -115,6 +128,7 @@ pub fn probe(
             sink.host_up(ip, Reason::ArpResponse, None)?;
         }
     }
+    rx.configure(&CaptureConfig { filter: plan.discovery.filter(), ..CaptureConfig::default() })?;
     let rejected = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     let (events_tx, events) = mpsc::channel::<(IpAddr, Reason, Option<u8>)>();
@@ -160,7 +174,7 @@ pub fn probe(
                 if up.lock().expect("up lock").len() as u64 == plan.targets.len() {
                     break;
                 }
-                send_pass(plan, &mut tx, &up, stop)?;
+                send_pass(plan, tx, &up, stop)?;
                 let quiet_until =
                     Instant::now() + if pass == retries { plan.wait } else { plan.wait.min(BETWEEN_PASSES) };
                 while Instant::now() < quiet_until && !stop.load(Ordering::Relaxed) {

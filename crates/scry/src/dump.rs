@@ -7,6 +7,7 @@
 
 use anyhow::Context;
 use scry_capture::PcapWriter;
+use std::fs::File;
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::thread::JoinHandle;
@@ -39,17 +40,38 @@ fn now() -> Duration {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default()
 }
 
-impl PcapDump {
-    /// Creates `path` (truncating it) and starts the writer thread.
+/// The file of a [`PcapDump`], created before the process gives up its
+/// permissions, with no thread yet (a thread would not survive a fork).
+pub struct PcapFile {
+    file: File,
+    shown: String,
+}
+
+impl PcapFile {
+    /// Creates `path`, truncating it.
     ///
     /// # Errors
     /// When the file cannot be created.
-    pub fn create(path: &Path) -> anyhow::Result<PcapDump> {
+    pub fn create(path: &Path) -> anyhow::Result<PcapFile> {
+        let file = File::create(path).with_context(|| format!("--pcap {}", path.display()))?;
+        Ok(PcapFile { file, shown: path.display().to_string() })
+    }
+
+    /// Starts the writer thread.
+    ///
+    /// # Errors
+    /// When libpcap cannot write the file.
+    pub fn start(self) -> anyhow::Result<PcapDump> {
+        PcapDump::start(self)
+    }
+}
+
+impl PcapDump {
+    fn start(PcapFile { file, shown }: PcapFile) -> anyhow::Result<PcapDump> {
         let (tx, rx) = mpsc::sync_channel::<Batch>(QUEUE);
         let (ready_tx, ready_rx) = mpsc::channel();
-        let path = path.to_owned();
         let thread = std::thread::spawn(move || -> anyhow::Result<()> {
-            let writer = PcapWriter::create(&path).with_context(|| format!("--pcap {}", path.display()));
+            let writer = PcapWriter::from_file(file, &shown).with_context(|| format!("--pcap {shown}"));
             match writer {
                 Ok(writer) => {
                     let _ = ready_tx.send(Ok(()));

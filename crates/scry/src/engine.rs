@@ -12,7 +12,7 @@
 use crate::dump::DumpTap;
 use crate::output::{Fanout, ScanInfo, Stats};
 use crate::pacing::{paced_pass, Arrivals, Scan};
-use scry_capture::{Interface, Method, Receiver, SendStats, Sender};
+use scry_capture::{CaptureConfig, Receiver, SendStats, Sender};
 use scry_packet::{parse_frame, Frame, Mac};
 use scry_probe::permute::Permutation;
 use scry_probe::probe::Probe;
@@ -34,11 +34,6 @@ use std::time::{Duration, Instant};
 
 /// Probes taken from the token bucket, written and handed to the kernel at once.
 const BATCH: usize = scry_capture::MAX_BATCH;
-/// Above this rate a second sender thread shares the walk. One thread sends
-/// about 1.1 Mpps through a TX ring on the lab's veth when it has a core to
-/// itself, but only 0.85 Mpps while other work competes (docs/benchmarks.md);
-/// a second thread costs nothing at rates it is not needed for.
-const ONE_LANE_PPS: f64 = 600_000.0;
 
 /// How often the first pass's progress is handed to [`Hooks::checkpoint`].
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
@@ -311,7 +306,7 @@ pub(crate) struct PhaseDone {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn phase(
     plan: &Plan,
-    (rx, mut txs): (Option<Receiver>, Vec<Sender>),
+    (rx, txs): (Option<&mut Receiver>, &mut [Sender]),
     sinks: &mut Fanout<'_>,
     stop: &AtomicBool,
     counters: &Counters,
@@ -335,9 +330,7 @@ pub(crate) fn phase(
     let mut checkpointed = false;
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| match rx {
-            Some(mut rx) => {
-                receive(plan, &mut rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref())
-            }
+            Some(rx) => receive(plan, rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref()),
             // --offline: nothing can answer; wait for the end like a receiver would.
             None => {
                 while !receiving_done.load(Ordering::Acquire) {
@@ -347,8 +340,7 @@ pub(crate) fn phase(
             }
         });
         let sender = scope.spawn(|| {
-            let outcome =
-                send(plan, &mut txs, (&results, &arrivals), counters, stopping, start, tx_tap.as_ref());
+            let outcome = send(plan, txs, (&results, &arrivals), counters, stopping, start, tx_tap.as_ref());
             sending_done.store(true, Ordering::Release);
             outcome
         });
@@ -441,7 +433,8 @@ pub(crate) fn phase(
     Ok(PhaseDone { results, probed, checkpointed })
 }
 
-/// The receiver thread: parse every frame once, classify, forward answers.
+/// The receiver thread: parse every frame once, classify, forward answers;
+/// returns the capture's counts over the phase.
 fn receive(
     plan: &Plan,
     rx: &mut Receiver,
@@ -451,6 +444,9 @@ fn receive(
     start: Instant,
     tap: Option<&DumpTap>,
 ) -> anyhow::Result<scry_capture::CaptureStats> {
+    let capture = CaptureConfig { filter: plan.probe.filter(), ..CaptureConfig::default() };
+    rx.configure(&capture)?;
+    let before = rx.stats()?;
     let link = rx.link_type();
     while !done.load(Ordering::Acquire) {
         let drained = |at: Instant| {
@@ -485,28 +481,12 @@ fn receive(
             Verdict::Unrelated => {}
         }
     }
-    Ok(rx.stats()?)
-}
-
-/// Opens the senders for `plan` on `iface`: one, or two when the rate asks
-/// for more than one thread sends and the TX ring is there to take it.
-///
-/// # Errors
-/// The sender cannot be opened (no privilege, no interface).
-pub fn open_senders(iface: &Interface, plan: &Plan) -> anyhow::Result<Vec<Sender>> {
-    let capacity = plan.probe.max_frame_len();
-    let first = Sender::open(iface, capacity)?;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let lanes = if matches!(first.method(), Method::Ring { .. }) && plan.rate > ONE_LANE_PPS && cores > 1 {
-        2
-    } else {
-        1
-    };
-    let mut senders = vec![first];
-    while senders.len() < lanes {
-        senders.push(Sender::open(iface, capacity)?);
-    }
-    Ok(senders)
+    let after = rx.stats()?;
+    Ok(scry_capture::CaptureStats {
+        received: after.received.wrapping_sub(before.received),
+        dropped: after.dropped.wrapping_sub(before.dropped),
+        if_dropped: after.if_dropped.wrapping_sub(before.if_dropped),
+    })
 }
 
 /// The sender: walk this shard's positions once per pass at the rate, the
@@ -527,7 +507,7 @@ fn send(
         txs.iter().map(|_| TokenBucket::new(plan.rate / lanes as f64, now)).collect();
     // What each sender has already added to the shared counters, so that
     // progress sees probes as the kernel takes them, not once a phase ends.
-    let mut counted: Vec<SendStats> = vec![SendStats::default(); txs.len()];
+    let mut counted: Vec<SendStats> = txs.iter().map(Sender::stats).collect();
     let mut passes = || -> anyhow::Result<()> {
         for pass in 0..=plan.retries {
             if pass > 0 {

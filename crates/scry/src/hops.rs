@@ -9,8 +9,9 @@
 
 use crate::cli::Args;
 use crate::engine::NextHops;
+use crate::wire::Wire;
 use anyhow::bail;
-use scry_capture::{resolve_mac, resolve_many, route_with, Route, RouteOverrides};
+use scry_capture::{resolve_many, resolve_many_via, route_with, Route, RouteOverrides};
 use scry_packet::Mac;
 use scry_probe::targets::TargetSet;
 use std::collections::btree_map::Entry;
@@ -83,6 +84,7 @@ pub fn next_hops(
     scan: &ScanRoute,
     targets: &TargetSet,
     verbose: bool,
+    mut wire: Option<&mut Wire>,
 ) -> anyhow::Result<NextHops> {
     let route = &scan.route;
     if let Some(mac) = args.router_mac {
@@ -93,7 +95,7 @@ pub fn next_hops(
         return Ok(NextHops::All(Mac::ZERO));
     }
     if route.iface.is_loopback || (route.gateway.is_some() && !scan.mixed) {
-        return Ok(NextHops::All(resolve_mac(route, ARP_TIMEOUT)?));
+        return Ok(NextHops::All(router_mac(route, &mut wire)?));
     }
     if targets.len() > MAX_PER_TARGET {
         let what = if scan.mixed { "routed and directly connected" } else { "directly connected" };
@@ -105,7 +107,7 @@ pub fn next_hops(
     }
     let (on_link, gateways) =
         if scan.mixed { split(args, route, targets)? } else { (targets.iter().collect(), Vec::new()) };
-    let direct = arp_each(route, &on_link)?;
+    let direct = arp_each(route, &on_link, &mut wire)?;
     if verbose {
         eprintln!("ARP: {} of {} directly connected targets answered", direct.len(), on_link.len());
     }
@@ -116,7 +118,7 @@ pub fn next_hops(
             Entry::Occupied(known) => *known.get(),
             Entry::Vacant(new) => {
                 let via = Route { next_hop: gateway, gateway: Some(gateway), ..route.clone() };
-                *new.insert(resolve_mac(&via, ARP_TIMEOUT)?)
+                *new.insert(router_mac(&via, &mut wire)?)
             }
         };
         routed.insert(ip, mac);
@@ -143,9 +145,36 @@ fn split(args: &Args, first: &Route, targets: &TargetSet) -> anyhow::Result<Spli
 }
 
 /// ARP for each of `ips` on `route`'s link; those that answer, with their MAC.
-fn arp_each(route: &Route, ips: &[Ipv4Addr]) -> anyhow::Result<HashMap<Ipv4Addr, Mac>> {
+fn arp_each(
+    route: &Route,
+    ips: &[Ipv4Addr],
+    wire: &mut Option<&mut Wire>,
+) -> anyhow::Result<HashMap<Ipv4Addr, Mac>> {
     let routes: Vec<Route> =
         ips.iter().map(|ip| Route { next_hop: IpAddr::V4(*ip), gateway: None, ..route.clone() }).collect();
-    let macs = resolve_many(&routes, ARP_TIMEOUT)?;
+    let macs = resolve(&routes, wire)?;
     Ok(ips.iter().zip(macs).filter_map(|(ip, mac)| mac.map(|m| (*ip, m))).collect())
+}
+
+/// The next hops' MACs of `routes` (`None` for silence), through the
+/// wire's capture when there is one.
+fn resolve(routes: &[Route], wire: &mut Option<&mut Wire>) -> anyhow::Result<Vec<Option<Mac>>> {
+    Ok(match wire {
+        Some(wire) => wire.with_arp(|lent| resolve_many_via(routes, ARP_TIMEOUT, Some(lent)))?,
+        None => resolve_many(routes, ARP_TIMEOUT)?,
+    })
+}
+
+/// The MAC of `route`'s next hop (a router, or loopback's none), which must answer.
+fn router_mac(route: &Route, wire: &mut Option<&mut Wire>) -> anyhow::Result<Mac> {
+    match resolve(std::slice::from_ref(route), wire)?.pop().flatten() {
+        Some(mac) => Ok(mac),
+        None => Err(scry_capture::Error::Unresolved {
+            what: "ARP reply",
+            next_hop: route.next_hop,
+            iface: route.iface.name.clone(),
+            timeout: ARP_TIMEOUT,
+        }
+        .into()),
+    }
 }

@@ -12,11 +12,12 @@ mod osscan;
 mod output;
 mod pacing;
 mod phases;
+mod privileges;
 mod progress;
 mod resume;
+mod wire;
 
 use anyhow::Context;
-use scry_capture::{CaptureConfig, Interface, Receiver};
 use scry_probe::services::Services;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
@@ -121,10 +122,6 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     })?;
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = Arc::clone(&stop);
-    ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
-        .context("installing the Ctrl-C/SIGTERM handler")?;
     let options = output::ReportOptions {
         open_only: args.open,
         reason: args.reason,
@@ -133,26 +130,69 @@ fn run() -> anyhow::Result<ExitCode> {
         os_guess: !args.os_detect && !args.no_os_guess,
     };
 
-    // Open the wire before anything is sent: privilege problems surface here.
-    let iface = if args.offline { None } else { Some(Interface::by_name(&resolved.iface)?) };
+    // Every capture and socket first: privilege problems surface here,
+    // before any output, and nothing is parsed before privileges go.
+    let mut wire = match args.offline {
+        true => None,
+        false => Some(wire::Wire::open(&resolved.route.iface, &resolved.needs(&args, &services))?),
+    };
+    if let (Some(w), true) = (&wire, args.verbose > 0) {
+        if let Some(first) = w.lanes.first() {
+            eprintln!("scry: {} sender thread(s) on {}: {}", w.lanes.len(), w.iface.name, first.method());
+        }
+    }
+    let mut sinks = sinks(&args, &outputs, options, &services)?;
+    let pcap = args.pcap.as_deref().map(dump::PcapFile::create).transpose()?;
+    let resume_path = args.resume_file.clone().unwrap_or_else(|| PathBuf::from(resume::DEFAULT_PATH));
+    let resumed_here = resumed_from.as_ref().is_some_and(|(path, _)| *path == resume_path);
+    let mut checkpoints = Checkpoints {
+        path: &resume_path,
+        state: resume::ResumeState { seed: resolved.seed, phase: 1, position: 0, args: original_args },
+        written: false,
+        warned: false,
+    };
+    let link = match (&wire, args.no_drop_privileges) {
+        (Some(_), false) => match give_up_privileges(&args)? {
+            Some(privileges::Side::Keeper(keeper)) => {
+                // Still root, for the resume file only; the child scans. Nothing
+                // here is dropped: the child shares the captures and sockets.
+                let (code, ended) = keeper.wait(|phase, position| checkpoints.save(phase, position));
+                if let Some(interrupted) = ended {
+                    checkpoints.end(interrupted, resumed_here);
+                }
+                std::process::exit(i32::from(code));
+            }
+            Some(privileges::Side::Scanner(link)) => Some(link),
+            None => None,
+        },
+        _ => None,
+    };
+    if args.debug > 0 && wire.is_some() {
+        let now = privileges::Status::current().context("reading /proc/self/status")?;
+        eprintln!("scry: parsing replies with {}", now.describe());
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
+        .context("installing the Ctrl-C/SIGTERM handler")?;
+
+    config::resolve_next_hops(&mut resolved, &args, &services, wire.as_mut())?;
     if let config::Job::Discovery(plan) = &resolved.job {
-        let iface = iface.ok_or_else(|| UsageError("--offline counts port-scan probes; -sn sends".into()))?;
-        let capture = CaptureConfig { filter: resolved.filter.clone(), ..CaptureConfig::default() };
-        let rx = Receiver::open(&iface.name, &capture)?;
-        let tx = scry_capture::Sender::open(&iface, discover::MAX_FRAME)?;
-        let mut sinks = sinks(&args, &outputs, options, &services)?;
-        discover::run(plan, rx, tx, &mut sinks, &stop)?;
+        let wire =
+            wire.as_mut().ok_or_else(|| UsageError("--offline counts port-scan probes; -sn sends".into()))?;
+        let tx = wire.discovery.as_mut().context("no discovery sender")?;
+        discover::run(plan, &mut wire.capture.lock().expect("capture lock"), tx, &mut sinks, &stop)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if let (config::Job::Ports(plans), Some(pre), Some(iface)) =
-        (&mut resolved.job, resolved.pre_discovery.take(), &iface)
+    if let (config::Job::Ports(plans), Some(pre), Some(wire)) =
+        (&mut resolved.job, resolved.pre_discovery.take(), &mut wire)
     {
         // Discovery first and once, as nmap: only the hosts it finds are port scanned.
-        let capture = CaptureConfig { filter: pre.discovery.filter(), ..CaptureConfig::default() };
-        let rx = Receiver::open(&iface.name, &capture)?;
-        let tx = scry_capture::Sender::open(iface, discover::MAX_FRAME)?;
+        let tx = wire.discovery.as_mut().context("no discovery sender")?;
+        let mut rx = wire.capture.lock().expect("capture lock");
         let up: std::collections::HashMap<_, _> =
-            discover::probe(&pre, rx, tx, &mut [], &stop, &mut output::Stats::default())?
+            discover::probe(&pre, &mut rx, tx, &mut [], &stop, &mut output::Stats::default())?
                 .into_iter()
                 .collect();
         for plan in plans.iter_mut() {
@@ -160,28 +200,10 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     }
     let config::Job::Ports(plans) = &resolved.job else { unreachable!("discovery returned above") };
-    // Each scan type's wire: its own BPF filter and frame size. The first is
-    // opened now, so that privilege problems surface before any output.
-    let mut open_wire = |plan: &engine::Plan| -> anyhow::Result<_> {
-        let (rx, txs) = match &iface {
-            None => (None, vec![scry_capture::Sender::discard(plan.probe.max_frame_len())]),
-            Some(iface) => {
-                let capture = CaptureConfig { filter: plan.probe.filter(), ..CaptureConfig::default() };
-                let rx = Receiver::open(&iface.name, &capture)?;
-                (Some(rx), engine::open_senders(iface, plan)?)
-            }
-        };
-        if args.verbose > 0 {
-            eprintln!("scry: {} sender thread(s) on {}: {}", txs.len(), resolved.iface, txs[0].method());
-        }
-        Ok((rx, txs))
-    };
-    let first_wire = open_wire(&plans[0])?;
 
-    let mut sinks = sinks(&args, &outputs, options, &services)?;
     // Progress stays outside: it ends with the SYN scan, before OS detection.
-    if let (Some(db), Some(iface)) = (os_db, &iface) {
-        let options = os_options(&args, &resolved, db, iface.clone(), Arc::clone(&stop))?;
+    if let (Some(db), Some(wire)) = (os_db, &mut wire) {
+        let options = os_options(&args, &resolved, db, wire, Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
     } else if !args.no_os_guess {
         // -O's result replaces the one-packet guess rather than sitting beside it.
@@ -195,19 +217,23 @@ fn run() -> anyhow::Result<ExitCode> {
         // First, so that it stops before the other sinks print their tables.
         sinks.insert(0, Box::new(progress::Progress::new(mode, Arc::clone(&counters), total)));
     }
-    let dump = args.pcap.as_deref().map(dump::PcapDump::create).transpose()?;
-    let resume_path = args.resume_file.clone().unwrap_or_else(|| PathBuf::from(resume::DEFAULT_PATH));
-    let mut checkpoints = Checkpoints {
-        path: &resume_path,
-        state: resume::ResumeState { seed: resolved.seed, phase: 1, position: 0, args: original_args },
-        written: false,
-        warned: false,
-    };
+    let dump = pcap.map(dump::PcapFile::start).transpose()?;
+    let mut link = link;
     let hooks = engine::Hooks {
         tap: dump.as_ref().map(dump::PcapDump::tap),
-        checkpoint: Some(Box::new(|phase, position| checkpoints.save(phase, position))),
+        checkpoint: Some(Box::new(|phase, position| match &mut link {
+            Some(link) => link.tell(privileges::Note::Checkpoint(phase, position)),
+            None => checkpoints.save(phase, position),
+        })),
     };
-    let outcome = phases::run(plans, first_wire, &mut open_wire, &mut sinks, &stop, &counters, hooks);
+    let (capture, mut lanes) = match &mut wire {
+        Some(wire) => (Some(&*wire.capture), std::mem::take(&mut wire.lanes)),
+        None => {
+            let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
+            (None, vec![scry_capture::Sender::discard(capacity)])
+        }
+    };
+    let outcome = phases::run(plans, capture, &mut lanes, &mut sinks, &stop, &counters, hooks);
     if let Some(dump) = dump {
         dump.finish()?;
     }
@@ -219,15 +245,40 @@ fn run() -> anyhow::Result<ExitCode> {
             stats.sent, stats.send_errors, stats.send_stalls, stats.max_rss_kib
         );
     }
-    if stats.interrupted {
-        if checkpoints.written {
-            eprintln!("scry: stopped; continue with: scry --resume {}", resume_path.display());
-        }
-    } else if checkpoints.written || resumed_from.as_ref().is_some_and(|(path, _)| *path == resume_path) {
-        // The scan is complete: a resume file for it would only repeat work.
-        let _ = std::fs::remove_file(&resume_path);
+    match &mut link {
+        Some(link) => link.tell(privileges::Note::Done { interrupted: stats.interrupted }),
+        None => checkpoints.end(stats.interrupted, resumed_here),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Gives up root (splitting off a child that scans as `--user`) or the
+/// binary's capabilities, once every socket is open; `None` when there was
+/// nothing to give up or it was given up in place.
+///
+/// # Errors
+/// No such user, or the kernel refused a step.
+fn give_up_privileges(args: &cli::Args) -> anyhow::Result<Option<privileges::Side>> {
+    let refused = |e: &dyn std::fmt::Display| {
+        anyhow::anyhow!(
+            "{e}; scry gives up its privileges before parsing replies (--no-drop-privileges keeps them)"
+        )
+    };
+    if privileges::is_root() {
+        let user = privileges::User::lookup(&args.user)?;
+        let threads = privileges::threads();
+        if threads != 1 {
+            anyhow::bail!(
+                "{threads} threads run before privileges are dropped; a child would lose all but one"
+            );
+        }
+        return privileges::split(&user).map(Some).map_err(|e| refused(&e));
+    }
+    let status = privileges::Status::current().context("reading /proc/self/status")?;
+    if status.cap_eff != 0 || status.cap_prm != 0 {
+        privileges::clear_capabilities().map_err(|e| refused(&e))?;
+    }
+    Ok(None)
 }
 
 /// Writes the resume file at each checkpoint; a write that fails is
@@ -240,6 +291,19 @@ struct Checkpoints<'a> {
 }
 
 impl Checkpoints<'_> {
+    /// After the scan: a stopped scan says how to resume; a complete one
+    /// removes the resume file it wrote (or was resumed from), which would
+    /// only repeat work.
+    fn end(&self, interrupted: bool, resumed_here: bool) {
+        if interrupted {
+            if self.written {
+                eprintln!("scry: stopped; continue with: scry --resume {}", self.path.display());
+            }
+        } else if self.written || resumed_here {
+            let _ = std::fs::remove_file(self.path);
+        }
+    }
+
     fn save(&mut self, phase: u32, position: u64) {
         self.state.phase = phase;
         self.state.position = position;
@@ -323,7 +387,7 @@ fn os_options(
     args: &cli::Args,
     resolved: &config::Resolved,
     db: scry_os::Database,
-    iface: Interface,
+    wire: &mut wire::Wire,
     stop: Arc<AtomicBool>,
 ) -> anyhow::Result<osscan::OsOptions> {
     let config::Job::Ports(plans) = &resolved.job else {
@@ -335,7 +399,9 @@ fn os_options(
     };
     Ok(osscan::OsOptions {
         db,
-        iface,
+        iface: wire.iface.clone(),
+        capture: Arc::clone(&wire.capture),
+        tx: wire.os.take().context("no OS detection sender")?,
         src,
         src_mac: resolved.src_mac,
         next_hops: plan.next_hops.clone(),

@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
@@ -35,9 +35,6 @@ use crate::output::{HostReport, OsReport, PortTable, PortsUsed, ScanInfo, Sink, 
 /// polled at least this often.
 const POLL: Duration = Duration::from_millis(2);
 
-/// Snap length of the OS capture: any frame, whole.
-const FULL_FRAME: i32 = 65_535;
-
 /// nmap stops after this many tries unless the fingerprint is fit to submit.
 const STANDARD_TRIES: u32 = 2;
 
@@ -45,6 +42,9 @@ const STANDARD_TRIES: u32 = 2;
 pub struct OsOptions {
     pub db: Database,
     pub iface: Interface,
+    /// The scan's capture, which OS detection borrows once the port scan is done.
+    pub capture: Arc<Mutex<Receiver>>,
+    pub tx: RawSender,
     pub src: Ipv4Addr,
     pub src_mac: Mac,
     pub next_hops: NextHops,
@@ -332,10 +332,12 @@ struct Live {
 /// per target, in order.
 fn one_try(options: &OsOptions, targets: &[&Target]) -> anyhow::Result<Vec<Exchange>> {
     let filter = format!("ip and dst host {} and (icmp or tcp)", options.src);
-    // Whole frames: RD is the CRC-32 of all of a reset's data.
-    let capture = CaptureConfig { filter, timeout: POLL, snaplen: FULL_FRAME, ..CaptureConfig::default() };
-    let mut rx = Receiver::open(&options.iface.name, &capture)?;
-    let tx = RawSender::open(&options.iface)?;
+    // Whole frames (RD is the CRC-32 of all of a reset's data): the
+    // capture was opened with wire::SNAPLEN.
+    let capture = CaptureConfig { filter, timeout: POLL, ..CaptureConfig::default() };
+    let mut rx = options.capture.lock().expect("capture lock");
+    rx.configure(&capture)?;
+    let tx = &options.tx;
     let link = rx.link_type();
     let clock = Instant::now();
     let mut lives: Vec<Live> = targets.iter().map(|t| live(options, t, clock.elapsed())).collect();

@@ -13,16 +13,14 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
-
-/// Opens the receiver and senders of a later phase (its own BPF filter and frame size).
-pub type OpenPhase<'a> = dyn FnMut(&Plan) -> anyhow::Result<(Option<Receiver>, Vec<Sender>)> + 'a;
 
 /// Runs the scan to completion (or until `stop`), feeding `sinks` and
 /// counting in `counters`: one phase per plan, in order (nmap runs its SYN
 /// scan before its UDP scan), each host reported once at the end with the
-/// ports of every phase. `first` is the first phase's wire; `open` opens
-/// the others'. A stop during a phase leaves the later ones unstarted. Once
+/// ports of every phase. Each phase borrows `capture` (none with
+/// --offline) and sends through `lanes`. A stop during a phase leaves the later ones unstarted. Once
 /// the checkpoint hook has been called, it hears of each later phase as it
 /// is reached, so a resume file never points back into a finished phase.
 ///
@@ -30,8 +28,8 @@ pub type OpenPhase<'a> = dyn FnMut(&Plan) -> anyhow::Result<(Option<Receiver>, V
 /// Capture or send failures, and output write failures.
 pub fn run(
     plans: &[Plan],
-    first: (Option<Receiver>, Vec<Sender>),
-    open: &mut OpenPhase<'_>,
+    capture: Option<&Mutex<Receiver>>,
+    lanes: &mut [Sender],
     sinks: &mut [Box<dyn Sink>],
     stop: &AtomicBool,
     counters: &Counters,
@@ -50,7 +48,6 @@ pub fn run(
     };
     let mut up = announce_known_up(lead, &mut sinks);
     let mut done = Vec::new();
-    let mut wire = Some(first);
     // Whether a resume file was written and the phase before walked all its
     // positions: then the file moves on to this phase, so that a scan
     // killed before this phase's first checkpoint does not resume the last.
@@ -62,13 +59,10 @@ pub fn run(
         if stop.load(Ordering::Relaxed) || sinks.failed() {
             break;
         }
-        let (rx, txs) = match wire.take() {
-            Some(wire) => wire,
-            None => open(plan)?,
-        };
+        let mut rx = capture.map(|c| c.lock().expect("capture lock"));
         counters.new_phase();
-        let phase =
-            engine::phase(plan, (rx, txs), &mut sinks, stop, counters, &mut hooks, &mut up, &mut stats)?;
+        let wire = (rx.as_deref_mut(), &mut *lanes);
+        let phase = engine::phase(plan, wire, &mut sinks, stop, counters, &mut hooks, &mut up, &mut stats)?;
         move_on = (move_on || phase.checkpointed) && phase.probed.end == plan.positions.end;
         done.push(phase);
     }

@@ -112,3 +112,119 @@ fn without_cap_net_raw_nobody_is_told_and_nothing_is_sent() {
         assert_eq!(syns, 0, "{name}: the target saw SYNs");
     }
 }
+
+/// Whether the tests run as root; says so when they do not.
+fn is_root() -> bool {
+    // SAFETY: geteuid(2) has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        eprintln!("skipped: needs root");
+    }
+    root
+}
+
+/// A user's and group's ids, from `id`, as the oracle for what scry became.
+fn ids(user: &str) -> (u32, u32) {
+    let id = |flag: &str| {
+        let out = Command::new("id").args([flag, user]).output().expect("running id");
+        String::from_utf8(out.stdout).unwrap().trim().parse::<u32>().expect("a numeric id")
+    };
+    (id("-u"), id("-g"))
+}
+
+/// A `/proc/PID/status` field's value.
+fn status_field(pid: u32, name: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    text.lines().find_map(|l| l.strip_prefix(name)).unwrap_or_default().trim().to_owned()
+}
+
+/// As root, scry parses replies as nobody with no capabilities at all: its
+/// own `-d` line says so, and so does `/proc` of the process that scans,
+/// read from outside while it runs. The process started keeps only what
+/// the resume file and signals need, and the results are the same.
+#[test]
+fn root_scan_parses_replies_as_nobody_without_capabilities() {
+    if !is_root() {
+        return;
+    }
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
+    let (uid, gid) = ids("nobody");
+    // Four seconds of sending, long enough to look at the processes meanwhile.
+    let args = ["-d", "-p", "1-8000", "--rate", "2000", "--retries", "0", "--no-os-guess", "198.18.0.10"];
+    let (mut child, mut stdout) = common::spawn_piped(lab.scanner(), &args);
+    let parent = child.id();
+    let seen = common::read_answers(&mut stdout, 1);
+    let children = std::fs::read_to_string(format!("/proc/{parent}/task/{parent}/children")).unwrap();
+    let scanner: u32 = children.split_whitespace().next().expect("a scanning child").parse().unwrap();
+    let uids = format!("{uid}\t{uid}\t{uid}\t{uid}");
+    assert_eq!(status_field(scanner, "Uid:"), uids);
+    assert_eq!(status_field(scanner, "Gid:"), format!("{gid}\t{gid}\t{gid}\t{gid}"));
+    for set in ["CapEff:", "CapPrm:", "CapInh:", "CapBnd:", "CapAmb:"] {
+        assert_eq!(status_field(scanner, set), "0000000000000000", "{set} of the scanning process");
+    }
+    assert_eq!(status_field(scanner, "NoNewPrivs:"), "1");
+    assert_eq!(status_field(scanner, "Groups:"), "");
+    // The parent: root, with CAP_DAC_OVERRIDE (1) and CAP_KILL (5) only.
+    assert_eq!(status_field(parent, "Uid:"), "0\t0\t0\t0");
+    assert_eq!(status_field(parent, "CapEff:"), "0000000000000022");
+
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(child.wait().unwrap().success(), "{stderr}");
+    let line = format!(
+        "scry: parsing replies with uid {uid}, gid {gid}, CapEff 0000000000000000, CapPrm 0000000000000000, \
+         NoNewPrivs 1"
+    );
+    assert!(stderr.lines().any(|l| l == line), "{stderr}");
+    let open: BTreeSet<u16> = (seen + &rest)
+        .lines()
+        .filter(|l| l.contains("\"type\":\"port\"") && l.contains("\"state\":\"open\""))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["port"].as_u64())
+        .map(|p| p as u16)
+        .collect();
+    assert_eq!(open, OPEN.iter().copied().collect(), "{rest}");
+}
+
+/// `--user` picks whom to scan as; an unknown name is refused before any
+/// packet, and `--no-drop-privileges` keeps root, as its `-d` line says.
+#[test]
+fn user_option_and_keeping_privileges() {
+    if !is_root() {
+        return;
+    }
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)));
+    let run = |extra: &[&str]| {
+        let mut args = vec!["-d", "-p", "22,80,81", "--no-os-guess", "198.18.0.10"];
+        args.extend(extra);
+        let out = common::command(lab.scanner(), &args).output().unwrap();
+        (out.status.code(), Scan::from_output(out.status, &out.stdout, &out.stderr))
+    };
+    let (code, out) = run(&["--user", "no-such-user-scry"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        out.stderr
+            .contains("scry: no user named \"no-such-user-scry\" to scan as; choose one with --user NAME"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.records.is_empty());
+
+    let (daemon_uid, daemon_gid) = ids("daemon");
+    let (code, out) = run(&["--user", "daemon"]);
+    assert_eq!(code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "parsing replies with uid {daemon_uid}, gid {daemon_gid}, CapEff 0000000000000000"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.ports().values().filter(|p| p.state == "open").count(), 2);
+
+    let (code, out) = run(&["--no-drop-privileges"]);
+    assert_eq!(code, Some(0), "{}", out.stderr);
+    assert!(out.stderr.contains("parsing replies with uid 0, gid 0, CapEff "), "{}", out.stderr);
+    assert!(!out.stderr.contains("CapEff 0000000000000000"), "{}", out.stderr);
+}

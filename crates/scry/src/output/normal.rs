@@ -180,6 +180,25 @@ impl<W: Write> Normal<W> {
     }
 }
 
+/// The line that says which broadcast addresses of the target ranges were
+/// left out, and why; none when none were.
+fn skipped_note(skipped: &[std::net::Ipv4Addr]) -> Option<String> {
+    const NAMED: usize = 8;
+    let (first, n) = (skipped.first()?, skipped.len());
+    let mut named: Vec<String> = skipped.iter().take(NAMED).map(ToString::to_string).collect();
+    if n > NAMED {
+        named.push(format!("and {} more", n - NAMED));
+    }
+    let what = if n == 1 {
+        format!("1 broadcast address ({first})")
+    } else {
+        format!("{n} broadcast addresses ({})", named.join(", "))
+    };
+    Some(format!(
+        "Skipping {what} of the target ranges: a broadcast address reaches every host of its link, not one."
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -261,23 +280,4 @@ mod tests {
         let text = render(&ports, &scanned, false);
         assert!(text.contains("All 100 scanned ports on 198.18.0.10 are in ignored states.\nNot shown: 100 closed tcp ports (reset)\n"), "{text}");
     }
-}
-
-/// The line that says which broadcast addresses of the target ranges were
-/// left out, and why; none when none were.
-fn skipped_note(skipped: &[std::net::Ipv4Addr]) -> Option<String> {
-    const NAMED: usize = 8;
-    let (first, n) = (skipped.first()?, skipped.len());
-    let mut named: Vec<String> = skipped.iter().take(NAMED).map(ToString::to_string).collect();
-    if n > NAMED {
-        named.push(format!("and {} more", n - NAMED));
-    }
-    let what = if n == 1 {
-        format!("1 broadcast address ({first})")
-    } else {
-        format!("{n} broadcast addresses ({})", named.join(", "))
-    };
-    Some(format!(
-        "Skipping {what} of the target ranges: a broadcast address reaches every host of its link, not one."
-    ))
 }

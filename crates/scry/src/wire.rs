@@ -1,0 +1,73 @@
+//! Every capture and socket a scan uses, opened together while the process
+//! still has the privilege to, before any reply is parsed; then the process
+//! gives its privileges up (`crate::privileges`). Each stage of the scan
+//! borrows the handles in turn: ARP, host discovery, each phase, OS
+//! detection. One capture serves them all, each stage setting its own BPF
+//! filter ([`Receiver::configure`] needs no privilege).
+
+use scry_capture::{ArpHandles, CaptureConfig, Interface, Method, RawSender, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+/// Above this rate a second sender thread shares the walk. One thread sends
+/// about 1.1 Mpps through a TX ring on the lab's veth when it has a core to
+/// itself, but only 0.85 Mpps while other work competes (docs/benchmarks.md);
+/// a second thread costs nothing at rates it is not needed for.
+const ONE_LANE_PPS: f64 = 600_000.0;
+
+/// Bytes kept of each captured frame: whole frames, since OS detection
+/// takes the CRC-32 of all of a reset's data (RD) and the capture is shared.
+pub const SNAPLEN: i32 = 65_535;
+
+/// What the stages of a scan will need.
+pub struct Needs {
+    /// Port-scan senders: the rate (which decides how many threads send)
+    /// and the largest probe frame; none for host discovery only.
+    pub lanes: Option<(f64, usize)>,
+    /// A sender of frames up to this length for host discovery, if it runs.
+    pub discovery: Option<usize>,
+    /// A raw sender for OS detection (`-O`).
+    pub os: bool,
+}
+
+/// The handles, once open.
+pub struct Wire {
+    pub iface: Interface,
+    /// Shared with OS detection, which runs from an output sink.
+    pub capture: Arc<Mutex<Receiver>>,
+    pub lanes: Vec<Sender>,
+    pub discovery: Option<Sender>,
+    /// ARP's sender.
+    pub arp: RawSender,
+    /// OS detection's sender, until it takes it.
+    pub os: Option<RawSender>,
+}
+
+impl Wire {
+    /// Opens what `needs` asks for on `iface`.
+    ///
+    /// # Errors
+    /// Missing privileges or a failing interface.
+    pub fn open(iface: &Interface, needs: &Needs) -> anyhow::Result<Wire> {
+        let config = CaptureConfig { snaplen: SNAPLEN, ..CaptureConfig::default() };
+        let capture = Arc::new(Mutex::new(Receiver::open(&iface.name, &config)?));
+        let mut lanes = Vec::new();
+        if let Some((rate, capacity)) = needs.lanes {
+            let first = Sender::open(iface, capacity)?;
+            let cores = std::thread::available_parallelism().map_or(1, usize::from);
+            let two = matches!(first.method(), Method::Ring { .. }) && rate > ONE_LANE_PPS && cores > 1;
+            lanes.push(first);
+            if two {
+                lanes.push(Sender::open(iface, capacity)?);
+            }
+        }
+        let discovery = needs.discovery.map(|capacity| Sender::open(iface, capacity)).transpose()?;
+        let os = needs.os.then(|| RawSender::open(iface)).transpose()?;
+        Ok(Wire { iface: iface.clone(), capture, lanes, discovery, arp: RawSender::open(iface)?, os })
+    }
+
+    /// Runs `f` with the capture and ARP's sender lent for resolving next hops.
+    pub fn with_arp<T>(&mut self, f: impl FnOnce(ArpHandles<'_>) -> T) -> T {
+        let mut capture = self.capture.lock().expect("capture lock");
+        f(ArpHandles { rx: &mut capture, tx: &mut self.arp })
+    }
+}
