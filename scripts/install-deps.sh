@@ -12,6 +12,10 @@
 #   libcap2-bin util-linux  setcap and setpriv: scans as an unprivileged user with file capabilities
 #   dnsmasq-base chrony snmpd
 #                        real UDP services (DNS, NTP, SNMP) for the -sU lab tests
+#   openssh-server nginx-light vsftpd postfix dovecot-imapd dovecot-pop3d redis-server
+#   memcached postgresql inetutils-inetd inetutils-telnetd openssl
+#                        real TCP services for the version-detection lab (tests/lab/src/daemon.rs);
+#                        installed without starting them on this machine (policy-rc.d)
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: needs root (apt-get install)" >&2
@@ -19,10 +23,19 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
+# The lab runs each daemon in its own namespace; none may start on the machine itself.
+policy=/usr/sbin/policy-rc.d
+own_policy=false
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=true
+fi
 apt-get install -y -qq --no-install-recommends \
   libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool pkg-config \
   libxml2-utils xsltproc ndiff python3-libnmap libcap2-bin util-linux \
-  dnsmasq-base chrony snmpd >/dev/null
+  dnsmasq-base chrony snmpd \
+  openssh-server nginx-light vsftpd postfix dovecot-imapd dovecot-pop3d redis-server \
+  memcached postgresql inetutils-inetd inetutils-telnetd openssl >/dev/null
+if $own_policy; then rm -f "$policy"; fi
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install a Rust toolchain (rustup) first" >&2
   exit 1

@@ -50,6 +50,7 @@
 
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod daemon;
 mod error;
 mod icmp;
 mod listen;
@@ -67,6 +68,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
+pub use daemon::{Daemon, Service};
 pub use error::LabError;
 pub use icmp::{in_lab_range, EchoReply};
 pub use netns::{list_labs, parse_ns_name, sweep_all, sweep_stale, LabId, Role, NETNS_DIR};
