@@ -48,6 +48,20 @@ pub fn random_ports(seed: u64, count: usize, except: u16) -> BTreeSet<u16> {
     ports
 }
 
+/// Runs `cmd` with `stdin` as its input: (exit status, stdout, stderr).
+pub fn run_with_input(cmd: &mut Command, stdin: &str) -> (i32, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running scry");
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
 /// scry inside `node`'s namespace, with JSON Lines on stdout.
 pub fn command(node: &Node, args: &[&str]) -> Command {
     let mut cmd = node.command(SCRY);
