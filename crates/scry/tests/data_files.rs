@@ -8,11 +8,10 @@
 
 mod common;
 
-use common::SCRY;
+use common::{nmap_db_present, NMAP_DB, SCRY};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const NMAP_DB: &str = "/usr/share/nmap/nmap-os-db";
 const LAB_DB: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scry-os/tests/fixtures/lab.db");
 
 /// An empty scratch directory for one test.
@@ -33,18 +32,6 @@ fn scry_in(datadir: &Path, nmap_dirs: &str, args: &[&str], stdin: &str) -> (i32,
         .env("XDG_DATA_DIRS", datadir.join("xdg"))
         .env("SCRY_NMAP_DIRS", nmap_dirs);
     common::run_with_input(&mut cmd, stdin)
-}
-
-fn nmap_db_present() -> bool {
-    if Path::new(NMAP_DB).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{NMAP_DB} is required under CI (package nmap-common)"
-    );
-    eprintln!("skipped: {NMAP_DB} not installed");
-    false
 }
 
 #[test]

@@ -3,24 +3,11 @@
 
 mod common;
 
-use common::SCRY;
+use common::{nmap_db_present, NMAP_DB, SCRY};
 use std::process::Command;
 
 const FIXTURE: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../scry-os/tests/fixtures/localhost-nmap-7.93.txt");
-const NMAP_DB: &str = "/usr/share/nmap/nmap-os-db";
-
-fn nmap_db_present() -> bool {
-    if std::path::Path::new(NMAP_DB).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{NMAP_DB} is required under CI (package nmap-common)"
-    );
-    eprintln!("skipped: {NMAP_DB} not installed");
-    false
-}
 
 fn scry(args: &[&str], stdin: &str) -> (i32, String, String) {
     common::run_with_input(Command::new(SCRY).args(args), stdin)

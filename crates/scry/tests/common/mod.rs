@@ -48,6 +48,22 @@ pub fn random_ports(seed: u64, count: usize, except: u16) -> BTreeSet<u16> {
     ports
 }
 
+/// nmap's OS database as Debian installs it.
+pub const NMAP_DB: &str = "/usr/share/nmap/nmap-os-db";
+
+/// Whether [`NMAP_DB`] exists; its absence fails under CI (`CI=true`).
+pub fn nmap_db_present() -> bool {
+    if std::path::Path::new(NMAP_DB).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{NMAP_DB} is required under CI (package nmap-common)"
+    );
+    eprintln!("skipped: {NMAP_DB} not installed");
+    false
+}
+
 /// Runs `cmd` with `stdin` as its input: (exit status, stdout, stderr).
 pub fn run_with_input(cmd: &mut Command, stdin: &str) -> (i32, String, String) {
     let mut child = cmd
