@@ -290,5 +290,17 @@ pub fn load_services(files: &DataFiles, args: &Args) -> anyhow::Result<Services>
     Ok(Services::empty("no nmap-services"))
 }
 
+/// The UDP payload file for a scan without `--udp-payloads`: nmap's, when
+/// found; else `None` (the built-in payloads), with a notice when the scan
+/// sends UDP.
+pub fn payloads(files: &DataFiles, args: &Args) -> Option<PathBuf> {
+    let found = files.path(DataFile::Payloads).map(Path::to_path_buf);
+    if found.is_none() && (args.udp_scan || args.udp_ping.is_some()) {
+        let missing = files.missing(DataFile::Payloads);
+        eprintln!("scry: notice: {missing}; UDP probes use scry's built-in payloads");
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests;

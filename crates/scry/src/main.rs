@@ -112,12 +112,11 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let outputs = outputs(&args)?;
     // A bad database is bad input: refuse it before any packet (ARP too).
-    let os_db = match args.os_detect {
-        true => {
-            let paths = data.os_db(&args.os_db).context("-O needs an OS database")?;
-            Some(osmatch::load_database(&paths).map_err(|e| UsageError(format!("{e:#}")))?)
-        }
-        false => None,
+    let os_db = if args.os_detect {
+        let paths = data.os_db(&args.os_db).context("-O needs an OS database")?;
+        Some(osmatch::load_database(&paths).map_err(|e| UsageError(format!("{e:#}")))?)
+    } else {
+        None
     };
     if args.os_detect && args.max_os_tries == 0 {
         return Err(UsageError("--max-os-tries must be at least 1".into()).into());
@@ -126,16 +125,7 @@ fn run() -> anyhow::Result<ExitCode> {
         return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
     }
     let services = Arc::new(datadir::load_services(&data, &args)?);
-    if args.udp_payloads.is_none() {
-        // nmap's payload file from the data path; without one, the built-in payloads.
-        args.udp_payloads = data.path(datadir::DataFile::Payloads).map(Path::to_path_buf);
-        if args.udp_payloads.is_none() && (args.udp_scan || args.udp_ping.is_some()) {
-            eprintln!(
-                "scry: notice: {}; UDP probes use scry's built-in payloads",
-                data.missing(datadir::DataFile::Payloads)
-            );
-        }
-    }
+    args.udp_payloads = args.udp_payloads.clone().or_else(|| datadir::payloads(&data, &args));
     let mut resolved = config::resolve(&args, &services, command_line).map_err(|e| {
         match (e.downcast_ref::<config::PhaseOutOfRange>(), &resumed_from) {
             (Some(out), Some((_, file))) => file.phase_error(out.phases).into(),

@@ -111,6 +111,20 @@ fn os_match_without_an_os_database_says_where_it_looked() {
              itself, or give --datadir DIR\n"
         )
     );
+    // -d lists the data files first.
+    let (code, _, err) = scry_in(&dir, "", &["-d", "--os-match", "-"], "T1(R=Y%DF=Y)\n");
+    assert_eq!(code, 1);
+    assert!(
+        err.starts_with(&format!(
+            "scry: data files:\n\
+             scry:   nmap-os-db     not found (no -O, no OS guess, no --os-match without --os-db)\n\
+             scry:   nmap-services  not found (ports are unnamed; -p takes numbers only)\n\
+             scry:   nmap-payloads  not found (UDP probes use scry's built-in payloads)\n\
+             scry:   searched, in order:\n\
+             scry:     {d} ($SCRY_DATADIR)\n"
+        )),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -79,10 +79,7 @@ fn files_merge_and_match_points_may_come_from_any_of_them() {
 #[test]
 fn match_points_are_required_once() {
     let err = load("Fingerprint X\nT1(R=N)\n").unwrap_err();
-    assert_eq!(
-        err.to_string(),
-        "no MatchPoints block in mine.db; load nmap's nmap-os-db too or add one"
-    );
+    assert_eq!(err.to_string(), "no MatchPoints block in mine.db; load nmap's nmap-os-db too or add one");
     let mut b = DatabaseBuilder::new();
     b.add_str("a.db", MATCH_POINTS).unwrap();
     let err = b.add_str("b.db", &format!("\n\n{MATCH_POINTS}")).unwrap_err();

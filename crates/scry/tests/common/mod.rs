@@ -72,7 +72,10 @@ pub fn run_with_input(cmd: &mut Command, stdin: &str) -> (i32, String, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("running scry");
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()).unwrap();
+    // scry may exit without reading its input (a refused command line).
+    if let Err(e) = std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing scry's input: {e}");
+    }
     let out = child.wait_with_output().unwrap();
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
