@@ -49,5 +49,6 @@ for name in nmap-os-db nmap-services nmap-payloads; do
         [[ $line == *" /usr/share/nmap/$name" ]] || fail "--version does not find /usr/share/nmap/$name: $line"
     fi
 done
+bash -n "$root/usr/share/bash-completion/completions/scry" || fail "the bash completion does not parse"
 zcat "$root/usr/share/man/man1/scry.1.gz" | grep -q '^\.SH FILES' || fail "the man page has no FILES section"
 echo "$deb"
