@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds scry's Debian package and checks it: the file list, the Depends and
 # Recommends fields, and that the binary unpacked into a scratch root
-# (dpkg -x) runs and names the data files it found.
+# (dpkg -x) runs and names the data files it found; then that a scry from
+# `cargo install --path crates/scry` finds the same files.
 #
 #   bash scripts/package.sh        prints the path of the .deb
 #
@@ -51,4 +52,9 @@ for name in nmap-os-db nmap-services nmap-payloads; do
 done
 bash -n "$root/usr/share/bash-completion/completions/scry" || fail "the bash completion does not parse"
 zcat "$root/usr/share/man/man1/scry.1.gz" | grep -q '^\.SH FILES' || fail "the man page has no FILES section"
+
+# `cargo install` gives a scry that finds the same data from anywhere.
+cargo install --locked --quiet --path crates/scry --root "$root/cargo-install"
+installed=$(cd / && "$root/cargo-install/bin/scry" --version)
+[[ $installed == "$version" ]] || fail "cargo install's scry --version differs: $installed"
 echo "$deb"
