@@ -19,11 +19,8 @@ use crate::expr::Expr;
 use crate::schema::{Schema, Slot};
 
 mod parse;
-mod sources;
 #[cfg(test)]
 mod tests;
-
-pub use sources::{default_sources, project_files, SYSTEM_DB_PATHS};
 
 /// A `Class vendor | family | generation | device type` line and its CPEs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -275,7 +272,8 @@ impl Database {
         DatabaseBuilder::new()
     }
 
-    /// Loads exactly the given files (`--os-db`), merged in order.
+    /// Loads exactly the given files, merged in order. The caller finds
+    /// them: this crate knows no default location.
     ///
     /// # Errors
     /// The first [`DbError`] of any file, or a missing/duplicate MatchPoints.
@@ -285,16 +283,6 @@ impl Database {
             builder.add_file(path)?;
         }
         builder.build()
-    }
-
-    /// Loads nmap's installed `nmap-os-db` (if present) plus the project's
-    /// own files in `project_dir` (see [`project_files`]).
-    ///
-    /// # Errors
-    /// As [`Database::load`], plus [`DbError::Io`] if `project_dir` exists
-    /// but cannot be listed.
-    pub fn load_default(project_dir: impl AsRef<Path>) -> Result<Database, DbError> {
-        Database::load(&default_sources(project_dir.as_ref())?)
     }
 
     /// Number of reference fingerprints.

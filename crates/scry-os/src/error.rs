@@ -2,8 +2,8 @@
 //!
 //! Every syntax error names where it happened (file, 1-based line and column),
 //! the offending text and what the parser expected there, so a user editing
-//! `os-db/*.db` can jump straight to the mistake:
-//! `os-db/lab.db:12:8: expected '=' after attribute name in "T1(R=Y%DF"`.
+//! a fingerprint file can jump straight to the mistake:
+//! `mine.db:12:8: expected '=' after attribute name in "T1(R=Y%DF"`.
 
 use std::path::PathBuf;
 

@@ -5,7 +5,7 @@
 //! ```no_run
 //! use scry_os::{report, Database, Matcher, ReportOptions, SubjectFingerprint};
 //!
-//! let db = Database::load_default("os-db")?;
+//! let db = Database::load(&["/usr/share/nmap/nmap-os-db"])?;
 //! let subject = SubjectFingerprint::parse(
 //!     "SEQ(SP=101%GCD=1%ISR=10A%TI=Z%CI=Z%II=I%TS=A)\nT1(R=Y%DF=Y%T=40%S=O%A=S+%F=AS%RD=0%Q=)",
 //! )?;

@@ -120,11 +120,11 @@ proptest! {
     }
 }
 
-/// The example entry in os-db/README.md is valid, loaded next to MatchPoints.
+/// The example entry in docs/own-fingerprints.md is valid, loaded next to MatchPoints.
 #[test]
-fn readme_example_loads() {
-    let readme = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../os-db/README.md");
-    let text = std::fs::read_to_string(&readme).expect("os-db/README.md");
+fn documented_example_loads() {
+    let doc = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/own-fingerprints.md");
+    let text = std::fs::read_to_string(&doc).expect("docs/own-fingerprints.md");
     let example: String = text
         .split("```")
         .nth(1)

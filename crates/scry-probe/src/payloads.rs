@@ -29,9 +29,6 @@ mod builtin;
 #[cfg(test)]
 mod tests;
 
-/// Where [`Payloads::load_default`] looks for nmap's file, in order.
-pub const DEFAULT_PATHS: &[&str] = &["/usr/local/share/nmap/nmap-payloads", "/usr/share/nmap/nmap-payloads"];
-
 /// The largest UDP payload an IPv4 datagram can carry (65535 - 20 - 8).
 pub const MAX_PAYLOAD: usize = 65_507;
 
@@ -92,20 +89,6 @@ impl fmt::Debug for Payloads {
 }
 
 impl Payloads {
-    /// nmap's file from [`DEFAULT_PATHS`], else [`Payloads::builtin`].
-    ///
-    /// # Errors
-    /// A file that exists but cannot be read or parsed.
-    pub fn load_default() -> Result<Payloads, PayloadError> {
-        for path in DEFAULT_PATHS {
-            match Payloads::load(Path::new(path)) {
-                Err(PayloadError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {}
-                other => return other,
-            }
-        }
-        Ok(Payloads::builtin())
-    }
-
     /// Reads and parses a payload file.
     ///
     /// # Errors

@@ -6,11 +6,13 @@
 //! ([`Services::name`]), `--top-ports` ([`Services::top_ports`]) and service
 //! names in `-p` specs ([`Services::lookup_name`]).
 //!
-//! [`Services::load_default`] reads the system copy installed with nmap
-//! (Debian package `nmap-common`); without it scry falls back to a short
-//! built-in list of well-known ports ([`Services::builtin`]), ranked by hand.
-//! The built-in list has no frequencies, so `--top-ports` beyond its length is
-//! refused by the caller rather than padded with guesses.
+//! The caller finds the file (the CLI searches its data directories and
+//! nmap's install; Debian's `nmap-common` package installs it) and hands its
+//! path to [`Services::load`]. Without it the caller can use
+//! [`Services::empty`], which names no port and ranks none. A short
+//! hand-written list of well-known ports ([`Services::builtin`]) serves
+//! tests; it has no frequencies, so `--top-ports` beyond its length is
+//! refused rather than padded with guesses.
 //!
 //! Parsing is strict: a malformed line is an error naming file, line, column
 //! and text, never silently skipped (nmap 7.93's own file parses cleanly).
@@ -20,9 +22,6 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use thiserror::Error;
-
-/// Where [`Services::load_default`] looks for nmap's file, in order.
-pub const DEFAULT_PATHS: &[&str] = &["/usr/local/share/nmap/nmap-services", "/usr/share/nmap/nmap-services"];
 
 /// A transport protocol as named in `nmap-services`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -109,22 +108,6 @@ pub struct Services {
 }
 
 impl Services {
-    /// Loads the first of [`DEFAULT_PATHS`] that exists, else [`Services::builtin`].
-    ///
-    /// # Errors
-    /// A system file that exists but cannot be read or parsed is an error, not
-    /// a silent fallback.
-    pub fn load_default() -> Result<Services, ServicesError> {
-        for path in DEFAULT_PATHS {
-            match std::fs::read_to_string(path) {
-                Ok(text) => return Services::parse(&text, path),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(source) => return Err(ServicesError::Io { path: path.into(), source }),
-            }
-        }
-        Ok(Services::builtin())
-    }
-
     /// Reads and parses the services file at `path`.
     ///
     /// # Errors
@@ -171,7 +154,13 @@ impl Services {
         Ok(Services::assemble(source_name.to_owned(), false, entries, ranked))
     }
 
-    /// The hand-written fallback table: about 100 TCP and 35 UDP well-known
+    /// A table without entries, for a scan without `nmap-services`: every
+    /// port is unnamed and none is ranked. `source` says why, in messages.
+    pub fn empty(source: &str) -> Services {
+        Services::assemble(source.to_owned(), false, Vec::new(), Default::default())
+    }
+
+    /// The hand-written table: about 100 TCP and 35 UDP well-known
     /// ports, each list ordered by how often the service is found open.
     pub fn builtin() -> Services {
         let mut entries = Vec::new();

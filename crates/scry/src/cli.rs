@@ -166,6 +166,8 @@ fn parse_time(text: &str) -> Result<Duration, String> {
 #[command(
     name = "scry",
     version,
+    // --version also lists the data files found: see `Args::version`.
+    disable_version_flag = true,
     override_usage = "scry [-sS] [-sU] -p PORTS [options] TARGET...\n       \
                       scry -sn [-PE] [-PP] [-PS[PORTS]] [-PA[PORTS]] [-PU[PORTS]] [-PR] TARGET...\n       \
                       scry --resume FILE",
@@ -349,6 +351,15 @@ pub struct Args {
     /// OS fingerprint database file (repeatable); when given, only these are loaded.
     #[arg(long = "os-db", value_name = "PATH")]
     pub os_db: Vec<PathBuf>,
+
+    /// Look for data files (nmap-os-db, nmap-services, nmap-payloads) in DIR
+    /// first, then $SCRY_DATADIR, the XDG data directories and nmap's.
+    #[arg(long = "datadir", value_name = "DIR")]
+    pub datadir: Option<PathBuf>,
+
+    /// Print the version and the data files found, then exit.
+    #[arg(short = 'V', long = "version")]
+    pub version: bool,
 
     /// List OS guesses even when there is no perfect match.
     #[arg(long = "osscan-guess", alias = "fuzzy")]

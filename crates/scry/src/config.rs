@@ -8,7 +8,6 @@ use crate::hops::{next_hops, scan_route, ScanRoute};
 use crate::output::ScanInfo;
 use crate::wire::{Needs, Wire};
 use crate::UsageError;
-use anyhow::Context;
 use scry_capture::Route;
 use scry_probe::cookie::CookieKey;
 use scry_probe::discovery::{Discovery, Method};
@@ -275,11 +274,12 @@ fn check_timing(args: &Args) -> Result<(), UsageError> {
     Ok(())
 }
 
-/// The UDP payloads: --udp-payloads FILE, else nmap's file, else built-in ones.
+/// The UDP payloads: --udp-payloads FILE (which main sets to nmap's file
+/// when it found one and none was given), else the built-in ones.
 fn payloads(args: &Args) -> anyhow::Result<Arc<Payloads>> {
     let loaded = match &args.udp_payloads {
         Some(path) => Payloads::load(path).map_err(|e| UsageError(e.to_string()))?,
-        None => Payloads::load_default().context("loading nmap-payloads")?,
+        None => Payloads::builtin(),
     };
     if args.verbose > 0 {
         eprintln!("scry: {} UDP payloads from {}", loaded.len(), loaded.source());

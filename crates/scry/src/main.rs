@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod datadir;
 mod discover;
 mod dump;
 mod engine;
@@ -91,29 +92,41 @@ fn command_line() -> anyhow::Result<CommandLine> {
 fn run() -> anyhow::Result<ExitCode> {
     let (argv, original_args, resumed_from) = command_line()?;
     let command_line = argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
-    let args = cli::Args::parse_nmap(argv);
+    let mut args = cli::Args::parse_nmap(argv);
     if let Some(option) = args.unsupported.first() {
         let why = cli::unsupported(option).unwrap_or("it is not available");
         return Err(UsageError(format!("nmap's {option} is not supported: {why}")).into());
     }
+    let data = datadir::DataFiles::resolve(&datadir::Env::from_process(args.datadir.as_deref()))?;
+    if args.version {
+        print!("scry {}\ndata files:\n{}", env!("CARGO_PKG_VERSION"), data.describe("  "));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.debug > 0 {
+        eprint!("scry: data files:\n{}", data.describe("scry:   "));
+    }
     if let Some(input) = &args.os_match {
         let json = args.output_json.as_deref().is_some_and(|p| p.as_os_str() == "-");
-        osmatch::run(input, &args.os_db, json, args.osscan_guess)?;
+        let os_db = data.os_db(&args.os_db).context("--os-match needs an OS database (or --os-db FILE)")?;
+        osmatch::run(input, &os_db, json, args.osscan_guess)?;
         return Ok(ExitCode::SUCCESS);
     }
     let outputs = outputs(&args)?;
     // A bad database is bad input: refuse it before any packet (ARP too).
-    let os_db = args
-        .os_detect
-        .then(|| osmatch::load_database(&args.os_db).map_err(|e| UsageError(format!("{e:#}"))))
-        .transpose()?;
+    let os_db = if args.os_detect {
+        let paths = data.os_db(&args.os_db).context("-O needs an OS database")?;
+        Some(osmatch::load_database(&paths).map_err(|e| UsageError(format!("{e:#}")))?)
+    } else {
+        None
+    };
     if args.os_detect && args.max_os_tries == 0 {
         return Err(UsageError("--max-os-tries must be at least 1".into()).into());
     }
     if args.os_detect && args.offline {
         return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
     }
-    let services = Arc::new(Services::load_default().context("loading nmap-services")?);
+    let services = Arc::new(datadir::load_services(&data, &args)?);
+    args.udp_payloads = args.udp_payloads.clone().or_else(|| datadir::payloads(&data, &args));
     let mut resolved = config::resolve(&args, &services, command_line).map_err(|e| {
         match (e.downcast_ref::<config::PhaseOutOfRange>(), &resumed_from) {
             (Some(out), Some((_, file))) => file.phase_error(out.phases).into(),
@@ -207,7 +220,7 @@ fn run() -> anyhow::Result<ExitCode> {
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
     } else if !args.no_os_guess {
         // -O's result replaces the one-packet guess rather than sitting beside it.
-        let guesser = osquick::Guesser::new(args.os_db.clone());
+        let guesser = osquick::Guesser::new(data.os_db(&args.os_db));
         let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;
         sinks = sinks.into_iter().map(wrap).collect();
     }

@@ -8,22 +8,9 @@ use serde_json::json;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// Where the project's own fingerprint files live: `$SCRY_OS_DB_DIR`, else
-/// the `os-db/` folder of the source tree scry was built from.
-pub fn project_os_db_dir() -> PathBuf {
-    std::env::var_os("SCRY_OS_DB_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../os-db"))
-}
-
-/// Loads `--os-db` files when given (only those), else nmap's database plus the project's.
-pub fn load_database(explicit: &[PathBuf]) -> anyhow::Result<Database> {
-    let db = if explicit.is_empty() {
-        Database::load_default(project_os_db_dir())
-    } else {
-        Database::load(explicit)
-    };
-    Ok(db?)
+/// Loads the OS database from `paths` (found by [`crate::datadir`]).
+pub fn load_database(paths: &[PathBuf]) -> anyhow::Result<Database> {
+    Ok(Database::load(paths)?)
 }
 
 fn read_input(path: &Path) -> anyhow::Result<String> {

@@ -22,6 +22,7 @@ use scry_probe::results::PortResult;
 use scry_probe::services::Protocol;
 use scry_probe::state::Reason;
 
+use crate::datadir::Missing;
 use crate::output::{HostReport, OsReport, QuickGuess, ScanInfo, Sink, Stats};
 
 /// One host's guess, as computed once for every sink.
@@ -34,7 +35,8 @@ struct Guess {
 
 /// The SYN-ACKs kept and the guesses made, shared by the wrapped sinks.
 pub struct Guesser {
-    db_paths: Vec<PathBuf>,
+    /// The database's files, or why there are none.
+    db_paths: Result<Vec<PathBuf>, Missing>,
     /// `None` until first needed; then the database, if it could be read.
     db: Option<Option<Database>>,
     first: HashMap<IpAddr, (u16, Frame)>,
@@ -43,7 +45,7 @@ pub struct Guesser {
 }
 
 impl Guesser {
-    pub fn new(db_paths: Vec<PathBuf>) -> Rc<RefCell<Guesser>> {
+    pub fn new(db_paths: Result<Vec<PathBuf>, Missing>) -> Rc<RefCell<Guesser>> {
         Rc::new(RefCell::new(Guesser { db_paths, db: None, first: HashMap::new(), last: None }))
     }
 
@@ -60,9 +62,11 @@ impl Guesser {
         let Transport::Tcp(tcp) = &packet.transport else { return None };
         let paths = &self.db_paths;
         let db = self.db.get_or_insert_with(|| {
-            crate::osmatch::load_database(paths)
-                .map_err(|e| eprintln!("scry: no OS guess from SYN-ACKs: {e:#}"))
-                .ok()
+            let loaded = match paths {
+                Ok(paths) => crate::osmatch::load_database(paths),
+                Err(missing) => Err(missing.clone().into()),
+            };
+            loaded.map_err(|e| eprintln!("scry: no OS guess from SYN-ACKs: {e:#}")).ok()
         });
         let matcher = Matcher::new(db.as_ref()?);
         // The SYN-ACK was validated: it acknowledges our sequence number + 1.

@@ -15,6 +15,11 @@ const NOBODY: [&str; 3] = ["--reuid=65534", "--regid=65534", "--clear-groups"];
 
 /// Runs scry with `args`, unprivileged and isolated when we are root.
 fn run_unprivileged(args: &[&str]) -> Output {
+    run_unprivileged_with(args, &[])
+}
+
+/// [`run_unprivileged`] with environment variables `env` set.
+fn run_unprivileged_with(args: &[&str], env: &[(&str, &str)]) -> Output {
     // SAFETY: geteuid(2) has no preconditions.
     let mut cmd = if unsafe { libc::geteuid() } == 0 {
         let mut cmd = Command::new("unshare");
@@ -23,7 +28,7 @@ fn run_unprivileged(args: &[&str]) -> Output {
     } else {
         Command::new(SCRY)
     };
-    cmd.args(args).stdin(Stdio::null()).output().expect("running scry")
+    cmd.args(args).envs(env.iter().copied()).stdin(Stdio::null()).output().expect("running scry")
 }
 
 /// Asserts scry refuses `args` with exit status 2 and exactly `message`.
@@ -222,6 +227,45 @@ fn os_detection_with_a_broken_database() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.starts_with(&format!("scry: {arg}:2:")), "names file and line: {stderr}");
     assert!(out.stdout.is_empty());
+}
+
+/// Without nmap's data files (no nmap-common), a scan that needs one says
+/// which, where scry looked and which package has it, before any packet.
+#[test]
+fn without_nmaps_data_files_scans_that_need_them_say_so() {
+    let dir = std::env::temp_dir().join(format!("scry-no-nmap-data-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    let env =
+        [("SCRY_DATADIR", d.as_str()), ("XDG_DATA_HOME", &d), ("XDG_DATA_DIRS", &d), ("SCRY_NMAP_DIRS", "")];
+    let looked = format!("(looked in {d}, {d}/scry, {d}/scry)");
+    let hint = "Debian's nmap-common package installs it without nmap itself, or give --datadir DIR";
+    let services = format!("nmap-services was not found {looked}; {hint}; or list ports by number with -p");
+    for (args, message) in [
+        (
+            &["-F", "198.18.0.10"][..],
+            format!("-F scans the 100 ports nmap-services ranks first, but {services}"),
+        ),
+        (
+            &["198.18.0.10"],
+            format!("without -p, scry scans the 1000 ports nmap-services ranks first, but {services}"),
+        ),
+        (
+            &["-p", "22,http", "198.18.0.10"],
+            format!("-p names a service (\"http\") that nmap-services would give a port, but {services}"),
+        ),
+        (
+            &["-O", "-p", "22", "198.18.0.10"],
+            format!("-O needs an OS database: nmap-os-db was not found {looked}; {hint}"),
+        ),
+    ] {
+        let out = run_unprivileged_with(args, &env);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert_eq!(stderr, format!("scry: {message}\n"), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

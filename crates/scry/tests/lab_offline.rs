@@ -28,6 +28,53 @@ fn offline_builds_every_probe_sends_none_and_needs_no_privilege() {
     assert!(seen.is_empty(), "an offline scan reached the target: {seen:#?}");
 }
 
+/// Without nmap's data files (a machine without nmap-common), a scan of
+/// numbered ports still runs: ports are named "unknown", UDP probes carry
+/// the built-in payloads, and stderr says what is missing and where scry
+/// looked.
+#[test]
+fn scans_numbered_ports_without_nmaps_data_files() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(&[22])));
+    let dir = std::env::temp_dir().join(format!("scry-offline-no-nmap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |args: &[&str]| {
+        let output = lab
+            .scanner()
+            .command(SCRY)
+            .env("SCRY_DATADIR", &dir)
+            .env("XDG_DATA_HOME", &dir)
+            .env("XDG_DATA_DIRS", &dir)
+            .env("SCRY_NMAP_DIRS", "")
+            .args(["--retries", "0", "--no-os-guess", "-oJ", "-"])
+            .args(args)
+            .arg("198.18.0.10")
+            .output()
+            .unwrap();
+        Scan::from_output(output.status, &output.stdout, &output.stderr)
+    };
+    let d = dir.display();
+    let looked = format!("(looked in {d}, {d}/scry, {d}/scry)");
+    let hint = "Debian's nmap-common package installs it without nmap itself, or give --datadir DIR";
+    let services = format!(
+        "scry: warning: nmap-services was not found {looked}; {hint}; ports are shown as \"unknown\"\n"
+    );
+    let payloads = format!("scry: notice: nmap-payloads was not found {looked}; {hint}; UDP probes use scry's built-in payloads\n");
+
+    let out = run(&["-sS", "-sU", "--offline", "-p", "T:1-10,U:40000"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(out.stat("sent"), 11, "{}", out.stats());
+    assert!(out.stderr.starts_with(&format!("{services}{payloads}")), "{}", out.stderr);
+
+    // A real scan of the lab target: its open port is named "unknown".
+    let out = run(&["-p", "22,23"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(out.stderr.starts_with(&services), "{}", out.stderr);
+    let open: Vec<_> = out.records_of("port").filter(|r| r["state"] == "open").collect();
+    assert_eq!(open.len(), 1, "{}", out.stdout);
+    assert_eq!((open[0]["port"].as_u64(), open[0]["service"].as_str()), (Some(22), Some("unknown")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// `-sS -sU` picks its ports as nmap: without `-p` the top 1000 of each
 /// protocol, `--top-ports N` N of each, an unprefixed port for both.
 #[test]

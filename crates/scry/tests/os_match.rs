@@ -1,37 +1,16 @@
 //! `scry --os-match`: a fingerprint nmap 7.93 printed, matched against the
 //! same database, gives exactly the guesses nmap printed. Sends nothing.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
+mod common;
+
+use common::{nmap_db_present, NMAP_DB, SCRY};
+use std::process::Command;
 
 const FIXTURE: &str =
     concat!(env!("CARGO_MANIFEST_DIR"), "/../scry-os/tests/fixtures/localhost-nmap-7.93.txt");
-const NMAP_DB: &str = "/usr/share/nmap/nmap-os-db";
-
-fn nmap_db_present() -> bool {
-    if std::path::Path::new(NMAP_DB).exists() {
-        return true;
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{NMAP_DB} is required under CI (package nmap-common)"
-    );
-    eprintln!("skipped: {NMAP_DB} not installed");
-    false
-}
 
 fn scry(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_scry"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+    common::run_with_input(Command::new(SCRY).args(args), stdin)
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! Turning measured subject fingerprints into a reference entry for
-//! `os-db/lab.db`.
+//! `tests/fixtures/lab.db`.
 //!
 //! The rules follow what nmap's own Linux references do with submissions
 //! (compare `Linux 4.15 - 5.6` in nmap-os-db):

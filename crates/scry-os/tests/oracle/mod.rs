@@ -1,6 +1,6 @@
 //! Shared by the lab oracle tests (`tests/lab_oracle.rs`): the lab's
 //! targets, running nmap 7.93 in the lab's scanner namespace, reading its
-//! XML, and turning measured fingerprints into `os-db/lab.db` entries.
+//! XML, and turning measured fingerprints into `tests/fixtures/lab.db` entries.
 //!
 //! Every probe goes from the lab's scanner namespace to lab addresses
 //! (198.18.0.0/15) only: nmap is started with `Node::command`, which wraps
@@ -96,14 +96,10 @@ pub fn lab_builder() -> LabBuilder {
     })
 }
 
-/// `os-db/` at the root of the workspace.
-pub fn os_db_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../os-db")
-}
-
-/// `os-db/lab.db`.
+/// `tests/fixtures/lab.db`: the lab targets' entries, test data that only
+/// the tests needing it load.
 pub fn lab_db_path() -> PathBuf {
-    os_db_dir().join("lab.db")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lab.db")
 }
 
 /// Whether a missing prerequisite must fail the test (`CI=true`) rather

@@ -37,10 +37,14 @@ fn system_file_loads_fully_and_ranks_like_nmap() {
 }
 
 #[test]
-fn load_default_prefers_the_system_file() {
-    let s = Services::load_default().unwrap();
-    assert_eq!(s.is_builtin(), !DEFAULT_PATHS.iter().any(|p| Path::new(p).exists()));
-    assert_eq!(s.name(22, Protocol::Tcp), Some("ssh"));
+fn the_empty_table_names_and_ranks_nothing() {
+    let s = Services::empty("no nmap-services");
+    assert!(!s.is_builtin());
+    assert_eq!(s.source(), "no nmap-services");
+    assert_eq!(s.name(22, Protocol::Tcp), None);
+    assert_eq!(s.top_ports(10, Protocol::Tcp), Vec::<u16>::new());
+    assert_eq!(s.lookup_name("ssh", Protocol::Tcp), Vec::<u16>::new());
+    assert_eq!(s.port_count(Protocol::Udp), 0);
 }
 
 #[test]

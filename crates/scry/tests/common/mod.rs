@@ -48,6 +48,39 @@ pub fn random_ports(seed: u64, count: usize, except: u16) -> BTreeSet<u16> {
     ports
 }
 
+/// nmap's OS database as Debian installs it.
+pub const NMAP_DB: &str = "/usr/share/nmap/nmap-os-db";
+
+/// Whether [`NMAP_DB`] exists; its absence fails under CI (`CI=true`).
+pub fn nmap_db_present() -> bool {
+    if std::path::Path::new(NMAP_DB).exists() {
+        return true;
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "{NMAP_DB} is required under CI (package nmap-common)"
+    );
+    eprintln!("skipped: {NMAP_DB} not installed");
+    false
+}
+
+/// Runs `cmd` with `stdin` as its input: (exit status, stdout, stderr).
+pub fn run_with_input(cmd: &mut Command, stdin: &str) -> (i32, String, String) {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running scry");
+    // scry may exit without reading its input (a refused command line).
+    if let Err(e) = std::io::Write::write_all(&mut child.stdin.take().unwrap(), stdin.as_bytes()) {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing scry's input: {e}");
+    }
+    let out = child.wait_with_output().unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
 /// scry inside `node`'s namespace, with JSON Lines on stdout.
 pub fn command(node: &Node, args: &[&str]) -> Command {
     let mut cmd = node.command(SCRY);
