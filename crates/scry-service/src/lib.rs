@@ -1,0 +1,27 @@
+//! scry's service/version detection core (`-sV`), after nmap's
+//! service_scan.cc: the nmap-service-probes reader, nmap's matcher and a
+//! per-service probe state machine. No sockets, no timers, no printing:
+//!
+//! - [`ProbeDb`] reads nmap's `nmap-service-probes` (from nmap's install,
+//!   `--datadir` or `--versiondb`; never bundled) into an immutable
+//!   database whose regexes run on PCRE2 with nmap's options and limits;
+//! - [`ServiceScan`] walks nmap's probe order for one port, fed events
+//!   (connected, bytes, closed, reset, timer) with `now` as an argument and
+//!   answering with actions (connect, send, close, wait, done), so an async
+//!   runtime only shuttles bytes and tests script peers in simulated time.
+//!
+//! `docs/service-detection.md` describes the design and the nmap rules.
+
+mod db;
+mod error;
+mod parse;
+pub mod regex;
+mod syntax;
+pub mod template;
+
+pub use db::{
+    MatchDetails, Probe, ProbeDb, ProbeId, Protocol, ServiceMatch, Tunnel, VersionInfo, DEFAULT_RARITY,
+    DEFAULT_TCPWRAPPED_MS, DEFAULT_TOTAL_WAIT_MS,
+};
+pub use error::ProbesError;
+pub use syntax::ExcludedPorts;
