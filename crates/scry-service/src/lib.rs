@@ -14,8 +14,10 @@
 
 mod db;
 mod error;
+mod machine;
 mod parse;
 pub mod regex;
+mod result;
 mod syntax;
 pub mod template;
 
@@ -24,4 +26,28 @@ pub use db::{
     DEFAULT_TCPWRAPPED_MS, DEFAULT_TOTAL_WAIT_MS,
 };
 pub use error::ProbesError;
+pub use machine::{
+    Action, Event, ScanConfig, ServiceScan, ALL_INTENSITY, CONNECT_SSL_TIMEOUT, CONNECT_TIMEOUT,
+    DEFAULT_INTENSITY, LIGHT_INTENSITY, RESPONSE_CAP,
+};
+pub use result::{Method, Outcome, Response, ServiceResult, FINGERPRINT_BYTES};
 pub use syntax::ExcludedPorts;
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    //! Helpers shared by the unit tests.
+
+    use std::path::Path;
+
+    /// nmap's installed nmap-service-probes, or `None` (with a message)
+    /// when nmap is not installed. Under `CI=true` the file must exist.
+    pub(crate) fn installed_probes() -> Option<&'static Path> {
+        let path = Path::new("/usr/share/nmap/nmap-service-probes");
+        if path.exists() {
+            return Some(path);
+        }
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but {} is missing", path.display());
+        println!("skipped: {} is absent (install nmap)", path.display());
+        None
+    }
+}
