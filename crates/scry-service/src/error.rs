@@ -34,6 +34,15 @@ pub enum ProbesError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// No nmap-service-probes file in any searched place.
+    #[error(
+        "nmap-service-probes not found (tried {}); install nmap or use --datadir/--versiondb",
+        list_paths(tried)
+    )]
+    NotFound {
+        /// Every path tried, in order.
+        tried: Vec<PathBuf>,
+    },
     /// A line does not follow nmap's grammar (or its regex does not compile).
     #[error("{}:{line}:{column}: {expected} in \"{text}\"", path.display())]
     Syntax {
@@ -56,7 +65,11 @@ impl ProbesError {
     pub fn position(&self) -> Option<(usize, usize)> {
         match self {
             ProbesError::Syntax { line, column, .. } => Some((*line, *column)),
-            ProbesError::Io { .. } => None,
+            ProbesError::Io { .. } | ProbesError::NotFound { .. } => None,
         }
     }
+}
+
+fn list_paths(paths: &[PathBuf]) -> String {
+    paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
 }

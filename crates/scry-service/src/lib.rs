@@ -14,6 +14,7 @@
 
 mod db;
 mod error;
+mod locate;
 mod machine;
 mod parse;
 pub mod regex;
@@ -26,6 +27,7 @@ pub use db::{
     DEFAULT_TCPWRAPPED_MS, DEFAULT_TOTAL_WAIT_MS,
 };
 pub use error::ProbesError;
+pub use locate::{SearchPath, FILE_NAME, SYSTEM_DIRS};
 pub use machine::{
     Action, Event, ScanConfig, ServiceScan, ALL_INTENSITY, CONNECT_SSL_TIMEOUT, CONNECT_TIMEOUT,
     DEFAULT_INTENSITY, LIGHT_INTENSITY, RESPONSE_CAP,
