@@ -14,6 +14,7 @@
 
 mod db;
 mod error;
+pub mod fingerprint;
 mod locate;
 mod machine;
 mod parse;

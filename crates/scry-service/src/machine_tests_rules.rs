@@ -449,3 +449,33 @@ fn debian_database_names_an_openssh_banner() {
     assert_eq!(r.info.ostype.as_deref(), Some("Linux"));
     assert_eq!(r.cpes(), ["cpe:/a:openbsd:openssh:9.2p1", "cpe:/o:linux:linux_kernel"]);
 }
+
+/// Oracle: nmap 7.93 (`nmap -Pn -sT -sV --version-intensity 0 -p 47001
+/// 127.0.0.1`) against a local peer sending this banner then staying
+/// silent printed exactly this fingerprint: NULL, then JavaRMI (the only
+/// probe listing port 47001 at intensity 0) on the same connection.
+#[test]
+fn unmatched_service_fingerprint_equals_nmaps() {
+    let Some(path) = crate::testutil::installed_probes() else { return };
+    let d = ProbeDb::load(path).unwrap();
+    let banner = b"a \0\x001.|-\r\n\t\xff";
+    let zero = ScanConfig { intensity: 0, ..CFG };
+    let (trace, r) = tcp(&d, zero, 47001, &|_| data(1, banner), &no_reply());
+    assert_eq!(sends(&trace), ["JavaRMI"]);
+    assert_eq!(r.outcome, Outcome::NoMatch);
+    let header = crate::fingerprint::FingerprintHeader {
+        port: 47001,
+        protocol: Protocol::Tcp,
+        tunnel: Tunnel::None,
+        version: "7.93",
+        intensity: 0,
+        month: 12,
+        day: 4,
+        time: 0x6B12_D52F,
+        platform: "x86_64-pc-linux-gnu",
+    };
+    let nmap = "SF-Port47001-TCP:V=7.93%I=0%D=12/4%Time=6B12D52F%P=x86_64-pc-linux-gnu%r(N\n\
+                SF:ULL,C,\"a\\x20\\0\\x001\\.\\|-\\r\\n\\t\\xff\")%r(JavaRMI,C,\"a\\x20\\0\\x001\\.\\|-\\r\\n\n\
+                SF:\\t\\xff\");";
+    assert_eq!(crate::fingerprint::render(&header, &r.fingerprint).as_deref(), Some(nmap));
+}
