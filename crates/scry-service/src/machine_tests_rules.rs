@@ -364,7 +364,8 @@ fn silent_udp_port_gets_udp_probes_only() {
 
 /// nmap `end_svcprobe` quirk: a UDP port with no probe to send (intensity 0,
 /// port on no `ports` line) ends with tcpwrap still "possible", so nmap
-/// reports it as tcpwrapped.
+/// reports it as tcpwrapped (nmap 7.93 printed `47124/udp open|filtered
+/// tcpwrapped` for a silent local UDP socket at `--version-intensity 0`).
 #[test]
 fn udp_port_without_probes_is_reported_tcpwrapped_like_nmap() {
     let d = db();
@@ -478,4 +479,41 @@ fn unmatched_service_fingerprint_equals_nmaps() {
                 SF:ULL,C,\"a\\x20\\0\\x001\\.\\|-\\r\\n\\t\\xff\")%r(JavaRMI,C,\"a\\x20\\0\\x001\\.\\|-\\r\\n\n\
                 SF:\\t\\xff\");";
     assert_eq!(crate::fingerprint::render(&header, &r.fingerprint).as_deref(), Some(nmap));
+}
+
+/// Oracle: nmap 7.93 `--version-trace` (`nmap -Pn -sT -sV
+/// --version-intensity 2 -p 443 127.0.0.1`) against a silent local peer
+/// sent these probes in this order, 41.8 s in all (NULL 6 s, then 5 s each):
+/// the five probes listing 443, then the rarity 1-2 probes that do not.
+#[test]
+fn silent_port_443_probe_order_equals_nmaps() {
+    let Some(path) = crate::testutil::installed_probes() else { return };
+    let d = ProbeDb::load(path).unwrap();
+    let light = ScanConfig { intensity: LIGHT_INTENSITY, ..CFG };
+    let (trace, r) = tcp(&d, light, 443, &silent(), &no_reply());
+    let nmap = [
+        "SSLSessionReq",
+        "TLSSessionReq",
+        "SSLv23SessionReq",
+        "X11Probe",
+        "OpenVPN",
+        "GenericLines",
+        "GetRequest",
+    ];
+    assert_eq!(sends(&trace), nmap);
+    assert_eq!(trace.last().map(String::as_str), Some("41000 close"));
+    assert_eq!((r.outcome, r.name), (Outcome::NoMatch, None));
+}
+
+/// Oracle: nmap 7.93 (`-sV --version-intensity 2 --version-trace`) against
+/// a local peer closing every connection 3.5 s after accepting it: NULL,
+/// then the four rarity-1 TCP probes, and the port ends `tcpwrapped`.
+#[test]
+fn late_closing_port_is_tcpwrapped_after_every_probe_like_nmap() {
+    let Some(path) = crate::testutil::installed_probes() else { return };
+    let d = ProbeDb::load(path).unwrap();
+    let light = ScanConfig { intensity: LIGHT_INTENSITY, ..CFG };
+    let (trace, r) = tcp(&d, light, 47123, &|_| Reply::Close(3500), &no_reply());
+    assert_eq!(sends(&trace), ["GenericLines", "GetRequest", "SSLSessionReq", "TLSSessionReq"]);
+    assert_eq!((r.outcome, r.name.as_deref()), (Outcome::TcpWrapped, Some("tcpwrapped")));
 }
