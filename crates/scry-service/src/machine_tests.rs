@@ -189,3 +189,53 @@ const CFG: ScanConfig = ScanConfig { intensity: DEFAULT_INTENSITY, tls: true };
 
 #[path = "machine_tests_rules.rs"]
 mod rules;
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn event() -> impl Strategy<Value = (u64, u8, Vec<u8>)> {
+        (0u64..7000, 0u8..11, prop::collection::vec(any::<u8>(), 0..8))
+    }
+
+    proptest! {
+        /// Any sequence of events, at any times, never panics, and the
+        /// machine says Done exactly once and then stays silent.
+        #[test]
+        fn any_event_sequence_is_handled(
+            events in prop::collection::vec(event(), 0..60),
+            port in prop::sample::select(vec![21u16, 53, 80, 443, 9999]),
+            udp in any::<bool>(),
+            intensity in 0u8..=9,
+        ) {
+            let d = db();
+            let proto = if udp { Protocol::Udp } else { Protocol::Tcp };
+            let mut now = Instant::now();
+            let mut scan = ServiceScan::new(&d, ScanConfig { intensity, tls: true }, port, proto, now);
+            let mut done = scan.start(now).iter().filter(|a| matches!(a, Action::Done(_))).count();
+            for (delta, kind, bytes) in &events {
+                now += Duration::from_millis(*delta);
+                let event = match kind {
+                    0 => Event::Connected,
+                    1 => Event::TlsEstablished,
+                    2 => Event::ConnectFailed,
+                    3 => Event::Data(bytes),
+                    4 => Event::Closed,
+                    5 => Event::Reset,
+                    6 => Event::ProbeError,
+                    7 => Event::Unreachable,
+                    8 => Event::WriteFailed,
+                    9 => Event::Abort,
+                    _ => Event::Timer,
+                };
+                let was_finished = scan.is_finished();
+                let out = scan.handle(now, event);
+                prop_assert!(!was_finished || out.is_empty());
+                done += out.iter().filter(|a| matches!(a, Action::Done(_))).count();
+            }
+            prop_assert!(done <= 1);
+            prop_assert_eq!(done == 1, scan.is_finished());
+        }
+    }
+}

@@ -131,6 +131,21 @@ fn a_later_softmatch_does_not_replace_the_first() {
     assert_eq!((r.outcome, r.name.as_deref(), r.match_line), (Outcome::SoftMatched, Some("ftp"), Some(5)));
 }
 
+/// nmap `processMatch` copies only the fields a match fills: a hard match
+/// without `p/` or `i/` keeps what the earlier softmatch filled.
+#[test]
+fn hard_match_keeps_softmatch_fields_it_lacks() {
+    let text = "Probe TCP NULL q||\nsoftmatch ftp m/^220 / p/Soft FTP/ i/soft info/\n\
+                Probe TCP GenericLines q|\\r\\n\\r\\n|\nrarity 1\nmatch ftp m/^220 .*\\r\\n500 / v/1.0/\n";
+    let d = ProbeDb::parse(Path::new("keep.probes"), text).unwrap();
+    let (trace, r) = tcp(&d, CFG, 21, &|_| data(5, b"220 x\r\n"), &|_, _| data(5, b"500 y\r\n"));
+    assert_eq!(sends(&trace), ["GenericLines"]);
+    assert_eq!((r.outcome, r.soft_matched), (Outcome::HardMatched, false));
+    assert_eq!(r.info.product.as_deref(), Some("Soft FTP"));
+    assert_eq!(r.info.version.as_deref(), Some("1.0"));
+    assert_eq!(r.info.info.as_deref(), Some("soft info"));
+}
+
 /// nmap `shouldWePrintFingerprint`: below intensity 7 a softmatched
 /// service keeps no fingerprint; with no match it is always kept.
 #[test]

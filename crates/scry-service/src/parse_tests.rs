@@ -212,3 +212,53 @@ fn cpe_templates_take_any_delimiter_as_in_nmap_7_93() {
     assert_eq!(m.info.cpe_o.as_deref(), Some("cpe:/o:x:a"));
     assert_eq!(m.info.cpe_a, None);
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Lines that reach deep into the grammar: a directive, then bytes from
+    /// the characters the grammar cares about.
+    fn line() -> impl Strategy<Value = Vec<u8>> {
+        let heads = prop::sample::select(vec![
+            &b"Probe TCP "[..],
+            b"Probe UDP ",
+            b"match x m",
+            b"softmatch y m",
+            b"ports ",
+            b"sslports ",
+            b"rarity ",
+            b"fallback ",
+            b"totalwaitms ",
+            b"tcpwrappedms ",
+            b"Exclude ",
+            b"# ",
+            b"",
+        ]);
+        let tail = prop::collection::vec(
+            prop::sample::select(b"|/$()\",\\-:0129aqxPSIUBTcpe<> \r\xff".to_vec()),
+            0..40,
+        );
+        (heads, tail).prop_map(|(h, t)| [h, &t[..]].concat())
+    }
+
+    proptest! {
+        #[test]
+        fn parse_never_panics_on_any_bytes(bytes in prop::collection::vec(any::<u8>(), 0..400)) {
+            let _ = ProbeDb::parse_bytes(Path::new("p"), &bytes);
+        }
+
+        #[test]
+        fn parse_never_panics_on_grammar_like_lines(lines in prop::collection::vec(line(), 0..12)) {
+            let text = lines.join(&b'\n');
+            if let Err(e) = ProbeDb::parse_bytes(Path::new("p"), &text) {
+                // Every syntax error points inside the file.
+                if let Some((line, column)) = e.position() {
+                    prop_assert!(line >= 1 && line <= lines.len().max(1));
+                    prop_assert!(column >= 1);
+                }
+            }
+        }
+    }
+}

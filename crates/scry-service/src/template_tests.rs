@@ -120,3 +120,29 @@ fn parse_keeps_pieces_in_order() {
         ]
     );
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #[test]
+        fn templates_parse_and_fill_without_panicking(
+            template in prop::collection::vec(prop::sample::select(b"$()\",\\PSUBTI<>0123459ax_ ".to_vec()), 0..30),
+            subject in prop::collection::vec(any::<u8>(), 1..120),
+            size in prop::sample::select(vec![FIELD_LEN, EXTRA_LEN, TYPE_LEN]),
+            cpe in any::<bool>(),
+        ) {
+            let p = Pattern::compile(b"(?s)^(.)(.?)(.*?)(x)?$", false, false).unwrap();
+            let caps = p.captures(&subject).unwrap().unwrap();
+            if let Ok(t) = Template::parse(&template) {
+                if let Some(v) = t.fill(&subject, &caps, size, cpe) {
+                    prop_assert!(v.len() < size);
+                    prop_assert!(v.bytes().all(|c| (0x20..0x7f).contains(&c)));
+                    prop_assert!(!v.ends_with(' ') && !v.ends_with(','));
+                }
+            }
+        }
+    }
+}
