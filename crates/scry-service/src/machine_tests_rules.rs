@@ -532,3 +532,75 @@ fn late_closing_port_is_tcpwrapped_after_every_probe_like_nmap() {
     assert_eq!(sends(&trace), ["GenericLines", "GetRequest", "SSLSessionReq", "TLSSessionReq"]);
     assert_eq!((r.outcome, r.name.as_deref()), (Outcome::TcpWrapped, Some("tcpwrapped")));
 }
+
+/// Name, product, version, extrainfo, hostname, OS type, device type.
+fn fields(r: &ServiceResult) -> [Option<&str>; 7] {
+    let i = &r.info;
+    [&r.name, &i.product, &i.version, &i.info, &i.hostname, &i.ostype, &i.devicetype].map(|f| f.as_deref())
+}
+
+/// Oracle: what nmap 7.93 reported (`nmap -sV -oX`, default intensity) for
+/// local peers sending these banners, field by field. They exercise
+/// `$SUBST` inside a CPE, literal non-ASCII text, a leading space kept in
+/// a hostname, and softmatch pruning on Debian's whole file.
+#[test]
+fn banners_read_as_nmap_reported_them() {
+    let Some(path) = crate::testutil::installed_probes() else { return };
+    let d = ProbeDb::load(path).unwrap();
+    let scan = |banner: &[u8]| tcp(&d, CFG, 47200, &|_| data(1, banner), &no_reply());
+    let (_, r) = scan(b"Microsoft Windows Server 2003 [Version 5.2.3790]\r\n(C) Copyright 1985-2003 Microsoft Corp.\r\n\r\nC:\\WINDOWS\\system32>");
+    let info = "**BACKDOOR**; Windows 5.2.3790; path: C:\\WINDOWS\\system32";
+    assert_eq!(
+        fields(&r),
+        [Some("bindshell"), Some("CMD.EXE"), None, Some(info), None, Some("Windows Server 2003"), None]
+    );
+    assert_eq!(r.cpes(), ["cpe:/o:microsoft:windows_server_2003"]);
+    let (_, r) = scan(b"SSH-2.0-VShell_4_6_5 VShell\r\n");
+    assert_eq!(
+        fields(&r),
+        [Some("ssh"), Some("VanDyke VShell sshd"), Some("4.6.5"), Some("protocol 2.0"), None, None, None]
+    );
+    assert_eq!(r.cpes(), ["cpe:/a:vandyke:vshell:4.6.5"]);
+    let (_, r) = scan(b"220 (vsFTPd 3.0.3)\r\n");
+    assert_eq!(fields(&r), [Some("ftp"), Some("vsftpd"), Some("3.0.3"), None, None, Some("Unix"), None]);
+    assert_eq!(r.cpes(), ["cpe:/a:vsftpd:vsftpd:3.0.3"]);
+    let (_, r) = scan(b"220 mail.example.com ESMTP Postfix (Debian/GNU)\r\n");
+    assert_eq!(
+        fields(&r),
+        [Some("smtp"), Some("Postfix smtpd"), None, None, Some(" mail.example.com"), None, None]
+    );
+    assert_eq!(r.cpes(), ["cpe:/a:postfix:postfix"]);
+    let (_, r) = scan(b"220 CW3500 FTP Service (Version 1.0).\r\n");
+    let oce = [
+        Some("ftp"),
+        Some("Oc.. ColorWave 3500 printer ftpd"),
+        Some("1.0"),
+        None,
+        None,
+        None,
+        Some("printer"),
+    ];
+    assert_eq!(fields(&r), oce);
+    // Without the final '.', only the ftp softmatch holds: nmap tried the
+    // probes that can name ftp and printed this fingerprint.
+    let (trace, r) = scan(b"220 CW3500 FTP Service (Version 1.0)\r\n");
+    assert_eq!(sends(&trace), ["GenericLines", "Help", "SSLSessionReq", "SMBProgNeg"]);
+    assert_eq!((r.outcome, r.name.as_deref()), (Outcome::SoftMatched, Some("ftp")));
+    let header = crate::fingerprint::FingerprintHeader {
+        port: 47203,
+        protocol: Protocol::Tcp,
+        tunnel: Tunnel::None,
+        version: "7.93",
+        intensity: 7,
+        month: 12,
+        day: 4,
+        time: 0x6B12_D75F,
+        platform: "x86_64-pc-linux-gnu",
+    };
+    let reply = "26,\"220\\x20CW3500\\x20FTP\\x20Service\\x20\\(Version\\x201\\.0\\)\\r\\n\")";
+    let nmap = format!(
+        "SF-Port47203-TCP:V=7.93%I=7%D=12/4%Time=6B12D75F%P=x86_64-pc-linux-gnu%r(NULL,{reply}%r(GenericLines,{reply}%r(Help,{reply}%r(SSLSessionReq,{reply}%r(SMBProgNeg,{reply};"
+    );
+    let unwrapped = crate::fingerprint::render(&header, &r.fingerprint).unwrap().replace("\nSF:", "");
+    assert_eq!(unwrapped, nmap);
+}
