@@ -104,22 +104,28 @@ pub fn render(header: &FingerprintHeader<'_>, responses: &[Response]) -> Option<
     Some(fp.text)
 }
 
+/// The header nmap 7.93 printed in the lab on 4 December, for tests.
+#[cfg(test)]
+pub(crate) fn lab_header(port: u16, intensity: u8, time: u64) -> FingerprintHeader<'static> {
+    FingerprintHeader {
+        port,
+        protocol: Protocol::Tcp,
+        tunnel: Tunnel::None,
+        version: "7.93",
+        intensity,
+        month: 12,
+        day: 4,
+        time,
+        platform: "x86_64-pc-linux-gnu",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn header() -> FingerprintHeader<'static> {
-        FingerprintHeader {
-            port: 21,
-            protocol: Protocol::Tcp,
-            tunnel: Tunnel::None,
-            version: "7.93",
-            intensity: 7,
-            month: 12,
-            day: 4,
-            time: 0x6750_A1B2,
-            platform: "x86_64-pc-linux-gnu",
-        }
+        lab_header(21, 7, 0x6750_A1B2)
     }
 
     fn resp(probe: &str, bytes: &[u8]) -> Response {

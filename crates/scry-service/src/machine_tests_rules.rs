@@ -479,17 +479,7 @@ fn unmatched_service_fingerprint_equals_nmaps() {
     let (trace, r) = tcp(&d, zero, 47001, &|_| data(1, banner), &no_reply());
     assert_eq!(sends(&trace), ["JavaRMI"]);
     assert_eq!(r.outcome, Outcome::NoMatch);
-    let header = crate::fingerprint::FingerprintHeader {
-        port: 47001,
-        protocol: Protocol::Tcp,
-        tunnel: Tunnel::None,
-        version: "7.93",
-        intensity: 0,
-        month: 12,
-        day: 4,
-        time: 0x6B12_D52F,
-        platform: "x86_64-pc-linux-gnu",
-    };
+    let header = crate::fingerprint::lab_header(47001, 0, 0x6B12_D52F);
     let nmap = "SF-Port47001-TCP:V=7.93%I=0%D=12/4%Time=6B12D52F%P=x86_64-pc-linux-gnu%r(N\n\
                 SF:ULL,C,\"a\\x20\\0\\x001\\.\\|-\\r\\n\\t\\xff\")%r(JavaRMI,C,\"a\\x20\\0\\x001\\.\\|-\\r\\n\n\
                 SF:\\t\\xff\");";
@@ -586,17 +576,7 @@ fn banners_read_as_nmap_reported_them() {
     let (trace, r) = scan(b"220 CW3500 FTP Service (Version 1.0)\r\n");
     assert_eq!(sends(&trace), ["GenericLines", "Help", "SSLSessionReq", "SMBProgNeg"]);
     assert_eq!((r.outcome, r.name.as_deref()), (Outcome::SoftMatched, Some("ftp")));
-    let header = crate::fingerprint::FingerprintHeader {
-        port: 47203,
-        protocol: Protocol::Tcp,
-        tunnel: Tunnel::None,
-        version: "7.93",
-        intensity: 7,
-        month: 12,
-        day: 4,
-        time: 0x6B12_D75F,
-        platform: "x86_64-pc-linux-gnu",
-    };
+    let header = crate::fingerprint::lab_header(47203, 7, 0x6B12_D75F);
     let reply = "26,\"220\\x20CW3500\\x20FTP\\x20Service\\x20\\(Version\\x201\\.0\\)\\r\\n\")";
     let nmap = format!(
         "SF-Port47203-TCP:V=7.93%I=7%D=12/4%Time=6B12D75F%P=x86_64-pc-linux-gnu%r(NULL,{reply}%r(GenericLines,{reply}%r(Help,{reply}%r(SSLSessionReq,{reply}%r(SMBProgNeg,{reply};"
