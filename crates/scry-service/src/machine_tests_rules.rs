@@ -584,3 +584,37 @@ fn banners_read_as_nmap_reported_them() {
     let unwrapped = crate::fingerprint::render(&header, &r.fingerprint).unwrap().replace("\nSF:", "");
     assert_eq!(unwrapped, nmap);
 }
+
+/// Oracle: nmap 7.93 (`-sV --version-trace`) against a local TLS server
+/// (Python's ssl, OpenSSL 3) that answers `GET` with an Apache header:
+/// plain probes until SSLSessionReq draws a protocol-version alert
+/// (hard `ssl`, line 13464), then NULL, GenericLines and GetRequest over
+/// TLS, which matches line 10510: `ssl/http Apache httpd 2.4.57 ((Debian))`.
+#[test]
+fn tls_server_reads_as_nmap_reported_it() {
+    let Some(path) = crate::testutil::installed_probes() else { return };
+    let d = ProbeDb::load(path).unwrap();
+    let apache = b"HTTP/1.0 200 OK\r\nServer: Apache/2.4.57 (Debian)\r\nContent-Length: 0\r\n\r\n";
+    let peer = |p: &[u8], tls: bool| match (tls, p.starts_with(b"GET ")) {
+        (true, true) => data(2, apache),
+        (false, _) if p.starts_with(b"\x16\x03\x00\x00S") => data(2, b"\x15\x03\x00\x00\x02\x02\x28"),
+        _ => Reply::Silent,
+    };
+    let (trace, r) = tcp(&d, CFG, 47301, &silent(), &peer);
+    let plain =
+        ["GenericLines", "GetRequest", "HTTPOptions", "RTSPRequest", "RPCCheck", "DNSVersionBindReqTCP"];
+    let expected: Vec<&str> = plain
+        .into_iter()
+        .chain(["DNSStatusRequestTCP", "Help", "SSLSessionReq", "GenericLines", "GetRequest"])
+        .collect();
+    assert_eq!(sends(&trace), expected);
+    let tls_at = trace.iter().position(|l| l.ends_with(" tls")).unwrap();
+    let ssl_req = trace.iter().position(|l| l.ends_with("send SSLSessionReq")).unwrap();
+    assert!(tls_at > ssl_req);
+    assert_eq!(
+        fields(&r),
+        [Some("http"), Some("Apache httpd"), Some("2.4.57"), Some("(Debian)"), None, None, None]
+    );
+    assert_eq!((r.tunnel, r.match_line), (Tunnel::Ssl, Some(10510)));
+    assert_eq!(r.cpes(), ["cpe:/a:apache:http_server:2.4.57"]);
+}
