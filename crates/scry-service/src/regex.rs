@@ -18,12 +18,11 @@
 use std::ptr::NonNull;
 
 use pcre2_sys::{
-    pcre2_code_8, pcre2_code_free_8, pcre2_compile_8, pcre2_get_error_message_8, pcre2_get_ovector_count_8,
-    pcre2_get_ovector_pointer_8, pcre2_match_8, pcre2_match_context_8, pcre2_match_context_create_8,
-    pcre2_match_context_free_8, pcre2_match_data_create_from_pattern_8, pcre2_match_data_free_8,
-    pcre2_pattern_info_8, pcre2_set_depth_limit_8, pcre2_set_heap_limit_8, pcre2_set_match_limit_8,
-    PCRE2_CASELESS, PCRE2_DOTALL, PCRE2_ERROR_NOMATCH, PCRE2_INFO_CAPTURECOUNT, PCRE2_INFO_MATCHEMPTY,
-    PCRE2_UNSET,
+    pcre2_code_8, pcre2_code_free_8, pcre2_compile_8, pcre2_get_error_message_8, pcre2_get_ovector_pointer_8,
+    pcre2_match_8, pcre2_match_context_8, pcre2_match_context_create_8, pcre2_match_context_free_8,
+    pcre2_match_data_8, pcre2_match_data_create_8, pcre2_match_data_free_8, pcre2_pattern_info_8,
+    pcre2_set_depth_limit_8, pcre2_set_heap_limit_8, pcre2_set_match_limit_8, PCRE2_CASELESS, PCRE2_DOTALL,
+    PCRE2_ERROR_NOMATCH, PCRE2_INFO_CAPTURECOUNT, PCRE2_INFO_MATCHEMPTY, PCRE2_UNSET,
 };
 
 /// nmap's `pcre2_set_match_limit(match_context, 50000)`.
@@ -43,7 +42,7 @@ pub struct CompileError {
 }
 
 /// A compiled regex with nmap's options and limits. Immutable; matching
-/// allocates its own match data, so one `Pattern` serves many threads.
+/// uses per-thread match data, so one `Pattern` serves many threads.
 pub struct Pattern {
     code: NonNull<pcre2_code_8>,
     context: NonNull<pcre2_match_context_8>,
@@ -106,6 +105,53 @@ fn error_message(code: i32) -> String {
         return format!("PCRE2 error {code}");
     }
     String::from_utf8_lossy(&buf[..n as usize]).into_owned()
+}
+
+/// Match data reused by every match on a thread: PCRE2 keeps its
+/// backtracking frames in the match data, so one per match (as nmap
+/// allocates one per pattern) would mean a heap allocation per line tried.
+struct Scratch {
+    data: *mut pcre2_match_data_8,
+    pairs: usize,
+}
+
+impl Scratch {
+    /// Match data with room for at least `pairs` ovector pairs.
+    fn data_for(&mut self, pairs: usize) -> Result<*mut pcre2_match_data_8, MatchError> {
+        if self.data.is_null() || self.pairs < pairs {
+            let want = pairs.max(SCRATCH_PAIRS);
+            // SAFETY: a fresh match data from the default allocator; the old
+            // one (if any) is freed once and replaced.
+            let fresh = unsafe { pcre2_match_data_create_8(want as u32, std::ptr::null_mut()) };
+            if fresh.is_null() {
+                return Err(MatchError { code: 0, message: "out of memory for match data".into() });
+            }
+            if !self.data.is_null() {
+                // SAFETY: created by pcre2_match_data_create_8, freed once.
+                unsafe { pcre2_match_data_free_8(self.data) };
+            }
+            self.data = fresh;
+            self.pairs = want;
+        }
+        Ok(self.data)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if !self.data.is_null() {
+            // SAFETY: created by pcre2_match_data_create_8, freed once.
+            unsafe { pcre2_match_data_free_8(self.data) };
+        }
+    }
+}
+
+/// Ovector pairs of the per-thread match data (grown for bigger patterns).
+const SCRATCH_PAIRS: usize = 32;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> =
+        const { std::cell::RefCell::new(Scratch { data: std::ptr::null_mut(), pairs: 0 }) };
 }
 
 impl Pattern {
@@ -184,35 +230,34 @@ impl Pattern {
     /// # Errors
     /// A limit or internal error, which nmap reports and treats as no match.
     pub fn captures(&self, subject: &[u8]) -> Result<Option<Captures>, MatchError> {
-        // SAFETY: `code` is valid; the match data is freed below.
-        let data =
-            unsafe { pcre2_match_data_create_from_pattern_8(self.code.as_ptr(), std::ptr::null_mut()) };
-        if data.is_null() {
-            return Err(MatchError { code: 0, message: "out of memory for match data".into() });
-        }
-        // SAFETY: subject pointer/length are valid for the call; PCRE2 only
-        // reads the context.
-        let rc = unsafe {
-            pcre2_match_8(
-                self.code.as_ptr(),
-                subject.as_ptr(),
-                subject.len(),
-                0,
-                0,
-                data,
-                self.context.as_ptr(),
-            )
-        };
-        let result = if rc == PCRE2_ERROR_NOMATCH {
-            Ok(None)
-        } else if rc < 0 {
-            Err(MatchError { code: rc, message: error_message(rc) })
-        } else {
-            // SAFETY: after a successful match the ovector holds `count` pairs.
+        let pairs = self.captures + 1;
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let data = scratch.data_for(pairs)?;
+            // SAFETY: subject pointer/length are valid for the call; the match
+            // data holds at least `pairs` pairs; PCRE2 only reads the context.
+            let rc = unsafe {
+                pcre2_match_8(
+                    self.code.as_ptr(),
+                    subject.as_ptr(),
+                    subject.len(),
+                    0,
+                    0,
+                    data,
+                    self.context.as_ptr(),
+                )
+            };
+            if rc == PCRE2_ERROR_NOMATCH {
+                return Ok(None);
+            }
+            if rc < 0 {
+                return Err(MatchError { code: rc, message: error_message(rc) });
+            }
+            // SAFETY: the ovector has `scratch.pairs` pairs; entries past the
+            // last set group are PCRE2_UNSET.
             let groups = unsafe {
-                let count = pcre2_get_ovector_count_8(data) as usize;
-                let ovector = std::slice::from_raw_parts(pcre2_get_ovector_pointer_8(data), count * 2);
-                (0..count.min(self.captures + 1))
+                let ovector = std::slice::from_raw_parts(pcre2_get_ovector_pointer_8(data), pairs * 2);
+                (0..pairs)
                     .map(|i| {
                         let (start, end) = (ovector[2 * i], ovector[2 * i + 1]);
                         (start != PCRE2_UNSET && end != PCRE2_UNSET && start <= end && end <= subject.len())
@@ -221,10 +266,7 @@ impl Pattern {
                     .collect()
             };
             Ok(Some(Captures { groups }))
-        };
-        // SAFETY: created above, freed once.
-        unsafe { pcre2_match_data_free_8(data) };
-        result
+        })
     }
 
     /// True when the pattern matches `subject`; limit errors count as no match.
@@ -281,6 +323,18 @@ mod tests {
         assert_eq!(c.get(1), Some((0, 1)));
         assert_eq!(c.get(2), None);
         assert_eq!(p.capture_count(), 2);
+    }
+
+    #[test]
+    fn patterns_with_many_groups_grow_the_scratch() {
+        let small = Pattern::compile(b"^(a)(b)", false, false).unwrap();
+        assert_eq!(small.captures(b"ab").unwrap().unwrap().get(2), Some((1, 2)));
+        let many: Vec<u8> = b"^".iter().chain(b"(x)".repeat(40).iter()).copied().collect();
+        let big = Pattern::compile(&many, false, false).unwrap();
+        let c = big.captures(&[b'x'; 40]).unwrap().unwrap();
+        assert_eq!((c.len(), c.get(40)), (41, Some((39, 40))));
+        // The small pattern still reads only its own groups afterwards.
+        assert_eq!(small.captures(b"ab").unwrap().unwrap().len(), 3);
     }
 
     #[test]
