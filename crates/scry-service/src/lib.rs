@@ -7,8 +7,12 @@
 //!   database whose regexes run on PCRE2 with nmap's options and limits;
 //! - [`ServiceScan`] walks nmap's probe order for one port, fed events
 //!   (connected, bytes, closed, reset, timer) with `now` as an argument and
-//!   answering with actions (connect, send, close, wait, done), so an async
-//!   runtime only shuttles bytes and tests script peers in simulated time.
+//!   answering with actions (connect, start TLS, send, wait until, close,
+//!   done), so an async runtime only shuttles bytes and tests script peers
+//!   in simulated time;
+//! - [`ServiceResult`] holds what nmap records for the port, and
+//!   [`fingerprint::render`] the `SF-Port…` text for unmatched services;
+//! - [`SearchPath`] finds the file as nmap's `nmap_fetchfile` does.
 //!
 //! `docs/service-detection.md` describes the design and the nmap rules.
 
