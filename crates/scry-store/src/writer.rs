@@ -1,0 +1,284 @@
+//! Batched writing of a scan's observations.
+//!
+//! [`Writer`] buffers observations and commits them in one transaction every
+//! [`WriterOptions::batch_rows`] rows or [`WriterOptions::batch_interval`],
+//! whichever comes first; each commit also stamps the scan's heartbeat, so
+//! a scan whose process died can be told from one still running
+//! ([`crate::Store::mark_stale_interrupted`]). A commit is all or nothing:
+//! a scan killed at any moment leaves the rows of its last commit and a
+//! consistent database. [`Writer::spawn`] moves the writer to its own
+//! thread so the scan's hot path only pushes onto a channel.
+
+use crate::error::{Doing, Result, StoreError};
+use crate::model::*;
+use crate::store::{classify, finish_in, to_ms};
+use rusqlite::{params, Connection, Transaction, TransactionBehavior};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+/// When a [`Writer`] commits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriterOptions {
+    /// Commit once this many observations are buffered.
+    pub batch_rows: usize,
+    /// Commit at least this often while observations are buffered (and,
+    /// on a spawned writer, stamp the heartbeat this often when idle).
+    pub batch_interval: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        WriterOptions { batch_rows: 10_000, batch_interval: Duration::from_millis(500) }
+    }
+}
+
+/// A scan's batched writer, on its own connection.
+pub struct Writer {
+    conn: Connection,
+    path: PathBuf,
+    scan: ScanId,
+    options: WriterOptions,
+    buffer: Vec<Observation>,
+    last_commit: Instant,
+}
+
+const PORT_UPSERT: &str = "
+INSERT INTO ports (scan_id, ip, proto, port, state, reason, ttl, service, product, version, extrainfo, banner,
+                   cpe, seen_ms)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+ON CONFLICT (scan_id, ip, proto, port) DO UPDATE SET
+    state = excluded.state, reason = excluded.reason, ttl = excluded.ttl,
+    service = COALESCE(excluded.service, service), product = COALESCE(excluded.product, product),
+    version = COALESCE(excluded.version, version), extrainfo = COALESCE(excluded.extrainfo, extrainfo),
+    banner = COALESCE(excluded.banner, banner), cpe = COALESCE(excluded.cpe, cpe),
+    seen_ms = excluded.seen_ms";
+
+const HOST_UPSERT: &str = "
+INSERT INTO hosts (scan_id, ip, status, reason, ttl, mac, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT (scan_id, ip) DO UPDATE SET
+    status = excluded.status, reason = excluded.reason, ttl = excluded.ttl,
+    mac = COALESCE(excluded.mac, mac), seen_ms = excluded.seen_ms";
+
+impl Writer {
+    pub(crate) fn new(
+        conn: Connection,
+        path: PathBuf,
+        scan: ScanId,
+        options: WriterOptions,
+    ) -> Result<Writer> {
+        let exists: bool = conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM scans WHERE id = ?1)", [scan.0], |r| r.get(0))
+            .doing("finding the scan to write")?;
+        if !exists {
+            return Err(StoreError::NoSuchScan(scan.0));
+        }
+        let buffer = Vec::with_capacity(options.batch_rows.min(1 << 16));
+        Ok(Writer { conn, path, scan, options, buffer, last_commit: Instant::now() })
+    }
+
+    /// The scan being written.
+    pub fn scan(&self) -> ScanId {
+        self.scan
+    }
+
+    /// Buffers `observation`; commits when the batch is full or due.
+    pub fn push(&mut self, observation: Observation) -> Result<()> {
+        self.buffer.push(observation);
+        if self.buffer.len() >= self.options.batch_rows
+            || self.last_commit.elapsed() >= self.options.batch_interval
+        {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Commits every buffered observation and stamps the heartbeat.
+    pub fn flush(&mut self) -> Result<()> {
+        let tx = begin(&mut self.conn, &self.path)?;
+        write_batch(&tx, self.scan, &self.buffer)?;
+        tx.commit().map_err(|e| classify(&self.path, "committing observations", e))?;
+        self.buffer.clear();
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    /// Commits what is buffered and records the scan's end, in one transaction.
+    pub fn finish(mut self, status: ScanStatus, stats: &ScanStats, ended: SystemTime) -> Result<()> {
+        let tx = begin(&mut self.conn, &self.path)?;
+        write_batch(&tx, self.scan, &self.buffer)?;
+        finish_in(&tx, self.scan, status, stats, ended)?;
+        tx.commit().map_err(|e| classify(&self.path, "finishing a scan", e))?;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Moves the writer to a thread of its own; see [`SpawnedWriter`].
+    pub fn spawn(self) -> SpawnedWriter {
+        let capacity = self.options.batch_rows.saturating_mul(4).max(1024);
+        let (tx, rx) = mpsc::sync_channel::<Message>(capacity);
+        let handle = std::thread::Builder::new()
+            .name("scry-history".into())
+            .spawn(move || run(self, rx))
+            .expect("spawning the history writer thread");
+        SpawnedWriter { tx: Some(tx), handle: Some(handle) }
+    }
+}
+
+/// A write transaction, taking the lock at once (a read lock upgraded
+/// later could fail with "busy" without waiting).
+fn begin<'c>(conn: &'c mut Connection, path: &std::path::Path) -> Result<Transaction<'c>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| classify(path, "beginning a write", e))
+}
+
+impl Drop for Writer {
+    /// Commits what is buffered, leaving the scan `running`: a writer
+    /// dropped without [`Writer::finish`] is a scan cut short.
+    fn drop(&mut self) {
+        if !self.buffer.is_empty() {
+            let _ = self.flush();
+        }
+    }
+}
+
+/// Writes `batch` inside `tx` and stamps the scan's heartbeat.
+fn write_batch(tx: &Transaction<'_>, scan: ScanId, batch: &[Observation]) -> Result<()> {
+    let doing = "writing observations";
+    let now = to_ms(SystemTime::now());
+    tx.execute("UPDATE scans SET heartbeat_ms = ?2 WHERE id = ?1", params![scan.0, now]).doing(doing)?;
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut port = tx.prepare_cached(PORT_UPSERT).doing(doing)?;
+    let mut host = tx.prepare_cached(HOST_UPSERT).doing(doing)?;
+    for observation in batch {
+        match observation {
+            Observation::Port(p) => {
+                let s = &p.service;
+                let cpe = (!s.cpe.is_empty()).then(|| s.cpe.join("\n"));
+                port.execute(params![
+                    scan.0,
+                    p.ip.to_string(),
+                    p.protocol.as_str(),
+                    p.port,
+                    p.state.as_str(),
+                    p.reason,
+                    p.ttl,
+                    s.name,
+                    s.product,
+                    s.version,
+                    s.extrainfo,
+                    s.banner,
+                    cpe,
+                    to_ms(p.seen)
+                ])
+                .doing(doing)?;
+            }
+            Observation::Host(h) => {
+                host.execute(params![
+                    scan.0,
+                    h.ip.to_string(),
+                    h.status.as_str(),
+                    h.reason,
+                    h.ttl,
+                    h.mac,
+                    to_ms(h.seen)
+                ])
+                .doing(doing)?;
+            }
+            Observation::Os(o) => write_os(tx, scan, o)?,
+        }
+    }
+    Ok(())
+}
+
+fn write_os(tx: &Transaction<'_>, scan: ScanId, o: &OsObservation) -> Result<()> {
+    let doing = "writing an OS result";
+    let ip = o.ip.to_string();
+    tx.prepare_cached(
+        "INSERT INTO os (scan_id, ip, fingerprint, distance, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (scan_id, ip) DO UPDATE SET
+             fingerprint = excluded.fingerprint, distance = excluded.distance, seen_ms = excluded.seen_ms",
+    )
+    .doing(doing)?
+    .execute(params![scan.0, ip, o.fingerprint, o.distance, to_ms(o.seen)])
+    .doing(doing)?;
+    tx.prepare_cached("DELETE FROM os_matches WHERE scan_id = ?1 AND ip = ?2")
+        .doing(doing)?
+        .execute(params![scan.0, ip])
+        .doing(doing)?;
+    let mut stmt = tx
+        .prepare_cached(
+            "INSERT INTO os_matches (scan_id, ip, rank, name, accuracy) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )
+        .doing(doing)?;
+    for (rank, m) in o.matches.iter().enumerate() {
+        stmt.execute(params![scan.0, ip, rank as i64, m.name, m.accuracy]).doing(doing)?;
+    }
+    Ok(())
+}
+
+enum Message {
+    Observation(Observation),
+    Finish(ScanStatus, ScanStats, SystemTime),
+}
+
+/// A [`Writer`] on its own thread. Sending blocks only when the writer is
+/// several batches behind (the channel holds four batches), which bounds
+/// memory without slowing a scan the disk keeps up with.
+pub struct SpawnedWriter {
+    tx: Option<SyncSender<Message>>,
+    handle: Option<JoinHandle<Result<()>>>,
+}
+
+impl SpawnedWriter {
+    /// Queues an observation.
+    ///
+    /// # Errors
+    /// [`StoreError::WriterGone`] when the thread stopped on an error;
+    /// [`SpawnedWriter::finish`] returns that error.
+    pub fn send(&self, observation: Observation) -> Result<()> {
+        let tx = self.tx.as_ref().expect("sender present until finish");
+        tx.send(Message::Observation(observation))
+            .map_err(|_| StoreError::WriterGone("its thread stopped; finish() has the error".into()))
+    }
+
+    /// Commits everything queued, records the scan's end and joins the thread.
+    pub fn finish(mut self, status: ScanStatus, stats: ScanStats, ended: SystemTime) -> Result<()> {
+        let tx = self.tx.take().expect("sender present until finish");
+        let _ = tx.send(Message::Finish(status, stats, ended));
+        drop(tx);
+        self.join()
+    }
+
+    fn join(&mut self) -> Result<()> {
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(StoreError::WriterGone("its thread panicked".into())),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SpawnedWriter {
+    /// Commits what was queued and leaves the scan `running`.
+    fn drop(&mut self) {
+        self.tx.take();
+        let _ = self.join();
+    }
+}
+
+fn run(mut writer: Writer, rx: mpsc::Receiver<Message>) -> Result<()> {
+    loop {
+        let due = writer.options.batch_interval.saturating_sub(writer.last_commit.elapsed());
+        match rx.recv_timeout(due) {
+            Ok(Message::Observation(o)) => writer.push(o)?,
+            Ok(Message::Finish(status, stats, ended)) => return writer.finish(status, &stats, ended),
+            // Idle: commit what is buffered and stamp the heartbeat.
+            Err(RecvTimeoutError::Timeout) => writer.flush()?,
+            Err(RecvTimeoutError::Disconnected) => return writer.flush(),
+        }
+    }
+}

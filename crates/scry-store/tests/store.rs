@@ -1,0 +1,226 @@
+//! Recording, reading back and looking across scans.
+
+mod common;
+
+use common::*;
+use scry_probe::services::Protocol;
+use scry_probe::state::PortState;
+use scry_store::*;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+fn temp_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path().join("sub/dir/history.db")).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn a_scan_reads_back_as_written() {
+    let (_dir, mut store) = temp_store();
+    let new = scan(at(0));
+    let id = store.begin_scan(&new).unwrap();
+    let mut w = store.writer(id, manual()).unwrap();
+    let ssh = PortObservation {
+        service: Service {
+            name: Some("ssh".into()),
+            product: Some("OpenSSH".into()),
+            version: Some("9.2p1".into()),
+            extrainfo: Some("protocol 2.0".into()),
+            banner: Some("SSH-2.0-OpenSSH_9.2p1".into()),
+            cpe: vec!["cpe:/a:openbsd:openssh:9.2p1".into(), "cpe:/o:linux:linux_kernel".into()],
+        },
+        ..port("198.18.0.2", 22, PortState::Open, "syn-ack", at(1))
+    };
+    let closed = port("198.18.0.1", 80, PortState::Closed, "reset", at(2));
+    let os = OsObservation {
+        ip: ip("198.18.0.2"),
+        matches: vec![
+            OsMatchRow { name: "Linux 5.0 - 6.2".into(), accuracy: 100 },
+            OsMatchRow { name: "Linux 4.15".into(), accuracy: 95 },
+        ],
+        fingerprint: Some("SCAN(V=0.1.0%D=1/15%OT=22%CT=80)\nSEQ(SP=104)".into()),
+        distance: Some(1),
+        seen: at(3),
+    };
+    for o in [
+        Observation::Host(host("198.18.0.2", at(1))),
+        Observation::Port(ssh.clone()),
+        Observation::Host(host("198.18.0.1", at(2))),
+        Observation::Port(closed.clone()),
+        Observation::Os(os.clone()),
+    ] {
+        w.push(o).unwrap();
+    }
+    let stats = ScanStats {
+        hosts_scanned: 3,
+        hosts_up: 2,
+        counters: BTreeMap::from([("sent".into(), 9), ("received".into(), 4)]),
+    };
+    w.finish(ScanStatus::Complete, &stats, at(5)).unwrap();
+
+    let loaded = store.load_scan(id).unwrap();
+    assert_eq!(
+        loaded.record,
+        ScanRecord {
+            id,
+            scope: new.scope.clone(),
+            args: new.args.clone(),
+            version: "0.1.0".into(),
+            started: at(0),
+            ended: Some(at(5)),
+            status: ScanStatus::Complete,
+            stats: Some(stats),
+        }
+    );
+    assert_eq!(loaded.hosts, [host("198.18.0.1", at(2)), host("198.18.0.2", at(1))]);
+    assert_eq!(loaded.ports, [closed, ssh]);
+    assert_eq!(loaded.os, [os]);
+
+    let list = store.list_scans().unwrap();
+    assert_eq!(
+        list,
+        [ScanSummary {
+            id,
+            run_id: None,
+            shard: (1, 1),
+            started: at(0),
+            ended: Some(at(5)),
+            status: ScanStatus::Complete,
+            targets: "198.18.0.0/30".into(),
+            hosts_up: 2,
+            open_ports: 1,
+            scope_key: new.scope.key(),
+        }]
+    );
+    assert_eq!(new.scope.key(), "targets=198.18.0.0/30;exclude=198.18.0.3;ports=tcp:22,25,80;types=syn");
+}
+
+#[test]
+fn a_later_observation_replaces_state_and_keeps_known_service_fields() {
+    let (_dir, mut store) = temp_store();
+    let id = store.begin_scan(&scan(at(0))).unwrap();
+    let mut w = store.writer(id, manual()).unwrap();
+    let mut first = port("198.18.0.1", 25, PortState::Filtered, "admin-prohibited", at(1));
+    first.service.name = Some("smtp".into());
+    w.push(Observation::Port(first)).unwrap();
+    w.flush().unwrap();
+    w.push(Observation::Port(port("198.18.0.1", 25, PortState::Closed, "reset", at(2)))).unwrap();
+    w.finish(ScanStatus::Complete, &ScanStats::default(), at(3)).unwrap();
+    let ports = store.load_scan(id).unwrap().ports;
+    assert_eq!(ports.len(), 1);
+    assert_eq!((ports[0].state, ports[0].reason.as_str()), (PortState::Closed, "reset"));
+    assert_eq!((ports[0].service.name.as_deref(), ports[0].seen), (Some("smtp"), at(2)));
+}
+
+#[test]
+fn the_writer_commits_every_n_rows() {
+    let (_dir, mut store) = temp_store();
+    let id = store.begin_scan(&scan(at(0))).unwrap();
+    let options = WriterOptions { batch_rows: 3, batch_interval: Duration::from_secs(3600) };
+    let mut w = store.writer(id, options).unwrap();
+    let reader = Store::open(store.path()).unwrap();
+    let committed = || reader.load_scan(id).unwrap().ports.len();
+    for p in [1, 2] {
+        w.push(Observation::Port(port("198.18.0.1", p, PortState::Open, "syn-ack", at(1)))).unwrap();
+    }
+    assert_eq!(committed(), 0);
+    w.push(Observation::Port(port("198.18.0.1", 3, PortState::Open, "syn-ack", at(1)))).unwrap();
+    assert_eq!(committed(), 3);
+    w.push(Observation::Port(port("198.18.0.1", 4, PortState::Open, "syn-ack", at(1)))).unwrap();
+    assert_eq!(committed(), 3);
+    w.finish(ScanStatus::Complete, &ScanStats::default(), at(2)).unwrap();
+    assert_eq!(committed(), 4);
+}
+
+#[test]
+fn a_spawned_writer_commits_everything_and_marks_the_end() {
+    let (_dir, mut store) = temp_store();
+    let id = store.begin_scan(&scan(at(0))).unwrap();
+    let options = WriterOptions { batch_rows: 100, batch_interval: Duration::from_millis(5) };
+    let w = store.writer(id, options).unwrap().spawn();
+    for p in 1..=1000 {
+        w.send(Observation::Port(port("198.18.0.1", p, PortState::Closed, "reset", at(1)))).unwrap();
+    }
+    w.finish(
+        ScanStatus::Interrupted,
+        ScanStats { hosts_scanned: 3, hosts_up: 1, ..Default::default() },
+        at(9),
+    )
+    .unwrap();
+    let loaded = store.load_scan(id).unwrap();
+    assert_eq!(loaded.ports.len(), 1000);
+    assert_eq!((loaded.record.status, loaded.record.ended), (ScanStatus::Interrupted, Some(at(9))));
+}
+
+#[test]
+fn port_first_and_last_seen_span_scans() {
+    let (_dir, mut store) = temp_store();
+    let mut ids = Vec::new();
+    for (i, state) in
+        [PortState::Open, PortState::Closed, PortState::Open, PortState::Filtered].iter().enumerate()
+    {
+        let t = at(100 * i as u64);
+        let id = store.begin_scan(&scan(t)).unwrap();
+        let mut w = store.writer(id, manual()).unwrap();
+        w.push(Observation::Port(port("198.18.0.1", 22, *state, "syn-ack", t + Duration::from_secs(1))))
+            .unwrap();
+        w.finish(ScanStatus::Complete, &ScanStats::default(), t + Duration::from_secs(2)).unwrap();
+        ids.push(id);
+    }
+    let any = store.port_seen(ip("198.18.0.1"), Protocol::Tcp, 22, None).unwrap().unwrap();
+    assert_eq!(
+        any,
+        PortSeen {
+            first: at(1),
+            first_scan: ids[0],
+            last: at(301),
+            last_scan: ids[3],
+            last_state: PortState::Filtered,
+            scans: 4
+        }
+    );
+    let open = store.port_seen(ip("198.18.0.1"), Protocol::Tcp, 22, Some(PortState::Open)).unwrap().unwrap();
+    assert_eq!((open.first_scan, open.last_scan, open.last, open.scans), (ids[0], ids[2], at(201), 2));
+    assert_eq!(store.port_seen(ip("198.18.0.1"), Protocol::Udp, 22, None).unwrap(), None);
+}
+
+#[test]
+fn rerunning_a_shard_replaces_its_rows() {
+    let (_dir, mut store) = temp_store();
+    let shard = |i: u32, t| {
+        let mut s = scan(at(t));
+        s.scope.shard = (i, 2);
+        s.scope.run_id = Some("weekly-1".into());
+        s
+    };
+    let first = store.begin_scan(&shard(1, 0)).unwrap();
+    let mut w = store.writer(first, manual()).unwrap();
+    w.push(Observation::Port(port("198.18.0.1", 22, PortState::Open, "syn-ack", at(1)))).unwrap();
+    w.finish(ScanStatus::Interrupted, &ScanStats::default(), at(2)).unwrap();
+    let other = store.begin_scan(&shard(2, 0)).unwrap();
+    let again = store.begin_scan(&shard(1, 10)).unwrap();
+    assert_ne!(first, again);
+    assert!(matches!(store.load_scan(first), Err(StoreError::NoSuchScan(_))));
+    assert_eq!(store.run_scans("weekly-1").unwrap(), [again, other]);
+    assert_eq!(store.port_seen(ip("198.18.0.1"), Protocol::Tcp, 22, None).unwrap(), None);
+    assert_eq!(store.list_scans().unwrap().len(), 2);
+}
+
+#[test]
+fn resume_continues_the_same_record() {
+    let (_dir, mut store) = temp_store();
+    let id = store.begin_scan(&scan(at(0))).unwrap();
+    let mut w = store.writer(id, manual()).unwrap();
+    w.push(Observation::Port(port("198.18.0.1", 22, PortState::Open, "syn-ack", at(1)))).unwrap();
+    w.finish(ScanStatus::Interrupted, &ScanStats::default(), at(2)).unwrap();
+    store.resume_scan(id, at(50)).unwrap();
+    assert_eq!(store.load_scan(id).unwrap().record.status, ScanStatus::Running);
+    let mut w = store.writer(id, manual()).unwrap();
+    w.push(Observation::Port(port("198.18.0.1", 80, PortState::Open, "syn-ack", at(51)))).unwrap();
+    w.finish(ScanStatus::Complete, &ScanStats::default(), at(60)).unwrap();
+    let loaded = store.load_scan(id).unwrap();
+    assert_eq!(loaded.ports.iter().map(|p| p.port).collect::<Vec<_>>(), [22, 80]);
+    assert_eq!((loaded.record.status, loaded.record.ended), (ScanStatus::Complete, Some(at(60))));
+    assert!(matches!(store.resume_scan(ScanId(99), at(0)), Err(StoreError::NoSuchScan(99))));
+}
