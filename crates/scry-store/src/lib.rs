@@ -6,15 +6,17 @@
 //! a [`Writer`] commits its observations in batches, and
 //! [`Writer::finish`] (or [`Store::finish_scan`]) marks it `complete` or
 //! `interrupted`. Looking back: [`Store::list_scans`],
-//! [`Store::load_scan`], [`Store::port_seen`], and the diff over two
+//! [`Store::load_scan`], [`Store::port_seen`], and [`diff`] over two
 //! loaded scans. The backend is SQLite (bundled) in WAL mode; see
 //! docs/history.md for the schema and the rules.
 
+pub mod diff;
 pub mod error;
 pub mod model;
 pub mod ports;
 pub mod schema;
 
+mod civil;
 mod load;
 mod store;
 mod writer;
