@@ -37,6 +37,9 @@ pub enum StoreError {
     /// No scan has this id.
     #[error("no scan {0} in the history database")]
     NoSuchScan(i64),
+    /// No scan has this run id.
+    #[error("no run {0:?} in the history database")]
+    NoSuchRun(String),
     /// Any other SQLite error, with what the store was doing.
     #[error("history database: {doing}: {source}")]
     Sqlite { doing: &'static str, source: rusqlite::Error },

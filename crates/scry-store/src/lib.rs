@@ -18,10 +18,12 @@ pub mod schema;
 
 mod civil;
 mod load;
+mod runs;
 mod store;
 mod writer;
 
 pub use error::{Result, StoreError};
 pub use model::*;
+pub use runs::{Subject, SubjectSummary};
 pub use store::{Store, BUSY_TIMEOUT};
 pub use writer::{SpawnedWriter, Writer, WriterOptions};

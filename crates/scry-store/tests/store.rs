@@ -224,3 +224,75 @@ fn resume_continues_the_same_record() {
     assert_eq!((loaded.record.status, loaded.record.ended), (ScanStatus::Complete, Some(at(60))));
     assert!(matches!(store.resume_scan(ScanId(99), at(0)), Err(StoreError::NoSuchScan(99))));
 }
+
+/// Records a finished scan of `new` with one open port 22 on 198.18.0.1 when `open`.
+fn record(store: &mut Store, new: &NewScan, open: bool, status: ScanStatus) -> ScanId {
+    let id = store.begin_scan(new).unwrap();
+    let mut w = store.writer(id, manual()).unwrap();
+    w.push(Observation::Host(host("198.18.0.1", new.started))).unwrap();
+    let state = if open { PortState::Open } else { PortState::Closed };
+    w.push(Observation::Port(port("198.18.0.1", 22, state, "syn-ack", new.started))).unwrap();
+    w.finish(status, &ScanStats::default(), new.started + Duration::from_secs(5)).unwrap();
+    id
+}
+
+#[test]
+fn the_default_diff_is_the_last_two_complete_scans_of_one_scope() {
+    let (_dir, mut store) = temp_store();
+    let other_scope = |t| {
+        let mut s = scan(at(t));
+        s.scope.targets = vec!["198.18.1.0/24".into()];
+        s
+    };
+    assert_eq!(store.last_two_complete().unwrap(), None);
+    let first = record(&mut store, &scan(at(0)), false, ScanStatus::Complete);
+    record(&mut store, &other_scope(10), true, ScanStatus::Complete);
+    assert_eq!(store.last_two_complete().unwrap(), None);
+    let second = record(&mut store, &scan(at(20)), true, ScanStatus::Complete);
+    record(&mut store, &scan(at(30)), false, ScanStatus::Interrupted);
+    let pair = store.last_two_complete().unwrap().unwrap();
+    assert_eq!(pair, (Subject::Scan(first), Subject::Scan(second)));
+
+    let (a, b) = (store.load_subject(&pair.0).unwrap(), store.load_subject(&pair.1).unwrap());
+    let d = diff::diff(&a, &b, false).unwrap();
+    let mut text = Vec::new();
+    diff::write_text(&d, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let body: Vec<&str> = text.lines().skip(2).collect();
+    assert_eq!(
+        body,
+        ["", " 198.18.0.1:", " PORT   STATE  SERVICE VERSION", "-22/tcp closed", "+22/tcp open"]
+    );
+}
+
+#[test]
+fn a_run_is_one_scan_once_all_its_shards_are_complete() {
+    let (_dir, mut store) = temp_store();
+    let shard = |i: u32, t| {
+        let mut s = scan(at(t));
+        s.scope.shard = (i, 2);
+        s.scope.run_id = Some("nightly-7".into());
+        s
+    };
+    let lone = record(&mut store, &scan(at(0)), false, ScanStatus::Complete);
+    let one = record(&mut store, &shard(1, 10), true, ScanStatus::Complete);
+    let subjects = store.list_subjects().unwrap();
+    assert_eq!(subjects.len(), 2);
+    assert_eq!((subjects[1].status, subjects[1].missing_shards.clone()), (ScanStatus::Interrupted, vec![2]));
+    assert_eq!(store.last_two_complete().unwrap(), None);
+    let two = record(&mut store, &shard(2, 11), false, ScanStatus::Complete);
+    let subjects = store.list_subjects().unwrap();
+    let run = &subjects[1];
+    assert_eq!(run.subject, Subject::Run("nightly-7".into()));
+    assert_eq!(run.scans.iter().map(|s| s.id).collect::<Vec<_>>(), [one, two]);
+    assert_eq!((run.status, run.hosts_up, run.open_ports, run.started), (ScanStatus::Complete, 2, 1, at(10)));
+    assert_eq!(store.subject_of(two).unwrap(), Subject::Run("nightly-7".into()));
+    assert_eq!(store.subject_of(lone).unwrap(), Subject::Scan(lone));
+    assert_eq!(
+        store.last_two_complete().unwrap(),
+        Some((Subject::Scan(lone), Subject::Run("nightly-7".into())))
+    );
+    assert_eq!(store.load_subject(&Subject::Run("nightly-7".into())).unwrap().len(), 2);
+    let err = store.load_subject(&Subject::Run("nope".into())).unwrap_err();
+    assert_eq!(err.to_string(), "no run \"nope\" in the history database");
+}
