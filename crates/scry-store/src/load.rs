@@ -184,9 +184,9 @@ fn ports_of(conn: &Connection, s: i64) -> Result<Vec<PortObservation>> {
 }
 
 fn os(conn: &Connection, s: i64) -> Result<Vec<OsObservation>> {
-    let sql = "SELECT ip, fingerprint, distance, seen_ms FROM os WHERE scan_id = ?1";
+    let sql = "SELECT ip, fingerprint, distance, details, seen_ms FROM os WHERE scan_id = ?1";
     let rows = rows_of(conn, sql, s, "loading OS results", |r| {
-        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
     })?;
     let sql = "SELECT ip, name, accuracy FROM os_matches WHERE scan_id = ?1 ORDER BY ip, rank";
     let matches = rows_of(conn, sql, s, "loading OS matches", |r| {
@@ -197,11 +197,12 @@ fn os(conn: &Connection, s: i64) -> Result<Vec<OsObservation>> {
         by_ip.entry(ip).or_default().push(OsMatchRow { name, accuracy });
     }
     let mut out = Vec::with_capacity(rows.len());
-    for (ip, fingerprint, distance, seen) in rows {
+    for (ip, fingerprint, distance, details, seen) in rows {
         out.push(OsObservation {
             matches: by_ip.remove(&ip).unwrap_or_default(),
             ip: ip_of(s, "os.ip", &ip)?,
             fingerprint,
+            details,
             distance: ttl_of(s, "os.distance", distance)?,
             seen: from_ms(seen),
         });

@@ -257,6 +257,10 @@ pub struct OsObservation {
     pub fingerprint: Option<String>,
     /// Network distance in hops, when known.
     pub distance: Option<u8>,
+    /// The scanner's whole OS report (classes, CPEs, sequence tests) as
+    /// its own JSON, kept verbatim so `scry show` can print it again; the
+    /// store does not read it.
+    pub details: Option<String>,
     pub seen: SystemTime,
 }
 

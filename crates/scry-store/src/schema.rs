@@ -85,6 +85,7 @@ CREATE TABLE os (
     ip TEXT NOT NULL,
     fingerprint TEXT,
     distance INTEGER,
+    details TEXT,
     seen_ms INTEGER NOT NULL,
     PRIMARY KEY (scan_id, ip)
 ) WITHOUT ROWID;

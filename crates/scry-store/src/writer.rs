@@ -198,12 +198,13 @@ fn write_os(tx: &Transaction<'_>, scan: ScanId, o: &OsObservation) -> Result<()>
     let doing = "writing an OS result";
     let ip = o.ip.to_string();
     tx.prepare_cached(
-        "INSERT INTO os (scan_id, ip, fingerprint, distance, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+        "INSERT INTO os (scan_id, ip, fingerprint, distance, details, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (scan_id, ip) DO UPDATE SET
-             fingerprint = excluded.fingerprint, distance = excluded.distance, seen_ms = excluded.seen_ms",
+             fingerprint = excluded.fingerprint, distance = excluded.distance, details = excluded.details,
+             seen_ms = excluded.seen_ms",
     )
     .doing(doing)?
-    .execute(params![scan.0, ip, o.fingerprint, o.distance, to_ms(o.seen)])
+    .execute(params![scan.0, ip, o.fingerprint, o.distance, o.details, to_ms(o.seen)])
     .doing(doing)?;
     tx.prepare_cached("DELETE FROM os_matches WHERE scan_id = ?1 AND ip = ?2")
         .doing(doing)?

@@ -41,6 +41,7 @@ fn a_scan_reads_back_as_written() {
         ],
         fingerprint: Some("SCAN(V=0.1.0%D=1/15%OT=22%CT=80)\nSEQ(SP=104)".into()),
         distance: Some(1),
+        details: Some(r#"{"matches":[{"name":"Linux 5.0 - 6.2","accuracy":100}]}"#.into()),
         seen: at(3),
     };
     for o in [

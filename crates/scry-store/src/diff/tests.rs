@@ -68,6 +68,7 @@ fn os(s: &mut LoadedScan, addr: &str, name: &str) {
         matches: vec![OsMatchRow { name: name.into(), accuracy: 100 }],
         fingerprint: None,
         distance: Some(1),
+        details: None,
         seen,
     });
 }
