@@ -12,6 +12,7 @@
 #   libcap2-bin util-linux  setcap and setpriv: scans as an unprivileged user with file capabilities
 #   dnsmasq-base chrony snmpd
 #                        real UDP services (DNS, NTP, SNMP) for the -sU lab tests
+#   e2fsprogs            chattr: a read-only history database even for root (scry-store tests)
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: needs root (apt-get install)" >&2
@@ -22,7 +23,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool pkg-config \
   libxml2-utils xsltproc ndiff python3-libnmap libcap2-bin util-linux \
-  dnsmasq-base chrony snmpd >/dev/null
+  dnsmasq-base chrony snmpd e2fsprogs >/dev/null
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install a Rust toolchain (rustup) first" >&2
   exit 1

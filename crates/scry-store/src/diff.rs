@@ -119,6 +119,9 @@ pub struct Diff {
     /// Refusals turned into warnings by `force`, and notes such as an
     /// empty overlap.
     pub warnings: Vec<String>,
+    /// The MAC address of each changed host that has one (scan B's, else
+    /// A's): ndiff names a host by all its addresses.
+    pub macs: BTreeMap<IpAddr, String>,
 }
 
 impl Diff {
@@ -238,6 +241,31 @@ impl<'a> Side<'a> {
     }
 }
 
+/// The ports of a host up on one side only that its report lists, by
+/// nmap's layout rule (scry's `-oX` follows it, so ndiff of two such files
+/// shows these): open ports, and every port of a state with at most 25
+/// ports over all protocols; a state with more is only counted there.
+fn listed_ports(
+    side: &Side<'_>,
+    ip: IpAddr,
+    common: &BTreeMap<Protocol, BTreeSet<u16>>,
+) -> BTreeSet<(Protocol, u16)> {
+    const MAX_LISTED: usize = 25;
+    let mut by_state: BTreeMap<PortState, Vec<(Protocol, u16)>> = BTreeMap::new();
+    for (proto, ports) in common {
+        for port in ports {
+            if let Ok(Some(view)) = side.port(ip, true, *proto, *port) {
+                by_state.entry(view.state).or_default().push((*proto, *port));
+            }
+        }
+    }
+    by_state
+        .into_iter()
+        .filter(|(state, ports)| *state == PortState::Open || ports.len() <= MAX_LISTED)
+        .flat_map(|(_, ports)| ports)
+        .collect()
+}
+
 /// Compares side `a` (before) with side `b` (after); each is one scan or
 /// every shard of one run.
 ///
@@ -293,6 +321,10 @@ pub fn diff(a: &[LoadedScan], b: &[LoadedScan], force: bool) -> Result<Diff, Dif
             specs.extend(answered.map(|(k, _)| (k.1, k.2)));
         }
         specs.retain(|(proto, port)| common.get(proto).is_some_and(|ports| ports.contains(port)));
+        if up(host_a) != up(host_b) {
+            let side = if up(host_a) { &a } else { &b };
+            specs = listed_ports(side, ip, &common);
+        }
         for (protocol, port) in specs {
             let (Ok(before), Ok(after)) =
                 (a.port(ip, up(host_a), protocol, port), b.port(ip, up(host_b), protocol, port))
@@ -314,7 +346,15 @@ pub fn diff(a: &[LoadedScan], b: &[LoadedScan], force: bool) -> Result<Diff, Dif
             }
         }
     }
-    Ok(Diff { a: a.info, b: b.info, changes, warnings })
+    let mut macs = BTreeMap::new();
+    for change in &changes {
+        let ip = change.ip();
+        let mac = [&b, &a].iter().find_map(|side| side.hosts.get(&ip).and_then(|h| h.mac.clone()));
+        if let Some(mac) = mac {
+            macs.insert(ip, mac.to_ascii_uppercase());
+        }
+    }
+    Ok(Diff { a: a.info, b: b.info, changes, warnings, macs })
 }
 
 #[cfg(test)]

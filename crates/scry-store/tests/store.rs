@@ -262,7 +262,13 @@ fn the_default_diff_is_the_last_two_complete_scans_of_one_scope() {
     let body: Vec<&str> = text.lines().skip(2).collect();
     assert_eq!(
         body,
-        ["", " 198.18.0.1:", " PORT   STATE  SERVICE VERSION", "-22/tcp closed", "+22/tcp open"]
+        [
+            "",
+            " 198.18.0.1, 02:00:00:00:00:01:",
+            " PORT   STATE  SERVICE VERSION",
+            "-22/tcp closed",
+            "+22/tcp open"
+        ]
     );
 }
 

@@ -139,6 +139,14 @@ fn changes_are_typed_and_ordered_by_host() {
                 after: Some(OsMatchRow { name: "Linux 6.0 - 6.5".into(), accuracy: 100 }),
             },
             Change::Host { ip: ip("198.18.0.2"), before: Some(HostStatus::Up), after: None },
+            // Gone with its whole port table, silent ports too (few enough to be listed).
+            Change::Port {
+                ip: ip("198.18.0.2"),
+                protocol: tcp,
+                port: 22,
+                before: view(PortState::Filtered, "no-response", &[]),
+                after: None,
+            },
             Change::Port {
                 ip: ip("198.18.0.2"),
                 protocol: tcp,
@@ -146,10 +154,20 @@ fn changes_are_typed_and_ordered_by_host() {
                 before: view(PortState::Open, "syn-ack", &["smtp"]),
                 after: None,
             },
+            Change::Port {
+                ip: ip("198.18.0.2"),
+                protocol: tcp,
+                port: 80,
+                before: view(PortState::Filtered, "no-response", &[]),
+                after: None,
+            },
         ]
     );
     let kinds: Vec<&str> = d.changes.iter().map(Change::kind).collect();
-    assert_eq!(kinds, ["service", "port-state", "port-state", "os", "host", "port-state"]);
+    assert_eq!(
+        kinds,
+        ["service", "port-state", "port-state", "os", "host", "port-state", "port-state", "port-state"]
+    );
     assert!(d.has_changes() && d.warnings.is_empty());
 }
 
@@ -177,8 +195,10 @@ fn text_output_is_ndiffs() {
 
 -198.18.0.2:
 -Host is up.
--PORT   STATE SERVICE VERSION
--25/tcp open  smtp
+-PORT   STATE    SERVICE VERSION
+-22/tcp filtered
+-25/tcp open     smtp
+-80/tcp filtered
 ";
     assert_eq!(String::from_utf8(out).unwrap(), expected);
 }
@@ -191,10 +211,10 @@ fn json_lines_output() {
     write_jsonl(&d, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 7);
+    assert_eq!(lines.len(), 9);
     assert_eq!(
         lines[0],
-        r#"{"a":{"args":"scry -p22,25,80 198.18.0.0-2","run_id":null,"scans":[1],"start":1800000000.0,"version":"0.1.0"},"b":{"args":"scry -p22,25,80 198.18.0.0-2","run_id":null,"scans":[2],"start":1800086400.0,"version":"0.1.0"},"changes":6,"type":"diff","warnings":[]}"#
+        r#"{"a":{"args":"scry -p22,25,80 198.18.0.0-2","run_id":null,"scans":[1],"start":1800000000.0,"version":"0.1.0"},"b":{"args":"scry -p22,25,80 198.18.0.0-2","run_id":null,"scans":[2],"start":1800086400.0,"version":"0.1.0"},"changes":8,"type":"diff","warnings":[]}"#
     );
     assert_eq!(
         lines[1],
@@ -243,7 +263,9 @@ fn xml_output_is_ndiffs() {
         lines[6],
         concat!(
             "<hostdiff><a><host><status state=\"up\"/><address addr=\"198.18.0.2\" addrtype=\"ipv4\"/>",
-            "<ports><port portid=\"25\" protocol=\"tcp\"><state state=\"open\"/><service name=\"smtp\"/></port></ports>",
+            "<ports><port portid=\"22\" protocol=\"tcp\"><state state=\"filtered\"/></port>",
+            "<port portid=\"25\" protocol=\"tcp\"><state state=\"open\"/><service name=\"smtp\"/></port>",
+            "<port portid=\"80\" protocol=\"tcp\"><state state=\"filtered\"/></port></ports>",
             "</host></a></hostdiff>"
         )
     );
@@ -277,7 +299,19 @@ fn only_hosts_both_scanned_are_compared() {
     up(&mut b, "198.18.0.2");
     // .1 is silent in B, which scanned it: down. .2 was not in A's scope.
     let d = diff(std::slice::from_ref(&a), std::slice::from_ref(&b), false).unwrap();
-    assert_eq!(d.changes, [Change::Host { ip: ip("198.18.0.1"), before: Some(HostStatus::Up), after: None }]);
+    assert_eq!(
+        d.changes,
+        [
+            Change::Host { ip: ip("198.18.0.1"), before: Some(HostStatus::Up), after: None },
+            Change::Port {
+                ip: ip("198.18.0.1"),
+                protocol: Protocol::Tcp,
+                port: 22,
+                before: view(PortState::Filtered, "no-response", &[]),
+                after: None,
+            },
+        ]
+    );
     b.record.scope.ranges = vec![(ip("198.18.0.2"), ip("198.18.0.2"))];
     let d = diff(&[a], &[b], false).unwrap();
     assert_eq!(d.changes, []);

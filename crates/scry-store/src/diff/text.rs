@@ -51,17 +51,21 @@ fn table(rows: &[(char, [String; 4])]) -> Vec<String> {
         .collect()
 }
 
-fn host_block(out: &mut impl Write, ip: IpAddr, changes: &[&Change]) -> io::Result<()> {
+fn host_block(out: &mut impl Write, ip: IpAddr, mac: Option<&String>, changes: &[&Change]) -> io::Result<()> {
     writeln!(out)?;
+    let name = match mac {
+        Some(mac) => format!("{ip}, {mac}"),
+        None => ip.to_string(),
+    };
     // A host absent from one scan is marked like ndiff marks a host in one file only.
     let (mut in_a, mut in_b) = (true, true);
     if let Some(Change::Host { before, after, .. }) = changes.first() {
         (in_a, in_b) = (before.is_some(), after.is_some());
     }
     match (in_a, in_b) {
-        (true, false) => writeln!(out, "-{ip}:")?,
-        (false, true) => writeln!(out, "+{ip}:")?,
-        _ => writeln!(out, " {ip}:")?,
+        (true, false) => writeln!(out, "-{name}:")?,
+        (false, true) => writeln!(out, "+{name}:")?,
+        _ => writeln!(out, " {name}:")?,
     }
     let word = |s: HostStatus| s.as_str();
     let mut rows: Vec<(char, [String; 4])> = Vec::new();
@@ -123,7 +127,7 @@ pub fn write_text(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "+{b}")?;
     }
     for (ip, group) in diff.by_host() {
-        host_block(out, ip, &group)?;
+        host_block(out, ip, diff.macs.get(&ip), &group)?;
     }
     Ok(())
 }

@@ -31,9 +31,13 @@ fn status(s: HostStatus) -> String {
     format!("<status state=\"{}\"/>", s.as_str())
 }
 
-fn address(ip: IpAddr) -> String {
+/// The host's addresses as ndiff orders them: IP, then MAC.
+fn address(ip: IpAddr, mac: Option<&String>) -> String {
     let kind = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
-    format!("<address addr=\"{ip}\" addrtype=\"{kind}\"/>")
+    let mac = mac
+        .map(|m| format!("<address addr=\"{}\" addrtype=\"mac\"/>", escape(m.as_str())))
+        .unwrap_or_default();
+    format!("<address addr=\"{ip}\" addrtype=\"{kind}\"/>{mac}")
 }
 
 fn service(v: &PortView) -> String {
@@ -67,7 +71,7 @@ fn wrap(tag: &str, inner: &str) -> String {
 }
 
 /// A whole host as one side saw it, for a host in one scan only.
-fn whole_host(ip: IpAddr, changes: &[&Change], before: bool) -> String {
+fn whole_host(ip: IpAddr, mac: Option<&String>, changes: &[&Change], before: bool) -> String {
     let mut st = String::new();
     let mut ports = String::new();
     let mut os = String::new();
@@ -88,14 +92,14 @@ fn whole_host(ip: IpAddr, changes: &[&Change], before: bool) -> String {
             }
         }
     }
-    format!("<host>{st}{}{}{}</host>", address(ip), wrap("ports", &ports), wrap("os", &os))
+    format!("<host>{st}{}{}{}</host>", address(ip, mac), wrap("ports", &ports), wrap("os", &os))
 }
 
-fn host_diff(ip: IpAddr, changes: &[&Change]) -> String {
+fn host_diff(ip: IpAddr, mac: Option<&String>, changes: &[&Change]) -> String {
     if let Some(Change::Host { before, after, .. }) = changes.first() {
         match (before, after) {
-            (Some(_), None) => return wrap("hostdiff", &wrap("a", &whole_host(ip, changes, true))),
-            (None, Some(_)) => return wrap("hostdiff", &wrap("b", &whole_host(ip, changes, false))),
+            (Some(_), None) => return wrap("hostdiff", &wrap("a", &whole_host(ip, mac, changes, true))),
+            (None, Some(_)) => return wrap("hostdiff", &wrap("b", &whole_host(ip, mac, changes, false))),
             _ => {}
         }
     }
@@ -134,7 +138,7 @@ fn host_diff(ip: IpAddr, changes: &[&Change]) -> String {
             }
         }
     }
-    let host = format!("<host>{st}{}{}{}</host>", address(ip), wrap("ports", &ports), wrap("os", &os));
+    let host = format!("<host>{st}{}{}{}</host>", address(ip, mac), wrap("ports", &ports), wrap("os", &os));
     wrap("hostdiff", &host)
 }
 
@@ -146,7 +150,7 @@ pub fn write_xml(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "<a>{}</a>", nmaprun(&diff.a))?;
     writeln!(out, "<b>{}</b>", nmaprun(&diff.b))?;
     for (ip, group) in diff.by_host() {
-        writeln!(out, "{}", host_diff(ip, &group))?;
+        writeln!(out, "{}", host_diff(ip, diff.macs.get(&ip), &group))?;
     }
     writeln!(out, "</scandiff>")?;
     writeln!(out, "</nmapdiff>")
