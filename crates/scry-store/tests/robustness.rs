@@ -233,3 +233,44 @@ fn two_scans_write_at_once_and_both_succeed() {
         assert_eq!((loaded.record.status, loaded.ports.len()), (ScanStatus::Complete, 20_000));
     }
 }
+
+const WRITER_ENV: &str = "SCRY_STORE_TEST_WRITER_DB";
+
+/// Run by the test below in two child processes at once: one whole scan.
+#[test]
+fn child_writes_one_scan() {
+    let Ok(path) = std::env::var(WRITER_ENV) else { return };
+    let mut store = Store::open(&path).unwrap();
+    let id = store.begin_scan(&scan(SystemTime::now())).unwrap();
+    let options = WriterOptions { batch_rows: 200, batch_interval: Duration::from_secs(3600) };
+    let w = store.writer(id, options).unwrap().spawn();
+    for n in 0..20_000u32 {
+        let host = format!("198.18.{}.{}", std::process::id() % 200, n / 1000);
+        let o = port(&host, (n % 1000 + 1) as u16, PortState::Open, "syn-ack", at(n.into()));
+        w.send(Observation::Port(o)).unwrap();
+    }
+    w.finish(ScanStatus::Complete, ScanStats::default(), SystemTime::now()).unwrap();
+}
+
+#[test]
+fn two_processes_write_at_once_and_both_succeed() {
+    let (_dir, path) = temp_path();
+    drop(Store::open(&path).unwrap());
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "child_writes_one_scan", "--test-threads=1"])
+                .env(WRITER_ENV, &path)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut child in children {
+        assert!(child.wait().unwrap().success());
+    }
+    let store = Store::open(&path).unwrap();
+    let scans = store.list_scans().unwrap();
+    let summary: Vec<(ScanStatus, u64)> = scans.iter().map(|s| (s.status, s.open_ports)).collect();
+    assert_eq!(summary, [(ScanStatus::Complete, 20_000), (ScanStatus::Complete, 20_000)]);
+}
