@@ -43,6 +43,9 @@ pub enum StoreError {
     /// Any other SQLite error, with what the store was doing.
     #[error("history database: {doing}: {source}")]
     Sqlite { doing: &'static str, source: rusqlite::Error },
+    /// A backend this scry does not have.
+    #[error("{0}")]
+    Unsupported(String),
     /// The background writer's thread is gone.
     #[error("history writer stopped: {0}")]
     WriterGone(String),

@@ -26,7 +26,7 @@ impl fmt::Display for ScanId {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScanStatus {
     /// Started and not finished (or its process died; see
-    /// [`crate::Store::mark_stale_interrupted`]).
+    /// [`crate::History::mark_stale_interrupted`]).
     Running,
     /// Every probe was sent and answered or timed out.
     Complete,
@@ -145,7 +145,7 @@ pub struct ScanRecord {
     /// When the scan finished or was marked interrupted.
     pub ended: Option<SystemTime>,
     pub status: ScanStatus,
-    /// Set by [`crate::Store::finish_scan`]; `None` before.
+    /// Set by [`crate::History::finish_scan`]; `None` before.
     pub stats: Option<ScanStats>,
 }
 

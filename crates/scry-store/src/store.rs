@@ -9,11 +9,13 @@
 //! the write lock, up to [`BUSY_TIMEOUT`]).
 
 use crate::error::{Doing, Result, StoreError};
+use crate::history::{History, ObservationWriter};
 use crate::model::*;
 use crate::ports::{parse_state, ranges};
+use crate::runs::Subject;
 use crate::schema;
 use crate::writer::{Writer, WriterOptions};
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -129,10 +131,10 @@ impl Store {
     pub fn schema_version(&self) -> Result<i64> {
         schema::current_version(&self.conn).doing("reading the schema version")
     }
+}
 
-    /// Records a scan's start. A shard of a run (same run id, shard index
-    /// and count) that was recorded before is replaced, with all it observed.
-    pub fn begin_scan(&mut self, scan: &NewScan) -> Result<ScanId> {
+impl History for Store {
+    fn begin_scan(&mut self, scan: &NewScan) -> Result<ScanId> {
         let s = &scan.scope;
         let tx =
             self.conn.transaction_with_behavior(TransactionBehavior::Immediate).doing("beginning a scan")?;
@@ -184,9 +186,7 @@ impl Store {
         Ok(ScanId(id))
     }
 
-    /// Marks a stored scan running again, for `--resume`: what it recorded
-    /// stays, and new observations are added to it.
-    pub fn resume_scan(&mut self, id: ScanId, now: SystemTime) -> Result<()> {
+    fn resume_scan(&mut self, id: ScanId, now: SystemTime) -> Result<()> {
         let n = self
             .conn
             .execute(
@@ -200,13 +200,11 @@ impl Store {
         Ok(())
     }
 
-    /// A batched writer for `scan`'s observations, on its own connection.
-    pub fn writer(&self, scan: ScanId, options: WriterOptions) -> Result<Writer> {
-        Writer::new(connect(&self.path)?, self.path.clone(), scan, options)
+    fn writer(&self, scan: ScanId, options: WriterOptions) -> Result<Box<dyn ObservationWriter>> {
+        Ok(Box::new(Writer::new(connect(&self.path)?, self.path.clone(), scan, options)?))
     }
 
-    /// Records a scan's end (also done by [`Writer::finish`]).
-    pub fn finish_scan(
+    fn finish_scan(
         &mut self,
         id: ScanId,
         status: ScanStatus,
@@ -219,10 +217,7 @@ impl Store {
         tx.commit().doing("finishing a scan")
     }
 
-    /// Marks `running` scans whose writer has not committed for `max_age`
-    /// as `interrupted`, ended at their last commit: their process died
-    /// (a live writer commits at least every batch interval). Returns them.
-    pub fn mark_stale_interrupted(&mut self, now: SystemTime, max_age: Duration) -> Result<Vec<ScanId>> {
+    fn mark_stale_interrupted(&mut self, now: SystemTime, max_age: Duration) -> Result<Vec<ScanId>> {
         let limit = to_ms(now) - max_age.as_millis() as i64;
         let mut stmt = self
             .conn
@@ -240,8 +235,7 @@ impl Store {
         Ok(ids)
     }
 
-    /// Every scan, oldest first.
-    pub fn list_scans(&self) -> Result<Vec<ScanSummary>> {
+    fn list_scans(&self) -> Result<Vec<ScanSummary>> {
         let mut stmt = self
             .conn
             .prepare(
@@ -287,8 +281,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Every shard of run `run_id`, by shard index.
-    pub fn run_scans(&self, run_id: &str) -> Result<Vec<ScanId>> {
+    fn run_scans(&self, run_id: &str) -> Result<Vec<ScanId>> {
         let mut stmt = self
             .conn
             .prepare("SELECT id FROM scans WHERE run_id = ?1 ORDER BY shard_index, id")
@@ -297,14 +290,11 @@ impl Store {
         ids.map(|r| r.map(ScanId)).collect::<rusqlite::Result<_>>().doing("finding a run's shards")
     }
 
-    /// A stored scan with everything it observed.
-    pub fn load_scan(&self, id: ScanId) -> Result<LoadedScan> {
+    fn load_scan(&self, id: ScanId) -> Result<LoadedScan> {
         crate::load::load(&self.conn, id)
     }
 
-    /// When `ip`'s `port` was first and last recorded, over every scan, in
-    /// any state (`None`) or in `state` only.
-    pub fn port_seen(
+    fn port_seen(
         &self,
         ip: IpAddr,
         protocol: scry_probe::services::Protocol,
@@ -341,6 +331,19 @@ impl Store {
             last_state,
             scans: scans.len() as u64,
         }))
+    }
+
+    fn subject_of(&self, id: ScanId) -> Result<Subject> {
+        let run: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT run_id FROM scans WHERE id = ?1", [id.0], |r| r.get(0))
+            .optional()
+            .doing("finding a scan's run")?;
+        match run {
+            None => Err(StoreError::NoSuchScan(id.0)),
+            Some(Some(run)) => Ok(Subject::Run(run)),
+            Some(None) => Ok(Subject::Scan(id)),
+        }
     }
 }
 

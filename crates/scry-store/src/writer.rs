@@ -4,18 +4,17 @@
 //! [`WriterOptions::batch_rows`] rows or [`WriterOptions::batch_interval`],
 //! whichever comes first; each commit also stamps the scan's heartbeat, so
 //! a scan whose process died can be told from one still running
-//! ([`crate::Store::mark_stale_interrupted`]). A commit is all or nothing:
+//! ([`crate::History::mark_stale_interrupted`]). A commit is all or nothing:
 //! a scan killed at any moment leaves the rows of its last commit and a
-//! consistent database. [`Writer::spawn`] moves the writer to its own
-//! thread so the scan's hot path only pushes onto a channel.
+//! consistent database. `spawn` ([`crate::SpawnedWriter`]) moves a writer to
+//! its own thread so the scan's hot path only pushes onto a channel.
 
 use crate::error::{Doing, Result, StoreError};
+use crate::history::ObservationWriter;
 use crate::model::*;
 use crate::store::{classify, finish_in, to_ms};
 use rusqlite::{params, Connection, Transaction, TransactionBehavior};
 use std::path::PathBuf;
-use std::sync::mpsc::{self, RecvTimeoutError, SyncSender};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 /// When a [`Writer`] commits.
@@ -34,7 +33,7 @@ impl Default for WriterOptions {
     }
 }
 
-/// A scan's batched writer, on its own connection.
+/// A scan's batched writer into SQLite, on its own connection.
 pub struct Writer {
     conn: Connection,
     path: PathBuf,
@@ -77,14 +76,16 @@ impl Writer {
         let buffer = Vec::with_capacity(options.batch_rows.min(1 << 16));
         Ok(Writer { conn, path, scan, options, buffer, last_commit: Instant::now() })
     }
+}
 
+impl ObservationWriter for Writer {
     /// The scan being written.
-    pub fn scan(&self) -> ScanId {
+    fn scan(&self) -> ScanId {
         self.scan
     }
 
     /// Buffers `observation`; commits when the batch is full or due.
-    pub fn push(&mut self, observation: Observation) -> Result<()> {
+    fn push(&mut self, observation: Observation) -> Result<()> {
         self.buffer.push(observation);
         if self.buffer.len() >= self.options.batch_rows
             || self.last_commit.elapsed() >= self.options.batch_interval
@@ -95,7 +96,7 @@ impl Writer {
     }
 
     /// Commits every buffered observation and stamps the heartbeat.
-    pub fn flush(&mut self) -> Result<()> {
+    fn flush(&mut self) -> Result<()> {
         let tx = begin(&mut self.conn, &self.path)?;
         write_batch(&tx, self.scan, &self.buffer)?;
         tx.commit().map_err(|e| classify(&self.path, "committing observations", e))?;
@@ -104,25 +105,18 @@ impl Writer {
         Ok(())
     }
 
+    fn batch_interval(&self) -> Duration {
+        self.options.batch_interval
+    }
+
     /// Commits what is buffered and records the scan's end, in one transaction.
-    pub fn finish(mut self, status: ScanStatus, stats: &ScanStats, ended: SystemTime) -> Result<()> {
+    fn finish(mut self: Box<Self>, status: ScanStatus, stats: &ScanStats, ended: SystemTime) -> Result<()> {
         let tx = begin(&mut self.conn, &self.path)?;
         write_batch(&tx, self.scan, &self.buffer)?;
         finish_in(&tx, self.scan, status, stats, ended)?;
         tx.commit().map_err(|e| classify(&self.path, "finishing a scan", e))?;
         self.buffer.clear();
         Ok(())
-    }
-
-    /// Moves the writer to a thread of its own; see [`SpawnedWriter`].
-    pub fn spawn(self) -> SpawnedWriter {
-        let capacity = self.options.batch_rows.saturating_mul(4).max(1024);
-        let (tx, rx) = mpsc::sync_channel::<Message>(capacity);
-        let handle = std::thread::Builder::new()
-            .name("scry-history".into())
-            .spawn(move || run(self, rx))
-            .expect("spawning the history writer thread");
-        SpawnedWriter { tx: Some(tx), handle: Some(handle) }
     }
 }
 
@@ -219,67 +213,4 @@ fn write_os(tx: &Transaction<'_>, scan: ScanId, o: &OsObservation) -> Result<()>
         stmt.execute(params![scan.0, ip, rank as i64, m.name, m.accuracy]).doing(doing)?;
     }
     Ok(())
-}
-
-enum Message {
-    Observation(Observation),
-    Finish(ScanStatus, ScanStats, SystemTime),
-}
-
-/// A [`Writer`] on its own thread. Sending blocks only when the writer is
-/// several batches behind (the channel holds four batches), which bounds
-/// memory without slowing a scan the disk keeps up with.
-pub struct SpawnedWriter {
-    tx: Option<SyncSender<Message>>,
-    handle: Option<JoinHandle<Result<()>>>,
-}
-
-impl SpawnedWriter {
-    /// Queues an observation.
-    ///
-    /// # Errors
-    /// [`StoreError::WriterGone`] when the thread stopped on an error;
-    /// [`SpawnedWriter::finish`] returns that error.
-    pub fn send(&self, observation: Observation) -> Result<()> {
-        let tx = self.tx.as_ref().expect("sender present until finish");
-        tx.send(Message::Observation(observation))
-            .map_err(|_| StoreError::WriterGone("its thread stopped; finish() has the error".into()))
-    }
-
-    /// Commits everything queued, records the scan's end and joins the thread.
-    pub fn finish(mut self, status: ScanStatus, stats: ScanStats, ended: SystemTime) -> Result<()> {
-        let tx = self.tx.take().expect("sender present until finish");
-        let _ = tx.send(Message::Finish(status, stats, ended));
-        drop(tx);
-        self.join()
-    }
-
-    fn join(&mut self) -> Result<()> {
-        match self.handle.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(StoreError::WriterGone("its thread panicked".into())),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for SpawnedWriter {
-    /// Commits what was queued and leaves the scan `running`.
-    fn drop(&mut self) {
-        self.tx.take();
-        let _ = self.join();
-    }
-}
-
-fn run(mut writer: Writer, rx: mpsc::Receiver<Message>) -> Result<()> {
-    loop {
-        let due = writer.options.batch_interval.saturating_sub(writer.last_commit.elapsed());
-        match rx.recv_timeout(due) {
-            Ok(Message::Observation(o)) => writer.push(o)?,
-            Ok(Message::Finish(status, stats, ended)) => return writer.finish(status, &stats, ended),
-            // Idle: commit what is buffered and stamp the heartbeat.
-            Err(RecvTimeoutError::Timeout) => writer.flush()?,
-            Err(RecvTimeoutError::Disconnected) => return writer.flush(),
-        }
-    }
 }

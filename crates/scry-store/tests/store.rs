@@ -303,3 +303,18 @@ fn a_run_is_one_scan_once_all_its_shards_are_complete() {
     let err = store.load_subject(&Subject::Run("nope".into())).unwrap_err();
     assert_eq!(err.to_string(), "no run \"nope\" in the history database");
 }
+
+#[test]
+fn the_backend_is_chosen_from_the_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.db");
+    let mut history = scry_store::open(path.to_str().unwrap()).unwrap();
+    let id = history.begin_scan(&scan(at(0))).unwrap();
+    assert_eq!(history.list_scans().unwrap()[0].id, id);
+    let err = scry_store::open("postgres://scry@localhost/history").err().unwrap();
+    assert!(matches!(err, StoreError::Unsupported(_)));
+    assert_eq!(
+        err.to_string(),
+        "a PostgreSQL history (--db postgres://...) is not supported by this scry yet; use a file path"
+    );
+}

@@ -4,6 +4,7 @@
 use super::*;
 use crate::model::*;
 use crate::store::Store;
+use crate::History;
 use scry_probe::services::Protocol;
 use scry_probe::state::PortState;
 use std::time::{Duration, UNIX_EPOCH};
