@@ -108,6 +108,17 @@ pub struct SideInfo {
     pub started: SystemTime,
 }
 
+impl SideInfo {
+    /// The scanner and its version: `("scry", "0.1.0")`, or for an
+    /// imported scan, whose version names its scanner, `("nmap", "7.93")`.
+    pub fn scanner(&self) -> (&str, &str) {
+        match self.version.split_once(' ') {
+            Some((name, version)) if name.starts_with(|c: char| c.is_ascii_alphabetic()) => (name, version),
+            _ => ("scry", &self.version),
+        }
+    }
+}
+
 /// The changes from side A (before) to side B (after).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diff {

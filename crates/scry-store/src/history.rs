@@ -6,6 +6,7 @@
 //! backend.
 
 use crate::error::{Result, StoreError};
+use crate::import::ImportedScan;
 use crate::model::*;
 use crate::runs::{summarize, Subject, SubjectSummary};
 use crate::spawned::SpawnedWriter;
@@ -92,6 +93,17 @@ pub trait History: Send {
         let Some(last) = complete.next() else { return Ok(None) };
         let before = complete.find(|s| s.scope_key == last.scope_key);
         Ok(before.map(|b| (b.subject.clone(), last.subject.clone())))
+    }
+
+    /// Records an imported scan ([`crate::import`]) with its observations.
+    fn import(&mut self, imported: ImportedScan) -> Result<ScanId> {
+        let id = self.begin_scan(&imported.scan)?;
+        let mut writer = self.writer(id, WriterOptions::default())?;
+        for observation in imported.observations {
+            writer.push(observation)?;
+        }
+        writer.finish(imported.status, &imported.stats, imported.ended.unwrap_or(imported.scan.started))?;
+        Ok(id)
     }
 
     /// Every scan of `subject`, by shard: the sides [`crate::diff::diff`] takes.

@@ -15,6 +15,7 @@
 
 pub mod diff;
 pub mod error;
+pub mod import;
 pub mod model;
 pub mod ports;
 pub mod schema;

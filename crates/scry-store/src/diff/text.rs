@@ -17,7 +17,8 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 fn banner(side: &SideInfo) -> String {
-    format!("scry {} scan initiated {} as: {}", side.version, Civil::utc(side.started).ndiff(), side.args)
+    let (scanner, version) = side.scanner();
+    format!("{scanner} {version} scan initiated {} as: {}", Civil::utc(side.started).ndiff(), side.args)
 }
 
 fn columns(protocol: &str, port: u16, view: &PortView) -> [String; 4] {

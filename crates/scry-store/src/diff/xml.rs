@@ -19,11 +19,13 @@ use std::time::UNIX_EPOCH;
 
 fn nmaprun(s: &SideInfo) -> String {
     let start = s.started.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (scanner, version) = s.scanner();
     format!(
-        "<nmaprun scanner=\"scry\" args=\"{}\" start=\"{start}\" startstr=\"{}\" version=\"{}\"/>",
+        "<nmaprun scanner=\"{}\" args=\"{}\" start=\"{start}\" startstr=\"{}\" version=\"{}\"/>",
+        escape(scanner),
         escape(&s.args),
         Civil::utc(s.started).ndiff(),
-        escape(&s.version)
+        escape(version)
     )
 }
 
