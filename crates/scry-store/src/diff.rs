@@ -110,12 +110,13 @@ pub struct SideInfo {
 
 impl SideInfo {
     /// The scanner and its version: `("scry", "0.1.0")`, or for an
-    /// imported scan, whose version names its scanner, `("nmap", "7.93")`.
+    /// imported scan, whose version names its scanner, `("nmap", "7.93")`
+    /// (`("masscan", "")` when the file gives no version).
     pub fn scanner(&self) -> (&str, &str) {
-        match self.version.split_once(' ') {
-            Some((name, version)) if name.starts_with(|c: char| c.is_ascii_alphabetic()) => (name, version),
-            _ => ("scry", &self.version),
+        if !self.version.starts_with(|c: char| c.is_ascii_alphabetic()) {
+            return ("scry", &self.version);
         }
+        self.version.split_once(' ').unwrap_or((&self.version, ""))
     }
 }
 

@@ -5,7 +5,8 @@
 //! [`crate::History::import`] writes like a scan in progress. Bad input is
 //! an [`ImportError`] naming file, line, column and the problem.
 //!
-//! These formats do not say which addresses a scan covered (nmap's XML
+//! Formats: nmap's XML ([`nmap_xml`]), masscan's JSON and scry's JSON
+//! Lines ([`json`]). None says which addresses a scan covered (nmap's XML
 //! lists only the hosts it reports), so an imported scan is taken to
 //! cover every address, as ndiff takes a file: compared with it, a host
 //! the file does not list is a host that did not answer.
@@ -15,6 +16,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::SystemTime;
 
+pub mod json;
 pub mod nmap_xml;
 
 /// A result file read into the history's types.

@@ -16,9 +16,18 @@ use crate::model::HostStatus;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
+/// `scry 0.1.0 scan initiated DATE as: ARGS`, leaving out what is unknown.
 fn banner(side: &SideInfo) -> String {
     let (scanner, version) = side.scanner();
-    format!("{scanner} {version} scan initiated {} as: {}", Civil::utc(side.started).ndiff(), side.args)
+    let mut parts = vec![scanner.to_owned()];
+    if !version.is_empty() {
+        parts.push(version.to_owned());
+    }
+    parts.push(format!("scan initiated {}", Civil::utc(side.started).ndiff()));
+    if !side.args.is_empty() {
+        parts.push(format!("as: {}", side.args));
+    }
+    parts.join(" ")
 }
 
 fn columns(protocol: &str, port: u16, view: &PortView) -> [String; 4] {
