@@ -14,7 +14,7 @@
 use crate::model::*;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub mod json;
 pub mod nmap_xml;
@@ -56,10 +56,25 @@ impl std::error::Error for ImportError {}
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
 pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     (line, column)
+}
+
+/// The epoch plus `d`, or the epoch when that is past what the system's
+/// clock can hold (a file's time is never worth a panic).
+pub(crate) fn after_epoch(d: Duration) -> SystemTime {
+    UNIX_EPOCH.checked_add(d).unwrap_or(UNIX_EPOCH)
+}
+
+/// Seconds as a duration; 0 for what cannot be one (negative, too large).
+pub(crate) fn seconds(secs: f64) -> Duration {
+    Duration::try_from_secs_f64(secs).unwrap_or_default()
 }
 
 /// Every IPv4 and IPv6 address: the coverage of an imported scan.

@@ -9,7 +9,7 @@
 //! record. Neither format lists the ports scanned, so an imported scan
 //! scanned every port of each protocol it reports.
 
-use super::{everywhere, line_column, ImportError, ImportedScan};
+use super::{after_epoch, everywhere, line_column, seconds, ImportError, ImportedScan};
 use crate::model::*;
 use crate::ports::{parse_protocol, parse_state};
 use scry_probe::services::Protocol;
@@ -130,7 +130,7 @@ pub fn read_masscan(file: &str, text: &str) -> Result<ImportedScan, ImportError>
             .ok_or_else(|| at.error(start, "record has no \"ip\" address"))?;
         let stamp: u64 = text_field(&record, "timestamp").and_then(|s| s.parse().ok()).unwrap_or(0);
         (first, last) = (first.min(stamp), last.max(stamp));
-        let seen = UNIX_EPOCH + Duration::from_secs(stamp);
+        let seen = after_epoch(Duration::from_secs(stamp));
         let ports = record.get("ports").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
         for p in ports {
             let number = p.get("port").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok());
@@ -193,8 +193,8 @@ pub fn read_masscan(file: &str, text: &str) -> Result<ImportedScan, ImportError>
             seen: p.seen,
         });
     }
-    let started = UNIX_EPOCH + Duration::from_secs(if first == u64::MAX { 0 } else { first });
-    let ended = (last > 0).then(|| UNIX_EPOCH + Duration::from_secs(last));
+    let started = after_epoch(Duration::from_secs(if first == u64::MAX { 0 } else { first }));
+    let ended = (last > 0).then(|| after_epoch(Duration::from_secs(last)));
     let stats = ScanStats { hosts_scanned: 0, hosts_up: g.hosts.len() as u64, counters: BTreeMap::new() };
     let scan = NewScan {
         scope: Scope { scan_types: vec!["syn".into()], ..Scope::default() },
@@ -241,13 +241,13 @@ pub fn read_scry(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
         };
         match kind {
             "begin" => {
-                let secs = record.get("start").and_then(Value::as_f64).unwrap_or(0.0).max(0.0);
+                let secs = record.get("start").and_then(Value::as_f64).unwrap_or(0.0);
                 let version = text_field(&record, "version").unwrap_or_default();
                 scan = Some(NewScan {
                     scope: Scope::default(),
                     args: text_field(&record, "args").unwrap_or_default().to_owned(),
                     version: version.to_owned(),
-                    started: UNIX_EPOCH + Duration::from_secs_f64(secs),
+                    started: after_epoch(seconds(secs)),
                 });
             }
             "host" => {
@@ -321,11 +321,11 @@ pub fn read_scry(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
                 ] {
                     stats.counters.insert(key.into(), count(key));
                 }
-                let duration = record.get("duration").and_then(Value::as_f64).unwrap_or(0.0).max(0.0);
+                let duration = record.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
                 stats.counters.insert("duration_ms".into(), (duration * 1000.0).round() as u64);
                 let interrupted = record.get("interrupted").and_then(Value::as_bool).unwrap_or(false);
                 status = if interrupted { ScanStatus::Interrupted } else { ScanStatus::Complete };
-                ended = Some(started + Duration::from_secs_f64(duration));
+                ended = Some(started.checked_add(seconds(duration)).unwrap_or(started));
             }
             // os_quick and records of later versions: not stored.
             _ => {}

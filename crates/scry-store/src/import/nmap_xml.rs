@@ -70,7 +70,7 @@ impl Parser<'_> {
 }
 
 fn time(secs: u64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(secs)
+    super::after_epoch(Duration::from_secs(secs))
 }
 
 /// Reads nmap XML `text` (from `file`, named in errors).
@@ -109,8 +109,9 @@ pub fn read(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
             Event::End(e) => {
                 match e.name().as_ref() {
                     b"host" => {
-                        let h = host.take().expect("a host is open");
-                        finish_host(&p, h, scan.started, &mut observations)?;
+                        if let Some(h) = host.take() {
+                            finish_host(&p, h, scan.started, &mut observations)?;
+                        }
                     }
                     b"cpe" => in_cpe = false,
                     b"port" => in_port = false,
@@ -200,8 +201,9 @@ pub fn read(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
                     parse_state(&word).ok_or_else(|| p.error(format!("unknown port state {word:?}")))?;
                 let reason = p.attr(&e, "reason")?.unwrap_or_else(|| "unknown".into());
                 let ttl = p.number::<u8>(&e, "reason_ttl")?.filter(|t| *t > 0);
-                let port = host.as_mut().and_then(|h| h.ports.last_mut()).expect("checked");
-                (port.state, port.reason, port.ttl) = (state, reason, ttl);
+                if let Some(port) = host.as_mut().and_then(|h| h.ports.last_mut()) {
+                    (port.state, port.reason, port.ttl) = (state, reason, ttl);
+                }
             }
             b"service" if in_port => {
                 let fields = [
@@ -210,15 +212,17 @@ pub fn read(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
                     p.attr(&e, "version")?,
                     p.attr(&e, "extrainfo")?,
                 ];
-                let port = host.as_mut().and_then(|h| h.ports.last_mut()).expect("checked");
-                let s = &mut port.service;
-                [s.name, s.product, s.version, s.extrainfo] = fields;
+                if let Some(port) = host.as_mut().and_then(|h| h.ports.last_mut()) {
+                    let s = &mut port.service;
+                    [s.name, s.product, s.version, s.extrainfo] = fields;
+                }
             }
             b"cpe" if in_port && !closed => in_cpe = true,
             b"script" if in_port => {
                 let (id, output) = (p.attr(&e, "id")?, p.attr(&e, "output")?);
-                if id.as_deref() == Some("banner") {
-                    host.as_mut().and_then(|h| h.ports.last_mut()).expect("checked").service.banner = output;
+                let port = host.as_mut().and_then(|h| h.ports.last_mut());
+                if let (Some("banner"), Some(port)) = (id.as_deref(), port) {
+                    port.service.banner = output;
                 }
             }
             b"osmatch" if host.is_some() => {
