@@ -131,9 +131,32 @@ pub struct Diff {
     /// Refusals turned into warnings by `force`, and notes such as an
     /// empty overlap.
     pub warnings: Vec<String>,
-    /// The MAC address of each changed host that has one (scan B's, else
-    /// A's): ndiff names a host by all its addresses.
-    pub macs: BTreeMap<IpAddr, String>,
+    /// The MAC address and name of each changed host that has them (scan
+    /// B's, else A's): ndiff names a host by its name and all its addresses.
+    pub names: BTreeMap<IpAddr, HostNames>,
+}
+
+/// What else than its IP address names a host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostNames {
+    /// Upper case, as nmap's XML writes it.
+    pub mac: Option<String>,
+    pub hostname: Option<String>,
+}
+
+impl HostNames {
+    /// `198.18.0.1`, `198.18.0.1, 02:00:C6:12:00:01` or
+    /// `gw.lab (198.18.0.1, 02:00:C6:12:00:01)`, as ndiff names a host.
+    pub fn display(&self, ip: IpAddr) -> String {
+        let addresses = match &self.mac {
+            Some(mac) => format!("{ip}, {mac}"),
+            None => ip.to_string(),
+        };
+        match &self.hostname {
+            Some(name) => format!("{name} ({addresses})"),
+            None => addresses,
+        }
+    }
 }
 
 impl Diff {
@@ -358,15 +381,21 @@ pub fn diff(a: &[LoadedScan], b: &[LoadedScan], force: bool) -> Result<Diff, Dif
             }
         }
     }
-    let mut macs = BTreeMap::new();
+    let mut names = BTreeMap::new();
     for change in &changes {
         let ip = change.ip();
-        let mac = [&b, &a].iter().find_map(|side| side.hosts.get(&ip).and_then(|h| h.mac.clone()));
-        if let Some(mac) = mac {
-            macs.insert(ip, mac.to_ascii_uppercase());
+        let known = |f: fn(&HostObservation) -> &Option<String>| {
+            [&b, &a].iter().find_map(|side| side.hosts.get(&ip).and_then(|h| f(h).clone()))
+        };
+        let host = HostNames {
+            mac: known(|h| &h.mac).map(|m| m.to_ascii_uppercase()),
+            hostname: known(|h| &h.hostname),
+        };
+        if host != HostNames::default() {
+            names.insert(ip, host);
         }
     }
-    Ok(Diff { a: a.info, b: b.info, changes, warnings, macs })
+    Ok(Diff { a: a.info, b: b.info, changes, warnings, names })
 }
 
 #[cfg(test)]

@@ -117,12 +117,19 @@ pub(crate) fn load(conn: &Connection, id: ScanId) -> Result<LoadedScan> {
 }
 
 fn hosts(conn: &Connection, s: i64) -> Result<Vec<HostObservation>> {
-    let sql = "SELECT ip, status, reason, ttl, mac, seen_ms FROM hosts WHERE scan_id = ?1";
+    let sql = "SELECT ip, status, reason, ttl, mac, hostname, seen_ms FROM hosts WHERE scan_id = ?1";
     let rows = rows_of(conn, sql, s, "loading hosts", |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get(2)?,
+            r.get(3)?,
+            (r.get(4)?, r.get(5)?),
+            r.get(6)?,
+        ))
     })?;
     let mut out = Vec::with_capacity(rows.len());
-    for (ip, status, reason, ttl, mac, seen) in rows {
+    for (ip, status, reason, ttl, (mac, hostname), seen) in rows {
         let status = match status.as_str() {
             "up" => HostStatus::Up,
             "down" => HostStatus::Down,
@@ -134,6 +141,7 @@ fn hosts(conn: &Connection, s: i64) -> Result<Vec<HostObservation>> {
             reason,
             ttl: ttl_of(s, "hosts.ttl", ttl)?,
             mac,
+            hostname,
             seen: from_ms(seen),
         });
     }

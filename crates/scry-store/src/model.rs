@@ -196,6 +196,9 @@ pub struct HostObservation {
     pub ttl: Option<u8>,
     /// `aa:bb:cc:dd:ee:ff` when the host is on the scanner's link.
     pub mac: Option<String>,
+    /// The host's name: as the user gave it as a target, or its reverse
+    /// DNS name (nmap's first `<hostname>`).
+    pub hostname: Option<String>,
     pub seen: SystemTime,
 }
 

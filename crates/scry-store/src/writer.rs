@@ -55,10 +55,11 @@ ON CONFLICT (scan_id, ip, proto, port) DO UPDATE SET
     seen_ms = excluded.seen_ms";
 
 const HOST_UPSERT: &str = "
-INSERT INTO hosts (scan_id, ip, status, reason, ttl, mac, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+INSERT INTO hosts (scan_id, ip, status, reason, ttl, mac, hostname, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
 ON CONFLICT (scan_id, ip) DO UPDATE SET
     status = excluded.status, reason = excluded.reason, ttl = excluded.ttl,
-    mac = COALESCE(excluded.mac, mac), seen_ms = excluded.seen_ms";
+    mac = COALESCE(excluded.mac, mac), hostname = COALESCE(excluded.hostname, hostname),
+    seen_ms = excluded.seen_ms";
 
 impl Writer {
     pub(crate) fn new(
@@ -178,6 +179,7 @@ fn write_batch(tx: &Transaction<'_>, scan: ScanId, batch: &[Observation]) -> Res
                     h.reason,
                     h.ttl,
                     h.mac,
+                    h.hostname,
                     to_ms(h.seen)
                 ])
                 .doing(doing)?;

@@ -25,6 +25,8 @@ const FILE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <address addr="198.18.0.1" addrtype="ipv4"/>
 <address addr="02:00:C6:12:00:01" addrtype="mac"/>
 <hostnames>
+<hostname name="gateway.lab" type="PTR"/>
+<hostname name="gw.lab" type="PTR"/>
 </hostnames>
 <ports><port protocol="tcp" portid="22"><state state="open" reason="syn-ack" reason_ttl="64"/><service name="ssh" product="OpenSSH" version="9.2p1 Debian 2" extrainfo="protocol 2.0" ostype="Linux" method="probed" conf="10"><cpe>cpe:/a:openbsd:openssh:9.2p1</cpe><cpe>cpe:/o:linux:linux_kernel</cpe></service><script id="banner" output="SSH-2.0-OpenSSH_9.2p1 Debian-2"/></port>
 <port protocol="tcp" portid="80"><state state="closed" reason="reset" reason_ttl="64"/><service name="http" method="table" conf="3"/></port>
@@ -78,6 +80,7 @@ fn an_nmap_file_reads_into_a_scan_and_its_observations() {
             reason: "arp-response".into(),
             ttl: None,
             mac: Some("02:00:C6:12:00:01".into()),
+            hostname: Some("gateway.lab".into()),
             seen: at(9),
         })
     );
@@ -153,15 +156,15 @@ fn bad_files_name_file_line_and_column() {
         e,
         ImportError {
             file: "s.xml".into(),
-            line: 19,
+            line: 21,
             column: 34,
             problem: "unknown port state \"shut\"".into()
         }
     );
     let bad_port = FILE.replace("portid=\"80\"", "portid=\"80000\"");
-    assert_eq!(err("p.xml", &bad_port).to_string(), "p.xml:19:1: bad portid \"80000\"");
+    assert_eq!(err("p.xml", &bad_port).to_string(), "p.xml:21:1: bad portid \"80000\"");
     let mismatched = FILE.replace("</ports>", "</port>");
-    assert!(err("m.xml", &mismatched).to_string().starts_with("m.xml:21:"), "{}", err("m.xml", &mismatched));
+    assert!(err("m.xml", &mismatched).to_string().starts_with("m.xml:23:"), "{}", err("m.xml", &mismatched));
 }
 
 #[test]
@@ -188,7 +191,7 @@ fn an_imported_scan_is_stored_and_diffs_like_ndiff() {
         body,
         [
             "",
-            " 198.18.0.1, 02:00:C6:12:00:01:",
+            " gateway.lab (198.18.0.1, 02:00:C6:12:00:01):",
             " PORT   STATE  SERVICE VERSION",
             "-80/tcp closed http",
             "+80/tcp open   http"

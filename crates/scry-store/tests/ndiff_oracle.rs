@@ -47,6 +47,8 @@ fn scan(id: i64, started: u64) -> LoadedScan {
 }
 
 fn host(s: &mut LoadedScan, addr: &str, mac: Option<&str>) {
+    // ndiff names a host by its name too: give the gateway one.
+    let hostname = (addr == "198.18.0.1").then(|| "gw.lab".to_owned());
     let seen = s.record.started;
     s.hosts.push(HostObservation {
         ip: ip(addr),
@@ -54,6 +56,7 @@ fn host(s: &mut LoadedScan, addr: &str, mac: Option<&str>) {
         reason: "arp-response".into(),
         ttl: None,
         mac: mac.map(str::to_owned),
+        hostname,
         seen,
     });
 }
@@ -98,6 +101,9 @@ fn nmap_xml(s: &LoadedScan) -> String {
         x += &format!("<address addr=\"{}\" addrtype=\"ipv4\"/>", h.ip);
         if let Some(mac) = &h.mac {
             x += &format!("<address addr=\"{mac}\" addrtype=\"mac\"/>");
+        }
+        if let Some(name) = &h.hostname {
+            x += &format!("<hostnames><hostname name=\"{name}\" type=\"PTR\"/></hostnames>");
         }
         x += "<ports>";
         for &n in r.scope.ports_of(Protocol::Tcp) {
@@ -197,6 +203,7 @@ fn text_output_equals_ndiffs() {
     let ours = String::from_utf8(ours).unwrap();
     assert_eq!(ours, ndiff(&["--text"], &a, &b));
     assert!(ours.contains("-25/tcp closed   smtp\n+25/tcp filtered\n"), "{ours}");
+    assert!(ours.contains("\n gw.lab (198.18.0.1, 02:00:C6:12:00:01):\n"), "{ours}");
 }
 
 /// ndiff's XML with the line breaks between elements taken out.

@@ -44,8 +44,9 @@ fn a_scan_reads_back_as_written() {
         details: Some(r#"{"matches":[{"name":"Linux 5.0 - 6.2","accuracy":100}]}"#.into()),
         seen: at(3),
     };
+    let named = HostObservation { hostname: Some("www.lab".into()), ..host("198.18.0.2", at(1)) };
     for o in [
-        Observation::Host(host("198.18.0.2", at(1))),
+        Observation::Host(named.clone()),
         Observation::Port(ssh.clone()),
         Observation::Host(host("198.18.0.1", at(2))),
         Observation::Port(closed.clone()),
@@ -74,7 +75,7 @@ fn a_scan_reads_back_as_written() {
             stats: Some(stats),
         }
     );
-    assert_eq!(loaded.hosts, [host("198.18.0.1", at(2)), host("198.18.0.2", at(1))]);
+    assert_eq!(loaded.hosts, [host("198.18.0.1", at(2)), named]);
     assert_eq!(loaded.ports, [closed, ssh]);
     assert_eq!(loaded.os, [os]);
 

@@ -43,6 +43,7 @@ fn up(s: &mut LoadedScan, addr: &str) {
         reason: "arp-response".into(),
         ttl: None,
         mac: None,
+        hostname: None,
         seen,
     });
 }

@@ -10,7 +10,7 @@
 //! port as it was and a `+` row as it is; then ` OS details:` with
 //! `-  NAME` / `+  NAME` when the top OS match changed.
 
-use super::{Change, Diff, PortView, SideInfo};
+use super::{Change, Diff, HostNames, PortView, SideInfo};
 use crate::civil::Civil;
 use crate::model::HostStatus;
 use std::io::{self, Write};
@@ -61,12 +61,9 @@ fn table(rows: &[(char, [String; 4])]) -> Vec<String> {
         .collect()
 }
 
-fn host_block(out: &mut impl Write, ip: IpAddr, mac: Option<&String>, changes: &[&Change]) -> io::Result<()> {
+fn host_block(out: &mut impl Write, ip: IpAddr, names: &HostNames, changes: &[&Change]) -> io::Result<()> {
     writeln!(out)?;
-    let name = match mac {
-        Some(mac) => format!("{ip}, {mac}"),
-        None => ip.to_string(),
-    };
+    let name = names.display(ip);
     // A host absent from one scan is marked like ndiff marks a host in one file only.
     let (mut in_a, mut in_b) = (true, true);
     if let Some(Change::Host { before, after, .. }) = changes.first() {
@@ -137,7 +134,7 @@ pub fn write_text(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "+{b}")?;
     }
     for (ip, group) in diff.by_host() {
-        host_block(out, ip, diff.macs.get(&ip), &group)?;
+        host_block(out, ip, diff.names.get(&ip).unwrap_or(&HostNames::default()), &group)?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 //! `<port>`s in `<a>` and `<b>` when the state changed, else one `<port>`
 //! with its `<service>` split), and `<os>` with `<osmatch>`es.
 
-use super::{Change, Diff, PortView, SideInfo};
+use super::{Change, Diff, HostNames, PortView, SideInfo};
 use crate::civil::Civil;
 use crate::model::HostStatus;
 use quick_xml::escape::escape;
@@ -33,13 +33,19 @@ fn status(s: HostStatus) -> String {
     format!("<status state=\"{}\"/>", s.as_str())
 }
 
-/// The host's addresses as ndiff orders them: IP, then MAC.
-fn address(ip: IpAddr, mac: Option<&String>) -> String {
+/// The host's addresses as ndiff orders them (IP, then MAC), and its name.
+fn address(ip: IpAddr, names: &HostNames) -> String {
+    let mac = names.mac.as_ref();
     let kind = if ip.is_ipv4() { "ipv4" } else { "ipv6" };
     let mac = mac
         .map(|m| format!("<address addr=\"{}\" addrtype=\"mac\"/>", escape(m.as_str())))
         .unwrap_or_default();
-    format!("<address addr=\"{ip}\" addrtype=\"{kind}\"/>{mac}")
+    let hostname = names
+        .hostname
+        .as_ref()
+        .map(|n| format!("<hostnames><hostname name=\"{}\"/></hostnames>", escape(n.as_str())))
+        .unwrap_or_default();
+    format!("<address addr=\"{ip}\" addrtype=\"{kind}\"/>{mac}{hostname}")
 }
 
 fn service(v: &PortView) -> String {
@@ -73,7 +79,7 @@ fn wrap(tag: &str, inner: &str) -> String {
 }
 
 /// A whole host as one side saw it, for a host in one scan only.
-fn whole_host(ip: IpAddr, mac: Option<&String>, changes: &[&Change], before: bool) -> String {
+fn whole_host(ip: IpAddr, names: &HostNames, changes: &[&Change], before: bool) -> String {
     let mut st = String::new();
     let mut ports = String::new();
     let mut os = String::new();
@@ -94,14 +100,14 @@ fn whole_host(ip: IpAddr, mac: Option<&String>, changes: &[&Change], before: boo
             }
         }
     }
-    format!("<host>{st}{}{}{}</host>", address(ip, mac), wrap("ports", &ports), wrap("os", &os))
+    format!("<host>{st}{}{}{}</host>", address(ip, names), wrap("ports", &ports), wrap("os", &os))
 }
 
-fn host_diff(ip: IpAddr, mac: Option<&String>, changes: &[&Change]) -> String {
+fn host_diff(ip: IpAddr, names: &HostNames, changes: &[&Change]) -> String {
     if let Some(Change::Host { before, after, .. }) = changes.first() {
         match (before, after) {
-            (Some(_), None) => return wrap("hostdiff", &wrap("a", &whole_host(ip, mac, changes, true))),
-            (None, Some(_)) => return wrap("hostdiff", &wrap("b", &whole_host(ip, mac, changes, false))),
+            (Some(_), None) => return wrap("hostdiff", &wrap("a", &whole_host(ip, names, changes, true))),
+            (None, Some(_)) => return wrap("hostdiff", &wrap("b", &whole_host(ip, names, changes, false))),
             _ => {}
         }
     }
@@ -140,7 +146,7 @@ fn host_diff(ip: IpAddr, mac: Option<&String>, changes: &[&Change]) -> String {
             }
         }
     }
-    let host = format!("<host>{st}{}{}{}</host>", address(ip, mac), wrap("ports", &ports), wrap("os", &os));
+    let host = format!("<host>{st}{}{}{}</host>", address(ip, names), wrap("ports", &ports), wrap("os", &os));
     wrap("hostdiff", &host)
 }
 
@@ -152,7 +158,7 @@ pub fn write_xml(diff: &Diff, out: &mut impl Write) -> io::Result<()> {
     writeln!(out, "<a>{}</a>", nmaprun(&diff.a))?;
     writeln!(out, "<b>{}</b>", nmaprun(&diff.b))?;
     for (ip, group) in diff.by_host() {
-        writeln!(out, "{}", host_diff(ip, diff.macs.get(&ip), &group))?;
+        writeln!(out, "{}", host_diff(ip, diff.names.get(&ip).unwrap_or(&HostNames::default()), &group))?;
     }
     writeln!(out, "</scandiff>")?;
     writeln!(out, "</nmapdiff>")

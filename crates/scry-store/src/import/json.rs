@@ -168,6 +168,7 @@ pub fn read_masscan(file: &str, text: &str) -> Result<ImportedScan, ImportError>
                 reason: reason.clone(),
                 ttl: ttl_field(p),
                 mac: None,
+                hostname: None,
                 seen,
             });
             g.port(PortObservation {
@@ -190,6 +191,7 @@ pub fn read_masscan(file: &str, text: &str) -> Result<ImportedScan, ImportError>
             reason: p.reason.clone(),
             ttl: p.ttl,
             mac: None,
+            hostname: None,
             seen: p.seen,
         });
     }
@@ -259,7 +261,10 @@ pub fn read_scry(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
                 };
                 let reason = text_field(&record, "reason").unwrap_or("unknown").to_owned();
                 let ttl = ttl_field(&record);
-                g.hosts.insert(ip, HostObservation { ip, status, reason, ttl, mac: None, seen: started });
+                g.hosts.insert(
+                    ip,
+                    HostObservation { ip, status, reason, ttl, mac: None, hostname: None, seen: started },
+                );
             }
             "port" => {
                 let ip = ip()?;

@@ -21,6 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 struct Host {
     ip: Option<IpAddr>,
     mac: Option<String>,
+    hostname: Option<String>,
     status: Option<(HostStatus, String, Option<u8>)>,
     ports: Vec<PortObservation>,
     os_matches: Vec<OsMatchRow>,
@@ -176,6 +177,10 @@ pub fn read(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
                     _ => h.ip = Some(addr.parse().map_err(|_| p.error(format!("bad address {addr:?}")))?),
                 }
             }
+            b"hostname" if host.is_some() => {
+                let name = p.required(&e, "name")?;
+                host.as_mut().expect("checked").hostname.get_or_insert(name);
+            }
             b"port" if host.is_some() => {
                 let proto = p.required(&e, "protocol")?;
                 let protocol =
@@ -266,7 +271,15 @@ fn finish_host(
     let ip = h.ip.ok_or_else(|| p.error("<host> has no IPv4 or IPv6 address"))?;
     let seen = h.seen.unwrap_or(started);
     let (status, reason, ttl) = h.status.unwrap_or((HostStatus::Up, "unknown".into(), None));
-    out.push(Observation::Host(HostObservation { ip, status, reason, ttl, mac: h.mac, seen }));
+    out.push(Observation::Host(HostObservation {
+        ip,
+        status,
+        reason,
+        ttl,
+        mac: h.mac,
+        hostname: h.hostname,
+        seen,
+    }));
     out.extend(h.ports.into_iter().map(|port| Observation::Port(PortObservation { ip, ..port })));
     if !h.os_matches.is_empty() || h.fingerprint.is_some() {
         out.push(Observation::Os(OsObservation {

@@ -57,6 +57,7 @@ CREATE TABLE hosts (
     reason TEXT NOT NULL,
     ttl INTEGER,
     mac TEXT,
+    hostname TEXT,
     seen_ms INTEGER NOT NULL,
     PRIMARY KEY (scan_id, ip)
 ) WITHOUT ROWID;

@@ -55,6 +55,7 @@ pub fn host(addr: &str, seen: SystemTime) -> HostObservation {
         reason: "arp-response".into(),
         ttl: None,
         mac: Some("02:00:00:00:00:01".into()),
+        hostname: None,
         seen,
     }
 }
