@@ -66,6 +66,18 @@ pub trait History: Send {
     /// The subject a scan id belongs to: its run when it has one.
     fn subject_of(&self, id: ScanId) -> Result<Subject>;
 
+    /// First and last sighting, over every scan, of each port `scan`
+    /// recorded, in the scan's order (for `scry show`).
+    fn ports_seen(&self, scan: &LoadedScan) -> Result<Vec<(IpAddr, Protocol, u16, PortSeen)>> {
+        let mut out = Vec::with_capacity(scan.ports.len());
+        for p in &scan.ports {
+            if let Some(seen) = self.port_seen(p.ip, p.protocol, p.port, None)? {
+                out.push((p.ip, p.protocol, p.port, seen));
+            }
+        }
+        Ok(out)
+    }
+
     /// Every scan, with the shards of a run together as one, oldest first.
     fn list_subjects(&self) -> Result<Vec<SubjectSummary>> {
         let mut runs: Vec<(String, Vec<ScanSummary>)> = Vec::new();

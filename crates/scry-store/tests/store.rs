@@ -185,6 +185,8 @@ fn port_first_and_last_seen_span_scans() {
     let open = store.port_seen(ip("198.18.0.1"), Protocol::Tcp, 22, Some(PortState::Open)).unwrap().unwrap();
     assert_eq!((open.first_scan, open.last_scan, open.last, open.scans), (ids[0], ids[2], at(201), 2));
     assert_eq!(store.port_seen(ip("198.18.0.1"), Protocol::Udp, 22, None).unwrap(), None);
+    let last = store.load_scan(ids[3]).unwrap();
+    assert_eq!(store.ports_seen(&last).unwrap(), [(ip("198.18.0.1"), Protocol::Tcp, 22, any)]);
 }
 
 #[test]
