@@ -1,0 +1,343 @@
+//! JSON results: masscan's `-oJ` (a JSON array of one-port records) and
+//! scry's own JSON Lines (`-oJ`, docs/output.md).
+//!
+//! masscan writes `[`, then one record a line, each after the first led by
+//! a comma, and `]` when it ends: a file without the `]` is a scan cut
+//! short. A record is `{"ip", "timestamp", "ports": [{"port", "proto",
+//! "status", "reason", "ttl"}]}`, or with `"service": {"name", "banner"}`
+//! in place of the status for a banner, which is merged into the port's
+//! record. Neither format lists the ports scanned, so an imported scan
+//! scanned every port of each protocol it reports.
+
+use super::{after_epoch, everywhere, line_column, seconds, ImportError, ImportedScan};
+use crate::model::*;
+use crate::ports::{parse_protocol, parse_state};
+use scry_probe::services::Protocol;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::IpAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Error builder for one file.
+struct At<'t> {
+    file: &'t str,
+    text: &'t str,
+}
+
+impl At<'_> {
+    fn error(&self, offset: usize, problem: impl Into<String>) -> ImportError {
+        let (line, column) = line_column(self.text, offset);
+        ImportError { file: self.file.to_owned(), line, column, problem: problem.into() }
+    }
+
+    /// A serde_json error in the value that starts at `offset`.
+    fn json(&self, offset: usize, e: &serde_json::Error) -> ImportError {
+        let (line, column) = line_column(self.text, offset);
+        let (line, column) = if e.line() <= 1 {
+            (line, column + e.column().saturating_sub(1))
+        } else {
+            (line + e.line() - 1, e.column())
+        };
+        let problem = format!("not JSON: {e}").split(" at line ").next().unwrap_or_default().to_owned();
+        ImportError { file: self.file.to_owned(), line, column, problem }
+    }
+}
+
+fn text_field<'v>(v: &'v Value, key: &str) -> Option<&'v str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+fn ttl_field(v: &Value) -> Option<u8> {
+    v.get("ttl").and_then(Value::as_u64).and_then(|t| u8::try_from(t).ok()).filter(|t| *t > 0)
+}
+
+/// Observations being gathered: one host record per address, one port
+/// record per (address, protocol, port), later records merged in.
+#[derive(Default)]
+struct Gathered {
+    hosts: BTreeMap<IpAddr, HostObservation>,
+    ports: BTreeMap<(IpAddr, Protocol, u16), PortObservation>,
+    os: Vec<OsObservation>,
+    protocols: BTreeSet<Protocol>,
+}
+
+impl Gathered {
+    fn port(&mut self, p: PortObservation) {
+        self.protocols.insert(p.protocol);
+        self.ports.insert((p.ip, p.protocol, p.port), p);
+    }
+
+    fn into_scan(
+        self,
+        mut scan: NewScan,
+        status: ScanStatus,
+        ended: Option<SystemTime>,
+        stats: ScanStats,
+    ) -> ImportedScan {
+        scan.scope.ranges = everywhere();
+        scan.scope.shard = (1, 1);
+        scan.scope.ports = self.protocols.iter().map(|p| (*p, (1..=u16::MAX).collect())).collect();
+        let mut observations: Vec<Observation> = Vec::new();
+        for (ip, host) in self.hosts {
+            observations.push(Observation::Host(host));
+            let ports = self.ports.range((ip, Protocol::Tcp, 0)..=(ip, Protocol::Sctp, u16::MAX));
+            observations.extend(ports.map(|(_, p)| Observation::Port(p.clone())));
+        }
+        observations.extend(self.os.into_iter().map(Observation::Os));
+        ImportedScan { scan, status, ended, stats, observations }
+    }
+}
+
+/// Reads masscan's JSON `text` (from `file`, named in errors).
+///
+/// # Errors
+/// [`ImportError`] at the first record that is not masscan's.
+pub fn read_masscan(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
+    let at = At { file, text };
+    let skip = |pos: usize| pos + text[pos..].len() - text[pos..].trim_start().len();
+    let mut pos = skip(0);
+    if !text[pos..].starts_with('[') {
+        return Err(at.error(pos, "not masscan JSON: it does not start with ["));
+    }
+    pos += 1;
+    let mut g = Gathered::default();
+    let (mut first, mut last) = (u64::MAX, 0u64);
+    let mut closed = false;
+    loop {
+        pos = skip(pos);
+        if text[pos..].starts_with(']') {
+            closed = true;
+            break;
+        }
+        if pos == text.len() {
+            break;
+        }
+        if text[pos..].starts_with(',') {
+            pos = skip(pos + 1);
+        }
+        let mut stream = serde_json::Deserializer::from_str(&text[pos..]).into_iter::<Value>();
+        let record = match stream.next() {
+            Some(Ok(v)) => v,
+            // A record cut off by the end of the file: the scan stopped there.
+            Some(Err(e)) if e.is_eof() => break,
+            Some(Err(e)) => return Err(at.json(pos, &e)),
+            None => break,
+        };
+        let start = pos;
+        pos += stream.byte_offset();
+        let ip: IpAddr = text_field(&record, "ip")
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| at.error(start, "record has no \"ip\" address"))?;
+        let stamp: u64 = text_field(&record, "timestamp").and_then(|s| s.parse().ok()).unwrap_or(0);
+        (first, last) = (first.min(stamp), last.max(stamp));
+        let seen = after_epoch(Duration::from_secs(stamp));
+        let ports = record.get("ports").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+        for p in ports {
+            let number = p.get("port").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok());
+            let number = number.ok_or_else(|| at.error(start, "port record has no valid \"port\""))?;
+            let proto = text_field(p, "proto").unwrap_or("tcp");
+            let protocol =
+                parse_protocol(proto).ok_or_else(|| at.error(start, format!("unknown proto {proto:?}")))?;
+            let key = (ip, protocol, number);
+            if let Some(service) = p.get("service") {
+                // A banner: merged into the port's record (open, since it talked).
+                let entry = g.ports.entry(key).or_insert_with(|| PortObservation {
+                    ip,
+                    protocol,
+                    port: number,
+                    state: scry_probe::state::PortState::Open,
+                    reason: "syn-ack".into(),
+                    ttl: None,
+                    service: Service::default(),
+                    seen,
+                });
+                entry.service.name =
+                    text_field(service, "name").map(str::to_owned).or(entry.service.name.take());
+                entry.service.banner = text_field(service, "banner").map(str::to_owned);
+                g.protocols.insert(protocol);
+                continue;
+            }
+            let word = text_field(p, "status").unwrap_or_default();
+            let state =
+                parse_state(word).ok_or_else(|| at.error(start, format!("unknown status {word:?}")))?;
+            let reason = text_field(p, "reason").unwrap_or("unknown").to_owned();
+            let service = g.ports.get(&key).map(|old| old.service.clone()).unwrap_or_default();
+            g.hosts.entry(ip).or_insert_with(|| HostObservation {
+                ip,
+                status: HostStatus::Up,
+                reason: reason.clone(),
+                ttl: ttl_field(p),
+                mac: None,
+                hostname: None,
+                seen,
+            });
+            g.port(PortObservation {
+                ip,
+                protocol,
+                port: number,
+                state,
+                reason,
+                ttl: ttl_field(p),
+                service,
+                seen,
+            });
+        }
+    }
+    // Banner-only hosts still answered.
+    for p in g.ports.values() {
+        g.hosts.entry(p.ip).or_insert_with(|| HostObservation {
+            ip: p.ip,
+            status: HostStatus::Up,
+            reason: p.reason.clone(),
+            ttl: p.ttl,
+            mac: None,
+            hostname: None,
+            seen: p.seen,
+        });
+    }
+    let started = after_epoch(Duration::from_secs(if first == u64::MAX { 0 } else { first }));
+    let ended = (last > 0).then(|| after_epoch(Duration::from_secs(last)));
+    let stats = ScanStats { hosts_scanned: 0, hosts_up: g.hosts.len() as u64, counters: BTreeMap::new() };
+    let scan = NewScan {
+        scope: Scope { scan_types: vec!["syn".into()], ..Scope::default() },
+        args: String::new(),
+        version: "masscan".into(),
+        started,
+    };
+    let status = if closed { ScanStatus::Complete } else { ScanStatus::Interrupted };
+    Ok(g.into_scan(scan, status, ended, stats))
+}
+
+/// Reads scry's JSON Lines `text` (from `file`, named in errors). The
+/// `os` record is kept whole as the OS result's `details`.
+///
+/// # Errors
+/// [`ImportError`] at the first line that is not one of scry's records.
+pub fn read_scry(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
+    let at = At { file, text };
+    let mut g = Gathered::default();
+    let mut scan: Option<NewScan> = None;
+    let (mut status, mut ended, mut stats) = (ScanStatus::Interrupted, None, ScanStats::default());
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let start = offset;
+        offset += line.len();
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            // The last line cut short by a kill: the scan stopped there.
+            Err(e) if e.is_eof() && offset == text.len() => break,
+            Err(e) => return Err(at.json(start, &e)),
+        };
+        let kind = text_field(&record, "type").unwrap_or_default();
+        if scan.is_none() && kind != "begin" {
+            return Err(at.error(start, "not scry JSON: the first record is not \"begin\""));
+        }
+        let started = scan.as_ref().map_or(UNIX_EPOCH, |s| s.started);
+        let ip = || -> Result<IpAddr, ImportError> {
+            text_field(&record, "ip")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| at.error(start, "record has no \"ip\" address"))
+        };
+        match kind {
+            "begin" => {
+                let secs = record.get("start").and_then(Value::as_f64).unwrap_or(0.0);
+                let version = text_field(&record, "version").unwrap_or_default();
+                scan = Some(NewScan {
+                    scope: Scope::default(),
+                    args: text_field(&record, "args").unwrap_or_default().to_owned(),
+                    version: version.to_owned(),
+                    started: after_epoch(seconds(secs)),
+                });
+            }
+            "host" => {
+                let ip = ip()?;
+                let status = if text_field(&record, "state") == Some("down") {
+                    HostStatus::Down
+                } else {
+                    HostStatus::Up
+                };
+                let reason = text_field(&record, "reason").unwrap_or("unknown").to_owned();
+                let ttl = ttl_field(&record);
+                g.hosts.insert(
+                    ip,
+                    HostObservation { ip, status, reason, ttl, mac: None, hostname: None, seen: started },
+                );
+            }
+            "port" => {
+                let ip = ip()?;
+                let number = record.get("port").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok());
+                let number = number.ok_or_else(|| at.error(start, "port record has no valid \"port\""))?;
+                let proto = text_field(&record, "proto").unwrap_or("tcp");
+                let protocol = parse_protocol(proto)
+                    .ok_or_else(|| at.error(start, format!("unknown proto {proto:?}")))?;
+                let word = text_field(&record, "state").unwrap_or_default();
+                let state =
+                    parse_state(word).ok_or_else(|| at.error(start, format!("unknown state {word:?}")))?;
+                let name = text_field(&record, "service").filter(|s| *s != "unknown").map(str::to_owned);
+                g.port(PortObservation {
+                    ip,
+                    protocol,
+                    port: number,
+                    state,
+                    reason: text_field(&record, "reason").unwrap_or("unknown").to_owned(),
+                    ttl: ttl_field(&record),
+                    service: Service { name, ..Service::default() },
+                    seen: started,
+                });
+            }
+            "os" => {
+                let matches = record.get("matches").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+                let matches = matches
+                    .iter()
+                    .filter_map(|m| {
+                        let name = text_field(m, "name")?.to_owned();
+                        let accuracy =
+                            m.get("accuracy").and_then(Value::as_u64).and_then(|a| u8::try_from(a).ok())?;
+                        Some(OsMatchRow { name, accuracy })
+                    })
+                    .collect();
+                g.os.push(OsObservation {
+                    ip: ip()?,
+                    matches,
+                    fingerprint: text_field(&record, "fingerprint").map(str::to_owned),
+                    distance: record
+                        .get("distance")
+                        .and_then(Value::as_u64)
+                        .and_then(|d| u8::try_from(d).ok()),
+                    details: Some(line.trim_end().to_owned()),
+                    seen: started,
+                });
+            }
+            "stats" => {
+                let count = |key: &str| record.get(key).and_then(Value::as_u64).unwrap_or(0);
+                stats.hosts_scanned = count("hosts_scanned");
+                stats.hosts_up = count("hosts_up");
+                for key in [
+                    "sent",
+                    "send_errors",
+                    "received",
+                    "rejected",
+                    "duplicates",
+                    "capture_dropped",
+                    "interface_dropped",
+                ] {
+                    stats.counters.insert(key.into(), count(key));
+                }
+                let duration = record.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
+                stats.counters.insert("duration_ms".into(), (duration * 1000.0).round() as u64);
+                let interrupted = record.get("interrupted").and_then(Value::as_bool).unwrap_or(false);
+                status = if interrupted { ScanStatus::Interrupted } else { ScanStatus::Complete };
+                ended = Some(started.checked_add(seconds(duration)).unwrap_or(started));
+            }
+            // os_quick and records of later versions: not stored.
+            _ => {}
+        }
+    }
+    let Some(mut scan) = scan else { return Err(at.error(0, "not scry JSON: no \"begin\" record")) };
+    scan.scope.scan_types =
+        g.protocols.iter().map(|p| if *p == Protocol::Udp { "udp" } else { "syn" }.to_owned()).collect();
+    Ok(g.into_scan(scan, status, ended, stats))
+}
