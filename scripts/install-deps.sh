@@ -12,6 +12,8 @@
 #   libcap2-bin util-linux  setcap and setpriv: scans as an unprivileged user with file capabilities
 #   dnsmasq-base chrony snmpd
 #                        real UDP services (DNS, NTP, SNMP) for the -sU lab tests
+#   g++                  libFuzzer's C++ sources, built by libfuzzer-sys for scripts/fuzz.sh
+# and then, with cargo, cargo-fuzz (scripts/install-fuzz.sh).
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: needs root (apt-get install)" >&2
@@ -22,8 +24,9 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool pkg-config \
   libxml2-utils xsltproc ndiff python3-libnmap libcap2-bin util-linux \
-  dnsmasq-base chrony snmpd >/dev/null
+  dnsmasq-base chrony snmpd g++ >/dev/null
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install a Rust toolchain (rustup) first" >&2
   exit 1
 fi
+bash "$(dirname "$0")/install-fuzz.sh"
