@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs each fuzz target (fuzz/fuzz_targets/) for a bounded time, starting
-# from its seed corpus in fuzz/seeds/TARGET, and fails if any finds a crash,
+# from its seed corpus in fuzz/seeds/TARGET (with the tokens of
+# fuzz/dicts/TARGET.dict when there is one), and fails if any finds a crash,
 # naming the file that holds the crashing input. See docs/fuzzing.md.
 #
 #   bash scripts/fuzz.sh                 every target, 30 s each
@@ -41,9 +42,14 @@ for target in "${targets[@]}"; do
   log="artifacts/$target/last-run.log"
   marker=$(mktemp)
   echo "fuzz: $target for ${seconds}s"
+  # The text formats' tokens, spliced into inputs.
+  dict=()
+  if [ -f "dicts/$target.dict" ]; then
+    dict=(-dict="dicts/$target.dict")
+  fi
   status=0
   cargo fuzz run --sanitizer none "$target" "corpus/$target" "seeds/$target" -- \
-    -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1 || status=$?
+    -max_total_time="$seconds" -timeout=10 -print_final_stats=1 "${dict[@]}" >"$log" 2>&1 || status=$?
   found=$(find "artifacts/$target" -type f -newer "$marker" \
     \( -name 'crash-*' -o -name 'timeout-*' -o -name 'oom-*' -o -name 'leak-*' \) | sort)
   rm -f "$marker"
