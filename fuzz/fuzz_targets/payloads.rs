@@ -11,7 +11,10 @@ fuzz_target!(|data: &[u8]| {
         for p in payloads.for_port(port) {
             assert!(p.data.len() <= payloads.max_len());
             if let Some(echo) = echo_field(port, &p.data) {
-                assert!(echo.offset + echo.width <= p.data.len(), "echo field past the payload on port {port}");
+                assert!(
+                    echo.offset + echo.width <= p.data.len(),
+                    "echo field past the payload on port {port}"
+                );
             }
         }
     }
