@@ -12,13 +12,20 @@ use thiserror::Error;
 /// Longest offending text quoted in an error message, in characters.
 const MAX_QUOTED: usize = 160;
 
-/// Cuts `text` to a length that reads well inside one error line.
+/// Cuts `text` to a length that reads well inside one error line, with
+/// control characters escaped (`\r`, `\u{85}`) so that they can be seen.
 pub(crate) fn quote(text: &str) -> String {
-    if text.chars().count() <= MAX_QUOTED {
-        return text.to_owned();
+    let mut cut = String::with_capacity(text.len().min(MAX_QUOTED * 2));
+    for c in text.chars().take(MAX_QUOTED) {
+        if c.is_control() {
+            cut.extend(c.escape_debug());
+        } else {
+            cut.push(c);
+        }
     }
-    let mut cut: String = text.chars().take(MAX_QUOTED).collect();
-    cut.push('…');
+    if text.chars().nth(MAX_QUOTED).is_some() {
+        cut.push('…');
+    }
     cut
 }
 

@@ -228,8 +228,13 @@ fn parse_joined(joined: &str) -> Result<SubjectFingerprint, SubjectError> {
                 let Some((attr, value)) = piece.split_once('=') else {
                     return Err(err(at + piece.len(), start, "expected '=' after attribute name"));
                 };
-                if attr.is_empty() || attr.contains('(') {
+                if attr.is_empty() || !attr.bytes().all(|c| c.is_ascii_alphanumeric()) {
                     return Err(err(at, start, "expected an attribute name like 'DF'"));
+                }
+                // Whitespace would not survive the trimmed lines of either form.
+                if let Some(bad) = value.find(|c: char| c.is_whitespace() || c.is_control()) {
+                    let bad_at = at + attr.len() + 1 + bad;
+                    return Err(err(bad_at, start, "expected a value without spaces or control characters"));
                 }
                 test.attrs.push((attr.to_owned(), value.to_owned()));
                 at += piece.len() + 1;

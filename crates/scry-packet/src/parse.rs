@@ -234,11 +234,36 @@ fn v6_header(
     }
 }
 
+/// The identification of the fragment header among `exts`, if there is one.
+///
+/// Walks the headers with etherparse's checked slicers instead of its
+/// `Ipv6ExtensionsSlice` iterator: the iterator trusts that the header each
+/// one names next is inside the slice, which is false for the lax slicing of
+/// a truncated packet quoted in an ICMPv6 error, and it then reads past the
+/// slice (found by the `frame` fuzz target).
 fn v6_fragment(exts: &etherparse::Ipv6ExtensionsSlice<'_>) -> (u32, bool) {
-    for ext in exts.clone().into_iter() {
-        if let etherparse::Ipv6ExtensionSlice::Fragment(frag) = ext {
-            return (frag.identification(), true);
-        }
+    use etherparse::{ip_number, IpAuthHeaderSlice, Ipv6FragmentHeaderSlice, Ipv6RawExtHeaderSlice};
+    let (mut next, mut rest) = (exts.first_header(), exts.slice());
+    while let Some(kind) = next {
+        let (len, after) = match kind {
+            ip_number::IPV6_FRAG => {
+                return Ipv6FragmentHeaderSlice::from_slice(rest)
+                    .map_or((0, false), |frag| (frag.identification(), true));
+            }
+            ip_number::IPV6_HOP_BY_HOP | ip_number::IPV6_ROUTE | ip_number::IPV6_DEST_OPTIONS => {
+                match Ipv6RawExtHeaderSlice::from_slice(rest) {
+                    Ok(h) => (h.slice().len(), h.next_header()),
+                    Err(_) => break,
+                }
+            }
+            ip_number::AUTH => match IpAuthHeaderSlice::from_slice(rest) {
+                Ok(h) => (h.slice().len(), h.next_header()),
+                Err(_) => break,
+            },
+            _ => break,
+        };
+        rest = &rest[len..];
+        next = Some(after);
     }
     (0, false)
 }

@@ -97,6 +97,52 @@ fn truncated_quote_keeps_what_is_there() {
     assert_eq!((q.src_port, q.dst_port, q.udp_length, q.udp_checksum), (Some(48574), Some(9), None, None));
 }
 
+/// Regression (found by the `frame` fuzz target): the packet quoted in an
+/// ICMPv6 error names an extension header that was cut off. etherparse's
+/// extension iterator read past the quote for it (undefined behaviour,
+/// caught as a panic by the standard library's debug checks).
+#[test]
+fn icmpv6_quote_naming_a_missing_extension_header() {
+    let v6 = |next_header: u8, payload_len: u16| {
+        let mut h = vec![0x60, 0, 0, 0];
+        h.extend(payload_len.to_be_bytes());
+        h.extend([next_header, 64]);
+        h.extend([0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a]); // 2001:2::a
+        h.extend([0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01]); // 2001:2::1
+        h
+    };
+    let mut quote = v6(0, 16); // next: hop-by-hop
+    quote.extend([43, 0, 1, 4, 0, 0, 0, 0]); // hop-by-hop (PadN), next: routing, which is missing
+    let mut bytes = v6(58, 8 + quote.len() as u16); // ICMPv6
+    bytes.extend([1, 4, 0, 0, 0, 0, 0, 0]); // destination unreachable, port unreachable
+    bytes.extend(&quote);
+    let frame = parse_frame(LinkType::RawIp, &bytes).unwrap();
+    let Transport::Icmp(icmp) = frame.ip().unwrap().transport else { panic!("not ICMP") };
+    let q = icmp.quoted.unwrap();
+    assert_eq!((q.ip.version, q.ip.fragment, q.ip.id), (6, false, 0));
+    assert_eq!(q.ip.dst, IpAddr::from([0x2001, 2, 0, 0, 0, 0, 0, 1]));
+}
+
+/// A fragment header after another extension header is still found in a quote.
+#[test]
+fn icmpv6_quote_of_a_fragment_keeps_its_identification() {
+    let mut bytes = vec![0x60, 0, 0, 0, 0, 72, 58, 64]; // payload 72, ICMPv6
+    bytes.extend([0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a]);
+    bytes.extend([0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01]);
+    bytes.extend([1, 4, 0, 0, 0, 0, 0, 0]); // destination unreachable
+    bytes.extend([0x60, 0, 0, 0, 0, 24, 60, 64]); // quoted: payload 24, next: destination options
+    bytes.extend([0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01]);
+    bytes.extend([0x20, 0x01, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0a]);
+    bytes.extend([44, 0, 1, 4, 0, 0, 0, 0]); // destination options, next: fragment
+    bytes.extend([17, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef]); // fragment: offset 0, more; id, next: UDP
+    bytes.extend([0x9f, 0x10, 0, 53, 0, 8, 0, 0]); // UDP 40720 -> 53
+    let frame = parse_frame(LinkType::RawIp, &bytes).unwrap();
+    let Transport::Icmp(icmp) = frame.ip().unwrap().transport else { panic!("not ICMP") };
+    let q = icmp.quoted.unwrap();
+    assert_eq!((q.ip.fragment, q.ip.id, q.ip.protocol), (true, 0xdead_beef, 17));
+    assert_eq!((q.src_port, q.dst_port), (Some(40720), Some(53)));
+}
+
 #[test]
 fn errors_name_layer_and_offset() {
     let syn_ack = fixture("syn_ack_options.hex");

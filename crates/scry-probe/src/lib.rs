@@ -15,6 +15,7 @@ pub mod ports;
 pub mod probe;
 pub mod rate;
 pub mod results;
+pub mod resume;
 pub mod retry;
 pub mod services;
 pub mod state;

@@ -1,36 +1,17 @@
 //! Resume files: what a stopped scan needs to carry on where it stopped.
 //!
-//! The walk over (address, port) pairs is a pure function of the seed, the
-//! targets and the ports, so a scan is resumed by running the same command
-//! line with the same seed from the first position not yet probed. A scan
-//! of both -sS and -sU walks once per phase (SYN, then UDP), so the file also
-//! says which phase was running. It holds exactly that, one `key = value`
-//! per line:
-//!
-//! ```text
-//! # scry resume file: continue with `scry --resume FILE`
-//! seed = 8124512
-//! phase = 2
-//! position = 40960
-//! args = ["-sS", "-sU", "-p-", "--rate", "2000", "198.18.0.10"]
-//! ```
-//!
-//! `args` is the original command line (without the program name) as a JSON
-//! array of strings. `phase` counts the scan's phases from 1 in the order
-//! they run; a file without it (written before combined scans could be
-//! resumed) means phase 1. `position` counts from the start of that phase's
-//! whole walk, so a shard's resume file carries its `--shard` in `args` and
-//! a position inside that shard.
+//! The format (one `key = value` a line: seed, phase, position, args) is
+//! read and written by [`scry_probe::resume`]; this module opens and saves
+//! the file and turns its errors into usage errors (exit status 2).
 
 use crate::UsageError;
+use scry_probe::resume as format;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// Where a stopped scan leaves its resume file unless `--resume-file` says otherwise
 /// (as masscan's `paused.conf`).
 pub const DEFAULT_PATH: &str = "scry.resume";
-
-const HEADER: &str = "# scry resume file: continue with `scry --resume FILE`";
 
 /// A stopped scan's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,57 +51,16 @@ impl ResumeFile {
 impl ResumeState {
     /// The file's text.
     pub fn to_text(&self) -> String {
-        let args = serde_json::to_string(&self.args).expect("strings serialize");
-        let (seed, phase, position) = (self.seed, self.phase, self.position);
-        format!("{HEADER}\nseed = {seed}\nphase = {phase}\nposition = {position}\nargs = {args}\n")
+        let ResumeState { seed, phase, position, args } = self.clone();
+        format::ResumeState { seed, phase, position, args }.to_text()
     }
 
     /// Parses a resume file's text; errors name `origin:line:column`.
     pub fn parse(text: &str, origin: &str) -> Result<ResumeFile, UsageError> {
-        let (mut seed, mut phase, mut position, mut args) = (None, None, None, None);
-        for (n, line) in text.lines().enumerate() {
-            let at = |col: usize, what: String| UsageError(format!("{origin}:{}:{col}: {what}", n + 1));
-            let trimmed = line.trim_start();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
-            let indent = line.len() - trimmed.len();
-            let Some((key, value)) = trimmed.split_once('=') else {
-                return Err(at(indent + 1, format!("expected `key = value`, found {trimmed:?}")));
-            };
-            let value_col = indent + key.len() + 2 + (value.len() - value.trim_start().len());
-            let (key, value) = (key.trim(), value.trim());
-            let number = |v: &str| v.parse::<u64>().map_err(|e| at(value_col, format!("{key} {v:?}: {e}")));
-            match key {
-                "seed" => seed = Some(number(value)?),
-                "phase" => {
-                    let given = number(value)?;
-                    let first =
-                        || at(value_col, format!("phase {given}: phases count from 1 (SYN before UDP)"));
-                    let given = u32::try_from(given).ok().filter(|p| *p >= 1).ok_or_else(first)?;
-                    phase = Some((given, (n + 1, value_col)));
-                }
-                "position" => position = Some(number(value)?),
-                "args" => {
-                    let list: Vec<String> = serde_json::from_str(value).map_err(|e| {
-                        at(
-                            value_col + e.column().saturating_sub(1),
-                            format!("args must be a JSON array of strings: {e}"),
-                        )
-                    })?;
-                    args = Some(list);
-                }
-                other => return Err(at(indent + 1, format!("unknown key {other:?}"))),
-            }
-        }
-        let missing = |key: &str| UsageError(format!("{origin}: no `{key} =` line; not a scry resume file"));
-        let state = ResumeState {
-            seed: seed.ok_or_else(|| missing("seed"))?,
-            phase: phase.map_or(1, |(n, _)| n),
-            position: position.ok_or_else(|| missing("position"))?,
-            args: args.ok_or_else(|| missing("args"))?,
-        };
-        Ok(ResumeFile { state, origin: origin.to_owned(), phase_at: phase.map(|(_, at)| at) })
+        let read = format::ResumeState::parse(text, origin).map_err(|e| UsageError(e.to_string()))?;
+        let format::ResumeState { seed, phase, position, args } = read.state;
+        let state = ResumeState { seed, phase, position, args };
+        Ok(ResumeFile { state, origin: origin.to_owned(), phase_at: read.phase_at })
     }
 
     /// Reads and parses `path`.
@@ -172,18 +112,6 @@ mod tests {
     }
 
     #[test]
-    fn text_round_trips() {
-        let s = state();
-        assert_eq!(ResumeState::parse(&s.to_text(), "f").unwrap().state, s);
-    }
-
-    #[test]
-    fn a_file_without_a_phase_resumes_the_first() {
-        let old = "seed = 1\nposition = 2\nargs = []\n";
-        assert_eq!(ResumeState::parse(old, "r").unwrap().state.phase, 1);
-    }
-
-    #[test]
     fn a_phase_past_the_last_is_reported_where_it_stands() {
         let file = ResumeState::parse("seed = 1\n\n  phase =  3\nposition = 2\nargs = []\n", "r").unwrap();
         let err = file.phase_error(2).0;
@@ -191,18 +119,15 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_line_and_column() {
-        let bad = "# c\nseed = 1\nposition = 12x\nargs = []\n";
-        let err = ResumeState::parse(bad, "r.resume").unwrap_err().0;
-        assert!(err.starts_with("r.resume:3:12: position \"12x\""), "{err}");
-        let err = ResumeState::parse("seed = 1\nposition = 2\nargs = [1]\n", "r").unwrap_err().0;
-        assert!(err.starts_with("r:3:9: args must be a JSON array of strings"), "{err}");
-        let err = ResumeState::parse("seed 1\n", "r").unwrap_err().0;
-        assert!(err.starts_with("r:1:1: expected `key = value`"), "{err}");
-        let err = ResumeState::parse("  colour = red\n", "r").unwrap_err().0;
-        assert!(err.starts_with("r:1:3: unknown key \"colour\""), "{err}");
-        let err = ResumeState::parse("seed = 1\nphase = 0\n", "r").unwrap_err().0;
-        assert!(err.starts_with("r:2:9: phase 0: phases count from 1"), "{err}");
+    fn text_round_trips_through_the_format() {
+        let s = state();
+        assert_eq!(ResumeState::parse(&s.to_text(), "f").unwrap().state, s);
+    }
+
+    #[test]
+    fn format_errors_become_usage_errors_unchanged() {
+        let err = ResumeState::parse("# c\nseed = 1\nposition = 12x\nargs = []\n", "r.resume").unwrap_err().0;
+        assert_eq!(err, "r.resume:3:12: position \"12x\": invalid digit found in string");
         let err = ResumeState::parse("seed = 1\nargs = []\n", "r").unwrap_err().0;
         assert_eq!(err, "r: no `position =` line; not a scry resume file");
     }

@@ -85,6 +85,27 @@ fn rejects_malformed_text() {
     );
 }
 
+/// Regression (found by the `fingerprint` fuzz target): attribute names and
+/// values took any character but `(`, `)`, `%` and `=`, so a carriage return
+/// or space at the end of a wrapped `OS:` line was trimmed away when the
+/// printed fingerprint was read back, and it read back differently.
+#[test]
+fn names_and_values_with_whitespace_or_control_characters_are_refused() {
+    let err = |s: &str| SubjectFingerprint::parse(s).unwrap_err();
+    let e = err("SEQ(SP=0%TI\r\r=I)");
+    assert_eq!((e.offset, e.expected.as_str()), (9, "expected an attribute name like 'DF'"));
+    let e = err("T1(R=Y% DF=N)");
+    assert_eq!((e.offset, e.expected.as_str()), (7, "expected an attribute name like 'DF'"));
+    let e = err("T1(R=Y%DF=N\r)");
+    assert_eq!((e.offset, e.expected.as_str()), (11, "expected a value without spaces or control characters"));
+    let e = err("T1(R=Y%Q=a\u{85}b)");
+    assert_eq!((e.offset, e.expected.as_str()), (10, "expected a value without spaces or control characters"));
+    assert_eq!(
+        e.to_string(),
+        "subject fingerprint, offset 10: expected a value without spaces or control characters in \"T1(R=Y%Q=a\\u{85}b)\""
+    );
+}
+
 fn fp(text: &str) -> SubjectFingerprint {
     SubjectFingerprint::parse(text).unwrap()
 }
