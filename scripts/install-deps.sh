@@ -19,6 +19,7 @@
 #   dpkg-dev             dpkg-shlibdeps, which works out the Debian package's Depends
 #                        (scripts/package.sh)
 #   libpcre2-dev         PCRE2 for nmap-service-probes regexes (scry-service, via pcre2-sys)
+#   libssl-dev           OpenSSL for -sV's TLS probes (the openssl crate)
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: needs root (apt-get install)" >&2
@@ -35,7 +36,7 @@ fi
 apt-get install -y -qq --no-install-recommends \
   libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool pkg-config \
   libxml2-utils xsltproc ndiff python3-libnmap libcap2-bin util-linux \
-  dnsmasq-base chrony snmpd dpkg-dev libpcre2-dev \
+  dnsmasq-base chrony snmpd dpkg-dev libpcre2-dev libssl-dev \
   openssh-server nginx-light vsftpd postfix dovecot-imapd dovecot-pop3d redis-server \
   memcached postgresql inetutils-inetd inetutils-telnetd openssl >/dev/null
 if $own_policy; then rm -f "$policy"; fi

@@ -137,7 +137,7 @@ fn report_hosts(
             .collect();
         let mac = lead.next_hops.direct(ip);
         let up_reason = up.get(&ip).copied();
-        let host = HostReport { ip, mac, up_reason, tables: &tables };
+        let host = HostReport { ip, mac, up_reason, tables: &tables, services: &crate::output::NO_SERVICES };
         sinks.each(|s| s.host(&host));
     };
     if lead.report_silent_hosts {

@@ -278,12 +278,12 @@ fn os_detection_needs_the_wire() {
 #[test]
 fn nmap_options_scry_lacks_are_named() {
     let scan_types =
-        "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery only)";
+        "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery only), \
+         and -sV detects versions";
     for (option, why) in [
         ("-sT", scan_types),
-        ("-sV", "version detection is not built; open ports are named from nmap-services"),
-        ("-sSV", scan_types),
-        ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O"),
+        ("-sSX", scan_types),
+        ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV"),
         (
             "-T4",
             "timing templates are not available: scry sends at a fixed --rate PPS, retries up to \

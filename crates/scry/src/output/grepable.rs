@@ -187,7 +187,14 @@ mod tests {
         let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
         let ip = "198.18.0.10".parse().unwrap();
         let tables = [PortTable { protocol: Protocol::Tcp, ports: table, scanned }];
-        sink.host(&HostReport { ip, mac: None, up_reason, tables: &tables }).unwrap();
+        sink.host(&HostReport {
+            ip,
+            mac: None,
+            up_reason,
+            tables: &tables,
+            services: &crate::output::NO_SERVICES,
+        })
+        .unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -218,8 +225,22 @@ mod tests {
             [(22, PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 })].into();
         let up = Some((Reason::SynAck, Some(64)));
         let tables = |ports| [PortTable { protocol: Protocol::Tcp, ports, scanned: &[22, 23] }];
-        sink.host(&HostReport { ip: a, mac: None, up_reason: up, tables: &tables(&open) }).unwrap();
-        sink.host(&HostReport { ip: b, mac: None, up_reason: up, tables: &tables(&closed) }).unwrap();
+        sink.host(&HostReport {
+            ip: a,
+            mac: None,
+            up_reason: up,
+            tables: &tables(&open),
+            services: &crate::output::NO_SERVICES,
+        })
+        .unwrap();
+        sink.host(&HostReport {
+            ip: b,
+            mac: None,
+            up_reason: up,
+            tables: &tables(&closed),
+            services: &crate::output::NO_SERVICES,
+        })
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Host: 198.18.0.10 ()\tStatus: Up\nHost: 198.18.0.10 ()\tPorts: 22/open/tcp//ssh///\tIgnored State: filtered (1)\n"
@@ -278,6 +299,7 @@ mod tests {
             mac: None,
             up_reason: up,
             tables: &tables,
+            services: &crate::output::NO_SERVICES,
         })
         .unwrap();
         let text = String::from_utf8(out).unwrap();
