@@ -102,6 +102,40 @@ fn mask_uptime(info: &str) -> String {
     }
 }
 
+/// scry's JSON `service` records: the XML's attributes (with `conf` as
+/// text, and `extrainfo` masked the same way) and the CPEs, by (protocol, port).
+fn json_services(text: &str) -> BTreeMap<(String, u16), (BTreeMap<String, String>, Vec<String>)> {
+    let mut out = BTreeMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["type"] != "service" {
+            continue;
+        }
+        let mut attributes = BTreeMap::new();
+        for k in [
+            "name",
+            "product",
+            "version",
+            "extrainfo",
+            "hostname",
+            "ostype",
+            "devicetype",
+            "tunnel",
+            "method",
+        ] {
+            if let Some(s) = v[k].as_str() {
+                let s = if k == "extrainfo" { mask_uptime(s) } else { s.to_owned() };
+                attributes.insert(k.to_owned(), s);
+            }
+        }
+        attributes.insert("conf".into(), v["conf"].to_string());
+        let cpes = v["cpe"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+        let key = (v["proto"].as_str().unwrap().to_owned(), v["port"].as_u64().unwrap() as u16);
+        out.insert(key, (attributes, cpes));
+    }
+    out
+}
+
 /// An nmap data directory whose `scripts/script.db` is empty: nmap finds
 /// every other file in its own install, but selects no script.
 fn nmap_datadir() -> PathBuf {
@@ -145,8 +179,8 @@ fn version_scan_equals_nmap_on_every_port() {
     let out = lab
         .scanner()
         .command(common::SCRY)
-        .args(["-sV", "-Pn", "-n", "-p", &list, &ip, "-oX"])
-        .arg(&ours)
+        .args(["-sV", "-Pn", "-n", "-p", &list, &ip, "-oA"])
+        .arg(dir.join("scry"))
         .output()
         .unwrap();
     assert!(out.status.success(), "scry: {}", String::from_utf8_lossy(&out.stderr));
@@ -181,6 +215,32 @@ fn version_scan_equals_nmap_on_every_port() {
         problems.len(),
         problems.join("\n")
     );
+    // JSON's service records say what the XML says.
+    let json = std::fs::read_to_string(dir.join("scry.json")).unwrap();
+    let json_ports = json_services(&json);
+    for (key, xml) in &ours_ports {
+        if xml.state == "open" {
+            assert_eq!(
+                json_ports.get(key),
+                Some(&(xml.attributes.clone(), xml.cpes.clone())),
+                "{key:?} in JSON"
+            );
+        }
+    }
+    // Grepable output carries the version field.
+    let grepable = std::fs::read_to_string(dir.join("scry.gnmap")).unwrap();
+    let version = |port: u16| {
+        let f = &ours_ports[&("tcp".to_string(), port)].attributes;
+        let parts = [
+            f.get("product").cloned(),
+            f.get("version").cloned(),
+            f.get("extrainfo").map(|e| format!("({e})")),
+        ];
+        parts.into_iter().flatten().collect::<Vec<_>>().join(" ").replace('/', "|")
+    };
+    if daemons.iter().any(|d| d.service() == Service::Ssh) {
+        assert!(grepable.contains(&format!("22/open/tcp//ssh//{}/", version(22))), "{grepable}");
+    }
     // The XML stays valid against nmap's DTD.
     let dtd = "/usr/share/nmap/nmap.dtd";
     if Path::new(dtd).is_file() {

@@ -7,7 +7,9 @@
 //! left out. As in nmap, `Ignored State:` appears only when exactly one
 //! state is counted rather than listed.
 
-use super::{port_ranges, Civil, HostReport, Layout, OsReport, ReportOptions, ScanInfo, Sink, Stats};
+use super::{
+    port_ranges, Civil, HostReport, Layout, OsReport, PortService, ReportOptions, ScanInfo, Sink, Stats,
+};
 use scry_probe::services::{Protocol, Services};
 use scry_probe::state::Reason;
 use std::io::{self, Write};
@@ -78,9 +80,13 @@ impl<W: Write> Sink for Grepable<W> {
             .listed
             .iter()
             .map(|(port, proto, r)| {
-                let name = self.services.name(*port, *proto).unwrap_or("unknown");
+                let found = report.services.get(&(*proto, *port));
+                let table = self.services.name(*port, *proto);
+                let open = r.state == scry_probe::state::PortState::Open;
+                let name = PortService::shown_name(found, table, open, self.options.version);
+                let version = found.map(PortService::version_text).unwrap_or_default();
                 // port/state/protocol/owner/service/rpc info/version/
-                format!("{port}/{}/{proto}//{}///", r.state.as_str(), field(name))
+                format!("{port}/{}/{proto}//{}//{}/", r.state.as_str(), field(&name), field(&version))
             })
             .collect();
         write!(self.out, "Host: {} ()\tPorts: {}", report.ip, entries.join(", "))?;
