@@ -136,6 +136,29 @@ fn json_services(text: &str) -> BTreeMap<(String, u16), (BTreeMap<String, String
     out
 }
 
+/// What python3-libnmap reads of each open port: port, protocol, state,
+/// service name, tunnel, its "banner" (product version extrainfo) and CPEs.
+/// memcached's uptime is masked as in [`ports`].
+fn libnmap(path: &Path) -> serde_json::Value {
+    const SCRIPT: &str = r#"
+import json, re, sys
+from libnmap.parser import NmapParser
+report = NmapParser.parse_fromfile(sys.argv[1])
+print(json.dumps([
+    [s.port, s.protocol, s.state, s.service, s.tunnel,
+     re.sub(r"uptime \d+ ", "uptime N ", s.banner), [c.cpestring for c in s.cpelist]]
+    for h in report.hosts for s in h.services if s.state == "open"
+]))
+"#;
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", SCRIPT])
+        .arg(path)
+        .output()
+        .expect("python3-libnmap (scripts/install-deps.sh)");
+    assert!(out.status.success(), "libnmap: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// An nmap data directory whose `scripts/script.db` is empty: nmap finds
 /// every other file in its own install, but selects no script.
 fn nmap_datadir() -> PathBuf {
@@ -241,6 +264,18 @@ fn version_scan_equals_nmap_on_every_port() {
     if daemons.iter().any(|d| d.service() == Service::Ssh) {
         assert!(grepable.contains(&format!("22/open/tcp//ssh//{}/", version(22))), "{grepable}");
     }
+    // python3-libnmap reads the same services from both files.
+    assert_eq!(libnmap(&ours), libnmap(&theirs));
+    // ndiff sees no port or service change between the two scanners' files.
+    let diff = std::process::Command::new("ndiff")
+        .arg(&theirs)
+        .arg(&ours)
+        .output()
+        .expect("ndiff (scripts/install-deps.sh)");
+    let diff = String::from_utf8_lossy(&diff.stdout).into_owned();
+    // memcached's uptime (masked elsewhere) is the only change ndiff may see.
+    let changed = |l: &&str| l.contains("/tcp") && !(l.contains("11211/tcp") && l.contains("(uptime "));
+    assert!(!diff.lines().any(|l| changed(&l)), "ndiff nmap.xml scry.xml:\n{diff}");
     // The XML stays valid against nmap's DTD.
     let dtd = "/usr/share/nmap/nmap.dtd";
     if Path::new(dtd).is_file() {

@@ -220,19 +220,5 @@ fn write_event(e: &io::Error) -> Event<'static> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn read_errors_split_as_nmap_does() {
-        let os = io::Error::from_raw_os_error;
-        assert_eq!(read_event(&os(libc::ECONNRESET)), Event::Reset);
-        assert_eq!(read_event(&os(libc::ECONNREFUSED)), Event::Reset);
-        assert_eq!(read_event(&os(libc::EPIPE)), Event::ProbeError);
-        assert_eq!(read_event(&os(libc::EIO)), Event::ProbeError);
-        assert_eq!(read_event(&os(libc::EHOSTUNREACH)), Event::Unreachable);
-        assert_eq!(read_event(&io::Error::other("tls alert")), Event::ProbeError);
-        assert_eq!(write_event(&os(libc::EPIPE)), Event::ProbeError);
-        assert_eq!(write_event(&os(libc::ENETDOWN)), Event::WriteFailed);
-    }
-}
+#[path = "driver_tests.rs"]
+mod tests;
