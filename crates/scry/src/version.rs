@@ -275,7 +275,11 @@ async fn run(shared: &Shared, job: Job, aborted: watch::Receiver<bool>) -> Finis
         return Finished { job, result: None, banner };
     };
     let protocol = service_protocol(job.protocol).unwrap_or(scry_service::Protocol::Tcp);
-    let probed = driver::probe(db, shared.config, peer, protocol, &shared.connector, aborted).await;
+    // No DTLS: a UDP service that matches `dtls` ends as `dtls`, as with an
+    // nmap built without DTLS.
+    let config =
+        ScanConfig { tls: shared.config.tls && protocol == scry_service::Protocol::Tcp, ..shared.config };
+    let probed = driver::probe(db, config, peer, protocol, &shared.connector, aborted).await;
     Finished { job, result: Some(probed.result), banner: probed.banner }
 }
 

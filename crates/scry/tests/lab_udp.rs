@@ -305,3 +305,51 @@ fn rate_limited_target_every_closed_port_found() {
 fn rate_limited_target_1000_ports_against_nmap() {
     rate_limited_scan_classifies_every_closed_port(999);
 }
+
+/// `-sU -sV` on the three services equals nmap 7.93's `-sU -sV` (no NSE
+/// scripts) on every field of every port's `<service>`.
+#[test]
+fn version_scan_of_udp_services_equals_nmap() {
+    use common::services::{nmap_datadir, nmap_present, ports};
+    if !nmap_present() {
+        return;
+    }
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let t0 = &lab.targets()[0];
+    let daemons: Vec<Daemon> = [dnsmasq(t0), chronyd(t0), snmpd(t0)].into_iter().flatten().collect();
+    if daemons.len() < 3 {
+        return;
+    }
+    services_ready(&lab, t0, &daemons);
+    let dir = nmap_datadir("udp-version");
+    let (ip, list) = (t0.ipv4().to_string(), "U:53,123,161");
+    let (ours, theirs) = (dir.join("scry.xml"), dir.join("nmap.xml"));
+    let out = lab
+        .scanner()
+        .command(common::SCRY)
+        .args(["-sU", "-sV", "-Pn", "-n", "-p", list, &ip, "-oX"])
+        .arg(&ours)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scry: {}", String::from_utf8_lossy(&out.stderr));
+    let scry_normal = String::from_utf8_lossy(&out.stdout).into_owned();
+    let out = lab
+        .scanner()
+        .command("nmap")
+        .args(["-sU", "-sV", "-Pn", "-n", "--datadir"])
+        .arg(&dir)
+        .args(["-p", list, &ip, "-oX"])
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "nmap: {}", String::from_utf8_lossy(&out.stderr));
+    let nmap_normal = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (a, b) = (ports(&read(&ours)), ports(&read(&theirs)));
+    assert_eq!(b.len(), 3, "{nmap_normal}");
+    assert_eq!(a, b, "scry:\n{scry_normal}\nnmap:\n{nmap_normal}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
