@@ -684,4 +684,31 @@ mod tests {
             }]
         );
     }
+
+    #[test]
+    fn banners_are_escaped_and_service_info_lists_each_value_once() {
+        assert_eq!(escape_bytes(b"SSH-2.0\r\n\t\\\x00\xff~"), "SSH-2.0\\r\\n\\t\\\\\\x00\\xff~");
+        let with = |host: Option<&str>, os: &str, cpe_h: Option<&str>| {
+            let mut r = scry_service::ServiceResult::excluded();
+            r.info = scry_service::VersionInfo {
+                hostname: host.map(Into::into),
+                ostype: Some(os.into()),
+                cpe_h: cpe_h.map(Into::into),
+                cpe_a: Some("cpe:/a:x:y".into()),
+                ..Default::default()
+            };
+            PortService { result: Some(r), ..PortService::default() }
+        };
+        let mut t = ServiceTable::new();
+        t.insert((Protocol::Tcp, 21), with(Some("a"), "Unix", None));
+        t.insert((Protocol::Tcp, 22), with(Some("a"), "Linux", Some("cpe:/h:v:p")));
+        t.insert((Protocol::Udp, 53), with(Some("b"), "Linux", None));
+        assert_eq!(service_info(&t).unwrap(), "Service Info: Hosts: a, b; OSs: Unix, Linux; CPE: cpe:/h:v:p");
+        assert_eq!(service_info(&ServiceTable::new()), None);
+        // Without -sV a name is never a guess; with it, a table name on an open port is.
+        assert_eq!(PortService::shown_name(None, Some("ssh"), true, false), "ssh");
+        assert_eq!(PortService::shown_name(None, Some("ssh"), true, true), "ssh?");
+        assert_eq!(PortService::shown_name(None, Some("ssh"), false, true), "ssh");
+        assert_eq!(PortService::shown_name(None, None, true, true), "unknown");
+    }
 }

@@ -368,4 +368,75 @@ mod tests {
         let text = render(&ports, &scanned, false);
         assert!(text.contains("All 100 scanned ports on 198.18.0.10 are in ignored states.\nNot shown: 100 closed tcp ports (reset)\n"), "{text}");
     }
+
+    /// A probed service for the tests.
+    pub(crate) fn matched(
+        name: &str,
+        product: &str,
+        version: &str,
+        tunnel: scry_service::Tunnel,
+    ) -> PortService {
+        let info = scry_service::VersionInfo {
+            product: Some(product.into()),
+            version: Some(version.into()),
+            info: Some("protocol 2.0".into()),
+            ostype: Some("Linux".into()),
+            cpe_o: Some("cpe:/o:linux:linux_kernel".into()),
+            ..Default::default()
+        };
+        let mut result = scry_service::ServiceResult::excluded();
+        result.outcome = scry_service::Outcome::HardMatched;
+        result.name = Some(name.into());
+        result.info = info;
+        result.tunnel = tunnel;
+        result.method = scry_service::Method::Probed;
+        result.confidence = 10;
+        PortService { result: Some(result), ..PortService::default() }
+    }
+
+    #[test]
+    fn version_column_ssl_names_guesses_banners_and_service_info() {
+        let ports = table(&[
+            (22, PortState::Open, Reason::SynAck),
+            (443, PortState::Open, Reason::SynAck),
+            (8080, PortState::Open, Reason::SynAck),
+        ]);
+        let mut found = ServiceTable::new();
+        found.insert((Protocol::Tcp, 22), matched("ssh", "OpenSSH", "9.2p1", scry_service::Tunnel::None));
+        found.insert((Protocol::Tcp, 443), matched("http", "nginx", "1.22.1", scry_service::Tunnel::Ssl));
+        let mut unsure = PortService {
+            result: Some(scry_service::ServiceResult::excluded()),
+            banner: Some(Banner { bytes: b"hi\r\n\x01".to_vec(), certificate: None }),
+            ..PortService::default()
+        };
+        unsure.result.as_mut().unwrap().info = scry_service::VersionInfo::default();
+        found.insert((Protocol::Tcp, 8080), unsure);
+        let mut out = Vec::new();
+        let options = ReportOptions { version: true, ..ReportOptions::default() };
+        let mut sink = Normal::new(&mut out, Arc::new(Services::builtin()), options);
+        let scanned = [22, 443, 8080];
+        let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &scanned }];
+        let report = HostReport {
+            ip: "198.18.0.10".parse().unwrap(),
+            mac: None,
+            up_reason: Some((Reason::SynAck, Some(64))),
+            tables: &tables,
+            services: &found,
+        };
+        sink.host(&report).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let table: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            table,
+            [
+                "PORT     STATE SERVICE     VERSION",
+                "22/tcp   open  ssh         OpenSSH 9.2p1 (protocol 2.0)",
+                "443/tcp  open  ssl/http    nginx 1.22.1 (protocol 2.0)",
+                "8080/tcp open  http-proxy?",
+                "|_banner: hi\\r\\n\\x01",
+                "Service Info: OS: Linux; CPE: cpe:/o:linux:linux_kernel",
+                "",
+            ]
+        );
+    }
 }
