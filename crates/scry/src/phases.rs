@@ -66,10 +66,11 @@ pub fn run(
         move_on = (move_on || phase.checkpointed) && phase.probed.end == plan.positions.end;
         done.push(phase);
     }
-    stats.interrupted = stop.load(Ordering::Relaxed);
     // With -Pn every target is reported up, as nmap counts them.
     stats.hosts_up = if lead.report_silent_hosts { lead.targets.len() } else { up.len() as u64 };
     report_hosts(plans, &done, &up, &mut sinks);
+    // After the reports: a stop during version detection (which holds them) counts too.
+    stats.interrupted = stop.load(Ordering::Relaxed);
     stats.duration = start.elapsed();
     stats.max_rss_kib = peak_rss_kib();
     sinks.each(|s| s.finish(&stats));

@@ -190,3 +190,46 @@ fn version_scan_equals_nmap_on_every_port() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--banners` without `-sV`: what OpenSSH says first, nothing from nginx
+/// on 80, and nginx's self-signed certificate on 443; with `-sV` too, the
+/// same banner beside the version.
+#[test]
+fn banners_with_and_without_version_detection() {
+    let Some(lab) = scry_lab::require_lab(Lab::builder().target(TargetSpec::new()).build()) else { return };
+    let target = &lab.targets()[0];
+    let daemons: Vec<Daemon> =
+        [Service::Ssh, Service::Nginx].into_iter().filter_map(|s| Daemon::start_or_skip(target, s)).collect();
+    if daemons.len() < 2 {
+        return;
+    }
+    let ip = target.ipv4().to_string();
+    for version in [false, true] {
+        let mut args = vec!["--banners", "-Pn", "-n", "-p", "22,80,443", &ip];
+        if version {
+            args.push("-sV");
+        }
+        let out = common::command(lab.scanner(), &args).output().unwrap();
+        let scan = common::Scan::from_output(out.status, &out.stdout, &out.stderr);
+        assert!(scan.status.success(), "{}", scan.stderr);
+        let record = |port: u16| scan.records_of("service").find(|r| r["port"] == port).cloned().unwrap();
+        let ssh = record(22);
+        let banner = ssh["banner"].as_str().unwrap();
+        assert!(banner.starts_with("SSH-2.0-OpenSSH_") && banner.ends_with("\\r\\n"), "{banner}");
+        assert_eq!(ssh["certificate"], serde_json::Value::Null);
+        assert_eq!(record(80)["banner"], "");
+        let cert = &record(443)["certificate"];
+        let lab_name = "commonName=lab.test/organizationName=scry lab";
+        assert_eq!(
+            (cert["subject"].as_str(), cert["issuer"].as_str()),
+            (Some(lab_name), Some(lab_name)),
+            "{cert}"
+        );
+        assert!(cert["not_after"].as_str().unwrap().ends_with(" GMT"), "{cert}");
+        assert_eq!(ssh["name"], "ssh");
+        assert_eq!(
+            ssh["product"],
+            if version { serde_json::json!("OpenSSH") } else { serde_json::Value::Null }
+        );
+    }
+}
