@@ -105,12 +105,16 @@ fn version_scan_equals_nmap_on_every_port() {
     let out = lab
         .scanner()
         .command(common::SCRY)
-        .args(["-sV", "-Pn", "-n", "-p", &list, &ip, "-oA"])
+        // -sS and -O too: version detection goes with them as in nmap.
+        .args(["-sS", "-sV", "-O", "-Pn", "-n", "-p", &list, &ip, "-oA"])
         .arg(dir.join("scry"))
         .output()
         .unwrap();
     assert!(out.status.success(), "scry: {}", String::from_utf8_lossy(&out.stderr));
     let normal = String::from_utf8_lossy(&out.stdout).into_owned();
+    // -O's lines come before the Service Info line, as in nmap.
+    let (os_at, info_at) = (normal.find("Network Distance: "), normal.find("Service Info: "));
+    assert!(os_at.is_some() && os_at < info_at, "{normal}");
     let out = lab
         .scanner()
         .command("nmap")
