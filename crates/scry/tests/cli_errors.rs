@@ -309,3 +309,20 @@ fn shard_without_seed() {
     assert!(seed.trim_end().parse::<u32>().is_ok(), "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+/// A bad `--versiondb` is refused before any packet, naming file:line:column.
+#[test]
+fn version_database_errors_name_the_place() {
+    let path = std::env::temp_dir().join(format!("scry-bad-probes-{}", std::process::id()));
+    std::fs::write(&path, "Probe TCP NULL q||\nProbe SCTP x q||\n").unwrap();
+    let file = path.to_str().unwrap();
+    refuses(
+        &["-sV", "--versiondb", file, "-p", "22", "198.18.0.10"],
+        &format!(r#"-sV: {file}:2:7: expected "TCP " or "UDP " after "Probe " in "Probe SCTP x q||""#),
+    );
+    std::fs::remove_file(&path).unwrap();
+    refuses(
+        &["-sV", "--versiondb", "/nonexistent-scry/probes", "-p", "22", "198.18.0.10"],
+        "-sV: /nonexistent-scry/probes: No such file or directory (os error 2)",
+    );
+}
