@@ -25,9 +25,12 @@ const LISTENERS: [u16; 2] = [8001, 8002];
 /// A port nothing listens on.
 const CLOSED: u16 = 9;
 
+/// A JSON `service` record's compared attributes and its CPEs.
+type JsonService = (BTreeMap<String, String>, Vec<String>);
+
 /// scry's JSON `service` records: the XML's attributes (with `conf` as
 /// text, and `extrainfo` masked the same way) and the CPEs, by (protocol, port).
-fn json_services(text: &str) -> BTreeMap<(String, u16), (BTreeMap<String, String>, Vec<String>)> {
+fn json_services(text: &str) -> BTreeMap<(String, u16), JsonService> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
         let v: serde_json::Value = serde_json::from_str(line).unwrap();
