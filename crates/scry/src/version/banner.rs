@@ -45,7 +45,9 @@ async fn grab_inner(peer: SocketAddr, connector: &SslConnector) -> Banner {
     if banner.bytes.is_empty() {
         let start = tokio::time::Instant::now();
         if let Ok(Ok(tcp)) = timeout_at(start + CONNECT, TcpStream::connect(peer)).await {
-            if let Ok(Ok(stream)) = timeout_at(start + CONNECT, tls::handshake(connector, tcp, peer)).await {
+            if let Ok(Ok(stream)) =
+                timeout_at(start + CONNECT, tls::handshake(connector, tcp, peer, None)).await
+            {
                 banner.certificate = tls::certificate(&stream);
             }
         }

@@ -62,6 +62,7 @@ pub async fn probe(
     let mut deadline = now;
     let mut buf = vec![0u8; READ_CHUNK];
     let mut banner = Banner::default();
+    let mut session: Option<openssl::ssl::SslSession> = None;
     // The banner is what the first connection brings before the first probe is sent.
     let (mut connections, mut sent) = (0u32, false);
     loop {
@@ -70,7 +71,13 @@ pub async fn probe(
                 Action::Connect => pending = Pending::Connect,
                 Action::StartTls => pending = Pending::Tls,
                 Action::WaitUntil(at) => deadline = at,
-                Action::Close => conn = Conn::None,
+                Action::Close => {
+                    // TLS 1.3 tickets arrive after the handshake: keep the session at the end.
+                    if let Conn::Tls(s) = &conn {
+                        session = tls::session(s).or(session.take());
+                    }
+                    conn = Conn::None;
+                }
                 Action::Send(bytes) => {
                     sent = true;
                     if let Err(e) = send(&mut conn, &bytes).await {
@@ -86,7 +93,7 @@ pub async fn probe(
             biased;
             _ = abort.wait_for(|stop| *stop) => Owned::Event(Event::Abort),
             _ = timer => Owned::Event(Event::Timer),
-            e = step(&mut conn, &mut pending, peer, protocol, connector, &mut buf) => e,
+            e = step(&mut conn, &mut pending, peer, protocol, (connector, session.as_ref()), &mut buf) => e,
         };
         let event_now = Instant::now();
         let event = match event {
@@ -127,7 +134,7 @@ async fn step(
     pending: &mut Pending,
     peer: SocketAddr,
     protocol: Protocol,
-    connector: &SslConnector,
+    (connector, session): (&SslConnector, Option<&openssl::ssl::SslSession>),
     buf: &mut [u8],
 ) -> Owned {
     match std::mem::replace(pending, Pending::Read) {
@@ -142,7 +149,7 @@ async fn step(
             let Conn::Tcp(tcp) = std::mem::replace(conn, Conn::None) else {
                 return Owned::Event(Event::ConnectFailed);
             };
-            match tls::handshake(connector, tcp, peer).await {
+            match tls::handshake(connector, tcp, peer, session).await {
                 Ok(stream) => {
                     *conn = Conn::Tls(stream);
                     Owned::TlsUp

@@ -2,14 +2,16 @@
 //! version and cipher OpenSSL still has (security level 0, legacy
 //! renegotiation), no certificate verification, no SNI for an address.
 //! OpenSSL (not rustls) because it still speaks to the old servers a scan
-//! meets. Sessions are cached by OpenSSL's client cache and offered again
-//! to the same service, as nmap reuses its `ssl_session`.
+//! meets. Each service offers its last session again on its next
+//! connection, as nmap reuses its `ssl_session`.
 
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 
-use openssl::ssl::{SslConnector, SslMethod, SslOptions, SslSessionCacheMode, SslVerifyMode, SslVersion};
+use openssl::ssl::{
+    SslConnector, SslMethod, SslOptions, SslSession, SslSessionCacheMode, SslVerifyMode, SslVersion,
+};
 use openssl::x509::X509NameRef;
 use tokio::net::TcpStream;
 use tokio_openssl::SslStream;
@@ -37,7 +39,8 @@ pub fn connector() -> Result<SslConnector, openssl::error::ErrorStack> {
     Ok(b.build())
 }
 
-/// A TLS client handshake over `tcp`.
+/// A TLS client handshake over `tcp`, offering `session` (from an earlier
+/// connection of the same service through the same connector) for resumption.
 ///
 /// # Errors
 /// The handshake failed (any TLS alert, a closed connection, a reset).
@@ -45,17 +48,28 @@ pub async fn handshake(
     connector: &SslConnector,
     tcp: TcpStream,
     peer: SocketAddr,
+    session: Option<&SslSession>,
 ) -> io::Result<Pin<Box<SslStream<TcpStream>>>> {
     let mut config = connector.configure().map_err(io::Error::other)?;
     config.set_verify_hostname(false);
     config.set_use_server_name_indication(false);
-    let ssl = config.into_ssl(&peer.ip().to_string()).map_err(io::Error::other)?;
+    let mut ssl = config.into_ssl(&peer.ip().to_string()).map_err(io::Error::other)?;
+    if let Some(session) = session {
+        // SAFETY: the session came from a connection made through `connector`,
+        // whose context this one is (SSL_set_session's one requirement).
+        unsafe { ssl.set_session(session) }.map_err(io::Error::other)?;
+    }
     let mut stream = Box::pin(SslStream::new(ssl, tcp).map_err(io::Error::other)?);
     stream.as_mut().connect().await.map_err(|e| match e.into_io_error() {
         Ok(io) => io,
         Err(e) => io::Error::other(e),
     })?;
     Ok(stream)
+}
+
+/// The session of a connection, to offer on the service's next one.
+pub fn session(stream: &SslStream<TcpStream>) -> Option<SslSession> {
+    stream.ssl().session().map(|s| s.to_owned())
 }
 
 /// The peer certificate's subject, issuer and validity, if it sent one.
