@@ -425,6 +425,20 @@ mod tests {
     }
 
     #[test]
+    fn parallelism_is_the_flag_under_the_open_file_limit() {
+        assert_eq!(parallelism(Some(5)), 5);
+        // SAFETY: getrlimit fills a struct we own.
+        let soft = unsafe {
+            let mut lim: libc::rlimit = std::mem::zeroed();
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
+            lim.rlim_cur
+        };
+        let most = usize::try_from(soft.saturating_sub(FD_RESERVE)).unwrap_or(usize::MAX);
+        assert_eq!(parallelism(Some(usize::MAX)), most);
+        assert_eq!(parallelism(None), DEFAULT_PARALLELISM.min(most));
+    }
+
+    #[test]
     fn excluded_ports_are_not_probed_unless_allports() {
         // Nothing listens on 127.0.0.1:9100 in the test: probing it fails at once.
         let excluded = detect(9100, false).result.unwrap();
