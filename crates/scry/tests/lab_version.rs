@@ -240,3 +240,50 @@ fn banners_with_and_without_version_detection() {
         );
     }
 }
+
+/// Measurement, not a check of speed (run by hand, numbers in
+/// docs/benchmarks.md): 1000 services that accept and close on one host,
+/// scry -sV against nmap -sV; the answers must still be equal.
+#[test]
+#[ignore = "measurement: cargo test -p scry --test lab_version -- --ignored --nocapture"]
+fn thousand_tcpwrapped_services_on_one_host() {
+    if !nmap_present() {
+        return;
+    }
+    let listening: Vec<u16> = (2001..=3000).collect();
+    let Some(lab) =
+        scry_lab::require_lab(Lab::builder().target(TargetSpec::new().tcp_listen(&listening)).build())
+    else {
+        return;
+    };
+    let ip = lab.targets()[0].ipv4().to_string();
+    let dir = nmap_datadir("version-1000");
+    let (ours, theirs) = (dir.join("scry.xml"), dir.join("nmap.xml"));
+    let started = std::time::Instant::now();
+    let out = lab
+        .scanner()
+        .command(common::SCRY)
+        .args(["-sV", "-Pn", "-n", "-p", "2001-3000", &ip, "-oX"])
+        .arg(&ours)
+        .output()
+        .unwrap();
+    let scry_time = started.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let started = std::time::Instant::now();
+    let out = lab
+        .scanner()
+        .command("nmap")
+        .args(["-sV", "-Pn", "-n", "--datadir"])
+        .arg(&dir)
+        .args(["-p", "2001-3000", &ip, "-oX"])
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    let nmap_time = started.elapsed();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let a = ports(&std::fs::read_to_string(&ours).unwrap());
+    let b = ports(&std::fs::read_to_string(&theirs).unwrap());
+    assert_eq!(a, b);
+    eprintln!("1000 tcpwrapped services: scry -sV {scry_time:.2?}, nmap -sV {nmap_time:.2?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
