@@ -130,6 +130,9 @@ fn version_scan_equals_nmap_on_every_port() {
     assert!(out.status.success(), "nmap: {}", String::from_utf8_lossy(&out.stderr));
     let nmap_normal = String::from_utf8_lossy(&out.stdout).into_owned();
 
+    // For docs/benchmarks.md (shown with --nocapture): how long each took.
+    let done = |text: &str| text.lines().filter(|l| l.contains(" done")).collect::<Vec<_>>().join("\n");
+    eprintln!("{}\n{}", done(&normal), done(&nmap_normal));
     let ours_xml = std::fs::read_to_string(&ours).unwrap();
     let theirs_xml = std::fs::read_to_string(&theirs).unwrap();
     let (ours_ports, theirs_ports) = (ports(&ours_xml), ports(&theirs_xml));
