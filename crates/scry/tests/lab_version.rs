@@ -314,3 +314,43 @@ fn thousand_tcpwrapped_services_on_one_host() {
     eprintln!("1000 tcpwrapped services: scry -sV {scry_time:.2?}, nmap -sV {nmap_time:.2?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A service starts as soon as the SYN scan reports its port open, not
+/// after the scan: the service's connection arrives while the port scan
+/// (all 65535 ports at 2000 per second) is still sending.
+#[test]
+fn services_start_while_the_port_scan_goes_on() {
+    use std::io::Read;
+    const PORT: u16 = 2222;
+    let Some(lab) = scry_lab::require_lab(Lab::builder().target(TargetSpec::new()).build()) else { return };
+    let target = &lab.targets()[0];
+    let ip = target.ipv4();
+    let listener = target.run(move || std::net::TcpListener::bind((ip, PORT))).unwrap().unwrap();
+    let ip = ip.to_string();
+    let args = ["-sV", "-Pn", "-n", "-p-", "--rate", "2000", "--seed", "5", &ip];
+    let (mut child, mut stdout) = common::spawn_piped(lab.scanner(), &args);
+    // Read all along: a full pipe would stop the scan (a record per closed port).
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        stdout.read_to_string(&mut text).unwrap();
+        text
+    });
+    // The version scan's first connection (the NULL probe's, which waits for a greeting).
+    let (_conn, _) = listener.accept().unwrap();
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let text = reader.join().unwrap();
+    let mut stderr = Vec::new();
+    child.stderr.take().unwrap().read_to_end(&mut stderr).unwrap();
+    let scan = common::Scan::from_output(child.wait().unwrap(), text.as_bytes(), &stderr);
+    assert!(scan.status.success(), "{}", scan.stderr);
+    let sent = scan.stats()["sent"].as_u64().unwrap();
+    assert!(
+        sent < u64::from(u16::MAX),
+        "the port scan had ended before the service started: {}",
+        scan.stats()
+    );
+    let service = scan.records_of("service").find(|r| r["port"] == PORT).cloned().unwrap();
+    assert_eq!(service["outcome"], "incomplete");
+}
