@@ -20,6 +20,7 @@
 #                        (scripts/package.sh)
 #   libpcre2-dev         PCRE2 for nmap-service-probes regexes (scry-service, via pcre2-sys)
 #   e2fsprogs            chattr: a read-only history database even for root (scry-store tests)
+#   libssl-dev           OpenSSL for -sV's TLS probes (the openssl crate)
 #   g++                  libFuzzer's C++ sources, built by libfuzzer-sys for scripts/fuzz.sh
 # and then, with cargo, cargo-fuzz (scripts/install-fuzz.sh).
 set -euo pipefail
@@ -38,7 +39,7 @@ fi
 apt-get install -y -qq --no-install-recommends \
   libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool pkg-config \
   libxml2-utils xsltproc ndiff python3-libnmap libcap2-bin util-linux \
-  dnsmasq-base chrony snmpd dpkg-dev libpcre2-dev e2fsprogs g++ \
+  dnsmasq-base chrony snmpd dpkg-dev libpcre2-dev e2fsprogs g++ libssl-dev \
   openssh-server nginx-light vsftpd postfix dovecot-imapd dovecot-pop3d redis-server \
   memcached postgresql inetutils-inetd inetutils-telnetd openssl >/dev/null
 if $own_policy; then rm -f "$policy"; fi

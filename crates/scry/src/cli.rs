@@ -42,6 +42,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("-PS", "--syn-ping"),
     ("-PA", "--ack-ping"),
     ("-PU", "--udp-ping"),
+    ("-sV", "--service-version"),
 ];
 
 /// Aliases whose value is optional and glued on (`-PS`, `-PS22,443`), as
@@ -49,7 +50,7 @@ const ALIASES: &[(&str, &str)] = &[
 const GLUED_ONLY: &[&str] = &["--syn-ping", "--ack-ping", "--udp-ping"];
 
 /// Aliases that take no value at all.
-const FLAGS: &[&str] = &["--no-ping", "--echo-ping", "--timestamp-ping", "--arp-ping"];
+const FLAGS: &[&str] = &["--service-version", "--no-ping", "--echo-ping", "--timestamp-ping", "--arp-ping"];
 
 /// nmap's single-dash spellings that mean the same as another scry option.
 const SYNONYMS: &[(&str, &str)] = &[
@@ -65,8 +66,7 @@ pub fn unsupported(option: &str) -> Option<&'static str> {
     const TIMING: &[&str] = &["paranoid", "sneaky", "polite", "normal", "aggressive", "insane"];
     let letters = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric());
     Some(match option {
-        "-A" => "aggressive mode (-O plus version, script and traceroute scans); scry has -O",
-        "-sV" => "version detection is not built; open ports are named from nmap-services",
+        "-A" => "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV",
         "-sC" => "NSE scripts are not available in scry",
         "-6" => "scry scans IPv4 only",
         "-r" => {
@@ -83,7 +83,8 @@ pub fn unsupported(option: &str) -> Option<&'static str> {
              --max-retries N times and waits --wait SECONDS for late replies"
         }
         _ if option.strip_prefix("-s").is_some_and(letters) => {
-            "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery only)"
+            "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery \
+             only), and -sV detects versions"
         }
         _ if option.strip_prefix("-P").is_some_and(letters) => {
             "this discovery probe is not available; scry has -PE, -PP, -PS, -PA, -PU, -PR and -Pn"
@@ -106,13 +107,17 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
             out.push(arg);
             continue;
         }
-        // nmap takes several scan types in one option: -sSU is -sS -sU.
+        // nmap takes several scan types in one option: -sSUV is -sS -sU -sV.
         if let Some(types) =
-            text.strip_prefix("-s").filter(|t| t.len() > 1 && t.chars().all(|c| "SU".contains(c)))
+            text.strip_prefix("-s").filter(|t| t.len() > 1 && t.chars().all(|c| "SUV".contains(c)))
         {
-            out.extend(
-                types.chars().map(|c| OsString::from(if c == 'S' { "--syn-scan" } else { "--udp-scan" })),
-            );
+            out.extend(types.chars().map(|c| {
+                OsString::from(match c {
+                    'S' => "--syn-scan",
+                    'U' => "--udp-scan",
+                    _ => "--service-version",
+                })
+            }));
             continue;
         }
         // nmap's -dN sets the debugging level; -d and -dd count.
@@ -352,7 +357,7 @@ pub struct Args {
     #[arg(long = "os-db", value_name = "PATH")]
     pub os_db: Vec<PathBuf>,
 
-    /// Look for data files (nmap-os-db, nmap-services, nmap-payloads) in DIR
+    /// Look for data files (nmap-os-db, nmap-services, nmap-payloads, nmap-service-probes) in DIR
     /// first, then $SCRY_DATADIR, the XDG data directories and nmap's.
     #[arg(long = "datadir", value_name = "DIR")]
     pub datadir: Option<PathBuf>,
@@ -372,6 +377,39 @@ pub struct Args {
     /// OS detection after the port scan [-O].
     #[arg(short = 'O')]
     pub os_detect: bool,
+
+    /// Version detection on open (and UDP open|filtered) ports, as nmap [-sV].
+    #[arg(long = "service-version")]
+    pub service_version: bool,
+
+    /// With -sV: try probes up to this rarity, 0-9 (default 7).
+    #[arg(long = "version-intensity", value_name = "N", value_parser = clap::value_parser!(u8).range(0..=9))]
+    pub version_intensity: Option<u8>,
+
+    /// With -sV: intensity 2.
+    #[arg(long = "version-light", conflicts_with_all = ["version_intensity", "version_all"])]
+    pub version_light: bool,
+
+    /// With -sV: intensity 9, every probe.
+    #[arg(long = "version-all", conflicts_with = "version_intensity")]
+    pub version_all: bool,
+
+    /// With -sV: read the probes from FILE instead of nmap-service-probes on the data path.
+    #[arg(long = "versiondb", value_name = "FILE")]
+    pub versiondb: Option<PathBuf>,
+
+    /// With -sV: probe the ports nmap-service-probes excludes too (nmap's 9100-9107).
+    #[arg(long = "allports")]
+    pub allports: bool,
+
+    /// With -sV: services probed at once over all hosts (default 1000, kept
+    /// under the open-file limit).
+    #[arg(long = "max-parallelism", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_parallelism: Option<u32>,
+
+    /// Keep what each TCP service sends first (and its TLS certificate) in every output.
+    #[arg(long = "banners")]
+    pub banners: bool,
 
     /// With -O: fingerprint only hosts with an open and a closed TCP port.
     #[arg(long = "osscan-limit")]

@@ -14,9 +14,10 @@
 //!    without nmap).
 //!
 //! The files are nmap's: `nmap-os-db` (`-O`, the one-SYN-ACK OS guess,
-//! `--os-match`), `nmap-services` (port names, top ports, names in `-p`)
-//! and `nmap-payloads` (UDP probe payloads). Debian's `nmap-common` package
-//! installs all three without the nmap binary. scry ships no data of its
+//! `--os-match`), `nmap-services` (port names, top ports, names in `-p`),
+//! `nmap-payloads` (UDP probe payloads) and `nmap-service-probes` (`-sV`;
+//! `--versiondb FILE` replaces it). Debian's `nmap-common` package
+//! installs all four without the nmap binary. scry ships no data of its
 //! own yet; its directories are searched first so that a user's files
 //! override nmap's.
 
@@ -41,11 +42,13 @@ pub enum DataFile {
     OsDb,
     Services,
     Payloads,
+    ServiceProbes,
 }
 
 impl DataFile {
     /// Every data file, in the order they are listed.
-    pub const ALL: [DataFile; 3] = [DataFile::OsDb, DataFile::Services, DataFile::Payloads];
+    pub const ALL: [DataFile; 4] =
+        [DataFile::OsDb, DataFile::Services, DataFile::Payloads, DataFile::ServiceProbes];
 
     /// The file's name, the same in every directory.
     pub fn name(self) -> &'static str {
@@ -53,6 +56,7 @@ impl DataFile {
             DataFile::OsDb => "nmap-os-db",
             DataFile::Services => "nmap-services",
             DataFile::Payloads => "nmap-payloads",
+            DataFile::ServiceProbes => "nmap-service-probes",
         }
     }
 
@@ -62,6 +66,7 @@ impl DataFile {
             DataFile::OsDb => "no -O, no OS guess, no --os-match without --os-db",
             DataFile::Services => "ports are unnamed; -p takes numbers only",
             DataFile::Payloads => "UDP probes use scry's built-in payloads",
+            DataFile::ServiceProbes => "no -sV without --versiondb",
         }
     }
 }
@@ -213,7 +218,7 @@ impl DataFiles {
                 Some(path) => path.display().to_string(),
                 None => format!("not found ({})", file.without()),
             };
-            text += &format!("{prefix}{:<15}{place}\n", file.name());
+            text += &format!("{prefix}{:<21}{place}\n", file.name());
         }
         text += &format!("{prefix}searched, in order:\n");
         for dir in &self.dirs {
@@ -288,6 +293,18 @@ pub fn load_services(files: &DataFiles, args: &Args) -> anyhow::Result<Services>
     }
     eprintln!("scry: warning: {missing}; ports are shown as \"unknown\"");
     Ok(Services::empty("no nmap-services"))
+}
+
+/// The version probes `-sV` reads: `--versiondb`, else the
+/// `nmap-service-probes` found.
+///
+/// # Errors
+/// [`Missing`] without `--versiondb` and without the file.
+pub fn service_probes(files: &DataFiles, args: &Args) -> Result<PathBuf, Missing> {
+    match &args.versiondb {
+        Some(path) => Ok(path.clone()),
+        None => files.require(DataFile::ServiceProbes).map(Path::to_path_buf),
+    }
 }
 
 /// The UDP payload file for a scan without `--udp-payloads`: nmap's, when

@@ -94,7 +94,8 @@ pub fn run(
             continue;
         }
         let mac = None;
-        let report = HostReport { ip, mac, up_reason: reason, tables: &[] };
+        let report =
+            HostReport { ip, mac, up_reason: reason, tables: &[], services: &crate::output::NO_SERVICES };
         for sink in sinks.iter_mut() {
             sink.host(&report)?;
         }

@@ -16,6 +16,7 @@ mod phases;
 mod privileges;
 mod progress;
 mod resume;
+mod version;
 mod wire;
 
 use anyhow::Context;
@@ -119,6 +120,7 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         None
     };
+    let probe_db = if args.service_version { Some(load_probes(&data, &args)?) } else { None };
     if args.os_detect && args.max_os_tries == 0 {
         return Err(UsageError("--max-os-tries must be at least 1".into()).into());
     }
@@ -141,6 +143,7 @@ fn run() -> anyhow::Result<ExitCode> {
         verbose: args.verbose > 0,
         os: args.os_detect,
         os_guess: !args.os_detect && !args.no_os_guess,
+        version: args.service_version,
     };
 
     // Every capture and socket first: privilege problems surface here,
@@ -224,6 +227,18 @@ fn run() -> anyhow::Result<ExitCode> {
         let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;
         sinks = sinks.into_iter().map(wrap).collect();
     }
+    if args.service_version || args.banners {
+        // Outside OS detection: nmap's version scan runs before its OS scan.
+        let options = version::VersionOptions {
+            db: probe_db,
+            config: scry_service::ScanConfig { intensity: version_intensity(&args), tls: true },
+            allports: args.allports,
+            parallelism: args.max_parallelism.map(|n| n as usize),
+            banners: args.banners,
+            stop: Arc::clone(&stop),
+        };
+        sinks = vec![Box::new(version::ServiceDetect::new(sinks, options)?)];
+    }
     let counters = Arc::new(engine::Counters::default());
     if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {
         let total = plans.iter().map(progress::first_pass_probes).sum();
@@ -263,6 +278,33 @@ fn run() -> anyhow::Result<ExitCode> {
         None => checkpoints.end(stats.interrupted, resumed_here),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// nmap-service-probes (or `--versiondb`), read once for the whole run.
+///
+/// # Errors
+/// The file is missing or does not parse ([`UsageError`], naming file:line:column).
+fn load_probes(
+    data: &datadir::DataFiles,
+    args: &cli::Args,
+) -> anyhow::Result<&'static scry_service::ProbeDb> {
+    let path = datadir::service_probes(data, args).map_err(|e| UsageError(format!("-sV: {e}")))?;
+    if args.debug > 0 {
+        eprintln!("scry: version probes from {}", path.display());
+    }
+    let db = scry_service::ProbeDb::load(&path).map_err(|e| UsageError(format!("-sV: {e}")))?;
+    // One database for the life of the process, shared by every service task.
+    Ok(Box::leak(Box::new(db)))
+}
+
+/// `--version-intensity`, `--version-light` (2) or `--version-all` (9); nmap's default 7.
+fn version_intensity(args: &cli::Args) -> u8 {
+    match (args.version_all, args.version_light, args.version_intensity) {
+        (true, _, _) => scry_service::ALL_INTENSITY,
+        (_, true, _) => scry_service::LIGHT_INTENSITY,
+        (_, _, Some(n)) => n,
+        _ => scry_service::DEFAULT_INTENSITY,
+    }
 }
 
 /// Gives up root (splitting off a child that scans as `--user`) or the

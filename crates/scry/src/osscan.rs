@@ -29,7 +29,7 @@ use scry_probe::services::Protocol;
 use scry_probe::state::{PortState, Reason};
 
 use crate::engine::NextHops;
-use crate::output::{HostReport, OsReport, PortTable, PortsUsed, ScanInfo, Sink, Stats};
+use crate::output::{HostReport, OsReport, PortTable, PortsUsed, ScanInfo, ServiceTable, Sink, Stats};
 
 /// How long one receive call may block, so every host's schedule is
 /// polled at least this often.
@@ -70,6 +70,8 @@ struct Held {
     up_reason: Option<(Reason, Option<u8>)>,
     /// Per protocol scanned: the answered ports and every port scanned.
     tables: Vec<(Protocol, BTreeMap<u16, PortResult>, Vec<u16>)>,
+    /// What -sV found.
+    services: ServiceTable,
 }
 
 impl Held {
@@ -112,6 +114,7 @@ impl Sink for OsDetect {
             mac: report.mac,
             up_reason: report.up_reason,
             tables: report.tables.iter().map(|t| (t.protocol, t.ports.clone(), t.scanned.to_vec())).collect(),
+            services: report.services.clone(),
         });
         Ok(())
     }
@@ -130,8 +133,13 @@ impl Sink for OsDetect {
                 .iter()
                 .map(|(protocol, ports, scanned)| PortTable { protocol: *protocol, ports, scanned })
                 .collect();
-            let report =
-                HostReport { ip: held.ip, mac: held.mac, up_reason: held.up_reason, tables: &tables };
+            let report = HostReport {
+                ip: held.ip,
+                mac: held.mac,
+                up_reason: held.up_reason,
+                tables: &tables,
+                services: &held.services,
+            };
             let outcome = outcomes.get(&held.ip);
             for sink in &mut self.inner {
                 sink.host(&report)?;

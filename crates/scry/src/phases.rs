@@ -66,10 +66,11 @@ pub fn run(
         move_on = (move_on || phase.checkpointed) && phase.probed.end == plan.positions.end;
         done.push(phase);
     }
-    stats.interrupted = stop.load(Ordering::Relaxed);
     // With -Pn every target is reported up, as nmap counts them.
     stats.hosts_up = if lead.report_silent_hosts { lead.targets.len() } else { up.len() as u64 };
     report_hosts(plans, &done, &up, &mut sinks);
+    // After the reports: a stop during version detection (which holds them) counts too.
+    stats.interrupted = stop.load(Ordering::Relaxed);
     stats.duration = start.elapsed();
     stats.max_rss_kib = peak_rss_kib();
     sinks.each(|s| s.finish(&stats));
@@ -137,7 +138,7 @@ fn report_hosts(
             .collect();
         let mac = lead.next_hops.direct(ip);
         let up_reason = up.get(&ip).copied();
-        let host = HostReport { ip, mac, up_reason, tables: &tables };
+        let host = HostReport { ip, mac, up_reason, tables: &tables, services: &crate::output::NO_SERVICES };
         sinks.each(|s| s.host(&host));
     };
     if lead.report_silent_hosts {

@@ -278,12 +278,12 @@ fn os_detection_needs_the_wire() {
 #[test]
 fn nmap_options_scry_lacks_are_named() {
     let scan_types =
-        "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery only)";
+        "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery only), \
+         and -sV detects versions";
     for (option, why) in [
         ("-sT", scan_types),
-        ("-sV", "version detection is not built; open ports are named from nmap-services"),
-        ("-sSV", scan_types),
-        ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O"),
+        ("-sSX", scan_types),
+        ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV"),
         (
             "-T4",
             "timing templates are not available: scry sends at a fixed --rate PPS, retries up to \
@@ -308,4 +308,21 @@ fn shard_without_seed() {
     let seed = stderr.strip_prefix(why).unwrap_or_else(|| panic!("{stderr}"));
     assert!(seed.trim_end().parse::<u32>().is_ok(), "{stderr}");
     assert!(out.stdout.is_empty());
+}
+
+/// A bad `--versiondb` is refused before any packet, naming file:line:column.
+#[test]
+fn version_database_errors_name_the_place() {
+    let path = std::env::temp_dir().join(format!("scry-bad-probes-{}", std::process::id()));
+    std::fs::write(&path, "Probe TCP NULL q||\nProbe SCTP x q||\n").unwrap();
+    let file = path.to_str().unwrap();
+    refuses(
+        &["-sV", "--versiondb", file, "-p", "22", "198.18.0.10"],
+        &format!(r#"-sV: {file}:2:7: expected "TCP " or "UDP " after "Probe " in "Probe SCTP x q||""#),
+    );
+    std::fs::remove_file(&path).unwrap();
+    refuses(
+        &["-sV", "--versiondb", "/nonexistent-scry/probes", "-p", "22", "198.18.0.10"],
+        "-sV: /nonexistent-scry/probes: No such file or directory (os error 2)",
+    );
 }

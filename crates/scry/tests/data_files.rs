@@ -50,9 +50,10 @@ fn version_names_each_data_file_found_and_where_it_looked() {
         format!(
             "scry {}\n\
              data files:\n  \
-               nmap-os-db     not found (no -O, no OS guess, no --os-match without --os-db)\n  \
-               nmap-services  {d}/nmap-services\n  \
-               nmap-payloads  {d}/nmap/nmap-payloads\n  \
+               nmap-os-db           not found (no -O, no OS guess, no --os-match without --os-db)\n  \
+               nmap-services        {d}/nmap-services\n  \
+               nmap-payloads        {d}/nmap/nmap-payloads\n  \
+               nmap-service-probes  not found (no -sV without --versiondb)\n  \
                searched, in order:\n    \
                  {d} ($SCRY_DATADIR)\n    \
                  {d}/home/scry ($XDG_DATA_HOME)\n    \
@@ -67,7 +68,7 @@ fn version_names_each_data_file_found_and_where_it_looked() {
     let (code, out, _) = scry_in(&dir, "", &["--datadir", flag.to_str().unwrap(), "-V"], "");
     assert_eq!(code, 0);
     let line = out.lines().find(|l| l.contains("nmap-os-db")).unwrap();
-    assert_eq!(line, format!("  nmap-os-db     {}/nmap-os-db", flag.display()));
+    assert_eq!(line, format!("  nmap-os-db           {}/nmap-os-db", flag.display()));
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&flag).unwrap();
 }
@@ -91,8 +92,8 @@ fn version_finds_nmaps_installed_data() {
         })
         .unwrap();
     assert_eq!(code, Some(0), "{err}");
-    for name in ["nmap-os-db", "nmap-services", "nmap-payloads"] {
-        assert!(out.contains(&format!("  {name:<15}/usr/share/nmap/{name}\n")), "{out}");
+    for name in ["nmap-os-db", "nmap-services", "nmap-payloads", "nmap-service-probes"] {
+        assert!(out.contains(&format!("  {name:<21}/usr/share/nmap/{name}\n")), "{out}");
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -117,9 +118,10 @@ fn os_match_without_an_os_database_says_where_it_looked() {
     assert!(
         err.starts_with(&format!(
             "scry: data files:\n\
-             scry:   nmap-os-db     not found (no -O, no OS guess, no --os-match without --os-db)\n\
-             scry:   nmap-services  not found (ports are unnamed; -p takes numbers only)\n\
-             scry:   nmap-payloads  not found (UDP probes use scry's built-in payloads)\n\
+             scry:   nmap-os-db           not found (no -O, no OS guess, no --os-match without --os-db)\n\
+             scry:   nmap-services        not found (ports are unnamed; -p takes numbers only)\n\
+             scry:   nmap-payloads        not found (UDP probes use scry's built-in payloads)\n\
+             scry:   nmap-service-probes  not found (no -sV without --versiondb)\n\
              scry:   searched, in order:\n\
              scry:     {d} ($SCRY_DATADIR)\n"
         )),

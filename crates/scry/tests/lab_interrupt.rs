@@ -383,3 +383,38 @@ fn closed_stdout_ends_the_scan() {
     assert!(!text.contains("/filtered/"), "{text}");
     assert!(text.lines().last().unwrap().starts_with("# scry done at "), "{text}");
 }
+
+/// `-sV`: SIGINT while a silent service is being probed ends the version
+/// scan; the report, the finished service and the interrupted one are
+/// written, and scry exits 0.
+#[test]
+fn sigint_during_version_detection_writes_what_was_found() {
+    const WRAPPED: u16 = 22;
+    const SILENT: u16 = 7000;
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(&[WRAPPED])));
+    let target = &lab.targets()[0];
+    let ip = target.ipv4();
+    // Listens but never accepts: connections complete in the kernel's
+    // backlog and no byte ever comes, so nmap's probes would take minutes.
+    let _silent = target.run(move || std::net::TcpListener::bind((ip, SILENT))).unwrap().unwrap();
+    let ports = format!("{WRAPPED},{SILENT}");
+    let args = ["-sV", "-p", &ports, &ip.to_string()];
+    let out = interrupt_when(lab.scanner(), &args, libc::SIGINT, |stdout| {
+        let seen = common::read_answers(stdout, 2);
+        // Well inside the silent service's first probe (6 s).
+        std::thread::sleep(Duration::from_secs(2));
+        seen
+    });
+    assert!(out.status.success(), "{}: {}", out.status, out.stderr);
+    assert_eq!(out.stats()["interrupted"], true, "{}", out.stats());
+    let service = |port: u16| {
+        out.records_of("service")
+            .find(|r| r["port"] == port)
+            .unwrap_or_else(|| panic!("no service {port}"))
+            .clone()
+    };
+    assert_eq!(service(WRAPPED)["name"], "tcpwrapped");
+    assert_eq!(service(WRAPPED)["outcome"], "tcpwrapped");
+    assert_eq!(service(SILENT)["outcome"], "incomplete");
+    assert_eq!(service(SILENT)["method"], "table");
+}

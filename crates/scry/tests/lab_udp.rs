@@ -59,8 +59,14 @@ fn start(node: &Node, name: &'static str, program: &str, args: &[String], dir: P
 /// dnsmasq as an authoritative-only DNS server on port 53: no upstream, no
 /// DHCP, one local name.
 fn dnsmasq(node: &Node) -> Option<Daemon> {
+    dnsmasq_on(node, 53)
+}
+
+/// dnsmasq as [`dnsmasq`] says, on `port`.
+fn dnsmasq_on(node: &Node, port: u16) -> Option<Daemon> {
     let dir = scratch("dnsmasq");
     let args = [
+        format!("--port={port}"),
         "--keep-in-foreground".into(),
         "--conf-file=/dev/null".into(),
         "--no-resolv".into(),
@@ -304,4 +310,65 @@ fn rate_limited_target_every_closed_port_found() {
 #[ignore]
 fn rate_limited_target_1000_ports_against_nmap() {
     rate_limited_scan_classifies_every_closed_port(999);
+}
+
+/// A port dnsmasq also answers on, which the UDP scan alone finds open|filtered.
+const HIDDEN_DNS: u16 = 5354;
+
+/// `-sU -sV` on the three services equals nmap 7.93's `-sU -sV` (no NSE
+/// scripts) on every field of every port's `<service>`.
+#[test]
+fn version_scan_of_udp_services_equals_nmap() {
+    use common::services::{nmap_datadir, nmap_present, ports};
+    if !nmap_present() {
+        return;
+    }
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let t0 = &lab.targets()[0];
+    let daemons: Vec<Daemon> = [dnsmasq(t0), chronyd(t0), snmpd(t0)].into_iter().flatten().collect();
+    if daemons.len() < 3 {
+        return;
+    }
+    services_ready(&lab, t0, &daemons);
+    let dir = nmap_datadir("udp-version");
+    // dnsmasq on 5354 too: no UDP payload is meant for that port, so the
+    // UDP scan's empty datagram gets no answer (open|filtered), and a
+    // version probe's answer makes the port open.
+    let Some(_other) = dnsmasq_on(t0, HIDDEN_DNS) else { return };
+    let (ip, list) = (t0.ipv4().to_string(), "U:53,123,161,5354");
+    let (ours, theirs) = (dir.join("scry.xml"), dir.join("nmap.xml"));
+    let out = lab
+        .scanner()
+        .command(common::SCRY)
+        .args(["-sU", "-sV", "-Pn", "-n", "-p", list, &ip, "-oX"])
+        .arg(&ours)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scry: {}", String::from_utf8_lossy(&out.stderr));
+    let scry_normal = String::from_utf8_lossy(&out.stdout).into_owned();
+    let out = lab
+        .scanner()
+        .command("nmap")
+        .args(["-sU", "-sV", "-Pn", "-n", "--datadir"])
+        .arg(&dir)
+        .args(["-p", list, &ip, "-oX"])
+        .arg(&theirs)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "nmap: {}", String::from_utf8_lossy(&out.stderr));
+    let nmap_normal = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (a, b) = (ports(&read(&ours)), ports(&read(&theirs)));
+    assert_eq!(b.len(), 4, "{nmap_normal}");
+    assert_eq!(a[&("udp".to_string(), HIDDEN_DNS)].state, "open", "{scry_normal}");
+    // Without -sV the same port is open|filtered: the version probe's answer opened it.
+    let plain =
+        lab.scanner().command(common::SCRY).args(["-sU", "-Pn", "-n", "-p", list, &ip]).output().unwrap();
+    let plain = String::from_utf8_lossy(&plain.stdout);
+    assert!(plain.contains(&format!("{HIDDEN_DNS}/udp open|filtered")), "{plain}");
+    assert_eq!(a, b, "scry:\n{scry_normal}\nnmap:\n{nmap_normal}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn read(path: &std::path::Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }

@@ -209,6 +209,23 @@ impl Daemon {
         Ok(daemon)
     }
 
+    /// [`Daemon::start`] for tests: `None` (with a message) when the
+    /// program is not installed, which fails under `CI=true`.
+    ///
+    /// # Panics
+    /// Any other error, or a missing program under `CI=true`.
+    pub fn start_or_skip(node: &Node, service: Service) -> Option<Daemon> {
+        match Daemon::start(node, service) {
+            Ok(d) => Some(d),
+            Err(LabError::Spawn { command, source }) if source.kind() == std::io::ErrorKind::NotFound => {
+                assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but {command}: {source}");
+                eprintln!("skipped {service:?}: {command}: {source}");
+                None
+            }
+            Err(e) => panic!("{service:?}: {e}"),
+        }
+    }
+
     /// The service it runs.
     pub fn service(&self) -> Service {
         self.service

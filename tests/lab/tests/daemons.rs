@@ -2,7 +2,7 @@
 //! in a target namespace, listens there only, and greets a client from the
 //! scanner the way its protocol does.
 
-use scry_lab::{Daemon, Lab, LabError, Service, TargetSpec};
+use scry_lab::{Daemon, Lab, Service, TargetSpec};
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::time::Duration;
@@ -30,15 +30,7 @@ fn talk(lab: &Lab, ip: Ipv4Addr, port: u16, request: &[u8]) -> String {
 
 /// Starts `service` or explains why not: a missing package fails under CI.
 fn start(lab: &Lab, service: Service) -> Option<Daemon> {
-    match Daemon::start(&lab.targets()[0], service) {
-        Ok(d) => Some(d),
-        Err(LabError::Spawn { command, source }) if source.kind() == std::io::ErrorKind::NotFound => {
-            assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI=true but {command}: {source}");
-            eprintln!("skipped {service:?}: {command}: {source}");
-            None
-        }
-        Err(e) => panic!("{service:?}: {e}"),
-    }
+    Daemon::start_or_skip(&lab.targets()[0], service)
 }
 
 #[test]

@@ -109,9 +109,10 @@ fn the_first_directory_holding_a_file_wins_file_by_file() {
     assert_eq!(
         files.describe("> "),
         format!(
-            "> nmap-os-db     {r}/nmap/nmap-os-db\n\
-             > nmap-services  {r}/flag/nmap-services\n\
-             > nmap-payloads  not found (UDP probes use scry's built-in payloads)\n\
+            "> nmap-os-db           {r}/nmap/nmap-os-db\n\
+             > nmap-services        {r}/flag/nmap-services\n\
+             > nmap-payloads        not found (UDP probes use scry's built-in payloads)\n\
+             > nmap-service-probes  not found (no -sV without --versiondb)\n\
              > searched, in order:\n\
              >   {r}/flag (--datadir)\n\
              >   {r}/xdg/scry ($XDG_DATA_DIRS)\n\

@@ -7,7 +7,9 @@
 //! left out. As in nmap, `Ignored State:` appears only when exactly one
 //! state is counted rather than listed.
 
-use super::{port_ranges, Civil, HostReport, Layout, OsReport, ReportOptions, ScanInfo, Sink, Stats};
+use super::{
+    port_ranges, Civil, HostReport, Layout, OsReport, PortService, ReportOptions, ScanInfo, Sink, Stats,
+};
 use scry_probe::services::{Protocol, Services};
 use scry_probe::state::Reason;
 use std::io::{self, Write};
@@ -78,9 +80,13 @@ impl<W: Write> Sink for Grepable<W> {
             .listed
             .iter()
             .map(|(port, proto, r)| {
-                let name = self.services.name(*port, *proto).unwrap_or("unknown");
+                let found = report.services.get(&(*proto, *port));
+                let table = self.services.name(*port, *proto);
+                let open = r.state == scry_probe::state::PortState::Open;
+                let name = PortService::shown_name(found, table, open, self.options.version);
+                let version = found.map(PortService::version_text).unwrap_or_default();
                 // port/state/protocol/owner/service/rpc info/version/
-                format!("{port}/{}/{proto}//{}///", r.state.as_str(), field(name))
+                format!("{port}/{}/{proto}//{}//{}/", r.state.as_str(), field(&name), field(&version))
             })
             .collect();
         write!(self.out, "Host: {} ()\tPorts: {}", report.ip, entries.join(", "))?;
@@ -187,7 +193,14 @@ mod tests {
         let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
         let ip = "198.18.0.10".parse().unwrap();
         let tables = [PortTable { protocol: Protocol::Tcp, ports: table, scanned }];
-        sink.host(&HostReport { ip, mac: None, up_reason, tables: &tables }).unwrap();
+        sink.host(&HostReport {
+            ip,
+            mac: None,
+            up_reason,
+            tables: &tables,
+            services: &crate::output::NO_SERVICES,
+        })
+        .unwrap();
         String::from_utf8(out).unwrap()
     }
 
@@ -218,8 +231,22 @@ mod tests {
             [(22, PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 })].into();
         let up = Some((Reason::SynAck, Some(64)));
         let tables = |ports| [PortTable { protocol: Protocol::Tcp, ports, scanned: &[22, 23] }];
-        sink.host(&HostReport { ip: a, mac: None, up_reason: up, tables: &tables(&open) }).unwrap();
-        sink.host(&HostReport { ip: b, mac: None, up_reason: up, tables: &tables(&closed) }).unwrap();
+        sink.host(&HostReport {
+            ip: a,
+            mac: None,
+            up_reason: up,
+            tables: &tables(&open),
+            services: &crate::output::NO_SERVICES,
+        })
+        .unwrap();
+        sink.host(&HostReport {
+            ip: b,
+            mac: None,
+            up_reason: up,
+            tables: &tables(&closed),
+            services: &crate::output::NO_SERVICES,
+        })
+        .unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "Host: 198.18.0.10 ()\tStatus: Up\nHost: 198.18.0.10 ()\tPorts: 22/open/tcp//ssh///\tIgnored State: filtered (1)\n"
@@ -278,6 +305,7 @@ mod tests {
             mac: None,
             up_reason: up,
             tables: &tables,
+            services: &crate::output::NO_SERVICES,
         })
         .unwrap();
         let text = String::from_utf8(out).unwrap();

@@ -1,7 +1,7 @@
 //! JSON Lines: one object per line, written as results arrive.
 //! The schema is documented in docs/output.md.
 
-use super::{HostReport, OsReport, QuickGuess, ScanInfo, Sink, Stats};
+use super::{escape_bytes, HostReport, OsReport, PortService, QuickGuess, ScanInfo, Sink, Stats};
 use scry_probe::results::PortResult;
 use scry_probe::services::Protocol;
 use scry_probe::state::Reason;
@@ -60,11 +60,24 @@ impl<W: Write> Sink for JsonLines<W> {
     }
 
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
-        if report.up_reason.is_some() {
-            return Ok(()); // announced live by host_up
+        if report.up_reason.is_none() {
+            let reason = Reason::UserSet.as_str();
+            self.line(
+                json!({"type": "host", "ip": report.ip, "state": "up", "reason": reason, "ttl": null}),
+            )?;
         }
-        let reason = Reason::UserSet.as_str();
-        self.line(json!({"type": "host", "ip": report.ip, "state": "up", "reason": reason, "ttl": null}))
+        // Version detection and banners, once the host's services are done.
+        for ((protocol, port), found) in report.services {
+            let state = report
+                .tables
+                .iter()
+                .find(|t| t.protocol == *protocol)
+                .map(|t| t.ports.get(port).map_or(t.silent_state(), |r| r.state));
+            let table = self.services.name(*port, *protocol);
+            let record = service_record(report.ip, *port, *protocol, state, table, found);
+            self.line(record)?;
+        }
+        Ok(())
     }
 
     fn os(&mut self, ip: IpAddr, os: &OsReport<'_>) -> io::Result<()> {
@@ -115,4 +128,48 @@ impl<W: Write> Sink for JsonLines<W> {
             "skipped_broadcast": s.skipped_broadcast,
         }))
     }
+}
+
+/// A `service` record: every field version detection and `--banners` give a port.
+fn service_record(
+    ip: IpAddr,
+    port: u16,
+    protocol: Protocol,
+    state: Option<scry_probe::state::PortState>,
+    table: Option<&str>,
+    found: &PortService,
+) -> serde_json::Value {
+    let r = found.result.as_ref();
+    let text = |f: fn(&scry_service::VersionInfo) -> &Option<String>| r.and_then(|r| f(&r.info).clone());
+    let banner = found.banner.as_ref();
+    let certificate = banner.and_then(|b| b.certificate.as_ref()).map(|c| {
+        json!({"subject": c.subject, "issuer": c.issuer, "not_before": c.not_before, "not_after": c.not_after})
+    });
+    let outcome = r.map(|r| match r.outcome {
+        scry_service::Outcome::HardMatched => "match",
+        scry_service::Outcome::SoftMatched => "softmatch",
+        scry_service::Outcome::NoMatch => "nomatch",
+        scry_service::Outcome::TcpWrapped => "tcpwrapped",
+        scry_service::Outcome::Excluded => "excluded",
+        scry_service::Outcome::Incomplete => "incomplete",
+    });
+    json!({
+        "type": "service", "ip": ip, "port": port, "proto": protocol.as_str(),
+        "state": state.map(|s| s.as_str()),
+        "name": r.and_then(|r| r.name.as_deref()).or(table),
+        "product": text(|i| &i.product),
+        "version": text(|i| &i.version),
+        "extrainfo": text(|i| &i.info),
+        "hostname": text(|i| &i.hostname),
+        "ostype": text(|i| &i.ostype),
+        "devicetype": text(|i| &i.devicetype),
+        "tunnel": r.filter(|r| r.tunnel == scry_service::Tunnel::Ssl).map(|_| "ssl"),
+        "method": r.map(|r| if r.method == scry_service::Method::Probed { "probed" } else { "table" }),
+        "conf": r.map(|r| r.confidence),
+        "outcome": outcome,
+        "cpe": r.map(|r| r.cpes()).unwrap_or_default(),
+        "servicefp": found.fingerprint,
+        "banner": banner.map(|b| escape_bytes(&b.bytes)),
+        "certificate": certificate,
+    })
 }

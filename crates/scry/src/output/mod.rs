@@ -65,6 +65,137 @@ pub struct ReportOptions {
     /// Without `-O` and `--no-os-guess`: each host's report is followed by
     /// [`Sink::os_quick`].
     pub os_guess: bool,
+    /// `-sV`: a VERSION column, `?` after names that are guesses, the
+    /// `Service Info:` line.
+    pub version: bool,
+}
+
+/// What version detection (`-sV`) and `--banners` found on one port.
+#[derive(Clone, Debug, Default)]
+pub struct PortService {
+    /// The version scan's conclusion (none with `--banners` alone).
+    pub result: Option<scry_service::ServiceResult>,
+    /// nmap's `SF-Port…` service fingerprint, when the responses were kept.
+    pub fingerprint: Option<String>,
+    /// `--banners`: what the service sent first and its TLS certificate.
+    pub banner: Option<Banner>,
+}
+
+/// What a TCP service sends unasked in its first seconds (the NULL probe's
+/// reply), and its certificate when it speaks TLS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Banner {
+    /// The bytes, at most [`BANNER_BYTES`].
+    pub bytes: Vec<u8>,
+    pub certificate: Option<Certificate>,
+}
+
+/// The most bytes of a banner kept.
+pub const BANNER_BYTES: usize = 4096;
+
+/// The fields of a TLS certificate shown with `--banners`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Certificate {
+    /// `commonName=example.org/organizationName=Example`, as nmap's ssl-cert script writes names.
+    pub subject: String,
+    pub issuer: String,
+    /// As OpenSSL prints times: `Dec  4 15:00:00 2026 GMT`.
+    pub not_before: String,
+    pub not_after: String,
+}
+
+/// Every port's [`PortService`] of one host, by protocol and port.
+pub type ServiceTable = BTreeMap<(Protocol, u16), PortService>;
+
+/// The table of a scan without `-sV` and `--banners`.
+pub static NO_SERVICES: ServiceTable = BTreeMap::new();
+
+impl PortService {
+    /// The name nmap's port table shows: `ssl/` for a tunnel, the probed
+    /// name or else nmap-services' (`table`), `?` after a name that is a
+    /// guess on an open port in a version scan, `unknown` without a name.
+    pub fn shown_name(
+        service: Option<&PortService>,
+        table: Option<&str>,
+        open: bool,
+        version: bool,
+    ) -> String {
+        let result = service.and_then(|s| s.result.as_ref());
+        let ssl = result.is_some_and(|r| r.tunnel == scry_service::Tunnel::Ssl);
+        let prefix = if ssl { "ssl/" } else { "" };
+        let name = result.and_then(|r| r.name.as_deref()).or(table).filter(|n| *n != "unknown");
+        match name {
+            Some(name) if version && open && result.map_or(true, |r| r.confidence <= 5) => {
+                format!("{prefix}{name}?")
+            }
+            Some(name) => format!("{prefix}{name}"),
+            None => format!("{prefix}unknown"),
+        }
+    }
+
+    /// nmap's VERSION column: `product version (extrainfo)`.
+    pub fn version_text(&self) -> String {
+        let Some(r) = &self.result else { return String::new() };
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(r.info.product.clone());
+        parts.extend(r.info.version.clone());
+        parts.extend(r.info.info.as_ref().map(|i| format!("({i})")));
+        parts.join(" ")
+    }
+}
+
+/// A banner's bytes as text: printable ASCII as is, `\\`, `\r`, `\n`,
+/// `\t`, and `\xHH` for every other byte.
+pub fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'\r' => out.push_str("\\r"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
+}
+
+/// nmap's `Service Info:` line for one host: the host names, OS types and
+/// device types the matches named (each once, in port order), and the OS
+/// and hardware CPEs; `None` when there is none.
+pub fn service_info(services: &ServiceTable) -> Option<String> {
+    let mut hosts: Vec<&str> = Vec::new();
+    let mut oses: Vec<&str> = Vec::new();
+    let mut devices: Vec<&str> = Vec::new();
+    let mut cpes: Vec<&str> = Vec::new();
+    for service in services.values() {
+        let Some(r) = &service.result else { continue };
+        for (list, value) in
+            [(&mut hosts, &r.info.hostname), (&mut oses, &r.info.ostype), (&mut devices, &r.info.devicetype)]
+        {
+            if let Some(v) = value.as_deref().filter(|v| !list.contains(v)) {
+                list.push(v);
+            }
+        }
+        for cpe in [&r.info.cpe_h, &r.info.cpe_o].into_iter().flatten() {
+            if !cpes.contains(&cpe.as_str()) {
+                cpes.push(cpe);
+            }
+        }
+    }
+    let mut parts = Vec::new();
+    for (one, many, list) in
+        [("Host", "Hosts", &hosts), ("OS", "OSs", &oses), ("Device", "Devices", &devices)]
+    {
+        if !list.is_empty() {
+            parts.push(format!("{}: {}", if list.len() == 1 { one } else { many }, list.join(", ")));
+        }
+    }
+    if !cpes.is_empty() {
+        parts.push(format!("CPE: {}", cpes.join(", ")));
+    }
+    (!parts.is_empty()).then(|| format!("Service Info: {}", parts.join("; ")))
 }
 
 /// Everything known about one host at the end of the scan.
@@ -78,6 +209,8 @@ pub struct HostReport<'a> {
     pub up_reason: Option<(Reason, Option<u8>)>,
     /// One port table per protocol scanned, TCP first; none for host discovery only.
     pub tables: &'a [PortTable<'a>],
+    /// What `-sV` and `--banners` found, by port ([`NO_SERVICES`] without them).
+    pub services: &'a ServiceTable,
 }
 
 /// A host's ports of one protocol.
@@ -490,7 +623,7 @@ mod tests {
         let scanned: Vec<u16> = (1..=32).collect();
         let ip = "198.18.0.10".parse().unwrap();
         let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &scanned }];
-        let report = HostReport { ip, mac: None, up_reason: None, tables: &tables };
+        let report = HostReport { ip, mac: None, up_reason: None, tables: &tables, services: &NO_SERVICES };
         let layout = Layout::new(&report, false);
         let listed: Vec<u16> = layout.listed.iter().map(|(p, _, _)| *p).collect();
         assert_eq!(listed, [22, 31, 32]);
@@ -527,8 +660,13 @@ mod tests {
             PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &tcp_scanned },
             PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &udp_scanned },
         ];
-        let report =
-            HostReport { ip: "198.18.0.10".parse().unwrap(), mac: None, up_reason: None, tables: &tables };
+        let report = HostReport {
+            ip: "198.18.0.10".parse().unwrap(),
+            mac: None,
+            up_reason: None,
+            tables: &tables,
+            services: &NO_SERVICES,
+        };
         assert_eq!(report.scanned_count(), 33);
         let layout = Layout::new(&report, false);
         let listed: Vec<(u16, Protocol)> = layout.listed.iter().map(|(p, proto, _)| (*p, *proto)).collect();
@@ -545,5 +683,32 @@ mod tests {
                 ]
             }]
         );
+    }
+
+    #[test]
+    fn banners_are_escaped_and_service_info_lists_each_value_once() {
+        assert_eq!(escape_bytes(b"SSH-2.0\r\n\t\\\x00\xff~"), "SSH-2.0\\r\\n\\t\\\\\\x00\\xff~");
+        let with = |host: Option<&str>, os: &str, cpe_h: Option<&str>| {
+            let mut r = scry_service::ServiceResult::excluded();
+            r.info = scry_service::VersionInfo {
+                hostname: host.map(Into::into),
+                ostype: Some(os.into()),
+                cpe_h: cpe_h.map(Into::into),
+                cpe_a: Some("cpe:/a:x:y".into()),
+                ..Default::default()
+            };
+            PortService { result: Some(r), ..PortService::default() }
+        };
+        let mut t = ServiceTable::new();
+        t.insert((Protocol::Tcp, 21), with(Some("a"), "Unix", None));
+        t.insert((Protocol::Tcp, 22), with(Some("a"), "Linux", Some("cpe:/h:v:p")));
+        t.insert((Protocol::Udp, 53), with(Some("b"), "Linux", None));
+        assert_eq!(service_info(&t).unwrap(), "Service Info: Hosts: a, b; OSs: Unix, Linux; CPE: cpe:/h:v:p");
+        assert_eq!(service_info(&ServiceTable::new()), None);
+        // Without -sV a name is never a guess; with it, a table name on an open port is.
+        assert_eq!(PortService::shown_name(None, Some("ssh"), true, false), "ssh");
+        assert_eq!(PortService::shown_name(None, Some("ssh"), true, true), "ssh?");
+        assert_eq!(PortService::shown_name(None, Some("ssh"), false, true), "ssh");
+        assert_eq!(PortService::shown_name(None, None, true, true), "unknown");
     }
 }

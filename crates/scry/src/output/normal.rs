@@ -1,9 +1,12 @@
 //! nmap's "normal" output: a report per host, a summary line at the end.
 
-use super::{Civil, HostReport, Layout, OsReport, QuickGuess, ReportOptions, ScanInfo, Sink, Stats};
+use super::{
+    escape_bytes, Banner, Civil, HostReport, Layout, OsReport, PortService, QuickGuess, ReportOptions,
+    ScanInfo, ServiceTable, Sink, Stats,
+};
 use scry_probe::results::PortResult;
 use scry_probe::services::{Protocol, Services};
-use scry_probe::state::Reason;
+use scry_probe::state::{PortState, Reason};
 use std::io::{self, Write};
 use std::sync::Arc;
 
@@ -14,11 +17,13 @@ pub struct Normal<W: Write> {
     options: ReportOptions,
     /// The last host's report was printed (not left out by --open).
     printed: bool,
+    /// The last host's `Service Info:` line, printed after its OS lines.
+    service_info: Option<String>,
 }
 
 impl<W: Write> Normal<W> {
     pub fn new(out: W, services: Arc<Services>, options: ReportOptions) -> Self {
-        Normal { out, services, options, printed: false }
+        Normal { out, services, options, printed: false, service_info: None }
     }
 }
 
@@ -73,14 +78,16 @@ impl<W: Write> Sink for Normal<W> {
             writeln!(self.out, "Not shown: {}", not_shown.join(", "))?;
         }
         if !layout.listed.is_empty() {
-            self.table(&layout.listed)?;
+            self.table(&layout.listed, report.services)?;
+            self.fingerprints(&layout.listed, report.services)?;
         }
+        // nmap prints the Service Info line after the OS lines.
+        self.service_info = if self.options.version { super::service_info(report.services) } else { None };
         if self.options.os || self.options.os_guess {
             // The OS lines and the blank line come with `os` or `os_quick`.
             return Ok(());
         }
-        writeln!(self.out)?;
-        self.out.flush()
+        self.end_host()
     }
 
     fn os(&mut self, _ip: std::net::IpAddr, os: &OsReport<'_>) -> io::Result<()> {
@@ -103,8 +110,7 @@ impl<W: Write> Sink for Normal<W> {
                 None => {}
             }
         }
-        writeln!(self.out)?;
-        self.out.flush()
+        self.end_host()
     }
 
     fn os_quick(&mut self, _ip: std::net::IpAddr, guess: Option<&QuickGuess<'_>>) -> io::Result<()> {
@@ -116,8 +122,7 @@ impl<W: Write> Sink for Normal<W> {
             let from = guess.from;
             writeln!(self.out, "OS guess from one SYN-ACK ({from}/tcp; -O for OS detection): {summary}")?;
         }
-        writeln!(self.out)?;
-        self.out.flush()
+        self.end_host()
     }
 
     fn finish(&mut self, s: &Stats) -> io::Result<()> {
@@ -148,33 +153,110 @@ impl<W: Write> Sink for Normal<W> {
 }
 
 impl<W: Write> Normal<W> {
-    fn table(&mut self, rows: &[(u16, Protocol, PortResult)]) -> io::Result<()> {
-        let port_col: Vec<String> = rows.iter().map(|(p, proto, _)| format!("{p}/{proto}")).collect();
-        let pw = port_col.iter().map(String::len).max().unwrap_or(0).max("PORT".len());
-        let sw = rows.iter().map(|(_, _, r)| r.state.as_str().len()).max().unwrap_or(0).max("STATE".len());
-        let names: Vec<&str> =
-            rows.iter().map(|(p, proto, _)| self.services.name(*p, *proto).unwrap_or("unknown")).collect();
-        let nw = names.iter().map(|n| n.len()).max().unwrap_or(0).max("SERVICE".len());
-        if self.options.reason {
-            writeln!(self.out, "{:pw$} {:sw$} {:nw$} REASON", "PORT", "STATE", "SERVICE")?;
-        } else {
-            writeln!(self.out, "{:pw$} {:sw$} SERVICE", "PORT", "STATE")?;
+    /// The blank line that ends a host, after its Service Info line.
+    fn end_host(&mut self) -> io::Result<()> {
+        if let Some(line) = self.service_info.take() {
+            writeln!(self.out, "{line}")?;
         }
-        for ((port, (_, _, r)), name) in port_col.iter().zip(rows).zip(&names) {
-            if self.options.reason && r.reason == Reason::NoResponse {
-                // Nothing came back, so there is no TTL to show (nmap prints none).
-                writeln!(self.out, "{port:pw$} {:sw$} {name:nw$} {}", r.state.as_str(), r.reason)?;
-            } else if self.options.reason {
-                writeln!(
-                    self.out,
-                    "{port:pw$} {:sw$} {name:nw$} {} ttl {}",
-                    r.state.as_str(),
-                    r.reason,
-                    r.ttl
-                )?;
-            } else {
-                writeln!(self.out, "{port:pw$} {:sw$} {name}", r.state.as_str())?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+
+    /// nmap's columns, each as wide as its widest cell but the last:
+    /// PORT, STATE, SERVICE, then REASON with --reason and VERSION with -sV.
+    fn table(&mut self, rows: &[(u16, Protocol, PortResult)], found: &ServiceTable) -> io::Result<()> {
+        let mut header = vec!["PORT".to_string(), "STATE".into(), "SERVICE".into()];
+        if self.options.reason {
+            header.push("REASON".into());
+        }
+        if self.options.version {
+            header.push("VERSION".into());
+        }
+        let mut cells = vec![header];
+        for (port, proto, r) in rows {
+            let service = found.get(&(*proto, *port));
+            let table = self.services.name(*port, *proto);
+            let open = r.state == PortState::Open;
+            let mut row = vec![
+                format!("{port}/{proto}"),
+                r.state.as_str().to_string(),
+                PortService::shown_name(service, table, open, self.options.version),
+            ];
+            if self.options.reason {
+                row.push(match r.reason {
+                    // Nothing came back, so there is no TTL to show (nmap prints none).
+                    Reason::NoResponse => r.reason.to_string(),
+                    _ => format!("{} ttl {}", r.reason, r.ttl),
+                });
             }
+            if self.options.version {
+                row.push(service.map(PortService::version_text).unwrap_or_default());
+            }
+            cells.push(row);
+        }
+        let columns = cells[0].len();
+        let widths: Vec<usize> =
+            (0..columns).map(|c| cells.iter().map(|row| row[c].len()).max().unwrap_or(0)).collect();
+        for (i, row) in cells.iter().enumerate() {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == columns {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:w$} ", w = widths[c]));
+                }
+            }
+            writeln!(self.out, "{}", line.trim_end())?;
+            if i > 0 {
+                let (port, proto, _) = &rows[i - 1];
+                if let Some(banner) = found.get(&(*proto, *port)).and_then(|s| s.banner.as_ref()) {
+                    self.banner(banner)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// `--banners`: the bytes and the certificate under the port's row, as
+    /// nmap prints script output.
+    fn banner(&mut self, banner: &Banner) -> io::Result<()> {
+        let mut lines = Vec::new();
+        if !banner.bytes.is_empty() {
+            lines.push(format!("banner: {}", escape_bytes(&banner.bytes)));
+        }
+        if let Some(c) = &banner.certificate {
+            lines.push(format!(
+                "tls-cert: Subject: {}; Issuer: {}; Not valid before: {}; Not valid after: {}",
+                c.subject, c.issuer, c.not_before, c.not_after
+            ));
+        }
+        let n = lines.len();
+        for (i, line) in lines.iter().enumerate() {
+            writeln!(self.out, "{}{line}", if i + 1 == n { "|_" } else { "| " })?;
+        }
+        Ok(())
+    }
+
+    /// The fingerprints of services that answered but matched nothing, as nmap asks for them.
+    fn fingerprints(&mut self, rows: &[(u16, Protocol, PortResult)], found: &ServiceTable) -> io::Result<()> {
+        let fps: Vec<&str> = rows
+            .iter()
+            .filter_map(|(port, proto, _)| found.get(&(*proto, *port)))
+            .filter_map(|s| s.fingerprint.as_deref())
+            .collect();
+        if fps.is_empty() {
+            return Ok(());
+        }
+        let n = fps.len();
+        let (what, these) = if n == 1 { ("service", "") } else { ("services", "s") };
+        writeln!(
+            self.out,
+            "{n} {what} unrecognized despite returning data. If you know the service/version, please \
+             submit the following fingerprint{these} at https://nmap.org/cgi-bin/submit.cgi?new-service :"
+        )?;
+        for fp in fps {
+            writeln!(self.out, "==============NEXT SERVICE FINGERPRINT (SUBMIT INDIVIDUALLY)==============")?;
+            writeln!(self.out, "{fp}")?;
         }
         Ok(())
     }
@@ -218,7 +300,13 @@ mod tests {
         let options = ReportOptions { open_only, ..ReportOptions::default() };
         let mut sink = Normal::new(&mut out, Arc::new(Services::builtin()), options);
         let ip: IpAddr = "198.18.0.10".parse().unwrap();
-        let report = HostReport { ip, mac: None, up_reason: Some((Reason::SynAck, Some(64))), tables };
+        let report = HostReport {
+            ip,
+            mac: None,
+            up_reason: Some((Reason::SynAck, Some(64))),
+            tables,
+            services: &crate::output::NO_SERVICES,
+        };
         sink.host(&report).unwrap();
         String::from_utf8(out).unwrap()
     }
@@ -279,5 +367,76 @@ mod tests {
         let scanned: Vec<u16> = (1..=100).collect();
         let text = render(&ports, &scanned, false);
         assert!(text.contains("All 100 scanned ports on 198.18.0.10 are in ignored states.\nNot shown: 100 closed tcp ports (reset)\n"), "{text}");
+    }
+
+    /// A probed service for the tests.
+    pub(crate) fn matched(
+        name: &str,
+        product: &str,
+        version: &str,
+        tunnel: scry_service::Tunnel,
+    ) -> PortService {
+        let info = scry_service::VersionInfo {
+            product: Some(product.into()),
+            version: Some(version.into()),
+            info: Some("protocol 2.0".into()),
+            ostype: Some("Linux".into()),
+            cpe_o: Some("cpe:/o:linux:linux_kernel".into()),
+            ..Default::default()
+        };
+        let mut result = scry_service::ServiceResult::excluded();
+        result.outcome = scry_service::Outcome::HardMatched;
+        result.name = Some(name.into());
+        result.info = info;
+        result.tunnel = tunnel;
+        result.method = scry_service::Method::Probed;
+        result.confidence = 10;
+        PortService { result: Some(result), ..PortService::default() }
+    }
+
+    #[test]
+    fn version_column_ssl_names_guesses_banners_and_service_info() {
+        let ports = table(&[
+            (22, PortState::Open, Reason::SynAck),
+            (443, PortState::Open, Reason::SynAck),
+            (8080, PortState::Open, Reason::SynAck),
+        ]);
+        let mut found = ServiceTable::new();
+        found.insert((Protocol::Tcp, 22), matched("ssh", "OpenSSH", "9.2p1", scry_service::Tunnel::None));
+        found.insert((Protocol::Tcp, 443), matched("http", "nginx", "1.22.1", scry_service::Tunnel::Ssl));
+        let mut unsure = PortService {
+            result: Some(scry_service::ServiceResult::excluded()),
+            banner: Some(Banner { bytes: b"hi\r\n\x01".to_vec(), certificate: None }),
+            ..PortService::default()
+        };
+        unsure.result.as_mut().unwrap().info = scry_service::VersionInfo::default();
+        found.insert((Protocol::Tcp, 8080), unsure);
+        let mut out = Vec::new();
+        let options = ReportOptions { version: true, ..ReportOptions::default() };
+        let mut sink = Normal::new(&mut out, Arc::new(Services::builtin()), options);
+        let scanned = [22, 443, 8080];
+        let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &scanned }];
+        let report = HostReport {
+            ip: "198.18.0.10".parse().unwrap(),
+            mac: None,
+            up_reason: Some((Reason::SynAck, Some(64))),
+            tables: &tables,
+            services: &found,
+        };
+        sink.host(&report).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let table: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            table,
+            [
+                "PORT     STATE SERVICE     VERSION",
+                "22/tcp   open  ssh         OpenSSH 9.2p1 (protocol 2.0)",
+                "443/tcp  open  ssl/http    nginx 1.22.1 (protocol 2.0)",
+                "8080/tcp open  http-proxy?",
+                "|_banner: hi\\r\\n\\x01",
+                "Service Info: OS: Linux; CPE: cpe:/o:linux:linux_kernel",
+                "",
+            ]
+        );
     }
 }

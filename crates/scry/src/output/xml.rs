@@ -13,8 +13,8 @@
 //! `<host>` after the scan, `<runstats>` last, including after Ctrl-C.
 
 use super::{
-    port_ranges, unix_secs, Civil, HostReport, Layout, OsReport, PortsUsed, ReportOptions, ScanInfo, Sink,
-    Stats,
+    escape_bytes, port_ranges, unix_secs, Civil, HostReport, Layout, OsReport, PortService, PortsUsed,
+    ReportOptions, ScanInfo, ServiceTable, Sink, Stats,
 };
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesDecl, BytesEnd, BytesPI, BytesStart, BytesText, Event};
@@ -114,7 +114,63 @@ impl<W: Write> Xml<W> {
         self.newline()
     }
 
-    fn ports(&mut self, layout: &Layout) -> io::Result<()> {
+    /// nmap's `<service>`: the table's name (`method="table" conf="3"`) or
+    /// what version detection found, with its CPEs; then `--banners` as
+    /// `banner` and `ssl-cert` script elements.
+    fn service(&mut self, table: &str, found: Option<&PortService>) -> io::Result<()> {
+        let result = found.and_then(|f| f.result.as_ref());
+        let fp = found.and_then(|f| f.fingerprint.as_deref());
+        let conf = result.map_or(3, |r| r.confidence).to_string();
+        let method = match result.map(|r| r.method) {
+            Some(scry_service::Method::Probed) => "probed",
+            _ => "table",
+        };
+        let name = result.and_then(|r| r.name.as_deref()).unwrap_or(table);
+        let mut attributes: Vec<(&str, &str)> = vec![("name", name)];
+        if let Some(r) = result {
+            let fields = [
+                ("product", &r.info.product),
+                ("version", &r.info.version),
+                ("extrainfo", &r.info.info),
+                ("hostname", &r.info.hostname),
+                ("ostype", &r.info.ostype),
+                ("devicetype", &r.info.devicetype),
+            ];
+            attributes.extend(fields.iter().filter_map(|(k, v)| v.as_deref().map(|v| (*k, v))));
+        }
+        attributes.extend(fp.map(|fp| ("servicefp", fp)));
+        if result.is_some_and(|r| r.tunnel == scry_service::Tunnel::Ssl) {
+            attributes.push(("tunnel", "ssl"));
+        }
+        attributes.extend([("method", method), ("conf", conf.as_str())]);
+        let cpes = result.map(|r| r.cpes()).unwrap_or_default();
+        if cpes.is_empty() {
+            self.empty("service", &attributes)?;
+        } else {
+            self.open("service", &attributes)?;
+            for cpe in cpes {
+                self.open("cpe", &[])?;
+                self.event(Event::Text(BytesText::new(cpe)))?;
+                self.close("cpe")?;
+            }
+            self.close("service")?;
+        }
+        if let Some(banner) = found.and_then(|f| f.banner.as_ref()) {
+            if !banner.bytes.is_empty() {
+                self.empty("script", &[("id", "banner"), ("output", &escape_bytes(&banner.bytes))])?;
+            }
+            if let Some(c) = &banner.certificate {
+                let output = format!(
+                    "Subject: {}\nIssuer: {}\nNot valid before: {}\nNot valid after:  {}",
+                    c.subject, c.issuer, c.not_before, c.not_after
+                );
+                self.empty("script", &[("id", "ssl-cert"), ("output", &output)])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn ports(&mut self, layout: &Layout, found: &ServiceTable) -> io::Result<()> {
         self.open("ports", &[])?;
         for ignored in &layout.ignored {
             let count = ignored.count.to_string();
@@ -138,8 +194,8 @@ impl<W: Write> Xml<W> {
                 &[("state", r.state.as_str()), ("reason", r.reason.as_str()), ("reason_ttl", &ttl)],
             )?;
             let services = Arc::clone(&self.services);
-            let name = services.name(*port, *protocol).unwrap_or("unknown");
-            self.empty("service", &[("name", name), ("method", "table"), ("conf", "3")])?;
+            let table = services.name(*port, *protocol).unwrap_or("unknown");
+            self.service(table, found.get(&(*protocol, *port)))?;
             self.close("port")?;
             self.newline()?;
         }
@@ -292,7 +348,7 @@ impl<W: Write> Sink for Xml<W> {
         self.identity(report.ip, report.mac, report.up_reason)?;
         if !report.tables.is_empty() {
             // Host discovery only (-sn) has no <ports>, as nmap's.
-            self.ports(&layout)?;
+            self.ports(&layout, report.services)?;
         }
         if self.options.os {
             self.host_open = true;
@@ -452,6 +508,7 @@ mod tests {
             mac: None,
             up_reason: Some((Reason::SynAck, Some(64))),
             tables: &tables,
+            services: &crate::output::NO_SERVICES,
         })
         .unwrap();
         let text = String::from_utf8(out).unwrap();

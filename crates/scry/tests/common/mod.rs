@@ -6,6 +6,8 @@
 //! root namespace. Each test file uses a different subset of these helpers.
 #![allow(dead_code)]
 
+pub mod services;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use scry_capture::{CaptureConfig, Receiver};
