@@ -84,7 +84,7 @@ fn command_line() -> anyhow::Result<CommandLine> {
         )
         .into());
     }
-    let file = resume::ResumeState::load(&path)?;
+    let file = resume::load(&path)?;
     let args =
         std::iter::once(argv[0].clone()).chain(resume::resumed_args(&file.state).into_iter().map(Into::into));
     Ok((args.collect(), file.state.args.clone(), Some((path, file))))
@@ -362,7 +362,7 @@ impl Checkpoints<'_> {
     fn save(&mut self, phase: u32, position: u64) {
         self.state.phase = phase;
         self.state.position = position;
-        match self.state.save(self.path) {
+        match resume::save(&self.state, self.path) {
             Ok(()) => self.written = true,
             Err(e) if !self.warned => {
                 self.warned = true;

@@ -5,7 +5,6 @@
 //! the file and turns its errors into usage errors (exit status 2).
 
 use crate::UsageError;
-use scry_probe::resume as format;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -13,16 +12,7 @@ use std::path::{Path, PathBuf};
 /// (as masscan's `paused.conf`).
 pub const DEFAULT_PATH: &str = "scry.resume";
 
-/// A stopped scan's state.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ResumeState {
-    pub seed: u64,
-    /// The phase that was running, from 1 (SYN before UDP).
-    pub phase: u32,
-    /// The first position of that phase's walk not yet probed.
-    pub position: u64,
-    pub args: Vec<String>,
-}
+pub use scry_probe::resume::ResumeState;
 
 /// A resume file as read: its state, and where its `phase` value stands, so
 /// that a phase the scan turns out not to have is reported at file:line:column.
@@ -48,38 +38,28 @@ impl ResumeFile {
     }
 }
 
-impl ResumeState {
-    /// The file's text.
-    pub fn to_text(&self) -> String {
-        let ResumeState { seed, phase, position, args } = self.clone();
-        format::ResumeState { seed, phase, position, args }.to_text()
-    }
+/// Parses a resume file's text; errors name `origin:line:column`.
+pub fn parse(text: &str, origin: &str) -> Result<ResumeFile, UsageError> {
+    let read = ResumeState::parse(text, origin).map_err(|e| UsageError(e.to_string()))?;
+    Ok(ResumeFile { state: read.state, origin: origin.to_owned(), phase_at: read.phase_at })
+}
 
-    /// Parses a resume file's text; errors name `origin:line:column`.
-    pub fn parse(text: &str, origin: &str) -> Result<ResumeFile, UsageError> {
-        let read = format::ResumeState::parse(text, origin).map_err(|e| UsageError(e.to_string()))?;
-        let format::ResumeState { seed, phase, position, args } = read.state;
-        let state = ResumeState { seed, phase, position, args };
-        Ok(ResumeFile { state, origin: origin.to_owned(), phase_at: read.phase_at })
-    }
+/// Reads and parses `path`.
+pub fn load(path: &Path) -> Result<ResumeFile, UsageError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| UsageError(format!("cannot read resume file {}: {e}", path.display())))?;
+    parse(&text, &path.display().to_string())
+}
 
-    /// Reads and parses `path`.
-    pub fn load(path: &Path) -> Result<ResumeFile, UsageError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| UsageError(format!("cannot read resume file {}: {e}", path.display())))?;
-        ResumeState::parse(&text, &path.display().to_string())
-    }
-
-    /// Writes `path` whole or not at all: a temporary file renamed over it,
-    /// so a crash mid-write leaves the previous checkpoint.
-    pub fn save(&self, path: &Path) -> io::Result<()> {
-        let mut tmp = PathBuf::from(path);
-        tmp.as_mut_os_string().push(".tmp");
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(self.to_text().as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    }
+/// Writes `state` to `path` whole or not at all: a temporary file renamed
+/// over it, so a crash mid-write leaves the previous checkpoint.
+pub fn save(state: &ResumeState, path: &Path) -> io::Result<()> {
+    let mut tmp = PathBuf::from(path);
+    tmp.as_mut_os_string().push(".tmp");
+    let mut file = std::fs::File::create(&tmp)?;
+    file.write_all(state.to_text().as_bytes())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
 }
 
 /// The command line a resumed run executes: the original arguments with the
@@ -113,7 +93,7 @@ mod tests {
 
     #[test]
     fn a_phase_past_the_last_is_reported_where_it_stands() {
-        let file = ResumeState::parse("seed = 1\n\n  phase =  3\nposition = 2\nargs = []\n", "r").unwrap();
+        let file = parse("seed = 1\n\n  phase =  3\nposition = 2\nargs = []\n", "r").unwrap();
         let err = file.phase_error(2).0;
         assert!(err.starts_with("r:3:12: phase 3 is past the scan's last phase (2)"), "{err}");
     }
@@ -121,14 +101,14 @@ mod tests {
     #[test]
     fn text_round_trips_through_the_format() {
         let s = state();
-        assert_eq!(ResumeState::parse(&s.to_text(), "f").unwrap().state, s);
+        assert_eq!(parse(&s.to_text(), "f").unwrap().state, s);
     }
 
     #[test]
     fn format_errors_become_usage_errors_unchanged() {
-        let err = ResumeState::parse("# c\nseed = 1\nposition = 12x\nargs = []\n", "r.resume").unwrap_err().0;
+        let err = parse("# c\nseed = 1\nposition = 12x\nargs = []\n", "r.resume").unwrap_err().0;
         assert_eq!(err, "r.resume:3:12: position \"12x\": invalid digit found in string");
-        let err = ResumeState::parse("seed = 1\nargs = []\n", "r").unwrap_err().0;
+        let err = parse("seed = 1\nargs = []\n", "r").unwrap_err().0;
         assert_eq!(err, "r: no `position =` line; not a scry resume file");
     }
 

@@ -97,9 +97,15 @@ fn names_and_values_with_whitespace_or_control_characters_are_refused() {
     let e = err("T1(R=Y% DF=N)");
     assert_eq!((e.offset, e.expected.as_str()), (7, "expected an attribute name like 'DF'"));
     let e = err("T1(R=Y%DF=N\r)");
-    assert_eq!((e.offset, e.expected.as_str()), (11, "expected a value without spaces or control characters"));
+    assert_eq!(
+        (e.offset, e.expected.as_str()),
+        (11, "expected a value without spaces or control characters")
+    );
     let e = err("T1(R=Y%Q=a\u{85}b)");
-    assert_eq!((e.offset, e.expected.as_str()), (10, "expected a value without spaces or control characters"));
+    assert_eq!(
+        (e.offset, e.expected.as_str()),
+        (10, "expected a value without spaces or control characters")
+    );
     assert_eq!(
         e.to_string(),
         "subject fingerprint, offset 10: expected a value without spaces or control characters in \"T1(R=Y%Q=a\\u{85}b)\""
