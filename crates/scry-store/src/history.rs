@@ -63,6 +63,10 @@ pub trait History: Send {
         state: Option<PortState>,
     ) -> Result<Option<PortSeen>>;
 
+    /// Everything scan `id` printed in `format` ([`OutputChunk::format`]),
+    /// in order; `None` when it kept none in that format.
+    fn load_output(&self, id: ScanId, format: &str) -> Result<Option<String>>;
+
     /// The subject a scan id belongs to: its run when it has one.
     fn subject_of(&self, id: ScanId) -> Result<Subject>;
 

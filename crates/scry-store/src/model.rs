@@ -280,6 +280,17 @@ pub enum Observation {
     Host(HostObservation),
     Port(PortObservation),
     Os(OsObservation),
+    /// The next piece of what the scan printed in one output format.
+    Output(OutputChunk),
+}
+
+/// A piece of a scan's output as printed, appended to what came before.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutputChunk {
+    /// `normal`, `xml`, `grepable` or `json` (scry's names of nmap's
+    /// `-oN`, `-oX`, `-oG` and scry's `-oJ`).
+    pub format: String,
+    pub text: String,
 }
 
 /// A stored scan, with everything needed to print it again.

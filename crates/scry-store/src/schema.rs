@@ -107,8 +107,20 @@ CREATE INDEX ports_by_address ON ports (ip, proto, port);
 CREATE INDEX scans_by_scope ON scans (scope_key, status, started_ms);
 ";
 
+/// Version 3: what a scan printed in each output format, in order, so
+/// `scry show` prints it again byte for byte.
+const V3: &str = "
+CREATE TABLE scan_outputs (
+    scan_id INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+    format TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    PRIMARY KEY (scan_id, format, seq)
+) WITHOUT ROWID;
+";
+
 /// Every migration, version 1 first.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this scry writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -333,6 +333,20 @@ impl History for Store {
         }))
     }
 
+    fn load_output(&self, id: ScanId, format: &str) -> Result<Option<String>> {
+        let doing = "reading a scan's output";
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT text FROM scan_outputs WHERE scan_id = ?1 AND format = ?2 ORDER BY seq")
+            .doing(doing)?;
+        let chunks: Vec<String> = stmt
+            .query_map(params![id.0, format], |r| r.get(0))
+            .doing(doing)?
+            .collect::<rusqlite::Result<_>>()
+            .doing(doing)?;
+        Ok((!chunks.is_empty()).then(|| chunks.concat()))
+    }
+
     fn subject_of(&self, id: ScanId) -> Result<Subject> {
         let run: Option<Option<String>> = self
             .conn

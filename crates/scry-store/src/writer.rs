@@ -61,6 +61,11 @@ ON CONFLICT (scan_id, ip) DO UPDATE SET
     mac = COALESCE(excluded.mac, mac), hostname = COALESCE(excluded.hostname, hostname),
     seen_ms = excluded.seen_ms";
 
+/// Appends a chunk after the scan's last one of the same format.
+const OUTPUT_APPEND: &str = "
+INSERT INTO scan_outputs (scan_id, format, seq, text)
+VALUES (?1, ?2, (SELECT COALESCE(MAX(seq), 0) + 1 FROM scan_outputs WHERE scan_id = ?1 AND format = ?2), ?3)";
+
 impl Writer {
     pub(crate) fn new(
         conn: Connection,
@@ -185,6 +190,12 @@ fn write_batch(tx: &Transaction<'_>, scan: ScanId, batch: &[Observation]) -> Res
                 .doing(doing)?;
             }
             Observation::Os(o) => write_os(tx, scan, o)?,
+            Observation::Output(chunk) => {
+                // Prepared here, not with the others: a batch without output
+                // works on a database from before outputs were kept.
+                let mut output = tx.prepare_cached(OUTPUT_APPEND).doing(doing)?;
+                output.execute(params![scan.0, chunk.format, chunk.text]).doing(doing)?;
+            }
         }
     }
     Ok(())

@@ -142,3 +142,28 @@ fn imported_json_scans_diff_with_their_own_banner() {
         "\n 198.18.0.11:\n PORT   STATE    SERVICE VERSION\n-22/tcp open\n+22/tcp filtered\n-23/tcp filtered\n+23/tcp open\n"
     );
 }
+
+#[test]
+fn a_service_record_adds_the_version_and_keeps_the_ports_reason() {
+    let text = concat!(
+        r#"{"type":"begin","scanner":"scry","version":"0.1.0","args":"scry -sV -p22 198.18.0.10","start":1800000000.0,"hosts":1,"ports":1}"#,
+        "\n",
+        r#"{"type":"port","ip":"198.18.0.10","port":22,"proto":"tcp","state":"open","reason":"syn-ack","ttl":64,"service":"ssh"}"#,
+        "\n",
+        r#"{"type":"service","ip":"198.18.0.10","port":22,"proto":"tcp","state":"open","name":"ssh","product":"OpenSSH","version":"9.2p1 Debian 2+deb12u3","extrainfo":"protocol 2.0","cpe":["cpe:/a:openbsd:openssh:9.2p1","cpe:/o:linux:linux_kernel"],"banner":null}"#,
+        "\n",
+    );
+    let s = read_scry("v.json", text).unwrap();
+    let ports: Vec<&PortObservation> = s
+        .observations
+        .iter()
+        .filter_map(|o| if let Observation::Port(p) = o { Some(p) } else { None })
+        .collect();
+    let [p] = ports[..] else { panic!("{:?}", s.observations) };
+    assert_eq!((p.state, p.reason.as_str(), p.ttl), (PortState::Open, "syn-ack", Some(64)));
+    assert_eq!(p.service.name.as_deref(), Some("ssh"));
+    assert_eq!(p.service.product.as_deref(), Some("OpenSSH"));
+    assert_eq!(p.service.version.as_deref(), Some("9.2p1 Debian 2+deb12u3"));
+    assert_eq!(p.service.extrainfo.as_deref(), Some("protocol 2.0"));
+    assert_eq!(p.service.cpe, ["cpe:/a:openbsd:openssh:9.2p1", "cpe:/o:linux:linux_kernel"]);
+}

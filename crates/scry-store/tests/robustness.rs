@@ -68,9 +68,11 @@ fn a_database_from_a_newer_scry_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "history database {} has schema version 3, newer than this scry knows (2); \
+            "history database {} has schema version {}, newer than this scry knows ({}); \
              use a newer scry or another --db",
-            path.display()
+            path.display(),
+            schema::LATEST + 1,
+            schema::LATEST
         )
     );
 }

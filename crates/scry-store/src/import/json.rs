@@ -208,6 +208,187 @@ pub fn read_masscan(file: &str, text: &str) -> Result<ImportedScan, ImportError>
     Ok(g.into_scan(scan, status, ended, stats))
 }
 
+/// One of scry's JSON Lines records, decoded.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScryRecord {
+    /// `begin`: the scan's command line, version and start (its scope is
+    /// not in the record).
+    Begin(NewScan),
+    /// `host`, `port`, `service` or `os`.
+    Observation(Observation),
+    /// `stats`: the counters, how long the scan ran and whether it was cut short.
+    Stats { stats: ScanStats, duration: Duration, interrupted: bool },
+    /// `os_quick` and records of later versions: not stored.
+    Other,
+}
+
+/// Decodes scry's JSON Lines one record at a time, as a scan writes them
+/// (for recording a scan live) or as a file holds them (for import).
+///
+/// A `service` record (version detection, banners) carries no reason or
+/// TTL; the decoder keeps them from the port's own record, for open and
+/// open|filtered ports only (the only ones a service record can follow),
+/// so the service does not overwrite them.
+#[derive(Default)]
+pub struct ScryDecoder {
+    answered: std::collections::HashMap<(IpAddr, Protocol, u16), (String, Option<u8>)>,
+}
+
+impl ScryDecoder {
+    /// Decodes one line (`seen` stamps its observation).
+    ///
+    /// # Errors
+    /// The problem, without a position: the caller knows the line.
+    pub fn decode(&mut self, record: &Value, line: &str, seen: SystemTime) -> Result<ScryRecord, String> {
+        let ip = || -> Result<IpAddr, String> {
+            text_field(record, "ip")
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| "record has no \"ip\" address".into())
+        };
+        let port_key = || -> Result<(IpAddr, Protocol, u16), String> {
+            let number = record.get("port").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok());
+            let number = number.ok_or_else(|| {
+                format!("{} record has no valid \"port\"", text_field(record, "type").unwrap_or_default())
+            })?;
+            let proto = text_field(record, "proto").unwrap_or("tcp");
+            let protocol = parse_protocol(proto).ok_or_else(|| format!("unknown proto {proto:?}"))?;
+            Ok((ip()?, protocol, number))
+        };
+        let text = |key: &str| text_field(record, key).map(str::to_owned);
+        Ok(match text_field(record, "type").unwrap_or_default() {
+            "begin" => {
+                let secs = record.get("start").and_then(Value::as_f64).unwrap_or(0.0);
+                ScryRecord::Begin(NewScan {
+                    scope: Scope::default(),
+                    args: text("args").unwrap_or_default(),
+                    version: text("version").unwrap_or_default(),
+                    started: after_epoch(seconds(secs)),
+                })
+            }
+            "host" => {
+                let status = if text_field(record, "state") == Some("down") {
+                    HostStatus::Down
+                } else {
+                    HostStatus::Up
+                };
+                ScryRecord::Observation(Observation::Host(HostObservation {
+                    ip: ip()?,
+                    status,
+                    reason: text("reason").unwrap_or_else(|| "unknown".into()),
+                    ttl: ttl_field(record),
+                    mac: None,
+                    hostname: None,
+                    seen,
+                }))
+            }
+            "port" => {
+                let (ip, protocol, port) = port_key()?;
+                let word = text_field(record, "state").unwrap_or_default();
+                let state = parse_state(word).ok_or_else(|| format!("unknown state {word:?}"))?;
+                let reason = text("reason").unwrap_or_else(|| "unknown".into());
+                if matches!(
+                    state,
+                    scry_probe::state::PortState::Open | scry_probe::state::PortState::OpenFiltered
+                ) {
+                    self.answered.insert((ip, protocol, port), (reason.clone(), ttl_field(record)));
+                }
+                let name = text_field(record, "service").filter(|s| *s != "unknown").map(str::to_owned);
+                ScryRecord::Observation(Observation::Port(PortObservation {
+                    ip,
+                    protocol,
+                    port,
+                    state,
+                    reason,
+                    ttl: ttl_field(record),
+                    service: Service { name, ..Service::default() },
+                    seen,
+                }))
+            }
+            "service" => {
+                let (ip, protocol, port) = port_key()?;
+                let word = text_field(record, "state").unwrap_or_default();
+                let state = parse_state(word).ok_or_else(|| format!("unknown state {word:?}"))?;
+                let (reason, ttl) = self
+                    .answered
+                    .get(&(ip, protocol, port))
+                    .cloned()
+                    .unwrap_or_else(|| ("no-response".into(), None));
+                let cpe = record.get("cpe").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+                let service = Service {
+                    name: text("name").filter(|n| n != "unknown"),
+                    product: text("product"),
+                    version: text("version"),
+                    extrainfo: text("extrainfo"),
+                    banner: text("banner"),
+                    cpe: cpe.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+                };
+                ScryRecord::Observation(Observation::Port(PortObservation {
+                    ip,
+                    protocol,
+                    port,
+                    state,
+                    reason,
+                    ttl,
+                    service,
+                    seen,
+                }))
+            }
+            "os" => {
+                let matches = record.get("matches").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+                let matches = matches
+                    .iter()
+                    .filter_map(|m| {
+                        let name = text_field(m, "name")?.to_owned();
+                        let accuracy =
+                            m.get("accuracy").and_then(Value::as_u64).and_then(|a| u8::try_from(a).ok())?;
+                        Some(OsMatchRow { name, accuracy })
+                    })
+                    .collect();
+                ScryRecord::Observation(Observation::Os(OsObservation {
+                    ip: ip()?,
+                    matches,
+                    fingerprint: text("fingerprint"),
+                    distance: record
+                        .get("distance")
+                        .and_then(Value::as_u64)
+                        .and_then(|d| u8::try_from(d).ok()),
+                    details: Some(line.trim_end().to_owned()),
+                    seen,
+                }))
+            }
+            "stats" => {
+                let count = |key: &str| record.get(key).and_then(Value::as_u64).unwrap_or(0);
+                let mut stats = ScanStats {
+                    hosts_scanned: count("hosts_scanned"),
+                    hosts_up: count("hosts_up"),
+                    counters: BTreeMap::new(),
+                };
+                for key in STAT_COUNTERS {
+                    stats.counters.insert(key.into(), count(key));
+                }
+                let duration = seconds(record.get("duration").and_then(Value::as_f64).unwrap_or(0.0));
+                stats.counters.insert("duration_ms".into(), duration.as_millis() as u64);
+                let interrupted = record.get("interrupted").and_then(Value::as_bool).unwrap_or(false);
+                ScryRecord::Stats { stats, duration, interrupted }
+            }
+            _ => ScryRecord::Other,
+        })
+    }
+}
+
+/// The counters of scry's `stats` record kept by name.
+const STAT_COUNTERS: [&str; 9] = [
+    "sent",
+    "send_errors",
+    "received",
+    "rejected",
+    "duplicates",
+    "capture_dropped",
+    "interface_dropped",
+    "max_rss_kib",
+    "skipped_broadcast",
+];
+
 /// Reads scry's JSON Lines `text` (from `file`, named in errors). The
 /// `os` record is kept whole as the OS result's `details`.
 ///
@@ -216,6 +397,7 @@ pub fn read_masscan(file: &str, text: &str) -> Result<ImportedScan, ImportError>
 pub fn read_scry(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
     let at = At { file, text };
     let mut g = Gathered::default();
+    let mut decoder = ScryDecoder::default();
     let mut scan: Option<NewScan> = None;
     let (mut status, mut ended, mut stats) = (ScanStatus::Interrupted, None, ScanStats::default());
     let mut offset = 0;
@@ -231,113 +413,54 @@ pub fn read_scry(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
             Err(e) if e.is_eof() && offset == text.len() => break,
             Err(e) => return Err(at.json(start, &e)),
         };
-        let kind = text_field(&record, "type").unwrap_or_default();
-        if scan.is_none() && kind != "begin" {
+        if scan.is_none() && text_field(&record, "type") != Some("begin") {
             return Err(at.error(start, "not scry JSON: the first record is not \"begin\""));
         }
         let started = scan.as_ref().map_or(UNIX_EPOCH, |s| s.started);
-        let ip = || -> Result<IpAddr, ImportError> {
-            text_field(&record, "ip")
-                .and_then(|s| s.parse().ok())
-                .ok_or_else(|| at.error(start, "record has no \"ip\" address"))
-        };
-        match kind {
-            "begin" => {
-                let secs = record.get("start").and_then(Value::as_f64).unwrap_or(0.0);
-                let version = text_field(&record, "version").unwrap_or_default();
-                scan = Some(NewScan {
-                    scope: Scope::default(),
-                    args: text_field(&record, "args").unwrap_or_default().to_owned(),
-                    version: version.to_owned(),
-                    started: after_epoch(seconds(secs)),
-                });
+        match decoder.decode(&record, line, started).map_err(|problem| at.error(start, problem))? {
+            ScryRecord::Begin(begin) => scan = Some(begin),
+            ScryRecord::Observation(Observation::Host(h)) => {
+                g.hosts.insert(h.ip, h);
             }
-            "host" => {
-                let ip = ip()?;
-                let status = if text_field(&record, "state") == Some("down") {
-                    HostStatus::Down
-                } else {
-                    HostStatus::Up
+            ScryRecord::Observation(Observation::Port(p)) => {
+                let merged = match g.ports.get(&(p.ip, p.protocol, p.port)) {
+                    Some(old) => merge_service(old, p),
+                    None => p,
                 };
-                let reason = text_field(&record, "reason").unwrap_or("unknown").to_owned();
-                let ttl = ttl_field(&record);
-                g.hosts.insert(
-                    ip,
-                    HostObservation { ip, status, reason, ttl, mac: None, hostname: None, seen: started },
-                );
+                g.port(merged);
             }
-            "port" => {
-                let ip = ip()?;
-                let number = record.get("port").and_then(Value::as_u64).and_then(|n| u16::try_from(n).ok());
-                let number = number.ok_or_else(|| at.error(start, "port record has no valid \"port\""))?;
-                let proto = text_field(&record, "proto").unwrap_or("tcp");
-                let protocol = parse_protocol(proto)
-                    .ok_or_else(|| at.error(start, format!("unknown proto {proto:?}")))?;
-                let word = text_field(&record, "state").unwrap_or_default();
-                let state =
-                    parse_state(word).ok_or_else(|| at.error(start, format!("unknown state {word:?}")))?;
-                let name = text_field(&record, "service").filter(|s| *s != "unknown").map(str::to_owned);
-                g.port(PortObservation {
-                    ip,
-                    protocol,
-                    port: number,
-                    state,
-                    reason: text_field(&record, "reason").unwrap_or("unknown").to_owned(),
-                    ttl: ttl_field(&record),
-                    service: Service { name, ..Service::default() },
-                    seen: started,
-                });
-            }
-            "os" => {
-                let matches = record.get("matches").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
-                let matches = matches
-                    .iter()
-                    .filter_map(|m| {
-                        let name = text_field(m, "name")?.to_owned();
-                        let accuracy =
-                            m.get("accuracy").and_then(Value::as_u64).and_then(|a| u8::try_from(a).ok())?;
-                        Some(OsMatchRow { name, accuracy })
-                    })
-                    .collect();
-                g.os.push(OsObservation {
-                    ip: ip()?,
-                    matches,
-                    fingerprint: text_field(&record, "fingerprint").map(str::to_owned),
-                    distance: record
-                        .get("distance")
-                        .and_then(Value::as_u64)
-                        .and_then(|d| u8::try_from(d).ok()),
-                    details: Some(line.trim_end().to_owned()),
-                    seen: started,
-                });
-            }
-            "stats" => {
-                let count = |key: &str| record.get(key).and_then(Value::as_u64).unwrap_or(0);
-                stats.hosts_scanned = count("hosts_scanned");
-                stats.hosts_up = count("hosts_up");
-                for key in [
-                    "sent",
-                    "send_errors",
-                    "received",
-                    "rejected",
-                    "duplicates",
-                    "capture_dropped",
-                    "interface_dropped",
-                ] {
-                    stats.counters.insert(key.into(), count(key));
-                }
-                let duration = record.get("duration").and_then(Value::as_f64).unwrap_or(0.0);
-                stats.counters.insert("duration_ms".into(), (duration * 1000.0).round() as u64);
-                let interrupted = record.get("interrupted").and_then(Value::as_bool).unwrap_or(false);
+            ScryRecord::Observation(Observation::Os(o)) => g.os.push(o),
+            ScryRecord::Observation(Observation::Output(_)) | ScryRecord::Other => {}
+            ScryRecord::Stats { stats: counted, duration, interrupted } => {
+                stats = counted;
                 status = if interrupted { ScanStatus::Interrupted } else { ScanStatus::Complete };
-                ended = Some(started.checked_add(seconds(duration)).unwrap_or(started));
+                ended = Some(started.checked_add(duration).unwrap_or(started));
             }
-            // os_quick and records of later versions: not stored.
-            _ => {}
         }
     }
     let Some(mut scan) = scan else { return Err(at.error(0, "not scry JSON: no \"begin\" record")) };
     scan.scope.scan_types =
         g.protocols.iter().map(|p| if *p == Protocol::Udp { "udp" } else { "syn" }.to_owned()).collect();
     Ok(g.into_scan(scan, status, ended, stats))
+}
+
+/// A later record of a port: its state, reason and TTL, with the earlier
+/// record's service fields where it leaves them empty (the store's rule).
+fn merge_service(old: &PortObservation, mut new: PortObservation) -> PortObservation {
+    let (s, o) = (&mut new.service, &old.service);
+    for (field, earlier) in [
+        (&mut s.name, &o.name),
+        (&mut s.product, &o.product),
+        (&mut s.version, &o.version),
+        (&mut s.extrainfo, &o.extrainfo),
+        (&mut s.banner, &o.banner),
+    ] {
+        if field.is_none() {
+            field.clone_from(earlier);
+        }
+    }
+    if s.cpe.is_empty() {
+        s.cpe.clone_from(&o.cpe);
+    }
+    new
 }

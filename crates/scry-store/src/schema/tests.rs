@@ -100,7 +100,7 @@ CREATE TABLE os_matches (
 #[test]
 fn version_1_is_frozen() {
     assert_eq!(MIGRATIONS[0], FROZEN_V1);
-    assert_eq!(LATEST, 2);
+    assert_eq!(LATEST, 3);
 }
 
 fn sample_scan() -> NewScan {
@@ -171,6 +171,14 @@ fn every_earlier_version_upgrades_with_its_data() {
         );
         let seen = store.port_seen("198.18.0.1".parse().unwrap(), Protocol::Tcp, 22, None).unwrap().unwrap();
         assert_eq!((seen.first_scan, seen.last_scan, seen.scans), (id, id, 1));
+        // Version 3's table is there: the upgraded scan can keep outputs.
+        assert_eq!(store.load_output(id, "normal").unwrap(), None);
+        let mut w = store.writer(id, Default::default()).unwrap();
+        for text in ["Starting scry\n", "Nmap done\n"] {
+            w.push(Observation::Output(OutputChunk { format: "normal".into(), text: text.into() })).unwrap();
+        }
+        w.flush().unwrap();
+        assert_eq!(store.load_output(id, "normal").unwrap().as_deref(), Some("Starting scry\nNmap done\n"));
     }
 }
 
@@ -184,5 +192,5 @@ fn a_new_database_records_each_version_once() {
         let mut stmt = store.conn.prepare("SELECT version FROM schema_migrations ORDER BY version").unwrap();
         stmt.query_map([], |r| r.get(0)).unwrap().map(|r| r.unwrap()).collect()
     };
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, [1, 2, 3]);
 }
