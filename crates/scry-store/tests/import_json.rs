@@ -148,6 +148,8 @@ fn a_service_record_adds_the_version_and_keeps_the_ports_reason() {
     let text = concat!(
         r#"{"type":"begin","scanner":"scry","version":"0.1.0","args":"scry -sV -p22 198.18.0.10","start":1800000000.0,"hosts":1,"ports":1}"#,
         "\n",
+        r#"{"type":"host","ip":"198.18.0.10","state":"up","reason":"syn-ack","ttl":64}"#,
+        "\n",
         r#"{"type":"port","ip":"198.18.0.10","port":22,"proto":"tcp","state":"open","reason":"syn-ack","ttl":64,"service":"ssh"}"#,
         "\n",
         r#"{"type":"service","ip":"198.18.0.10","port":22,"proto":"tcp","state":"open","name":"ssh","product":"OpenSSH","version":"9.2p1 Debian 2+deb12u3","extrainfo":"protocol 2.0","cpe":["cpe:/a:openbsd:openssh:9.2p1","cpe:/o:linux:linux_kernel"],"banner":null}"#,
