@@ -20,7 +20,7 @@ mod tx;
 
 pub use error::Error;
 pub use iface::Interface;
-pub use neighbor::{resolve_mac, resolve_many, resolve_many_via, ArpHandles};
+pub use neighbor::{ask_many_via, resolve_mac, resolve_many, resolve_many_via, ArpHandles};
 pub use pcapfile::PcapWriter;
 pub use recv::{CaptureConfig, CaptureStats, Received, Receiver};
 pub use ring::{Geometry, RingStats, TxRing, RING_FRAMES};

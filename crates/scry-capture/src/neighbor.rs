@@ -97,6 +97,31 @@ pub fn resolve_many_via(
     timeout: Duration,
     lent: Option<ArpHandles<'_>>,
 ) -> Result<Vec<Option<Mac>>, Error> {
+    lookup(routes, timeout, lent, true)
+}
+
+/// As [`resolve_many_via`], but an IPv4 next hop counts only when it
+/// answers an ARP request now: the kernel's table is not consulted. This
+/// is ARP as host discovery (nmap's `-PR`): a table entry outlives the
+/// host (a `STALE` entry stays for minutes after it went away), and a
+/// host must not be reported up from it.
+///
+/// # Errors
+/// As [`resolve_many`].
+pub fn ask_many_via(
+    routes: &[Route],
+    timeout: Duration,
+    lent: Option<ArpHandles<'_>>,
+) -> Result<Vec<Option<Mac>>, Error> {
+    lookup(routes, timeout, lent, false)
+}
+
+fn lookup(
+    routes: &[Route],
+    timeout: Duration,
+    lent: Option<ArpHandles<'_>>,
+    table: bool,
+) -> Result<Vec<Option<Mac>>, Error> {
     let deadline = Instant::now() + timeout;
     let mut wanted: BTreeMap<Hop, &Route> = BTreeMap::new();
     for route in routes.iter().filter(|r| !r.iface.is_loopback) {
@@ -106,7 +131,7 @@ pub fn resolve_many_via(
         wanted.entry(hop(route)).or_insert(route);
     }
     let mut found = HashMap::new();
-    if !wanted.is_empty() {
+    if !wanted.is_empty() && table {
         learn_from_table(&mut wanted, &mut found)?;
     }
     if !wanted.is_empty() && !timeout.is_zero() {

@@ -444,6 +444,19 @@ pub struct Args {
     #[arg(long = "output-all", value_name = "BASE")]
     pub output_all: Option<PathBuf>,
 
+    /// History database: a file (SQLite) or postgres://USER@HOST/DB (default:
+    /// $XDG_DATA_HOME/scry/history.db; root: /var/lib/scry/history.db).
+    #[arg(long = "db", value_name = "PATH|URL", conflicts_with = "no_db")]
+    pub db: Option<String>,
+
+    /// Keep no history of this scan.
+    #[arg(long = "no-db")]
+    pub no_db: bool,
+
+    /// A name every shard of one run shares, so the history shows them as one scan.
+    #[arg(long = "run-id", value_name = "ID")]
+    pub run_id: Option<String>,
+
     /// Host discovery only, no port scan [-sn].
     #[arg(long = "ping-scan")]
     pub ping_scan: bool,

@@ -207,6 +207,11 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// Every target of the scan (after excludes and skipped broadcast addresses).
+    pub fn targets(&self) -> &TargetSet {
+        &self.targets
+    }
+
     /// The handles the scan will use, to open before privileges are dropped.
     pub fn needs(&self, args: &Args, services: &Services) -> Needs {
         match &self.job {

@@ -11,7 +11,7 @@ use crate::cli::Args;
 use crate::engine::NextHops;
 use crate::wire::Wire;
 use anyhow::bail;
-use scry_capture::{resolve_many, resolve_many_via, route_with, Route, RouteOverrides};
+use scry_capture::{ask_many_via, resolve_many, resolve_many_via, route_with, Route, RouteOverrides};
 use scry_packet::Mac;
 use scry_probe::targets::TargetSet;
 use std::collections::btree_map::Entry;
@@ -152,7 +152,11 @@ fn arp_each(
 ) -> anyhow::Result<HashMap<Ipv4Addr, Mac>> {
     let routes: Vec<Route> =
         ips.iter().map(|ip| Route { next_hop: IpAddr::V4(*ip), gateway: None, ..route.clone() }).collect();
-    let macs = resolve(&routes, wire)?;
+    // Host discovery: only a reply now says a target is up, never the kernel's table.
+    let macs = match wire {
+        Some(wire) => wire.with_arp(|lent| ask_many_via(&routes, ARP_TIMEOUT, Some(lent)))?,
+        None => ask_many_via(&routes, ARP_TIMEOUT, None)?,
+    };
     Ok(ips.iter().zip(macs).filter_map(|(ip, mac)| mac.map(|m| (*ip, m))).collect())
 }
 

@@ -6,6 +6,7 @@ mod datadir;
 mod discover;
 mod dump;
 mod engine;
+mod history;
 mod hops;
 mod osmatch;
 mod osquick;
@@ -91,6 +92,9 @@ fn command_line() -> anyhow::Result<CommandLine> {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
+    if let Some(code) = history::commands::dispatch(std::env::args_os().collect())? {
+        return Ok(code);
+    }
     let (argv, original_args, resumed_from) = command_line()?;
     let command_line = argv.iter().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" ");
     let mut args = cli::Args::parse_nmap(argv);
@@ -129,7 +133,7 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let services = Arc::new(datadir::load_services(&data, &args)?);
     args.udp_payloads = args.udp_payloads.clone().or_else(|| datadir::payloads(&data, &args));
-    let mut resolved = config::resolve(&args, &services, command_line).map_err(|e| {
+    let mut resolved = config::resolve(&args, &services, command_line.clone()).map_err(|e| {
         match (e.downcast_ref::<config::PhaseOutOfRange>(), &resumed_from) {
             (Some(out), Some((_, file))) => file.phase_error(out.phases).into(),
             (Some(out), None) => UsageError(out.to_string()).into(),
@@ -144,6 +148,22 @@ fn run() -> anyhow::Result<ExitCode> {
         os: args.os_detect,
         os_guess: !args.os_detect && !args.no_os_guess,
         version: args.service_version,
+    };
+
+    // The history, as root if root runs: the unprivileged scan never opens it.
+    let recording = match history::open_for_scan(&args)? {
+        Some(mut store) => {
+            let scan = history::new_scan(&args, &resolved, &format!("scry {}", original_args.join(" ")));
+            match history::begin(store.as_mut(), &scan, resumed_from.is_some()) {
+                Ok(id) => Some((store, id)),
+                Err(e) if args.db.is_some() => return Err(e.context("--db")),
+                Err(e) => {
+                    eprintln!("scry: not keeping this scan in the history: {e:#}");
+                    None
+                }
+            }
+        }
+        None => None,
     };
 
     // Every capture and socket first: privilege problems surface here,
@@ -170,11 +190,24 @@ fn run() -> anyhow::Result<ExitCode> {
     let link = match (&wire, args.no_drop_privileges) {
         (Some(_), false) => match give_up_privileges(&args)? {
             Some(privileges::Side::Keeper(keeper)) => {
-                // Still root, for the resume file only; the child scans. Nothing
-                // here is dropped: the child shares the captures and sockets.
-                let (code, ended) = keeper.wait(|phase, position| checkpoints.save(phase, position));
+                // Still root, for the resume file and the history only; the child
+                // scans. Nothing here is dropped: the child shares the captures
+                // and sockets.
+                let mut recorder =
+                    recording.map(|(store, id)| history::Recorder::start(store, id)).transpose()?;
+                let (code, ended) = keeper.wait(
+                    |phase, position| checkpoints.save(phase, position),
+                    |format, text| {
+                        if let Some(r) = &mut recorder {
+                            r.output(&format, text);
+                        }
+                    },
+                );
                 if let Some(interrupted) = ended {
                     checkpoints.end(interrupted, resumed_here);
+                }
+                if let Some(Err(e)) = recorder.map(history::Recorder::finish) {
+                    eprintln!("scry: the history did not record this scan completely: {e}");
                 }
                 std::process::exit(i32::from(code));
             }
@@ -186,6 +219,17 @@ fn run() -> anyhow::Result<ExitCode> {
     if args.debug > 0 && wire.is_some() {
         let now = privileges::Status::current().context("reading /proc/self/status")?;
         eprintln!("scry: parsing replies with {}", now.describe());
+    }
+    if let Some((store, id)) = recording {
+        let to = match &link {
+            Some(link) => {
+                // The parent records; this copy of its database handle is never used.
+                std::mem::forget(store);
+                history::Destination::Parent(link.try_clone().context("sharing the pipe to the parent")?)
+            }
+            None => history::Destination::Here(history::Recorder::start(store, id)?),
+        };
+        sinks.push(Box::new(history::HistorySink::new(to, &services, options)));
     }
 
     let stop = Arc::new(AtomicBool::new(false));
@@ -373,7 +417,7 @@ impl Checkpoints<'_> {
     }
 }
 
-fn create(path: &Path, append: bool) -> anyhow::Result<Box<dyn Write + Send>> {
+pub(crate) fn create(path: &Path, append: bool) -> anyhow::Result<Box<dyn Write + Send>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(io::stdout()));
     }

@@ -211,25 +211,38 @@ impl Status {
 }
 
 /// What the scanning child tells the parent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Note {
     /// Save the resume file: phase, first position not yet probed.
     Checkpoint(u32, u64),
+    /// The next text the scan printed in an output format, for the history
+    /// ([`crate::history`]), which the parent keeps.
+    Output { format: String, text: String },
     /// The scan ended; `interrupted` by Ctrl-C or SIGTERM, or complete.
     Done { interrupted: bool },
 }
 
 impl Note {
-    fn to_line(self) -> String {
+    fn to_line(&self) -> String {
         match self {
             Note::Checkpoint(phase, position) => format!("checkpoint {phase} {position}\n"),
+            // One line: the text as a JSON string, its newlines escaped.
+            Note::Output { format, text } => {
+                format!("output {format} {}\n", serde_json::Value::from(text.as_str()))
+            }
             Note::Done { interrupted } => {
-                format!("done {}\n", if interrupted { "interrupted" } else { "complete" })
+                format!("done {}\n", if *interrupted { "interrupted" } else { "complete" })
             }
         }
     }
 
     fn parse(line: &str) -> Option<Note> {
+        if let Some(rest) = line.strip_prefix("output ") {
+            let (format, text) = rest.split_once(' ')?;
+            let format = format.chars().all(|c| c.is_ascii_lowercase()).then(|| format.to_owned())?;
+            let text = serde_json::from_str::<String>(text.trim_end()).ok()?;
+            return Some(Note::Output { format, text });
+        }
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
             ["checkpoint", phase, position] => {
@@ -246,9 +259,19 @@ impl Note {
 pub struct Link(File);
 
 impl Link {
+    /// A second handle on the same pipe, for another writer on the same
+    /// thread (notes from two threads could interleave).
+    ///
+    /// # Errors
+    /// The descriptor could not be duplicated.
+    pub fn try_clone(&self) -> io::Result<Link> {
+        self.0.try_clone().map(Link)
+    }
+
     /// Tells the parent `note`; a parent that is gone is not an error here
     /// (the child dies with it, see [`split`]).
     pub fn tell(&mut self, note: Note) {
+        // One write per note: the child writes notes from one thread only.
         let _ = self.0.write_all(note.to_line().as_bytes());
     }
 }
@@ -263,7 +286,11 @@ impl Keeper {
     /// Acts on the child's notes until it closes the pipe, then waits for
     /// it; returns its exit status (128 + the signal if one killed it) and
     /// how the scan ended, if it said.
-    pub fn wait(mut self, mut on_checkpoint: impl FnMut(u32, u64)) -> (u8, Option<bool>) {
+    pub fn wait(
+        mut self,
+        mut on_checkpoint: impl FnMut(u32, u64),
+        mut on_output: impl FnMut(String, String),
+    ) -> (u8, Option<bool>) {
         let child = self.child;
         // Ctrl-C on a terminal reaches both; SIGTERM to the parent's pid reaches only it.
         // SAFETY: kill(2) on our own child's pid.
@@ -275,6 +302,7 @@ impl Keeper {
         while matches!(self.notes.read_line(&mut line), Ok(n) if n > 0) {
             match Note::parse(&line) {
                 Some(Note::Checkpoint(phase, position)) => on_checkpoint(phase, position),
+                Some(Note::Output { format, text }) => on_output(format, text),
                 Some(Note::Done { interrupted: i }) => interrupted = Some(i),
                 None => {}
             }
@@ -375,11 +403,20 @@ mod tests {
 
     #[test]
     fn notes_round_trip() {
-        for note in
-            [Note::Checkpoint(2, 40_960), Note::Done { interrupted: true }, Note::Done { interrupted: false }]
-        {
-            assert_eq!(Note::parse(&note.to_line()), Some(note));
+        let output =
+            Note::Output { format: "normal".into(), text: "PORT   STATE\n22/tcp open \"x\"\t\\\n".into() };
+        for note in [
+            Note::Checkpoint(2, 40_960),
+            output,
+            Note::Done { interrupted: true },
+            Note::Done { interrupted: false },
+        ] {
+            let line = note.to_line();
+            assert_eq!(line.matches('\n').count(), 1, "{line}");
+            assert_eq!(Note::parse(&line), Some(note));
         }
+        assert_eq!(Note::parse("output NORMAL \"x\"\n"), None);
+        assert_eq!(Note::parse("output normal x\n"), None);
         assert_eq!(Note::parse("checkpoint 1\n"), None);
         assert_eq!(Note::parse("done maybe\n"), None);
     }
