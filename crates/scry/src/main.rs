@@ -150,6 +150,17 @@ fn run() -> anyhow::Result<ExitCode> {
         version: args.service_version,
     };
 
+    // Every capture and socket first: privilege problems surface here,
+    // before any output, and nothing is parsed before privileges go.
+    let mut wire = match args.offline {
+        true => None,
+        false => Some(wire::Wire::open(&resolved.route.iface, &resolved.needs(&args, &services))?),
+    };
+    if let (Some(w), true) = (&wire, args.verbose > 0) {
+        if let Some(first) = w.lanes.first() {
+            eprintln!("scry: {} sender thread(s) on {}: {}", w.lanes.len(), w.iface.name, first.method());
+        }
+    }
     // The history, as root if root runs: the unprivileged scan never opens it.
     let recording = match history::open_for_scan(&args)? {
         Some(mut store) => {
@@ -166,17 +177,6 @@ fn run() -> anyhow::Result<ExitCode> {
         None => None,
     };
 
-    // Every capture and socket first: privilege problems surface here,
-    // before any output, and nothing is parsed before privileges go.
-    let mut wire = match args.offline {
-        true => None,
-        false => Some(wire::Wire::open(&resolved.route.iface, &resolved.needs(&args, &services))?),
-    };
-    if let (Some(w), true) = (&wire, args.verbose > 0) {
-        if let Some(first) = w.lanes.first() {
-            eprintln!("scry: {} sender thread(s) on {}: {}", w.lanes.len(), w.iface.name, first.method());
-        }
-    }
     let mut sinks = sinks(&args, &outputs, options, &services)?;
     let pcap = args.pcap.as_deref().map(dump::PcapFile::create).transpose()?;
     let resume_path = args.resume_file.clone().unwrap_or_else(|| PathBuf::from(resume::DEFAULT_PATH));
