@@ -292,11 +292,6 @@ impl Keeper {
         mut on_output: impl FnMut(String, String),
     ) -> (u8, Option<bool>) {
         let child = self.child;
-        // Ctrl-C on a terminal reaches both; SIGTERM to the parent's pid reaches only it.
-        // SAFETY: kill(2) on our own child's pid.
-        let _ = ctrlc::set_handler(move || unsafe {
-            libc::kill(child, libc::SIGINT);
-        });
         let mut interrupted = None;
         let mut line = String::new();
         while matches!(self.notes.read_line(&mut line), Ok(n) if n > 0) {
@@ -350,6 +345,13 @@ pub fn split(user: &User) -> anyhow::Result<Side> {
     check(pid, "fork")?;
     if pid > 0 {
         drop(write);
+        // First: a Ctrl-C from now on stops the scan the way the child
+        // handles it, and the parent lives to record the end. Ctrl-C on a
+        // terminal reaches both; SIGTERM to the parent's pid reaches only it.
+        // SAFETY: kill(2) on our own child's pid.
+        let _ = ctrlc::set_handler(move || unsafe {
+            libc::kill(pid, libc::SIGINT);
+        });
         // The parent writes files where root may (CAP_DAC_OVERRIDE) and
         // signals its child, now another user (CAP_KILL); nothing more.
         if let Err(e) = keep_only(&[CAP_DAC_OVERRIDE, CAP_KILL]) {
