@@ -47,6 +47,7 @@ const CHUNK_AGE: Duration = Duration::from_millis(500);
 pub const FORMATS: [&str; 4] = ["normal", "xml", "grepable", "json"];
 
 /// Where the history is: `--db`, or the default file.
+#[derive(Clone, Debug)]
 pub struct Location {
     pub text: String,
     /// `--db` was given: failing to open it is fatal.
@@ -101,10 +102,10 @@ pub fn open(at: &Location) -> anyhow::Result<Box<dyn History>> {
 ///
 /// # Errors
 /// With `--db`, the history cannot be opened.
-pub fn open_for_scan(args: &Args) -> anyhow::Result<Option<Box<dyn History>>> {
+pub fn open_for_scan(args: &Args) -> anyhow::Result<Option<(Box<dyn History>, Location)>> {
     let Some(at) = location(args.db.as_deref(), args.no_db) else { return Ok(None) };
     match open(&at) {
-        Ok(history) => Ok(Some(history)),
+        Ok(history) => Ok(Some((history, at))),
         Err(e) if at.explicit => Err(e.context("--db")),
         Err(e) => {
             eprintln!("scry: not keeping this scan in the history: {e:#}");
@@ -211,6 +212,20 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// Opens the history at `at` again and starts the writer of scan `id`;
+    /// `None`, said on stderr, when that fails (the scan goes on).
+    pub fn reopen(at: &Location, id: ScanId) -> Option<Recorder> {
+        let started =
+            scry_store::open(&at.text).map_err(anyhow::Error::from).and_then(|h| Recorder::start(h, id));
+        match started {
+            Ok(recorder) => Some(recorder),
+            Err(e) => {
+                eprintln!("scry: not keeping this scan in the history: {e:#}");
+                None
+            }
+        }
+    }
+
     /// Starts the writer of scan `id` (begun with [`begin`]) on its own thread.
     ///
     /// # Errors

@@ -162,11 +162,13 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     }
     // The history, as root if root runs: the unprivileged scan never opens it.
+    // It is closed again before privileges go (a database connection must
+    // not cross a fork) and opened again by whichever process records.
     let recording = match history::open_for_scan(&args)? {
-        Some(mut store) => {
+        Some((mut store, at)) => {
             let scan = history::new_scan(&args, &resolved, &format!("scry {}", original_args.join(" ")));
             match history::begin(store.as_mut(), &scan, resumed_from.is_some()) {
-                Ok(id) => Some((store, id)),
+                Ok(id) => Some((at, id)),
                 Err(e) if args.db.is_some() => return Err(e.context("--db")),
                 Err(e) => {
                     eprintln!("scry: not keeping this scan in the history: {e:#}");
@@ -193,8 +195,7 @@ fn run() -> anyhow::Result<ExitCode> {
                 // Still root, for the resume file and the history only; the child
                 // scans. Nothing here is dropped: the child shares the captures
                 // and sockets.
-                let mut recorder =
-                    recording.map(|(store, id)| history::Recorder::start(store, id)).transpose()?;
+                let mut recorder = recording.and_then(|(at, id)| history::Recorder::reopen(&at, id));
                 let (code, ended) = keeper.wait(
                     |phase, position| checkpoints.save(phase, position),
                     |format, text| {
@@ -220,16 +221,17 @@ fn run() -> anyhow::Result<ExitCode> {
         let now = privileges::Status::current().context("reading /proc/self/status")?;
         eprintln!("scry: parsing replies with {}", now.describe());
     }
-    if let Some((store, id)) = recording {
+    if let Some((at, id)) = recording {
         let to = match &link {
-            Some(link) => {
-                // The parent records; this copy of its database handle is never used.
-                std::mem::forget(store);
-                history::Destination::Parent(link.try_clone().context("sharing the pipe to the parent")?)
-            }
-            None => history::Destination::Here(history::Recorder::start(store, id)?),
+            // The parent records.
+            Some(link) => Some(history::Destination::Parent(
+                link.try_clone().context("sharing the pipe to the parent")?,
+            )),
+            None => history::Recorder::reopen(&at, id).map(history::Destination::Here),
         };
-        sinks.push(Box::new(history::HistorySink::new(to, &services, options)));
+        if let Some(to) = to {
+            sinks.push(Box::new(history::HistorySink::new(to, &services, options)));
+        }
     }
 
     let stop = Arc::new(AtomicBool::new(false));
