@@ -16,16 +16,12 @@ use crate::runs::Subject;
 use crate::schema;
 use crate::writer::{Writer, WriterOptions};
 use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
-use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long a connection waits for another writer's lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The first 16 bytes of every SQLite 3 database file.
-const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
 /// Milliseconds since the Unix epoch, as stored.
 pub(crate) fn to_ms(t: SystemTime) -> i64 {
@@ -49,15 +45,58 @@ pub(crate) fn classify(path: &Path, doing: &'static str, e: rusqlite::Error) -> 
     }
 }
 
+/// Makes a new database at `path` appear whole: built beside it under a
+/// name of this process's own, then linked to `path` unless another
+/// process got there first. Scans started together on a new history
+/// would otherwise race to turn one half-made file into WAL mode and
+/// migrate it, and SQLite can report such a file corrupt to the loser.
+fn create_whole(path: &Path, version: i64) -> Result<()> {
+    let mut fresh = path.as_os_str().to_owned();
+    fresh.push(format!(".new-{}", std::process::id()));
+    let fresh = PathBuf::from(fresh);
+    let built = (|| {
+        let mut conn = connect(&fresh)?;
+        schema::migrate_to(&mut conn, &fresh, version, to_ms(SystemTime::now()))?;
+        // Closing the only connection checkpoints the WAL into the file and removes it.
+        conn.close().map_err(|(_, e)| classify(&fresh, "closing a new database", e))
+    })();
+    // Errors name the file the user asked for, not the one built beside it.
+    let built = built.map_err(|mut e| {
+        if let StoreError::Open { path: p, .. }
+        | StoreError::ReadOnly { path: p }
+        | StoreError::NotADatabase { path: p }
+        | StoreError::Corrupt { path: p, .. }
+        | StoreError::NewerSchema { path: p, .. }
+        | StoreError::Migration { path: p, .. } = &mut e
+        {
+            p.clone_from(&path.to_owned());
+        }
+        e
+    });
+    let linked = built.and_then(|()| match std::fs::hard_link(&fresh, path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Open {
+            path: path.to_owned(),
+            source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+        }),
+    });
+    for leftover in ["", "-wal", "-shm"] {
+        let mut name = fresh.as_os_str().to_owned();
+        name.push(leftover);
+        let _ = std::fs::remove_file(name);
+    }
+    linked
+}
+
 /// Opens a connection with the store's settings, without migrating.
 pub(crate) fn connect(path: &Path) -> Result<Connection> {
-    if let Ok(mut file) = std::fs::File::open(path) {
-        let mut head = Vec::with_capacity(16);
-        let _ = file.by_ref().take(16).read_to_end(&mut head);
-        if !head.is_empty() && head.as_slice() != SQLITE_MAGIC.as_slice() {
-            return Err(StoreError::NotADatabase { path: path.to_owned() });
-        }
-    }
+    // The file is never opened here but through SQLite: closing any other
+    // descriptor of it would drop every POSIX lock this process holds on
+    // it, the locks of its other connections too, and another process
+    // could then checkpoint the WAL under them (a corrupt database). SQLite
+    // itself reports a file that is not a database when it first reads it,
+    // without writing to it.
     let flags =
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
@@ -106,6 +145,9 @@ impl Store {
                     source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
                 })?;
             }
+        }
+        if !path.exists() {
+            create_whole(path, version)?;
         }
         let mut conn = connect(path)?;
         schema::migrate_to(&mut conn, path, version, to_ms(SystemTime::now())).map_err(|e| match e {
