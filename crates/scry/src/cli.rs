@@ -175,7 +175,8 @@ fn parse_time(text: &str) -> Result<Duration, String> {
     disable_version_flag = true,
     override_usage = "scry [-sS] [-sU] -p PORTS [options] TARGET...\n       \
                       scry -sn [-PE] [-PP] [-PS[PORTS]] [-PA[PORTS]] [-PU[PORTS]] [-PR] TARGET...\n       \
-                      scry --resume FILE",
+                      scry --resume FILE\n       \
+                      scry history | show [SCAN] | diff [A] [B] | import FILE...   (the scans kept: --help on each)",
     // A later option overrides an earlier one, as in nmap; a resumed run relies on it.
     args_override_self = true,
     after_help = "Targets: 198.18.0.1, 198.18.0.0/24, 198.18.0.1-20, 198.18.1-2.0-255, hostnames.\n\

@@ -71,8 +71,10 @@ enum Command {
     /// scans of one scope; with A only, the complete scan before A of its
     /// scope). Exit status 0: no change, 1: changes, 2: error, as ndiff.
     Diff {
+        /// The scan (or run) before: a scan id from `scry history`, or a run id.
         #[arg(value_name = "A")]
         a: Option<String>,
+        /// The scan (or run) after.
         #[arg(value_name = "B")]
         b: Option<String>,
         #[command(flatten)]
