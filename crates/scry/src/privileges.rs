@@ -222,36 +222,56 @@ pub enum Note {
     Done { interrupted: bool },
 }
 
+/// The most text one [`Note::Output`] may carry: the parent reads no more
+/// than this on the child's word.
+const MAX_OUTPUT_NOTE: usize = 16 << 20;
+
 impl Note {
-    fn to_line(&self) -> String {
+    /// One line, except an output note: its header line
+    /// (`output FORMAT LEN`) and then LEN bytes of text as they are.
+    fn to_bytes(&self) -> Vec<u8> {
         match self {
-            Note::Checkpoint(phase, position) => format!("checkpoint {phase} {position}\n"),
-            // One line: the text as a JSON string, its newlines escaped.
+            Note::Checkpoint(phase, position) => format!("checkpoint {phase} {position}\n").into_bytes(),
             Note::Output { format, text } => {
-                format!("output {format} {}\n", serde_json::Value::from(text.as_str()))
+                let mut bytes = format!("output {format} {}\n", text.len()).into_bytes();
+                bytes.extend_from_slice(text.as_bytes());
+                bytes
             }
             Note::Done { interrupted } => {
-                format!("done {}\n", if *interrupted { "interrupted" } else { "complete" })
+                format!("done {}\n", if *interrupted { "interrupted" } else { "complete" }).into_bytes()
             }
         }
     }
 
-    fn parse(line: &str) -> Option<Note> {
-        if let Some(rest) = line.strip_prefix("output ") {
-            let (format, text) = rest.split_once(' ')?;
-            let format = format.chars().all(|c| c.is_ascii_lowercase()).then(|| format.to_owned())?;
-            let text = serde_json::from_str::<String>(text.trim_end()).ok()?;
-            return Some(Note::Output { format, text });
+    /// The next note from `from`: `None` at the end, `Some(None)` for one
+    /// that does not parse (skipped).
+    fn read(from: &mut impl BufRead) -> Option<Option<Note>> {
+        let mut line = String::new();
+        match from.read_line(&mut line) {
+            Ok(n) if n > 0 => {}
+            _ => return None,
         }
         let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
+        Some(match words.as_slice() {
             ["checkpoint", phase, position] => {
-                Some(Note::Checkpoint(phase.parse().ok()?, position.parse().ok()?))
+                phase.parse().ok().zip(position.parse().ok()).map(|(p, n)| Note::Checkpoint(p, n))
+            }
+            ["output", format, len] => {
+                // A bad length: what follows is skipped line by line as unknown notes.
+                let Some(len) = len.parse::<usize>().ok().filter(|n| *n <= MAX_OUTPUT_NOTE) else {
+                    return Some(None);
+                };
+                let mut text = vec![0; len];
+                // Cut short: the pipe closed, the child is gone.
+                from.read_exact(&mut text).ok()?;
+                let format = format.chars().all(|c| c.is_ascii_lowercase()).then(|| (*format).to_owned());
+                format
+                    .map(|format| Note::Output { format, text: String::from_utf8_lossy(&text).into_owned() })
             }
             ["done", "interrupted"] => Some(Note::Done { interrupted: true }),
             ["done", "complete"] => Some(Note::Done { interrupted: false }),
             _ => None,
-        }
+        })
     }
 }
 
@@ -271,8 +291,8 @@ impl Link {
     /// Tells the parent `note`; a parent that is gone is not an error here
     /// (the child dies with it, see [`split`]).
     pub fn tell(&mut self, note: Note) {
-        // One write per note: the child writes notes from one thread only.
-        let _ = self.0.write_all(note.to_line().as_bytes());
+        // The child writes notes from one thread only: they never interleave.
+        let _ = self.0.write_all(&note.to_bytes());
     }
 }
 
@@ -293,15 +313,13 @@ impl Keeper {
     ) -> (u8, Option<bool>) {
         let child = self.child;
         let mut interrupted = None;
-        let mut line = String::new();
-        while matches!(self.notes.read_line(&mut line), Ok(n) if n > 0) {
-            match Note::parse(&line) {
+        while let Some(note) = Note::read(&mut self.notes) {
+            match note {
                 Some(Note::Checkpoint(phase, position)) => on_checkpoint(phase, position),
                 Some(Note::Output { format, text }) => on_output(format, text),
                 Some(Note::Done { interrupted: i }) => interrupted = Some(i),
                 None => {}
             }
-            line.clear();
         }
         let mut status = 0;
         // SAFETY: waitpid on our own child; `status` is a valid out pointer.
@@ -407,20 +425,23 @@ mod tests {
     fn notes_round_trip() {
         let output =
             Note::Output { format: "normal".into(), text: "PORT   STATE\n22/tcp open \"x\"\t\\\n".into() };
-        for note in [
+        let notes = [
             Note::Checkpoint(2, 40_960),
             output,
             Note::Done { interrupted: true },
             Note::Done { interrupted: false },
-        ] {
-            let line = note.to_line();
-            assert_eq!(line.matches('\n').count(), 1, "{line}");
-            assert_eq!(Note::parse(&line), Some(note));
+        ];
+        let bytes: Vec<u8> = notes.iter().flat_map(Note::to_bytes).collect();
+        let mut from = io::Cursor::new(bytes);
+        for note in notes {
+            assert_eq!(Note::read(&mut from), Some(Some(note)));
         }
-        assert_eq!(Note::parse("output NORMAL \"x\"\n"), None);
-        assert_eq!(Note::parse("output normal x\n"), None);
-        assert_eq!(Note::parse("checkpoint 1\n"), None);
-        assert_eq!(Note::parse("done maybe\n"), None);
+        assert_eq!(Note::read(&mut from), None);
+        for bad in ["checkpoint 1\n", "done maybe\n", "output NORMAL 1\nx", "output normal 99999999999\n"] {
+            assert_eq!(Note::read(&mut io::Cursor::new(bad)), Some(None), "{bad}");
+        }
+        // Cut short: the child closed the pipe in the middle of a note.
+        assert_eq!(Note::read(&mut io::Cursor::new("output json 10\nabc")), None);
     }
 
     #[test]
