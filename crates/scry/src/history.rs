@@ -258,8 +258,7 @@ impl Recorder {
 
     fn json_line(&mut self, line: &str) {
         // The scan's own output: a line that does not decode is not worth stopping for.
-        let Ok(record) = serde_json::from_str::<serde_json::Value>(line) else { return };
-        match self.decoder.decode(&record, line, SystemTime::now()) {
+        match self.decoder.decode_line(line, SystemTime::now()) {
             Ok(ScryRecord::Observation(o)) => self.send(o),
             Ok(ScryRecord::Stats { stats, interrupted, .. }) => self.end = Some((stats, interrupted)),
             Ok(_) | Err(_) => {}

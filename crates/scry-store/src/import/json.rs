@@ -234,7 +234,67 @@ pub struct ScryDecoder {
     answered: std::collections::HashMap<(IpAddr, Protocol, u16), (String, Option<u8>)>,
 }
 
+/// A `port` record, read without building a JSON tree: most lines of a
+/// scan are these, and a scan being recorded decodes every one.
+#[derive(serde::Deserialize)]
+struct PortLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    ip: &'a str,
+    port: u16,
+    proto: Option<&'a str>,
+    state: &'a str,
+    reason: Option<&'a str>,
+    ttl: Option<u64>,
+    service: Option<&'a str>,
+}
+
 impl ScryDecoder {
+    /// Decodes one line of text (`seen` stamps its observation).
+    ///
+    /// # Errors
+    /// The problem: the line is not JSON, or not one of scry's records.
+    pub fn decode_line(&mut self, line: &str, seen: SystemTime) -> Result<ScryRecord, String> {
+        // A string with an escape does not borrow: such a line takes the general way.
+        if let Ok(p) = serde_json::from_str::<PortLine<'_>>(line) {
+            if p.kind == "port" {
+                let ip: IpAddr = p.ip.parse().map_err(|_| "record has no \"ip\" address".to_owned())?;
+                let proto = p.proto.unwrap_or("tcp");
+                let protocol = parse_protocol(proto).ok_or_else(|| format!("unknown proto {proto:?}"))?;
+                return self.port((ip, protocol, p.port), &p, seen);
+            }
+        }
+        let record: Value = serde_json::from_str(line).map_err(|e| format!("not JSON: {e}"))?;
+        self.decode(&record, line, seen)
+    }
+
+    /// A `port` record's observation; keeps the reason and TTL of open ports
+    /// for the `service` record that may follow.
+    fn port(
+        &mut self,
+        (ip, protocol, port): (IpAddr, Protocol, u16),
+        p: &PortLine<'_>,
+        seen: SystemTime,
+    ) -> Result<ScryRecord, String> {
+        let state = parse_state(p.state).ok_or_else(|| format!("unknown state {:?}", p.state))?;
+        let reason = p.reason.unwrap_or("unknown").to_owned();
+        let ttl = p.ttl.and_then(|t| u8::try_from(t).ok()).filter(|t| *t > 0);
+        if matches!(state, scry_probe::state::PortState::Open | scry_probe::state::PortState::OpenFiltered) {
+            self.answered.insert((ip, protocol, port), (reason.clone(), ttl));
+        }
+        let name = p.service.filter(|s| *s != "unknown").map(str::to_owned);
+        Ok(ScryRecord::Observation(Observation::Port(PortObservation {
+            ip,
+            protocol,
+            port,
+            state,
+            reason,
+            ttl,
+            service: Service { name, ..Service::default() },
+            seen,
+        })))
+    }
+
     /// Decodes one line (`seen` stamps its observation).
     ///
     /// # Errors
@@ -283,26 +343,17 @@ impl ScryDecoder {
             }
             "port" => {
                 let (ip, protocol, port) = port_key()?;
-                let word = text_field(record, "state").unwrap_or_default();
-                let state = parse_state(word).ok_or_else(|| format!("unknown state {word:?}"))?;
-                let reason = text("reason").unwrap_or_else(|| "unknown".into());
-                if matches!(
-                    state,
-                    scry_probe::state::PortState::Open | scry_probe::state::PortState::OpenFiltered
-                ) {
-                    self.answered.insert((ip, protocol, port), (reason.clone(), ttl_field(record)));
-                }
-                let name = text_field(record, "service").filter(|s| *s != "unknown").map(str::to_owned);
-                ScryRecord::Observation(Observation::Port(PortObservation {
-                    ip,
-                    protocol,
+                let line = PortLine {
+                    kind: "port",
+                    ip: "",
                     port,
-                    state,
-                    reason,
-                    ttl: ttl_field(record),
-                    service: Service { name, ..Service::default() },
-                    seen,
-                }))
+                    proto: None,
+                    state: text_field(record, "state").unwrap_or_default(),
+                    reason: text_field(record, "reason"),
+                    ttl: record.get("ttl").and_then(Value::as_u64),
+                    service: text_field(record, "service"),
+                };
+                self.port((ip, protocol, port), &line, seen)?
             }
             "service" => {
                 let (ip, protocol, port) = port_key()?;
