@@ -10,8 +10,13 @@
 //! - Only what both sides scanned is compared: hosts in both sides' target
 //!   ranges, ports in both sides' port lists for a protocol both scanned.
 //! - A host covered but not recorded by a complete side did not answer;
-//!   a port not recorded on a host that is up is in its silent state
-//!   (`filtered` for TCP, `open|filtered` for UDP, as nmap prints them).
+//!   a port not recorded on a host that is up is in the state the side
+//!   recorded for the rest of that host's ports ([`RestObservation`]), or
+//!   else in its silent state (`filtered` for TCP, `open|filtered` for
+//!   UDP, as nmap prints them).
+//! - A service name counts only on open ports: a port counted in the rest
+//!   has none, and a closed port named from nmap-services on one side is
+//!   not a change.
 //! - Changes: host up/down, port state, service or version (name, product,
 //!   version, extrainfo), OS top match (when both sides ran OS detection).
 
@@ -60,7 +65,9 @@ pub struct PortView {
 impl PortView {
     fn service_key(&self) -> [&Option<String>; 4] {
         let s = &self.service;
-        [&s.name, &s.product, &s.version, &s.extrainfo]
+        // Only an open port's name is a finding; others come from a table, or not at all.
+        let name = if self.state == PortState::Open { &s.name } else { &None };
+        [name, &s.product, &s.version, &s.extrainfo]
     }
 }
 
@@ -187,6 +194,7 @@ struct Side<'a> {
     hosts: BTreeMap<IpAddr, &'a HostObservation>,
     ports: BTreeMap<(IpAddr, Protocol, u16), &'a PortObservation>,
     os: BTreeMap<IpAddr, &'a OsObservation>,
+    rest: BTreeMap<(IpAddr, Protocol), &'a RestObservation>,
 }
 
 /// Checks that a side is whole: every scan complete, every shard present.
@@ -223,6 +231,7 @@ impl<'a> Side<'a> {
             hosts: BTreeMap::new(),
             ports: BTreeMap::new(),
             os: BTreeMap::new(),
+            rest: BTreeMap::new(),
         };
         for (proto, ports) in &first.scope.ports {
             side.ports_by_proto.entry(*proto).or_default().extend(ports);
@@ -237,6 +246,7 @@ impl<'a> Side<'a> {
             }
             side.ports.extend(scan.ports.iter().map(|p| ((p.ip, p.protocol, p.port), p)));
             side.os.extend(scan.os.iter().map(|o| (o.ip, o)));
+            side.rest.extend(scan.rest.iter().map(|r| ((r.ip, r.protocol), r)));
         }
         side
     }
@@ -270,6 +280,13 @@ impl<'a> Side<'a> {
         }
         if !self.complete {
             return Err(());
+        }
+        if let Some(rest) = self.rest.get(&(ip, protocol)) {
+            return Ok(Some(PortView {
+                state: rest.state,
+                reason: rest.reason.clone(),
+                service: Service::default(),
+            }));
         }
         let state = if protocol == Protocol::Udp { PortState::OpenFiltered } else { PortState::Filtered };
         Ok(Some(PortView { state, reason: "no-response".into(), service: Service::default() }))

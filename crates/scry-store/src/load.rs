@@ -113,7 +113,13 @@ pub(crate) fn load(conn: &Connection, id: ScanId) -> Result<LoadedScan> {
         status,
         stats,
     };
-    Ok(LoadedScan { record, hosts: hosts(conn, s)?, ports: ports_of(conn, s)?, os: os(conn, s)? })
+    Ok(LoadedScan {
+        record,
+        hosts: hosts(conn, s)?,
+        ports: ports_of(conn, s)?,
+        os: os(conn, s)?,
+        rest: rest(conn, s)?,
+    })
 }
 
 fn hosts(conn: &Connection, s: i64) -> Result<Vec<HostObservation>> {
@@ -188,6 +194,34 @@ fn ports_of(conn: &Connection, s: i64) -> Result<Vec<PortObservation>> {
         });
     }
     out.sort_by_key(|p| (p.ip, p.protocol, p.port));
+    Ok(out)
+}
+
+fn rest(conn: &Connection, s: i64) -> Result<Vec<RestObservation>> {
+    // A database from before version 4 has no such table, and no rest.
+    let sql = "SELECT ip, proto, state, reason, count, seen_ms FROM port_rest WHERE scan_id = ?1";
+    let rows = rows_of(conn, sql, s, "loading the ports not recorded one by one", |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, String>(1)?,
+            r.get::<_, String>(2)?,
+            r.get(3)?,
+            r.get::<_, i64>(4)?,
+            r.get(5)?,
+        ))
+    })?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (ip, proto, state, reason, count, seen) in rows {
+        out.push(RestObservation {
+            ip: ip_of(s, "port_rest.ip", &ip)?,
+            protocol: parse_protocol(&proto).ok_or_else(|| bad(s, "port_rest.proto", &proto))?,
+            state: parse_state(&state).ok_or_else(|| bad(s, "port_rest.state", &state))?,
+            reason,
+            count: count.max(0) as u64,
+            seen: from_ms(seen),
+        });
+    }
+    out.sort_by_key(|r| (r.ip, r.protocol));
     Ok(out)
 }
 

@@ -282,6 +282,25 @@ pub enum Observation {
     Os(OsObservation),
     /// The next piece of what the scan printed in one output format.
     Output(OutputChunk),
+    /// The state of every port of a host not recorded one by one.
+    Rest(RestObservation),
+}
+
+/// The ports of one host and protocol that a scan does not record one by
+/// one, as nmap's `extraports` ("Not shown: 64535 closed tcp ports
+/// (reset)"): the most common state is counted, every other port is a
+/// [`PortObservation`]. A `-p-` scan of a host with 1000 open ports is
+/// 1000 rows and this one, not 65,535 rows.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestObservation {
+    pub ip: IpAddr,
+    pub protocol: Protocol,
+    pub state: PortState,
+    /// nmap's reason word (`reset`, `no-response`, ...).
+    pub reason: String,
+    /// How many ports it stands for.
+    pub count: u64,
+    pub seen: SystemTime,
 }
 
 /// A piece of a scan's output as printed, appended to what came before.
@@ -303,6 +322,8 @@ pub struct LoadedScan {
     pub ports: Vec<PortObservation>,
     /// By address.
     pub os: Vec<OsObservation>,
+    /// By address, then protocol.
+    pub rest: Vec<RestObservation>,
 }
 
 /// When a port was first and last recorded, across every scan.

@@ -119,8 +119,23 @@ CREATE TABLE scan_outputs (
 ) WITHOUT ROWID;
 ";
 
+/// Version 4: the ports of a host not recorded one by one, counted in
+/// their state (nmap's `extraports`).
+const V4: &str = "
+CREATE TABLE port_rest (
+    scan_id INTEGER NOT NULL REFERENCES scans (id) ON DELETE CASCADE,
+    ip TEXT NOT NULL,
+    proto TEXT NOT NULL,
+    state TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    seen_ms INTEGER NOT NULL,
+    PRIMARY KEY (scan_id, ip, proto)
+) WITHOUT ROWID;
+";
+
 /// Every migration, version 1 first.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this scry writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;

@@ -61,6 +61,11 @@ ON CONFLICT (scan_id, ip) DO UPDATE SET
     mac = COALESCE(excluded.mac, mac), hostname = COALESCE(excluded.hostname, hostname),
     seen_ms = excluded.seen_ms";
 
+const REST_UPSERT: &str = "
+INSERT INTO port_rest (scan_id, ip, proto, state, reason, count, seen_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+ON CONFLICT (scan_id, ip, proto) DO UPDATE SET
+    state = excluded.state, reason = excluded.reason, count = excluded.count, seen_ms = excluded.seen_ms";
+
 /// Appends a chunk after the scan's last one of the same format.
 const OUTPUT_APPEND: &str = "
 INSERT INTO scan_outputs (scan_id, format, seq, text)
@@ -190,6 +195,20 @@ fn write_batch(tx: &Transaction<'_>, scan: ScanId, batch: &[Observation]) -> Res
                 .doing(doing)?;
             }
             Observation::Os(o) => write_os(tx, scan, o)?,
+            Observation::Rest(r) => {
+                // Prepared here: a batch without it works on a database before version 4.
+                let mut rest = tx.prepare_cached(REST_UPSERT).doing(doing)?;
+                rest.execute(params![
+                    scan.0,
+                    r.ip.to_string(),
+                    r.protocol.as_str(),
+                    r.state.as_str(),
+                    r.reason,
+                    r.count as i64,
+                    to_ms(r.seen)
+                ])
+                .doing(doing)?;
+            }
             Observation::Output(chunk) => {
                 // Prepared here, not with the others: a batch without output
                 // works on a database from before outputs were kept.

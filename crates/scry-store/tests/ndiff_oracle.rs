@@ -43,6 +43,7 @@ fn scan(id: i64, started: u64) -> LoadedScan {
         hosts: Vec::new(),
         ports: Vec::new(),
         os: Vec::new(),
+        rest: Vec::new(),
     }
 }
 

@@ -20,16 +20,18 @@ use crate::output::{self, HostReport, OsReport, QuickGuess, ReportOptions, ScanI
 use crate::privileges;
 use scry_probe::results::PortResult;
 use scry_probe::services::{Protocol, Services};
-use scry_probe::state::Reason;
+use scry_probe::state::{PortState, Reason};
 use scry_store::import::json::{ScryDecoder, ScryRecord};
 use scry_store::{
     History, NewScan, Observation, OutputChunk, ScanId, ScanStats, ScanStatus, Scope, SpawnedWriter,
 };
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -45,6 +47,11 @@ const CHUNK_AGE: Duration = Duration::from_millis(500);
 
 /// The output formats kept, by the names the store uses.
 pub const FORMATS: [&str; 4] = ["normal", "xml", "grepable", "json"];
+
+/// The stream of what the history records, handed on beside the formats:
+/// scry's JSON Lines records, with a host's ports in the most common
+/// state counted in one `rest` record instead of a line each.
+const RECORDS: &str = "records";
 
 /// Where the history is: `--db`, or the default file.
 #[derive(Clone, Debug)]
@@ -242,18 +249,20 @@ impl Recorder {
         })
     }
 
-    /// The next `text` the scan printed in `format`.
+    /// The next `text` the scan printed in `format`, or of its
+    /// [`RECORDS`]: what the history records of it, as JSON Lines.
     pub fn output(&mut self, format: &str, text: String) {
-        if format == "json" {
-            self.json.push_str(&text);
-            if let Some(end) = self.json.rfind('\n') {
-                let lines: String = self.json.drain(..=end).collect();
-                for line in lines.lines() {
-                    self.json_line(line);
-                }
+        if format != RECORDS {
+            self.send(Observation::Output(OutputChunk { format: format.to_owned(), text }));
+            return;
+        }
+        self.json.push_str(&text);
+        if let Some(end) = self.json.rfind('\n') {
+            let lines: String = self.json.drain(..=end).collect();
+            for line in lines.lines() {
+                self.json_line(line);
             }
         }
-        self.send(Observation::Output(OutputChunk { format: format.to_owned(), text }));
     }
 
     fn json_line(&mut self, line: &str) {
@@ -339,12 +348,22 @@ impl Write for Buffer {
 /// written is reported at the end and does not stop the scan.
 pub struct HistorySink {
     rendered: Vec<Rendered>,
+    /// The records' renderer, fed as the formats are, except for ports.
+    records: Rendered,
     to: Option<Destination>,
     held_since: Option<Instant>,
+    /// Set once the scan is stopped: ports it never answered may never
+    /// have been probed, and are not recorded as silent.
+    stop: Arc<AtomicBool>,
 }
 
 impl HistorySink {
-    pub fn new(to: Destination, services: &Arc<Services>, options: ReportOptions) -> HistorySink {
+    pub fn new(
+        to: Destination,
+        services: &Arc<Services>,
+        options: ReportOptions,
+        stop: Arc<AtomicBool>,
+    ) -> HistorySink {
         let rendered = FORMATS
             .iter()
             .map(|&format| {
@@ -363,7 +382,69 @@ impl HistorySink {
                 Rendered { format, sink, text }
             })
             .collect();
-        HistorySink { rendered, to: Some(to), held_since: None }
+        let text = Rc::new(RefCell::new(Vec::new()));
+        let sink = Box::new(output::JsonLines::new(Buffer(Rc::clone(&text)), Arc::clone(services)));
+        let records = Rendered { format: RECORDS, sink, text };
+        HistorySink { rendered, records, to: Some(to), held_since: None, stop }
+    }
+
+    /// Feeds the formats and the records alike.
+    fn both(&mut self, mut f: impl FnMut(&mut dyn Sink) -> io::Result<()>, last: bool) {
+        let _ = f(self.records.sink.as_mut());
+        self.each(f, last);
+    }
+
+    /// One record line.
+    fn record(&mut self, value: &serde_json::Value) {
+        let mut text = self.records.text.borrow_mut();
+        let _ = serde_json::to_writer(&mut *text, value);
+        text.push(b'\n');
+    }
+
+    /// A host's ports for the history: each port not in the table's most
+    /// common state (already recorded when it answered open), and that
+    /// state counted once (see [`scry_store::RestObservation`]).
+    fn record_ports(&mut self, report: &HostReport<'_>) {
+        let stopped = self.stop.load(Ordering::Relaxed);
+        for table in report.tables {
+            let silent = table.silent_state();
+            let mut counts: BTreeMap<PortState, (u64, BTreeMap<&'static str, u64>)> = BTreeMap::new();
+            for r in table.ports.values() {
+                let (n, reasons) = counts.entry(r.state).or_default();
+                *n += 1;
+                *reasons.entry(r.reason.as_str()).or_default() += 1;
+            }
+            let unanswered = table.scanned.len().saturating_sub(table.ports.len()) as u64;
+            if unanswered > 0 && !stopped {
+                let (n, reasons) = counts.entry(silent).or_default();
+                *n += unanswered;
+                *reasons.entry(Reason::NoResponse.as_str()).or_default() += unanswered;
+            }
+            // The most common state; the silent one on a tie.
+            let rest = counts.iter().max_by_key(|(state, (n, _))| (*n, **state == silent)).map(|(s, _)| *s);
+            let proto = table.protocol.as_str();
+            for (port, r) in table.ports {
+                if Some(r.state) != rest && !live(r.state) {
+                    let _ = self.records.sink.port(report.ip, *port, table.protocol, r);
+                }
+            }
+            if rest != Some(silent) && unanswered > 0 && !stopped {
+                for port in table.scanned.iter().filter(|p| !table.ports.contains_key(p)) {
+                    self.record(&serde_json::json!({
+                        "type": "port", "ip": report.ip, "port": port, "proto": proto,
+                        "state": silent.as_str(), "reason": Reason::NoResponse.as_str(), "ttl": null,
+                    }));
+                }
+            }
+            if let Some(state) = rest {
+                let (count, reasons) = &counts[&state];
+                let reason = reasons.iter().max_by_key(|(_, n)| **n).map_or("unknown", |(r, _)| *r);
+                self.record(&serde_json::json!({
+                    "type": "rest", "ip": report.ip, "proto": proto,
+                    "state": state.as_str(), "reason": reason, "count": count,
+                }));
+            }
+        }
     }
 
     /// Feeds every format, then hands the text on when it is big or old enough.
@@ -372,7 +453,8 @@ impl HistorySink {
             // A renderer into memory only fails on its own logic; its text is kept as far as it got.
             let _ = f(r.sink.as_mut());
         }
-        let held: usize = self.rendered.iter().map(|r| r.text.borrow().len()).sum();
+        let held: usize =
+            self.rendered.iter().chain(std::iter::once(&self.records)).map(|r| r.text.borrow().len()).sum();
         let since = *self.held_since.get_or_insert_with(Instant::now);
         if last || held >= CHUNK_BYTES || since.elapsed() >= CHUNK_AGE {
             self.hand_on();
@@ -382,7 +464,7 @@ impl HistorySink {
     fn hand_on(&mut self) {
         self.held_since = None;
         let Some(to) = &mut self.to else { return };
-        for r in &self.rendered {
+        for r in std::iter::once(&self.records).chain(&self.rendered) {
             let bytes = std::mem::take(&mut *r.text.borrow_mut());
             if !bytes.is_empty() {
                 to.output(r.format, String::from_utf8_lossy(&bytes).into_owned());
@@ -391,34 +473,44 @@ impl HistorySink {
     }
 }
 
+/// States recorded as they answer (the findings; the rest waits for the
+/// host's report, where the most common state is counted instead).
+fn live(state: PortState) -> bool {
+    matches!(state, PortState::Open | PortState::OpenFiltered | PortState::Unfiltered)
+}
+
 impl Sink for HistorySink {
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
-        self.each(|s| s.begin(info), false);
+        self.both(|s| s.begin(info), false);
         Ok(())
     }
 
     fn host_up(&mut self, ip: IpAddr, reason: Reason, ttl: Option<u8>) -> io::Result<()> {
-        self.each(|s| s.host_up(ip, reason, ttl), false);
+        self.both(|s| s.host_up(ip, reason, ttl), false);
         Ok(())
     }
 
     fn port(&mut self, ip: IpAddr, port: u16, protocol: Protocol, result: &PortResult) -> io::Result<()> {
+        if live(result.state) {
+            let _ = self.records.sink.port(ip, port, protocol, result);
+        }
         self.each(|s| s.port(ip, port, protocol, result), false);
         Ok(())
     }
 
     fn host_down(&mut self, ip: IpAddr) -> io::Result<()> {
-        self.each(|s| s.host_down(ip), false);
+        self.both(|s| s.host_down(ip), false);
         Ok(())
     }
 
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
-        self.each(|s| s.host(report), false);
+        self.record_ports(report);
+        self.both(|s| s.host(report), false);
         Ok(())
     }
 
     fn os(&mut self, ip: IpAddr, os: &OsReport<'_>) -> io::Result<()> {
-        self.each(|s| s.os(ip, os), false);
+        self.both(|s| s.os(ip, os), false);
         Ok(())
     }
 
@@ -428,7 +520,7 @@ impl Sink for HistorySink {
     }
 
     fn finish(&mut self, stats: &Stats) -> io::Result<()> {
-        self.each(|s| s.finish(stats), true);
+        self.both(|s| s.finish(stats), true);
         if let Some(Destination::Here(recorder)) = self.to.take() {
             if let Err(e) = recorder.finish() {
                 eprintln!("scry: the history did not record this scan completely: {e}");

@@ -221,6 +221,10 @@ fn run() -> anyhow::Result<ExitCode> {
         let now = privileges::Status::current().context("reading /proc/self/status")?;
         eprintln!("scry: parsing replies with {}", now.describe());
     }
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_stop = Arc::clone(&stop);
+    ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
+        .context("installing the Ctrl-C/SIGTERM handler")?;
     if let Some((at, id)) = recording {
         let to = match &link {
             // The parent records.
@@ -230,14 +234,9 @@ fn run() -> anyhow::Result<ExitCode> {
             None => history::Recorder::reopen(&at, id).map(history::Destination::Here),
         };
         if let Some(to) = to {
-            sinks.push(Box::new(history::HistorySink::new(to, &services, options)));
+            sinks.push(Box::new(history::HistorySink::new(to, &services, options, Arc::clone(&stop))));
         }
     }
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let handler_stop = Arc::clone(&stop);
-    ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
-        .context("installing the Ctrl-C/SIGTERM handler")?;
 
     config::resolve_next_hops(&mut resolved, &args, &services, wire.as_mut())?;
     if let config::Job::Discovery(plan) = &resolved.job {

@@ -32,6 +32,7 @@ fn scan(id: i64, started: u64, tcp: &[u16]) -> LoadedScan {
         hosts: Vec::new(),
         ports: Vec::new(),
         os: Vec::new(),
+        rest: Vec::new(),
     }
 }
 

@@ -58,6 +58,7 @@ struct Gathered {
     hosts: BTreeMap<IpAddr, HostObservation>,
     ports: BTreeMap<(IpAddr, Protocol, u16), PortObservation>,
     os: Vec<OsObservation>,
+    rest: Vec<RestObservation>,
     protocols: BTreeSet<Protocol>,
 }
 
@@ -84,6 +85,7 @@ impl Gathered {
             observations.extend(ports.map(|(_, p)| Observation::Port(p.clone())));
         }
         observations.extend(self.os.into_iter().map(Observation::Os));
+        observations.extend(self.rest.into_iter().map(Observation::Rest));
         ImportedScan { scan, status, ended, stats, observations }
     }
 }
@@ -407,6 +409,23 @@ impl ScryDecoder {
                     seen,
                 }))
             }
+            "rest" => {
+                let ip = ip()?;
+                let proto = text_field(record, "proto").unwrap_or("tcp");
+                let protocol = parse_protocol(proto).ok_or_else(|| format!("unknown proto {proto:?}"))?;
+                let word = text_field(record, "state").unwrap_or_default();
+                let state = parse_state(word).ok_or_else(|| format!("unknown state {word:?}"))?;
+                let count =
+                    record.get("count").and_then(Value::as_u64).ok_or("rest record has no \"count\"")?;
+                ScryRecord::Observation(Observation::Rest(RestObservation {
+                    ip,
+                    protocol,
+                    state,
+                    reason: text("reason").unwrap_or_else(|| "unknown".into()),
+                    count,
+                    seen,
+                }))
+            }
             "stats" => {
                 let count = |key: &str| record.get(key).and_then(Value::as_u64).unwrap_or(0);
                 let mut stats = ScanStats {
@@ -481,6 +500,7 @@ pub fn read_scry(file: &str, text: &str) -> Result<ImportedScan, ImportError> {
                 g.port(merged);
             }
             ScryRecord::Observation(Observation::Os(o)) => g.os.push(o),
+            ScryRecord::Observation(Observation::Rest(r)) => g.rest.push(r),
             ScryRecord::Observation(Observation::Output(_)) | ScryRecord::Other => {}
             ScryRecord::Stats { stats: counted, duration, interrupted } => {
                 stats = counted;
