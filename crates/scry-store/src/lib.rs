@@ -23,6 +23,7 @@ pub mod schema;
 mod civil;
 mod history;
 mod load;
+mod read;
 mod runs;
 mod spawned;
 mod store;
