@@ -150,7 +150,10 @@ fn ports_of(db: &mut dyn Reader, s: i64) -> Result<Vec<PortObservation>> {
 fn os(db: &mut dyn Reader, s: i64) -> Result<Vec<OsObservation>> {
     let sql = "SELECT ip, name, accuracy FROM os_matches WHERE scan_id = $1 ORDER BY ip, rank";
     let matches = rows(db, sql, &[Param::Int(s)], "loading OS matches", |r| {
-        Ok((r.text(0)?, OsMatchRow { name: r.text(1)?, accuracy: narrow(s, "os_matches.accuracy", r.int(2)?)? }))
+        Ok((
+            r.text(0)?,
+            OsMatchRow { name: r.text(1)?, accuracy: narrow(s, "os_matches.accuracy", r.int(2)?)? },
+        ))
     })?;
     let mut by_ip: BTreeMap<String, Vec<OsMatchRow>> = BTreeMap::new();
     for (ip, m) in matches {

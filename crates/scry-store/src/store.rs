@@ -12,6 +12,7 @@ use crate::error::{Doing, Result, StoreError};
 use crate::history::{History, ObservationWriter};
 use crate::model::*;
 use crate::ports::ranges;
+pub(crate) use crate::read::to_ms;
 use crate::read::{self, Cells, Dialect, Param, Reader};
 use crate::runs::Subject;
 use crate::schema;
@@ -21,7 +22,6 @@ use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, Trans
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-pub(crate) use crate::read::to_ms;
 use std::time::{Duration, SystemTime};
 
 /// How long a connection waits for another writer's lock before giving up.
