@@ -42,8 +42,16 @@ pub(crate) fn classify(path: &Path, doing: &'static str, e: rusqlite::Error) -> 
     }
 }
 
-/// Opens a connection with the store's settings, without migrating.
-pub(crate) fn connect(path: &Path) -> Result<Connection> {
+/// Refuses a file that exists and does not start as an SQLite database,
+/// before SQLite opens it (so it is never written).
+///
+/// Only before this process has a connection to the file: closing any
+/// descriptor of a file drops every POSIX lock the process holds on it,
+/// the shared lock of a WAL connection included; another process closing
+/// its last connection then takes the database for unused and deletes the
+/// WAL under this one, losing its commits. SQLite's own descriptors are
+/// safe (it defers their close while the file is locked); this one is not.
+fn check_header(path: &Path) -> Result<()> {
     if let Ok(mut file) = std::fs::File::open(path) {
         let mut head = Vec::with_capacity(16);
         let _ = file.by_ref().take(16).read_to_end(&mut head);
@@ -51,6 +59,12 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
             return Err(StoreError::NotADatabase { path: path.to_owned() });
         }
     }
+    Ok(())
+}
+
+/// Opens a connection with the store's settings, without migrating (nor
+/// checking the header: see [`check_header`]).
+pub(crate) fn connect(path: &Path) -> Result<Connection> {
     let flags =
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let conn = Connection::open_with_flags(path, flags)
@@ -60,9 +74,20 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
         return Err(StoreError::ReadOnly { path: path.to_owned() });
     }
     conn.busy_timeout(BUSY_TIMEOUT).doing("setting the busy timeout")?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| classify(path, "turning on WAL", e))?;
+    // Turning on WAL while another process creates the file can fail
+    // "busy" at once, without the busy handler: wait here instead.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => break result.map_err(|e| classify(path, "turning on WAL", e))?,
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::ReadOnly { path: path.to_owned() });
     }
@@ -100,6 +125,7 @@ impl Store {
                 })?;
             }
         }
+        check_header(path)?;
         let mut conn = connect(path)?;
         schema::migrate_to(&mut conn, path, version, to_ms(SystemTime::now())).map_err(|e| match e {
             StoreError::Sqlite { doing, source } => classify(path, doing, source),
