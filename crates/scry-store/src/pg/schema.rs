@@ -119,7 +119,16 @@ const MIGRATION_LOCK: i64 = 0x0073_6372_796d_6967;
 
 /// The highest version recorded, 0 for a new database.
 pub(crate) fn current_version(db: &mut impl GenericClient) -> std::result::Result<i64, postgres::Error> {
-    let exists: bool = db.query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])?.get(0);
+    // A plain query on the catalog, with this statement's snapshot: name
+    // lookups such as to_regclass() may use the session's stale catalog
+    // cache and miss a table another session has just created.
+    let exists: bool = db
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables
+                            WHERE schemaname = current_schema() AND tablename = 'schema_migrations')",
+            &[],
+        )?
+        .get(0);
     if !exists {
         return Ok(0);
     }
