@@ -32,8 +32,9 @@ use crate::read::{self, to_ms, Cells, Dialect, Param, Reader};
 use crate::runs::Subject;
 use crate::writer::WriterOptions;
 use postgres::types::ToSql;
-use postgres::{Client, Config, GenericClient, NoTls, Row};
+use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, SystemTime};
@@ -138,6 +139,9 @@ fn connect(config: &Config, target: &str) -> Result<Client> {
 /// The history on a PostgreSQL server.
 pub struct PgStore {
     client: Mutex<Client>,
+    /// The read queries, prepared once per session: a round trip each
+    /// saved, which counts over a network (`ports_seen` runs one per port).
+    statements: Mutex<HashMap<&'static str, Statement>>,
     config: Config,
     target: String,
 }
@@ -161,7 +165,7 @@ impl PgStore {
         let target = describe(&config);
         let mut client = connect(&config, &target)?;
         schema::migrate_to(&mut client, &target, version)?;
-        Ok(PgStore { client: Mutex::new(client), config, target })
+        Ok(PgStore { client: Mutex::new(client), statements: Mutex::default(), config, target })
     }
 
     /// The database, as errors name it: `postgres://user@host:port/db`.
@@ -186,7 +190,8 @@ impl PgStore {
 
     fn read<T>(&self, f: impl FnOnce(&mut dyn Reader) -> Result<T>) -> Result<T> {
         let mut client = self.client();
-        f(&mut Pg { client: &mut client, target: &self.target })
+        let mut statements = self.statements.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        f(&mut Pg { client: &mut client, statements: &mut statements, target: &self.target })
     }
 }
 
@@ -360,6 +365,7 @@ pub(crate) fn finish_in(
 /// The shared read queries ([`crate::read`]) on a PostgreSQL session.
 struct Pg<'c> {
     client: &'c mut Client,
+    statements: &'c mut HashMap<&'static str, Statement>,
     target: &'c str,
 }
 
@@ -412,7 +418,16 @@ impl Reader for Pg<'_> {
             })
             .collect();
         let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| &**v as _).collect();
-        let rows = self.client.query(sql, &refs).map_err(target_error(self.target, doing))?;
+        let e = target_error(self.target, doing);
+        let statement = match self.statements.get(sql) {
+            Some(statement) => statement.clone(),
+            None => {
+                let statement = self.client.prepare(sql).map_err(&e)?;
+                self.statements.insert(sql, statement.clone());
+                statement
+            }
+        };
+        let rows = self.client.query(&statement, &refs).map_err(&e)?;
         for r in &rows {
             row(&PgRow { row: r, target: self.target })?;
         }

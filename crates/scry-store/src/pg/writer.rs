@@ -17,7 +17,7 @@ use crate::history::ObservationWriter;
 use crate::model::*;
 use crate::read::to_ms;
 use crate::writer::{Batch, WriterOptions};
-use postgres::{Client, Transaction};
+use postgres::{Client, Statement, Transaction};
 use scry_probe::services::Protocol;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -51,6 +51,15 @@ pub struct PgWriter {
     target: String,
     scan: ScanId,
     batch: Batch,
+    /// Prepared once: a batch is then one round trip per statement.
+    statements: Statements,
+}
+
+/// The writer's statements, prepared on its session.
+struct Statements {
+    heartbeat: Statement,
+    ports: Statement,
+    hosts: Statement,
 }
 
 impl PgWriter {
@@ -67,13 +76,22 @@ impl PgWriter {
         if !exists {
             return Err(StoreError::NoSuchScan(scan.0));
         }
-        Ok(PgWriter { client, target, scan, batch: Batch::new(options) })
+        let statements = {
+            let e = target_error(&target, "preparing the writer's statements");
+            let heartbeat = format!("UPDATE scans SET heartbeat_ms = {} WHERE id = $1", server_ms());
+            Statements {
+                heartbeat: client.prepare(&heartbeat).map_err(&e)?,
+                ports: client.prepare(PORT_UPSERT).map_err(&e)?,
+                hosts: client.prepare(HOST_UPSERT).map_err(&e)?,
+            }
+        };
+        Ok(PgWriter { client, target, scan, batch: Batch::new(options), statements })
     }
 
     /// Writes the buffer and, when `end` is given, the scan's end, in one transaction.
     fn commit(&mut self, end: Option<(ScanStatus, &ScanStats, SystemTime)>) -> Result<()> {
         let mut tx = self.client.transaction().map_err(target_error(&self.target, "beginning a write"))?;
-        write_batch(&mut tx, &self.target, self.scan, &self.batch.rows)?;
+        write_batch(&mut tx, &self.statements, &self.target, self.scan, &self.batch.rows)?;
         if let Some((status, stats, ended)) = end {
             finish_in(&mut tx, &self.target, self.scan, status, stats, ended)?;
         }
@@ -182,10 +200,15 @@ fn texts<T>(items: &[T], f: impl Fn(&T) -> Option<&str>) -> Vec<Option<String>> 
 }
 
 /// Writes `batch` inside `tx` and stamps the scan's heartbeat.
-fn write_batch(tx: &mut Transaction<'_>, target: &str, scan: ScanId, batch: &[Observation]) -> Result<()> {
+fn write_batch(
+    tx: &mut Transaction<'_>,
+    statements: &Statements,
+    target: &str,
+    scan: ScanId,
+    batch: &[Observation],
+) -> Result<()> {
     let e = target_error(target, "writing observations");
-    let heartbeat = format!("UPDATE scans SET heartbeat_ms = {} WHERE id = $1", server_ms());
-    tx.execute(&heartbeat, &[&scan.0]).map_err(&e)?;
+    tx.execute(&statements.heartbeat, &[&scan.0]).map_err(&e)?;
     if batch.is_empty() {
         return Ok(());
     }
@@ -204,7 +227,7 @@ fn write_batch(tx: &mut Transaction<'_>, target: &str, scan: ScanId, batch: &[Ob
             .collect();
         let seen: Vec<i64> = p.iter().map(|p| to_ms(p.seen)).collect();
         tx.execute(
-            PORT_UPSERT,
+            &statements.ports,
             &[
                 &scan.0,
                 &ips,
@@ -231,7 +254,7 @@ fn write_batch(tx: &mut Transaction<'_>, target: &str, scan: ScanId, batch: &[Ob
         let ttls: Vec<Option<i64>> = h.iter().map(|h| h.ttl.map(i64::from)).collect();
         let seen: Vec<i64> = h.iter().map(|h| to_ms(h.seen)).collect();
         tx.execute(
-            HOST_UPSERT,
+            &statements.hosts,
             &[
                 &scan.0,
                 &ips,
