@@ -12,7 +12,7 @@ use crate::ports::parse_state;
 use crate::runs::Subject;
 use scry_probe::services::Protocol;
 use scry_probe::state::PortState;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -148,6 +148,14 @@ pub(crate) fn port_seen(
     let found = rows(db, PORT_SEEN, &params, "finding when a port was seen", |r| {
         Ok((r.int(0)?, r.int(1)?, r.text(2)?))
     })?;
+    seen_of(&found)
+}
+
+/// One sighting of a port: scan, `seen_ms`, state.
+type Sighting = (i64, i64, String);
+
+/// First and last of a port's sightings, sorted by time, then scan.
+fn seen_of(found: &[Sighting]) -> Result<Option<PortSeen>> {
     let (Some(first), Some(last)) = (found.first(), found.last()) else { return Ok(None) };
     let last_state = parse_state(&last.2).ok_or_else(|| bad(last.0, "ports.state", &last.2))?;
     let scans: BTreeSet<i64> = found.iter().map(|r| r.0).collect();
@@ -159,6 +167,34 @@ pub(crate) fn port_seen(
         last_state,
         scans: scans.len() as u64,
     }))
+}
+
+const PORTS_SEEN: &str = "
+SELECT p.ip, p.proto, p.port, q.scan_id, q.seen_ms, q.state
+FROM ports p JOIN ports q ON q.ip = p.ip AND q.proto = p.proto AND q.port = p.port
+WHERE p.scan_id = $1
+ORDER BY p.ip, p.proto, p.port, q.seen_ms, q.scan_id";
+
+/// [`port_seen`] for every port `scan` recorded, in the scan's order, in
+/// one query rather than one a port (a round trip each on a server).
+pub(crate) fn ports_seen(
+    db: &mut dyn Reader,
+    scan: &LoadedScan,
+) -> Result<Vec<(IpAddr, Protocol, u16, PortSeen)>> {
+    let mut by_port: BTreeMap<(String, String, i64), Vec<Sighting>> = BTreeMap::new();
+    db.each(PORTS_SEEN, &[Param::Int(scan.record.id.0)], "finding when ports were seen", &mut |r| {
+        let key = (r.text(0)?, r.text(1)?, r.int(2)?);
+        by_port.entry(key).or_default().push((r.int(3)?, r.int(4)?, r.text(5)?));
+        Ok(())
+    })?;
+    let mut out = Vec::with_capacity(scan.ports.len());
+    for p in &scan.ports {
+        let key = (p.ip.to_string(), p.protocol.as_str().to_owned(), i64::from(p.port));
+        if let Some(seen) = by_port.get(&key).map(|found| seen_of(found)).transpose()?.flatten() {
+            out.push((p.ip, p.protocol, p.port, seen));
+        }
+    }
+    Ok(out)
 }
 
 /// The subject scan `id` belongs to: its run when it has one.

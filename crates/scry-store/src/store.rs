@@ -19,6 +19,7 @@ use crate::schema;
 use crate::writer::{Writer, WriterOptions};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use scry_probe::services::Protocol;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -269,11 +270,15 @@ impl History for Store {
     fn port_seen(
         &self,
         ip: IpAddr,
-        protocol: scry_probe::services::Protocol,
+        protocol: Protocol,
         port: u16,
         state: Option<scry_probe::state::PortState>,
     ) -> Result<Option<PortSeen>> {
         read::port_seen(&mut Sqlite(&self.conn), ip, protocol, port, state)
+    }
+
+    fn ports_seen(&self, scan: &LoadedScan) -> Result<Vec<(IpAddr, Protocol, u16, PortSeen)>> {
+        read::ports_seen(&mut Sqlite(&self.conn), scan)
     }
 
     fn subject_of(&self, id: ScanId) -> Result<Subject> {

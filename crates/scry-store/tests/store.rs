@@ -196,6 +196,70 @@ fn port_first_and_last_seen_span_scans() {
 }
 
 #[test]
+fn ports_seen_gives_each_port_of_a_scan_as_port_seen_does() {
+    each_backend(|db| {
+        let mut store = db.open();
+        let mut write = |t: u64, ports: Vec<PortObservation>| {
+            let id = store.begin_scan(&scan(at(t))).unwrap();
+            let mut w = store.writer(id, manual()).unwrap();
+            for p in ports {
+                w.push(Observation::Port(p)).unwrap();
+            }
+            w.finish(ScanStatus::Complete, &ScanStats::default(), at(t + 5)).unwrap();
+            id
+        };
+        let udp = |host: &str, number, t| PortObservation {
+            protocol: Protocol::Udp,
+            ..port(host, number, PortState::OpenFiltered, "no-response", at(t))
+        };
+        let first = write(
+            0,
+            vec![
+                port("198.18.0.1", 22, PortState::Open, "syn-ack", at(1)),
+                port("198.18.0.10", 80, PortState::Closed, "reset", at(2)),
+            ],
+        );
+        let second = write(
+            100,
+            vec![
+                port("198.18.0.1", 22, PortState::Closed, "reset", at(101)),
+                udp("198.18.0.1", 53, 101),
+                port("198.18.0.2", 22, PortState::Open, "syn-ack", at(102)),
+                port("198.18.0.10", 80, PortState::Open, "syn-ack", at(103)),
+                port("2001:2::1", 443, PortState::Open, "syn-ack", at(104)),
+            ],
+        );
+        let loaded = store.load_scan(second).unwrap();
+        let each: Vec<_> = loaded
+            .ports
+            .iter()
+            .map(|p| {
+                (p.ip, p.protocol, p.port, store.port_seen(p.ip, p.protocol, p.port, None).unwrap().unwrap())
+            })
+            .collect();
+        let order: Vec<_> =
+            each.iter().map(|(ip, proto, port, _)| format!("{ip} {} {port}", proto.as_str())).collect();
+        assert_eq!(
+            order,
+            [
+                "198.18.0.1 tcp 22",
+                "198.18.0.1 udp 53",
+                "198.18.0.2 tcp 22",
+                "198.18.0.10 tcp 80",
+                "2001:2::1 tcp 443"
+            ]
+        );
+        let ssh = &each[0].3;
+        assert_eq!(
+            (ssh.first_scan, ssh.last_scan, ssh.scans, ssh.last_state),
+            (first, second, 2, PortState::Closed)
+        );
+        assert_eq!((each[1].3.first_scan, each[1].3.scans), (second, 1));
+        assert_eq!(store.ports_seen(&loaded).unwrap(), each);
+    });
+}
+
+#[test]
 fn rerunning_a_shard_replaces_its_rows() {
     each_backend(|db| {
         let mut store = db.open();

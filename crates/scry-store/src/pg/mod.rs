@@ -33,6 +33,7 @@ use crate::runs::Subject;
 use crate::writer::WriterOptions;
 use postgres::types::ToSql;
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
+use scry_probe::services::Protocol;
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -319,11 +320,15 @@ impl History for PgStore {
     fn port_seen(
         &self,
         ip: IpAddr,
-        protocol: scry_probe::services::Protocol,
+        protocol: Protocol,
         port: u16,
         state: Option<scry_probe::state::PortState>,
     ) -> Result<Option<PortSeen>> {
         self.read(|db| read::port_seen(db, ip, protocol, port, state))
+    }
+
+    fn ports_seen(&self, scan: &LoadedScan) -> Result<Vec<(IpAddr, Protocol, u16, PortSeen)>> {
+        self.read(|db| read::ports_seen(db, scan))
     }
 
     fn subject_of(&self, id: ScanId) -> Result<Subject> {
