@@ -31,6 +31,7 @@ use crate::ports::ranges;
 use crate::read::{self, to_ms, Cells, Dialect, Param, Reader};
 use crate::runs::Subject;
 use crate::writer::WriterOptions;
+use postgres::config::SslMode;
 use postgres::types::ToSql;
 use postgres::{Client, Config, GenericClient, NoTls, Row, Statement};
 use scry_probe::services::Protocol;
@@ -97,17 +98,23 @@ fn describe(config: &Config) -> String {
     format!("postgres://{user}{}/{db}", hosts.join(","))
 }
 
-/// A location with any password in it replaced by `***`.
+/// A location with any password in it (`user:PASSWORD@`, `password=`)
+/// replaced by `***`.
 fn redact(location: &str) -> String {
     let Some((scheme, rest)) = location.split_once("://") else { return location.into() };
     let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    let mut out = match rest[..authority_end].rfind('@') {
         Some(at) if rest[..at].contains(':') => {
             let user = &rest[..rest[..at].find(':').expect("checked")];
             format!("{scheme}://{user}:***{}", &rest[at..])
         }
-        _ => location.into(),
+        _ => location.to_owned(),
+    };
+    if let Some(start) = out.find("password=").map(|i| i + "password=".len()) {
+        let end = out[start..].find('&').map_or(out.len(), |i| start + i);
+        out.replace_range(start..end, "***");
     }
+    out
 }
 
 /// Parses a `postgres://` location and fills in what it leaves out: the
@@ -115,6 +122,13 @@ fn redact(location: &str) -> String {
 fn config_of(location: &str) -> Result<Config> {
     let mut config: Config =
         location.parse().map_err(|source| StoreError::PgLocation { location: redact(location), source })?;
+    if config.get_ssl_mode() == SslMode::Require {
+        return Err(StoreError::Unsupported(format!(
+            "PostgreSQL history {}: sslmode=require, but this scry connects without TLS \
+             (use a socket, a private network or a tunnel, and sslmode=disable or prefer)",
+            describe(&config)
+        )));
+    }
     if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
         config.host_path(DEFAULT_SOCKET_DIR);
     }
@@ -467,6 +481,22 @@ mod tests {
              invalid connection string: invalid value for option `port`"
         );
         assert_eq!(redact("postgres://scry@db/h?x=a:b@c"), "postgres://scry@db/h?x=a:b@c");
+        assert_eq!(redact("postgres://db/h?password=s3cret&port=x"), "postgres://db/h?password=***&port=x");
+        assert_eq!(
+            redact("postgres://db/h?user=scry&password=s3cret"),
+            "postgres://db/h?user=scry&password=***"
+        );
+    }
+
+    #[test]
+    fn tls_is_refused_rather_than_failing_in_the_handshake() {
+        let err = config_of("postgres://scry@db.lab/history?sslmode=require").err().unwrap();
+        assert_eq!(
+            err.to_string(),
+            "PostgreSQL history postgres://scry@db.lab:5432/history: sslmode=require, but this scry connects \
+             without TLS (use a socket, a private network or a tunnel, and sslmode=disable or prefer)"
+        );
+        assert!(config_of("postgres://scry@db.lab/history?sslmode=prefer").is_ok());
     }
 
     #[test]
