@@ -20,9 +20,11 @@ use crate::writer::{Writer, WriterOptions};
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use scry_probe::services::Protocol;
+use std::collections::BTreeSet;
 use std::io::Read;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
 
 /// How long a connection waits for another writer's lock before giving up.
@@ -52,7 +54,15 @@ pub(crate) fn classify(path: &Path, doing: &'static str, e: rusqlite::Error) -> 
 /// its last connection then takes the database for unused and deletes the
 /// WAL under this one, losing its commits. SQLite's own descriptors are
 /// safe (it defers their close while the file is locked); this one is not.
+/// So a file this process has opened as a [`Store`] before (whose
+/// connections may still be open) is not checked again; SQLite's own
+/// "not a database" error still applies to it, and writers' connections
+/// ([`connect`]) never check.
 fn check_header(path: &Path) -> Result<()> {
+    let opened = CHECKED.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if std::fs::canonicalize(path).is_ok_and(|key| opened.contains(&key)) {
+        return Ok(());
+    }
     if let Ok(mut file) = std::fs::File::open(path) {
         let mut head = Vec::with_capacity(16);
         let _ = file.by_ref().take(16).read_to_end(&mut head);
@@ -61,6 +71,16 @@ fn check_header(path: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The files this process has opened as a [`Store`] (canonical paths).
+static CHECKED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+
+/// Notes that this process has `path` open: [`check_header`] skips it from now on.
+fn opened(path: &Path) {
+    if let Ok(key) = std::fs::canonicalize(path) {
+        CHECKED.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(key);
+    }
 }
 
 /// Opens a connection with the store's settings, without migrating (nor
@@ -128,6 +148,7 @@ impl Store {
         }
         check_header(path)?;
         let mut conn = connect(path)?;
+        opened(path);
         schema::migrate_to(&mut conn, path, version, to_ms(SystemTime::now())).map_err(|e| match e {
             StoreError::Sqlite { doing, source } => classify(path, doing, source),
             StoreError::Migration { source, .. }

@@ -1,8 +1,8 @@
 //! [`PgStore`]: the history on a PostgreSQL server (`--db postgres://...`),
 //! the shared store for scans that run on several machines.
 //!
-//! The same schema, versions and rules as SQLite ([`schema`]); the reads
-//! are the shared queries of [`crate::read`]. What differs:
+//! The same schema, versions and rules as SQLite (`src/pg/schema.rs`); the reads
+//! are the shared queries of `src/read.rs`. What differs:
 //!
 //! - Every connection is its own session: the store has one, and each
 //!   [`PgWriter`] opens another, so a scan writes beside any number of
