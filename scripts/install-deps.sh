@@ -15,7 +15,9 @@
 #   openssh-server nginx-light vsftpd postfix dovecot-imapd dovecot-pop3d redis-server
 #   memcached postgresql inetutils-inetd inetutils-telnetd openssl
 #                        real TCP services for the version-detection lab (tests/lab/src/daemon.rs);
-#                        installed without starting them on this machine (policy-rc.d)
+#                        installed without starting them on this machine (policy-rc.d);
+#                        postgresql's server binaries also run scry-store's PostgreSQL
+#                        history tests, on a temporary cluster of their own
 #   dpkg-dev             dpkg-shlibdeps, which works out the Debian package's Depends
 #                        (scripts/package.sh)
 #   libpcre2-dev         PCRE2 for nmap-service-probes regexes (scry-service, via pcre2-sys)

@@ -1,13 +1,13 @@
 //! The backend interface: what any history store does, so the CLI is
-//! written once against [`History`] and a second backend (PostgreSQL,
-//! `--db postgres://...`) can be added beside SQLite ([`crate::Store`])
-//! without touching it. Views that need no SQL of their own (runs as one
+//! written once against [`History`], whether the store is SQLite
+//! ([`crate::Store`]) or PostgreSQL ([`PgStore`], `--db postgres://...`). Views that need no SQL of their own (runs as one
 //! scan, the default diff pair) are provided methods, shared by every
 //! backend.
 
 use crate::error::{Result, StoreError};
 use crate::import::ImportedScan;
 use crate::model::*;
+use crate::pg::PgStore;
 use crate::runs::{summarize, Subject, SubjectSummary};
 use crate::spawned::SpawnedWriter;
 use crate::store::Store;
@@ -161,17 +161,20 @@ impl dyn ObservationWriter {
     }
 }
 
-/// Opens the history at `location`: a file path (SQLite), or a
-/// `postgres://` URL, which this scry refuses with a clear error.
+/// True when `location` names a PostgreSQL database rather than a file.
+pub fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
+/// Opens the history at `location`: a `postgres://` or `postgresql://`
+/// URL opens PostgreSQL ([`PgStore`]), anything else is a file path
+/// (SQLite, [`Store`]).
 ///
 /// # Errors
-/// See [`Store::open`]; [`StoreError::Unsupported`] for PostgreSQL.
+/// See [`Store::open`] and [`PgStore::open`].
 pub fn open(location: &str) -> Result<Box<dyn History>> {
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-        return Err(StoreError::Unsupported(
-            "a PostgreSQL history (--db postgres://...) is not supported by this scry yet; use a file path"
-                .into(),
-        ));
+    if is_postgres(location) {
+        return Ok(Box::new(PgStore::open(location)?));
     }
     Ok(Box::new(Store::open(location)?))
 }

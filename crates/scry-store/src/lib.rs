@@ -10,27 +10,32 @@
 //! [`History::port_seen`], and [`diff`] over two loaded scans.
 //!
 //! [`History`] is the backend interface; [`Store`] is the SQLite backend
-//! (bundled, WAL mode), and [`open`] picks the backend from `--db`. See
+//! (bundled, WAL mode), [`PgStore`] the PostgreSQL one (the shared store
+//! for scans on several machines), and [`open`] picks the backend from
+//! `--db`. See
 //! docs/history.md for the schema and the rules.
 
 pub mod diff;
 pub mod error;
 pub mod import;
 pub mod model;
+pub mod pg;
 pub mod ports;
 pub mod schema;
 
 mod civil;
 mod history;
 mod load;
+mod read;
 mod runs;
 mod spawned;
 mod store;
 mod writer;
 
 pub use error::{Result, StoreError};
-pub use history::{open, History, ObservationWriter};
+pub use history::{is_postgres, open, History, ObservationWriter};
 pub use model::*;
+pub use pg::{PgStore, PgWriter};
 pub use runs::{Subject, SubjectSummary};
 pub use spawned::SpawnedWriter;
 pub use store::{Store, BUSY_TIMEOUT};

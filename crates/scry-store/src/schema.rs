@@ -102,7 +102,7 @@ CREATE TABLE os_matches (
 
 /// Version 2: indexes for looking back across scans: a port's first and
 /// last sighting, and the last scans of one scope.
-const V2: &str = "
+pub(crate) const V2: &str = "
 CREATE INDEX ports_by_address ON ports (ip, proto, port);
 CREATE INDEX scans_by_scope ON scans (scope_key, status, started_ms);
 ";

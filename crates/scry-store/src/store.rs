@@ -11,27 +11,21 @@
 use crate::error::{Doing, Result, StoreError};
 use crate::history::{History, ObservationWriter};
 use crate::model::*;
-use crate::ports::{parse_state, ranges};
+use crate::ports::ranges;
+pub(crate) use crate::read::to_ms;
+use crate::read::{self, Cells, Dialect, Param, Reader};
 use crate::runs::Subject;
 use crate::schema;
 use crate::writer::{Writer, WriterOptions};
-use rusqlite::{params, Connection, ErrorCode, OpenFlags, OptionalExtension, TransactionBehavior};
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, ErrorCode, OpenFlags, TransactionBehavior};
+use scry_probe::services::Protocol;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// How long a connection waits for another writer's lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Milliseconds since the Unix epoch, as stored.
-pub(crate) fn to_ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-/// The time of a stored millisecond count.
-pub(crate) fn from_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
-}
 
 /// Turns SQLite's "not a database", "corrupt" and "read-only" codes into
 /// their own errors, naming the file.
@@ -106,9 +100,20 @@ pub(crate) fn connect(path: &Path) -> Result<Connection> {
         return Err(StoreError::ReadOnly { path: path.to_owned() });
     }
     conn.busy_timeout(BUSY_TIMEOUT).doing("setting the busy timeout")?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| classify(path, "turning on WAL", e))?;
+    // Turning on WAL while another process creates the file can fail
+    // "busy" at once, without the busy handler: wait here instead.
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    let mode: String = loop {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)) {
+            Err(e)
+                if e.sqlite_error_code() == Some(ErrorCode::DatabaseBusy)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            result => break result.map_err(|e| classify(path, "turning on WAL", e))?,
+        }
+    };
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::ReadOnly { path: path.to_owned() });
     }
@@ -278,128 +283,81 @@ impl History for Store {
     }
 
     fn list_scans(&self) -> Result<Vec<ScanSummary>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT s.id, s.run_id, s.shard_index, s.shard_count, s.started_ms, s.ended_ms, s.status, s.targets,
-                    (SELECT COUNT(*) FROM hosts h WHERE h.scan_id = s.id AND h.status = 'up'),
-                    (SELECT COUNT(*) FROM ports p WHERE p.scan_id = s.id AND p.state = 'open'),
-                    s.scope_key
-                 FROM scans s ORDER BY s.started_ms, s.id",
-            )
-            .doing("listing scans")?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    (r.get::<_, u32>(2)?, r.get::<_, u32>(3)?),
-                    r.get::<_, i64>(4)?,
-                    r.get::<_, Option<i64>>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                    (r.get::<_, u64>(8)?, r.get::<_, u64>(9)?),
-                    r.get::<_, String>(10)?,
-                ))
-            })
-            .doing("listing scans")?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, run_id, shard, started, ended, status, targets, (hosts_up, open_ports), scope_key) =
-                row.doing("listing scans")?;
-            out.push(ScanSummary {
-                id: ScanId(id),
-                run_id,
-                shard,
-                started: from_ms(started),
-                ended: ended.map(from_ms),
-                status: status_of(id, &status)?,
-                targets: targets.replace('\n', " "),
-                hosts_up,
-                open_ports,
-                scope_key,
-            });
-        }
-        Ok(out)
+        read::list_scans(&mut Sqlite(&self.conn))
     }
 
     fn run_scans(&self, run_id: &str) -> Result<Vec<ScanId>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id FROM scans WHERE run_id = ?1 ORDER BY shard_index, id")
-            .doing("finding a run's shards")?;
-        let ids = stmt.query_map([run_id], |r| r.get(0)).doing("finding a run's shards")?;
-        ids.map(|r| r.map(ScanId)).collect::<rusqlite::Result<_>>().doing("finding a run's shards")
+        read::run_scans(&mut Sqlite(&self.conn), run_id)
     }
 
     fn load_scan(&self, id: ScanId) -> Result<LoadedScan> {
-        crate::load::load(&self.conn, id)
+        crate::load::load(&mut Sqlite(&self.conn), id)
     }
 
     fn port_seen(
         &self,
         ip: IpAddr,
-        protocol: scry_probe::services::Protocol,
+        protocol: Protocol,
         port: u16,
         state: Option<scry_probe::state::PortState>,
     ) -> Result<Option<PortSeen>> {
-        let doing = "finding when a port was seen";
-        let mut stmt = self
-            .conn
-            .prepare_cached(
-                "SELECT scan_id, seen_ms, state FROM ports
-                 WHERE ip = ?1 AND proto = ?2 AND port = ?3 AND (?4 IS NULL OR state = ?4)
-                 ORDER BY seen_ms, scan_id",
-            )
-            .doing(doing)?;
-        let rows = stmt
-            .query_map(params![ip.to_string(), protocol.as_str(), port, state.map(|s| s.as_str())], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?))
-            })
-            .doing(doing)?;
-        let rows: Vec<_> = rows.collect::<rusqlite::Result<_>>().doing(doing)?;
-        let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(None) };
-        let last_state = parse_state(&last.2).ok_or_else(|| StoreError::BadValue {
-            scan: last.0,
-            column: "ports.state",
-            value: last.2.clone(),
-        })?;
-        let scans: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.0).collect();
-        Ok(Some(PortSeen {
-            first: from_ms(first.1),
-            first_scan: ScanId(first.0),
-            last: from_ms(last.1),
-            last_scan: ScanId(last.0),
-            last_state,
-            scans: scans.len() as u64,
-        }))
+        read::port_seen(&mut Sqlite(&self.conn), ip, protocol, port, state)
+    }
+
+    fn ports_seen(&self, scan: &LoadedScan) -> Result<Vec<(IpAddr, Protocol, u16, PortSeen)>> {
+        read::ports_seen(&mut Sqlite(&self.conn), scan)
     }
 
     fn load_output(&self, id: ScanId, format: &str) -> Result<Option<String>> {
-        let doing = "reading a scan's output";
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT text FROM scan_outputs WHERE scan_id = ?1 AND format = ?2 ORDER BY seq")
-            .doing(doing)?;
-        let chunks: Vec<String> = stmt
-            .query_map(params![id.0, format], |r| r.get(0))
-            .doing(doing)?
-            .collect::<rusqlite::Result<_>>()
-            .doing(doing)?;
-        Ok((!chunks.is_empty()).then(|| chunks.concat()))
+        read::load_output(&mut Sqlite(&self.conn), id, format)
     }
 
     fn subject_of(&self, id: ScanId) -> Result<Subject> {
-        let run: Option<Option<String>> = self
-            .conn
-            .query_row("SELECT run_id FROM scans WHERE id = ?1", [id.0], |r| r.get(0))
-            .optional()
-            .doing("finding a scan's run")?;
-        match run {
-            None => Err(StoreError::NoSuchScan(id.0)),
-            Some(Some(run)) => Ok(Subject::Run(run)),
-            Some(None) => Ok(Subject::Scan(id)),
+        read::subject_of(&mut Sqlite(&self.conn), id)
+    }
+}
+
+/// The shared read queries ([`crate::read`]) on an SQLite connection.
+struct Sqlite<'c>(&'c Connection);
+
+impl Cells for rusqlite::Row<'_> {
+    fn int(&self, i: usize) -> Result<i64> {
+        self.get(i).doing("reading a stored value")
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>> {
+        self.get(i).doing("reading a stored value")
+    }
+    fn text(&self, i: usize) -> Result<String> {
+        self.get(i).doing("reading a stored value")
+    }
+    fn opt_text(&self, i: usize) -> Result<Option<String>> {
+        self.get(i).doing("reading a stored value")
+    }
+}
+
+impl Reader for Sqlite<'_> {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn each(
+        &mut self,
+        sql: &'static str,
+        params: &[Param<'_>],
+        doing: &'static str,
+        row: &mut dyn FnMut(&dyn Cells) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self.0.prepare_cached(sql).doing(doing)?;
+        let values = params.iter().map(|p| match *p {
+            Param::Int(v) => Value::Integer(v),
+            Param::Text(Some(t)) => Value::Text(t.to_owned()),
+            Param::Text(None) => Value::Null,
+        });
+        let mut rows = stmt.query(params_from_iter(values)).doing(doing)?;
+        while let Some(r) = rows.next().doing(doing)? {
+            row(r)?;
         }
+        Ok(())
     }
 }
 
@@ -430,13 +388,4 @@ pub(crate) fn finish_in(
         stmt.execute(params![id.0, name, *value as i64]).doing(doing)?;
     }
     Ok(())
-}
-
-/// A stored status word, or a [`StoreError::BadValue`].
-pub(crate) fn status_of(scan: i64, word: &str) -> Result<ScanStatus> {
-    ScanStatus::parse(word).ok_or_else(|| StoreError::BadValue {
-        scan,
-        column: "scans.status",
-        value: word.into(),
-    })
 }

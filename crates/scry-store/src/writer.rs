@@ -33,14 +33,39 @@ impl Default for WriterOptions {
     }
 }
 
+/// The observations a writer holds until its next commit, and when that is due.
+pub(crate) struct Batch {
+    pub(crate) rows: Vec<Observation>,
+    pub(crate) options: WriterOptions,
+    last_commit: Instant,
+}
+
+impl Batch {
+    pub(crate) fn new(options: WriterOptions) -> Batch {
+        let rows = Vec::with_capacity(options.batch_rows.min(1 << 16));
+        Batch { rows, options, last_commit: Instant::now() }
+    }
+
+    /// Buffers `observation`; true when the batch is full or due.
+    pub(crate) fn push(&mut self, observation: Observation) -> bool {
+        self.rows.push(observation);
+        self.rows.len() >= self.options.batch_rows
+            || self.last_commit.elapsed() >= self.options.batch_interval
+    }
+
+    /// Empties the batch after a commit.
+    pub(crate) fn committed(&mut self) {
+        self.rows.clear();
+        self.last_commit = Instant::now();
+    }
+}
+
 /// A scan's batched writer into SQLite, on its own connection.
 pub struct Writer {
     conn: Connection,
     path: PathBuf,
     scan: ScanId,
-    options: WriterOptions,
-    buffer: Vec<Observation>,
-    last_commit: Instant,
+    batch: Batch,
 }
 
 const PORT_UPSERT: &str = "
@@ -84,8 +109,7 @@ impl Writer {
         if !exists {
             return Err(StoreError::NoSuchScan(scan.0));
         }
-        let buffer = Vec::with_capacity(options.batch_rows.min(1 << 16));
-        Ok(Writer { conn, path, scan, options, buffer, last_commit: Instant::now() })
+        Ok(Writer { conn, path, scan, batch: Batch::new(options) })
     }
 }
 
@@ -97,10 +121,7 @@ impl ObservationWriter for Writer {
 
     /// Buffers `observation`; commits when the batch is full or due.
     fn push(&mut self, observation: Observation) -> Result<()> {
-        self.buffer.push(observation);
-        if self.buffer.len() >= self.options.batch_rows
-            || self.last_commit.elapsed() >= self.options.batch_interval
-        {
+        if self.batch.push(observation) {
             self.flush()?;
         }
         Ok(())
@@ -109,24 +130,23 @@ impl ObservationWriter for Writer {
     /// Commits every buffered observation and stamps the heartbeat.
     fn flush(&mut self) -> Result<()> {
         let tx = begin(&mut self.conn, &self.path)?;
-        write_batch(&tx, self.scan, &self.buffer)?;
+        write_batch(&tx, self.scan, &self.batch.rows)?;
         tx.commit().map_err(|e| classify(&self.path, "committing observations", e))?;
-        self.buffer.clear();
-        self.last_commit = Instant::now();
+        self.batch.committed();
         Ok(())
     }
 
     fn batch_interval(&self) -> Duration {
-        self.options.batch_interval
+        self.batch.options.batch_interval
     }
 
     /// Commits what is buffered and records the scan's end, in one transaction.
     fn finish(mut self: Box<Self>, status: ScanStatus, stats: &ScanStats, ended: SystemTime) -> Result<()> {
         let tx = begin(&mut self.conn, &self.path)?;
-        write_batch(&tx, self.scan, &self.buffer)?;
+        write_batch(&tx, self.scan, &self.batch.rows)?;
         finish_in(&tx, self.scan, status, stats, ended)?;
         tx.commit().map_err(|e| classify(&self.path, "finishing a scan", e))?;
-        self.buffer.clear();
+        self.batch.committed();
         Ok(())
     }
 }
@@ -142,7 +162,7 @@ impl Drop for Writer {
     /// Commits what is buffered, leaving the scan `running`: a writer
     /// dropped without [`Writer::finish`] is a scan cut short.
     fn drop(&mut self) {
-        if !self.buffer.is_empty() {
+        if !self.batch.rows.is_empty() {
             let _ = self.flush();
         }
     }

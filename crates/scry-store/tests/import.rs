@@ -1,6 +1,9 @@
 //! `scry import` of nmap XML: a file laid out as nmap 7.93 writes it, one
 //! cut short, bad files, and real nmap output of a localhost scan.
 
+mod common;
+
+use common::each_backend;
 use scry_probe::services::Protocol;
 use scry_probe::state::PortState;
 use scry_store::import::{nmap_xml, ImportError};
@@ -169,34 +172,41 @@ fn bad_files_name_file_line_and_column() {
 
 #[test]
 fn an_imported_scan_is_stored_and_diffs_like_ndiff() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path().join("history.db")).unwrap();
-    let first = store.import(nmap_xml::read("a.xml", FILE).unwrap()).unwrap();
-    let later = FILE.replace("start=\"1800000000\"", "start=\"1800086400\"").replace(
-        "<state state=\"closed\" reason=\"reset\" reason_ttl=\"64\"/>",
-        "<state state=\"open\" reason=\"syn-ack\" reason_ttl=\"64\"/>",
-    );
-    let second = store.import(nmap_xml::read("b.xml", &later).unwrap()).unwrap();
-    let loaded = store.load_scan(first).unwrap();
-    assert_eq!((loaded.record.status, loaded.hosts.len(), loaded.ports.len()), (ScanStatus::Complete, 2, 3));
-    assert_eq!(loaded.os[0].top().unwrap().name, "Linux 5.0 - 5.14");
-    assert_eq!(store.last_two_complete().unwrap(), Some((Subject::Scan(first), Subject::Scan(second))));
-    let d = diff::diff(&[loaded], &[store.load_scan(second).unwrap()], false).unwrap();
-    let mut text = Vec::new();
-    diff::write_text(&d, &mut text).unwrap();
-    let text = String::from_utf8(text).unwrap();
-    assert!(text.starts_with("-nmap 7.93 scan initiated Fri Jan 15 08:00:00 2027 as: nmap -sS"), "{text}");
-    let body: Vec<&str> = text.lines().skip(2).collect();
-    assert_eq!(
-        body,
-        [
-            "",
-            " gateway.lab (198.18.0.1, 02:00:C6:12:00:01):",
-            " PORT   STATE  SERVICE VERSION",
-            "-80/tcp closed http",
-            "+80/tcp open   http"
-        ]
-    );
+    each_backend(|db| {
+        let mut store = db.open();
+        let first = store.import(nmap_xml::read("a.xml", FILE).unwrap()).unwrap();
+        let later = FILE.replace("start=\"1800000000\"", "start=\"1800086400\"").replace(
+            "<state state=\"closed\" reason=\"reset\" reason_ttl=\"64\"/>",
+            "<state state=\"open\" reason=\"syn-ack\" reason_ttl=\"64\"/>",
+        );
+        let second = store.import(nmap_xml::read("b.xml", &later).unwrap()).unwrap();
+        let loaded = store.load_scan(first).unwrap();
+        assert_eq!(
+            (loaded.record.status, loaded.hosts.len(), loaded.ports.len()),
+            (ScanStatus::Complete, 2, 3)
+        );
+        assert_eq!(loaded.os[0].top().unwrap().name, "Linux 5.0 - 5.14");
+        assert_eq!(store.last_two_complete().unwrap(), Some((Subject::Scan(first), Subject::Scan(second))));
+        let d = diff::diff(&[loaded], &[store.load_scan(second).unwrap()], false).unwrap();
+        let mut text = Vec::new();
+        diff::write_text(&d, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.starts_with("-nmap 7.93 scan initiated Fri Jan 15 08:00:00 2027 as: nmap -sS"),
+            "{text}"
+        );
+        let body: Vec<&str> = text.lines().skip(2).collect();
+        assert_eq!(
+            body,
+            [
+                "",
+                " gateway.lab (198.18.0.1, 02:00:C6:12:00:01):",
+                " PORT   STATE  SERVICE VERSION",
+                "-80/tcp closed http",
+                "+80/tcp open   http"
+            ]
+        );
+    });
 }
 
 #[test]

@@ -1,5 +1,8 @@
 //! `scry import` of masscan's JSON and scry's JSON Lines.
 
+mod common;
+
+use common::each_backend;
 use scry_probe::services::Protocol;
 use scry_probe::state::PortState;
 use scry_store::import::json::{read_masscan, read_scry};
@@ -125,22 +128,23 @@ fn a_scry_file_cut_short_or_interrupted_is_interrupted() {
 
 #[test]
 fn imported_json_scans_diff_with_their_own_banner() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut store = Store::open(dir.path().join("history.db")).unwrap();
-    let a = store.import(read_masscan("a.json", MASSCAN).unwrap()).unwrap();
-    let later = MASSCAN.replace(
-        "\"port\": 22, \"proto\": \"tcp\", \"status\": \"open\"",
-        "\"port\": 23, \"proto\": \"tcp\", \"status\": \"open\"",
-    );
-    let b = store.import(read_masscan("b.json", &later).unwrap()).unwrap();
-    let d = diff::diff(&[store.load_scan(a).unwrap()], &[store.load_scan(b).unwrap()], false).unwrap();
-    let mut text = Vec::new();
-    diff::write_text(&d, &mut text).unwrap();
-    let text = String::from_utf8(text).unwrap();
-    assert_eq!(
-        text,
-        "\n 198.18.0.11:\n PORT   STATE    SERVICE VERSION\n-22/tcp open\n+22/tcp filtered\n-23/tcp filtered\n+23/tcp open\n"
-    );
+    each_backend(|db| {
+        let mut store = db.open();
+        let a = store.import(read_masscan("a.json", MASSCAN).unwrap()).unwrap();
+        let later = MASSCAN.replace(
+            "\"port\": 22, \"proto\": \"tcp\", \"status\": \"open\"",
+            "\"port\": 23, \"proto\": \"tcp\", \"status\": \"open\"",
+        );
+        let b = store.import(read_masscan("b.json", &later).unwrap()).unwrap();
+        let d = diff::diff(&[store.load_scan(a).unwrap()], &[store.load_scan(b).unwrap()], false).unwrap();
+        let mut text = Vec::new();
+        diff::write_text(&d, &mut text).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert_eq!(
+            text,
+            "\n 198.18.0.11:\n PORT   STATE    SERVICE VERSION\n-22/tcp open\n+22/tcp filtered\n-23/tcp filtered\n+23/tcp open\n"
+        );
+    });
 }
 
 #[test]

@@ -64,3 +64,45 @@ pub fn host(addr: &str, seen: SystemTime) -> HostObservation {
 pub fn manual() -> WriterOptions {
     WriterOptions { batch_rows: usize::MAX, batch_interval: Duration::from_secs(3600) }
 }
+
+pub mod pg;
+
+/// A database for one test: an SQLite file, or a PostgreSQL database on
+/// the shared temporary cluster.
+pub struct TestDb {
+    /// `sqlite` or `postgres`, printed before each run of a test.
+    pub backend: &'static str,
+    /// What `scry_store::open` takes: a path or a URL.
+    pub location: String,
+    _dir: Option<tempfile::TempDir>,
+    _cluster: Option<std::sync::Arc<pg::PgCluster>>,
+}
+
+impl TestDb {
+    /// A new connection (session) to the database.
+    pub fn open(&self) -> Box<dyn History> {
+        scry_store::open(&self.location).unwrap_or_else(|e| panic!("{}: {e}", self.backend))
+    }
+
+    pub fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let location = dir.path().join("sub/dir/history.db").to_string_lossy().into_owned();
+        TestDb { backend: "sqlite", location, _dir: Some(dir), _cluster: None }
+    }
+
+    /// A new database on the temporary cluster; `None` (after a notice)
+    /// where PostgreSQL is not installed and CI is not set.
+    pub fn postgres() -> Option<TestDb> {
+        let cluster = pg::cluster()?;
+        let location = cluster.database();
+        Some(TestDb { backend: "postgres", location, _dir: None, _cluster: Some(cluster) })
+    }
+}
+
+/// Runs `test` on a new SQLite database, then on a new PostgreSQL one.
+pub fn each_backend(test: impl Fn(&TestDb)) {
+    for db in std::iter::once(TestDb::sqlite()).chain(TestDb::postgres()) {
+        eprintln!("backend: {}", db.backend);
+        test(&db);
+    }
+}
