@@ -64,7 +64,7 @@ fn a_version_1_database_upgrades_with_its_data() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, (1..=schema::LATEST).collect::<Vec<_>>());
 }
 
 #[test]
@@ -98,9 +98,11 @@ fn a_database_from_a_newer_scry_is_refused() {
     assert_eq!(
         err.to_string(),
         format!(
-            "history database postgres://postgres@127.0.0.1:{}/{db} has schema version 3, newer than this scry \
-             knows (2); use a newer scry or another --db",
-            cluster.port
+            "history database postgres://postgres@127.0.0.1:{}/{db} has schema version {}, newer than this scry \
+             knows ({}); use a newer scry or another --db",
+            cluster.port,
+            schema::LATEST + 1,
+            schema::LATEST
         )
     );
 }

@@ -420,8 +420,12 @@ impl HistorySink {
                 *n += unanswered;
                 *reasons.entry(Reason::NoResponse.as_str()).or_default() += unanswered;
             }
-            // The most common state; the silent one on a tie.
-            let rest = counts.iter().max_by_key(|(state, (n, _))| (*n, **state == silent)).map(|(s, _)| *s);
+            // The most common state that is not a finding; the silent one on a tie.
+            let rest = counts
+                .iter()
+                .filter(|(state, _)| !live(**state))
+                .max_by_key(|(state, (n, _))| (*n, **state == silent))
+                .map(|(s, _)| *s);
             let proto = table.protocol.as_str();
             for (port, r) in table.ports {
                 if Some(r.state) != rest && !live(r.state) {
