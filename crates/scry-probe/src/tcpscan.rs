@@ -98,6 +98,19 @@ impl TcpScan {
         }
     }
 
+    /// Its name in messages: `SYN`, `FIN`, `NULL`, `Xmas`, `ACK`, `window`, `Maimon`.
+    pub fn title(self) -> &'static str {
+        match self {
+            TcpScan::Syn => "SYN",
+            TcpScan::Fin => "FIN",
+            TcpScan::Null => "NULL",
+            TcpScan::Xmas => "Xmas",
+            TcpScan::Ack => "ACK",
+            TcpScan::Window => "window",
+            TcpScan::Maimon => "Maimon",
+        }
+    }
+
     /// The state of a port that never answered (nmap's default port state).
     pub fn silent_state(self) -> PortState {
         match self {

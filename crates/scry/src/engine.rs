@@ -20,7 +20,7 @@ use scry_probe::rate::TokenBucket;
 use scry_probe::results::{Recorded, Results};
 use scry_probe::retry;
 use scry_probe::services::Protocol;
-use scry_probe::state::{PortState, Reason};
+use scry_probe::state::Reason;
 use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
 use std::collections::hash_map::Entry;
@@ -469,9 +469,10 @@ fn receive(
                     counters.first_reply_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
                 // The main thread only leaves once this thread is done, so a send cannot fail.
                 counters.forwarded.fetch_add(1, Ordering::AcqRel);
-                // Only a TCP SYN-ACK is a T1 sample for the quick OS guess (not a UDP answer).
+                // Only a TCP SYN-ACK is a T1 sample for the quick OS guess (not a
+                // UDP answer, nor the reset that opens a port to a window scan).
                 let syn_ack =
-                    (result.state == PortState::Open && parsed.tcp().is_some()).then(|| Box::new(parsed));
+                    (result.reason == Reason::SynAck && parsed.tcp().is_some()).then(|| Box::new(parsed));
                 let from_host = parsed.ip().is_some_and(|ip| ip.header.src == host);
                 let _ = events.send(Event::Answer { host, port, result, syn_ack, from_host });
             }

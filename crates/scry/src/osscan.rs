@@ -68,17 +68,25 @@ struct Held {
     ip: IpAddr,
     mac: Option<Mac>,
     up_reason: Option<(Reason, Option<u8>)>,
-    /// Per protocol scanned: the answered ports and every port scanned.
-    tables: Vec<(Protocol, BTreeMap<u16, PortResult>, Vec<u16>)>,
+    /// Per protocol scanned, an owned [`PortTable`].
+    tables: Vec<HeldTable>,
     /// What -sV found.
     services: ServiceTable,
+}
+
+/// A [`PortTable`] held with its host.
+struct HeldTable {
+    protocol: Protocol,
+    ports: BTreeMap<u16, PortResult>,
+    scanned: Vec<u16>,
+    silent: PortState,
 }
 
 impl Held {
     /// The first port of `protocol` found in `state`.
     fn first(&self, protocol: Protocol, state: PortState) -> Option<u16> {
-        let table = self.tables.iter().find(|(p, _, _)| *p == protocol)?;
-        first_in_state(&table.1, state)
+        let table = self.tables.iter().find(|t| t.protocol == protocol)?;
+        first_in_state(&table.ports, state)
     }
 }
 
@@ -113,7 +121,16 @@ impl Sink for OsDetect {
             ip: report.ip,
             mac: report.mac,
             up_reason: report.up_reason,
-            tables: report.tables.iter().map(|t| (t.protocol, t.ports.clone(), t.scanned.to_vec())).collect(),
+            tables: report
+                .tables
+                .iter()
+                .map(|t| HeldTable {
+                    protocol: t.protocol,
+                    ports: t.ports.clone(),
+                    scanned: t.scanned.to_vec(),
+                    silent: t.silent,
+                })
+                .collect(),
             services: report.services.clone(),
         });
         Ok(())
@@ -131,7 +148,12 @@ impl Sink for OsDetect {
             let tables: Vec<PortTable<'_>> = held
                 .tables
                 .iter()
-                .map(|(protocol, ports, scanned)| PortTable { protocol: *protocol, ports, scanned })
+                .map(|t| PortTable {
+                    protocol: t.protocol,
+                    ports: &t.ports,
+                    scanned: &t.scanned,
+                    silent: t.silent,
+                })
                 .collect();
             let report = HostReport {
                 ip: held.ip,
@@ -207,10 +229,13 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
     for h in held {
         let IpAddr::V4(ip) = h.ip else { continue };
         let Some(mac) = options.next_hops.get(ip) else { continue };
-        // OS detection's TCP probes want an open and a closed TCP port, and
-        // U1 a closed UDP port when the scan found one (as nmap).
-        let (open, closed) =
-            (h.first(Protocol::Tcp, PortState::Open), h.first(Protocol::Tcp, PortState::Closed));
+        // OS detection's TCP probes want an open and a closed TCP port (an
+        // unfiltered one will do, as after an ACK scan), and U1 a closed
+        // UDP port when the scan found one (as nmap).
+        let open = h.first(Protocol::Tcp, PortState::Open);
+        let closed = h
+            .first(Protocol::Tcp, PortState::Closed)
+            .or_else(|| h.first(Protocol::Tcp, PortState::Unfiltered));
         let closed_udp = h.first(Protocol::Udp, PortState::Closed);
         if interrupted || (options.limit && (open.is_none() || closed.is_none())) {
             continue;

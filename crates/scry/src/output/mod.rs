@@ -19,6 +19,7 @@ use scry_packet::Mac;
 use scry_probe::results::PortResult;
 use scry_probe::services::Protocol;
 use scry_probe::state::{PortState, Reason};
+use scry_probe::tcpscan::TcpScanSpec;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
@@ -35,6 +36,8 @@ pub struct ScanInfo {
     /// ascending; TCP first, as nmap runs its SYN scan before its UDP scan.
     /// Empty for host discovery only.
     pub scans: Vec<(Protocol, Vec<u16>)>,
+    /// The scan type of the TCP ports, with `--scanflags` (SYN when none was given).
+    pub tcp: TcpScanSpec,
     /// `-v` count, as nmap's `<verbose level>`.
     pub verbose: u8,
     /// `-d` level, as nmap's `<debugging level>`.
@@ -221,15 +224,28 @@ pub struct PortTable<'a> {
     pub ports: &'a BTreeMap<u16, PortResult>,
     /// Every port of this protocol scanned on the host, ascending.
     pub scanned: &'a [u16],
+    /// What an unanswered port is, by the scan type (nmap's default port
+    /// state): filtered for SYN, ACK and window scans, open|filtered for
+    /// UDP and the FIN, NULL, Xmas and Maimon scans.
+    pub silent: PortState,
 }
 
-impl PortTable<'_> {
-    /// What an unanswered port is: filtered for TCP, open|filtered for UDP (as nmap).
+impl<'a> PortTable<'a> {
+    /// A table of a SYN scan (`protocol` TCP) or a UDP scan: unanswered
+    /// ports are filtered or open|filtered.
+    #[cfg(test)]
+    pub fn new(
+        protocol: Protocol,
+        ports: &'a BTreeMap<u16, PortResult>,
+        scanned: &'a [u16],
+    ) -> PortTable<'a> {
+        let silent = if protocol == Protocol::Udp { PortState::OpenFiltered } else { PortState::Filtered };
+        PortTable { protocol, ports, scanned, silent }
+    }
+
+    /// What an unanswered port is ([`PortTable::silent`]).
     pub fn silent_state(&self) -> PortState {
-        match self.protocol {
-            Protocol::Udp => PortState::OpenFiltered,
-            _ => PortState::Filtered,
-        }
+        self.silent
     }
 }
 
@@ -622,7 +638,7 @@ mod tests {
         ports.insert(22, PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 });
         let scanned: Vec<u16> = (1..=32).collect();
         let ip = "198.18.0.10".parse().unwrap();
-        let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &scanned }];
+        let tables = [PortTable::new(Protocol::Tcp, &ports, &scanned)];
         let report = HostReport { ip, mac: None, up_reason: None, tables: &tables, services: &NO_SERVICES };
         let layout = Layout::new(&report, false);
         let listed: Vec<u16> = layout.listed.iter().map(|(p, _, _)| *p).collect();
@@ -657,8 +673,8 @@ mod tests {
         let tcp_scanned: Vec<u16> = [53].into_iter().chain(100..120).collect();
         let udp_scanned: Vec<u16> = [7, 53].into_iter().chain(200..210).collect();
         let tables = [
-            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &tcp_scanned },
-            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &udp_scanned },
+            PortTable::new(Protocol::Tcp, &tcp, &tcp_scanned),
+            PortTable::new(Protocol::Udp, &udp, &udp_scanned),
         ];
         let report = HostReport {
             ip: "198.18.0.10".parse().unwrap(),

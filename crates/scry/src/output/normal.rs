@@ -313,7 +313,7 @@ mod tests {
 
     fn render(ports: &[Row], scanned: &[u16], open_only: bool) -> String {
         let ports = table(ports);
-        render_tables(&[PortTable { protocol: Protocol::Tcp, ports: &ports, scanned }], open_only)
+        render_tables(&[PortTable::new(Protocol::Tcp, &ports, scanned)], open_only)
     }
 
     #[test]
@@ -324,8 +324,8 @@ mod tests {
         let udp = table(&udp_rows);
         let udp_scanned: Vec<u16> = [53, 161].into_iter().chain(1000..1030).collect();
         let tables = [
-            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &[22, 53, 80] },
-            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &udp_scanned },
+            PortTable::new(Protocol::Tcp, &tcp, &[22, 53, 80]),
+            PortTable::new(Protocol::Udp, &udp, &udp_scanned),
         ];
         assert_eq!(
             render_tables(&tables, false),
@@ -415,7 +415,7 @@ mod tests {
         let options = ReportOptions { version: true, ..ReportOptions::default() };
         let mut sink = Normal::new(&mut out, Arc::new(Services::builtin()), options);
         let scanned = [22, 443, 8080];
-        let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &scanned }];
+        let tables = [PortTable::new(Protocol::Tcp, &ports, &scanned)];
         let report = HostReport {
             ip: "198.18.0.10".parse().unwrap(),
             mac: None,
