@@ -1,0 +1,336 @@
+//! The stealth and firewall-mapping scans (-sF, -sN, -sX, -sM, -sA, -sW,
+//! --scanflags) against nmap as the oracle: each test runs scry and nmap
+//! with the same flags on the same lab targets, in the same run, and
+//! compares every port's state, reason and reply TTL, and the XML
+//! `<scaninfo>` lines. Nothing is hard-coded about what Linux answers; a
+//! few expectations pin that the comparison is not vacuous.
+
+mod common;
+
+use common::services::nmap_present;
+use common::{nft, Sniffer};
+use quick_xml::events::Event;
+use scry_lab::{require_lab, Lab, Node, Personality, RejectWith, TargetSpec};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// Listening ports of the Linux target.
+const OPEN: &[u16] = &[22, 80];
+/// Ports its firewall drops silently.
+const DROPPED: &[u16] = &[81, 82];
+/// Ports its firewall rejects, with the ICMP error each gets.
+const REJECTED: &[(u16, RejectWith)] = &[
+    (113, RejectWith::PortUnreachable),
+    (25, RejectWith::AdminProhibited),
+    (26, RejectWith::HostUnreachable),
+];
+/// Every port scanned: the above and closed ones, at most 25 per state so
+/// every port is listed in every format.
+const PORTS: &str = "21-26,80-82,113,443,8080";
+/// The scans compared, as given to both scanners.
+const SCANS: &[&[&str]] = &[
+    &["-sF"],
+    &["-sN"],
+    &["-sX"],
+    &["-sM"],
+    &["-sA"],
+    &["-sW"],
+    &["--scanflags", "FINPSH"],
+    &["-sA", "--scanflags", "SYNACK"],
+    &["-sF", "--scanflags", "0x0"],
+];
+
+/// What an nmap XML document says: its `<scaninfo>` attributes, and per
+/// (protocol, port) the state, reason and reason TTL.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Facts {
+    scaninfo: Vec<BTreeMap<String, String>>,
+    ports: BTreeMap<(String, u16), (String, String, String)>,
+    /// `<extraports>` (state, count): none here, every port is listed.
+    extraports: Vec<(String, String)>,
+}
+
+fn attributes(e: &quick_xml::events::BytesStart<'_>) -> BTreeMap<String, String> {
+    e.attributes()
+        .map(|a| {
+            let a = a.unwrap();
+            (String::from_utf8(a.key.as_ref().to_vec()).unwrap(), a.unescape_value().unwrap().into_owned())
+        })
+        .collect()
+}
+
+fn facts(xml: &str) -> Facts {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut facts = Facts::default();
+    let mut port: Option<(String, u16)> = None;
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => {
+                let a = attributes(&e);
+                match e.name().as_ref() {
+                    b"scaninfo" => facts.scaninfo.push(a),
+                    b"port" => port = Some((a["protocol"].clone(), a["portid"].parse().unwrap())),
+                    b"state" => {
+                        if let Some(key) = port.take() {
+                            facts.ports.insert(
+                                key,
+                                (a["state"].clone(), a["reason"].clone(), a["reason_ttl"].clone()),
+                            );
+                        }
+                    }
+                    b"extraports" => facts.extraports.push((a["state"].clone(), a["count"].clone())),
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    facts
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scry-scantypes-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn text(out: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+}
+
+/// Runs `program` (scry or nmap) in `node` with `args`, XML to `xml`.
+fn run(node: &Node, program: &str, args: &[&str], xml: &Path) -> Output {
+    let out = node.command(program).args(args).arg("-oX").arg(xml).output().unwrap();
+    assert!(out.status.success(), "{program} {args:?}: {}", text(&out));
+    out
+}
+
+/// scry and nmap with `args` on `node`'s targets: their XML facts, and
+/// scry's normal output and grepable file's text.
+struct Both {
+    scry: Facts,
+    nmap: Facts,
+    scry_out: String,
+    nmap_out: String,
+}
+
+fn both(node: &Node, dir: &Path, name: &str, args: &[&str]) -> Both {
+    let (ours, theirs) = (dir.join(format!("{name}.scry.xml")), dir.join(format!("{name}.nmap.xml")));
+    let scry = run(node, common::SCRY, args, &ours);
+    let nmap = run(node, "nmap", args, &theirs);
+    assert_valid_xml(&ours);
+    Both {
+        scry: facts(&read(&ours)),
+        nmap: facts(&read(&theirs)),
+        scry_out: text(&scry),
+        nmap_out: text(&nmap),
+    }
+}
+
+/// `xmllint --dtdvalid` against nmap's DTD.
+fn assert_valid_xml(path: &Path) {
+    let out = std::process::Command::new("xmllint")
+        .args(["--noout", "--dtdvalid", "/usr/share/nmap/nmap.dtd"])
+        .arg(path)
+        .output()
+        .expect("xmllint (libxml2-utils, scripts/install-deps.sh)");
+    assert!(out.status.success(), "{} is not valid nmap XML: {}", path.display(), text(&out));
+}
+
+/// The Linux target: open, closed, dropped and ICMP-rejected TCP ports.
+/// Its ICMP errors are not rate limited: a dozen scans in a row would
+/// otherwise exhaust Linux's per-peer budget (6, then one a second), and
+/// which scanner then hears a given error would depend on its timing.
+fn linux_target() -> TargetSpec {
+    let unlimited = Personality { icmp_ratelimit: Some(0), ..Personality::default() };
+    let target = TargetSpec::new().personality(unlimited).tcp_listen(OPEN);
+    REJECTED.iter().fold(target, |t, (port, how)| t.reject_tcp_port(*port, *how))
+}
+
+/// Drops inbound TCP to `ports` on `node`, beside the lab's own rules.
+fn drop_ports(node: &Node, ports: &[u16]) {
+    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+    nft(
+        node,
+        &format!(
+            "table inet drops {{\n chain input {{\n  type filter hook input priority filter; policy accept;\n  \
+             tcp dport {{ {} }} drop\n }}\n}}\n",
+            list.join(", ")
+        ),
+    );
+}
+
+fn state<'a>(f: &'a Facts, port: u16) -> &'a str {
+    &f.ports[&("tcp".to_owned(), port)].0
+}
+
+#[test]
+fn every_scan_type_equals_nmap_port_by_port_on_a_linux_target() {
+    if !nmap_present() {
+        return;
+    }
+    let Some(lab) = require_lab(Lab::builder().target(linux_target()).build()) else { return };
+    let t0 = &lab.targets()[0];
+    drop_ports(t0, DROPPED);
+    let ip = t0.ipv4().to_string();
+    let dir = scratch("linux");
+    for (i, scan) in SCANS.iter().enumerate() {
+        let mut args = scan.to_vec();
+        args.extend(["-n", "--reason", "-p", PORTS, &ip]);
+        let got = both(lab.scanner(), &dir, &format!("scan{i}"), &args);
+        let what = format!("{scan:?}\nscry:\n{}\nnmap:\n{}", got.scry_out, got.nmap_out);
+        assert_eq!(got.scry.ports.len(), 12, "{what}");
+        assert_eq!(got.scry, got.nmap, "{what}");
+        // Not vacuous: filtered by ICMP whatever the scan, and the dropped
+        // ports silent (open|filtered to the FIN-like scans).
+        assert_eq!(got.scry.ports[&("tcp".to_owned(), 25)].1, "admin-prohibited", "{what}");
+        assert_eq!(got.scry.ports[&("tcp".to_owned(), 113)].1, "port-unreach", "{what}");
+        assert_eq!(got.scry.ports[&("tcp".to_owned(), 26)].1, "host-unreach", "{what}");
+        assert_eq!(got.scry.ports[&("tcp".to_owned(), 81)].1, "no-response", "{what}");
+        match scan[0] {
+            "-sF" | "-sN" | "-sX" => {
+                // Linux drops these on a listening port and resets them on a closed one.
+                assert_eq!(
+                    (state(&got.scry, 22), state(&got.scry, 23)),
+                    ("open|filtered", "closed"),
+                    "{what}"
+                );
+            }
+            "-sA" => assert_eq!(state(&got.scry, 22), "unfiltered", "{what}"),
+            // Linux resets with window 0: closed, listening or not.
+            "-sW" => assert_eq!(state(&got.scry, 22), "closed", "{what}"),
+            _ => {}
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The grepable and normal port lists equal nmap's: the state words
+/// `open|filtered` and `unfiltered` as nmap writes them, reasons included.
+#[test]
+fn grepable_and_normal_port_lists_equal_nmaps() {
+    if !nmap_present() {
+        return;
+    }
+    let Some(lab) = require_lab(Lab::builder().target(linux_target()).build()) else { return };
+    let t0 = &lab.targets()[0];
+    drop_ports(t0, DROPPED);
+    let ip = t0.ipv4().to_string();
+    let dir = scratch("formats");
+    for scan in ["-sF", "-sA"] {
+        let mut lines = Vec::new();
+        for program in [common::SCRY, "nmap"] {
+            let normal = dir.join(format!("{scan}.normal"));
+            let grepable = dir.join(format!("{scan}.gnmap"));
+            let out = lab
+                .scanner()
+                .command(program)
+                .args([scan, "-n", "--reason", "-p", PORTS, &ip, "-oN"])
+                .arg(&normal)
+                .arg("-oG")
+                .arg(&grepable)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{program}: {}", text(&out));
+            let normal = read(&normal);
+            let table: Vec<String> = normal
+                .lines()
+                .skip_while(|l| !l.starts_with("PORT "))
+                .take_while(|l| !l.is_empty() && !l.starts_with("MAC Address"))
+                .map(str::to_owned)
+                .collect();
+            let grepable = read(&grepable);
+            let ports = grepable.lines().find(|l| l.contains("Ports: ")).unwrap_or_default();
+            let ports =
+                ports.split("Ports: ").nth(1).unwrap_or_default().split('\t').next().unwrap().to_owned();
+            lines.push((table, ports));
+        }
+        assert_eq!(lines[0], lines[1], "{scan}");
+        assert!(!lines[0].0.is_empty() && !lines[0].1.is_empty(), "{scan}: {lines:?}");
+        let word = if scan == "-sF" { "/open|filtered/" } else { "/unfiltered/" };
+        assert!(lines[0].1.contains(word), "{scan}: {}", lines[0].1);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A FIN scan combined with a UDP scan, as nmap runs them: TCP ports by
+/// FIN probes, UDP ports by UDP probes, one `<scaninfo>` each.
+#[test]
+fn fin_and_udp_in_one_scan_equal_nmap() {
+    if !nmap_present() {
+        return;
+    }
+    let target = linux_target().udp_listen(&[5000]);
+    let Some(lab) = require_lab(Lab::builder().target(target).build()) else { return };
+    let t0 = &lab.targets()[0];
+    drop_ports(t0, DROPPED);
+    let ip = t0.ipv4().to_string();
+    let dir = scratch("fin-udp");
+    let list = format!("T:{PORTS},U:53,5000");
+    let got = both(lab.scanner(), &dir, "sFU", &["-sFU", "-n", "-p", &list, &ip]);
+    let what = format!("scry:\n{}\nnmap:\n{}", got.scry_out, got.nmap_out);
+    assert_eq!(got.scry, got.nmap, "{what}");
+    let types: Vec<&str> = got.scry.scaninfo.iter().map(|s| s["type"].as_str()).collect();
+    assert_eq!(types, ["fin", "udp"], "{what}");
+    assert_eq!(got.scry.ports[&("udp".to_owned(), 5000)].0, "open", "{what}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A target behind the lab's router whose stateless firewall lets some
+/// ports through and drops the rest: the ACK scan maps it (unfiltered
+/// through, filtered dropped) exactly as nmap does, and so does a FIN scan.
+#[test]
+fn ack_scan_maps_a_routed_firewall_as_nmap_does() {
+    if !nmap_present() {
+        return;
+    }
+    let lab = Lab::builder().routed_target(TargetSpec::new().tcp_listen(&[22, 80]));
+    let Some(lab) = require_lab(lab.build()) else { return };
+    let r0 = &lab.routed()[0];
+    // Lets ICMP (so both find the host up) and TCP to 22, 80 and 443 in;
+    // 8443 is rejected as a firewall would; everything else is dropped.
+    nft(
+        r0,
+        "table inet mapped {\n chain input {\n  type filter hook input priority filter; policy drop;\n  \
+         meta l4proto icmp accept\n  tcp dport { 22, 80, 443 } accept\n  \
+         tcp dport 8443 reject with icmpx type admin-prohibited\n }\n}\n",
+    );
+    let ip = r0.ipv4().to_string();
+    let dir = scratch("routed");
+    let ports = "21-23,80,443,3389,8080,8443";
+    let through = Sniffer::start(r0, "tcp and src host 198.18.0.1");
+    for scan in ["-sA", "-sF", "-sW"] {
+        let got = both(lab.scanner(), &dir, scan, &[scan, "-n", "--reason", "-p", ports, &ip]);
+        let what = format!("{scan}\nscry:\n{}\nnmap:\n{}", got.scry_out, got.nmap_out);
+        assert_eq!(got.scry.ports.len(), 8, "{what}");
+        assert_eq!(got.scry, got.nmap, "{what}");
+        if scan == "-sA" {
+            let mapped: BTreeMap<u16, &str> =
+                got.scry.ports.iter().map(|((_, port), (state, _, _))| (*port, state.as_str())).collect();
+            let want: BTreeMap<u16, &str> = [
+                (21, "filtered"),
+                (22, "unfiltered"),
+                (23, "filtered"),
+                (80, "unfiltered"),
+                (443, "unfiltered"),
+                (3389, "filtered"),
+                (8080, "filtered"),
+                (8443, "filtered"),
+            ]
+            .into();
+            assert_eq!(mapped, want, "{what}");
+            // The resets came through the router: one hop less than Linux's 64.
+            assert_eq!(got.scry.ports[&("tcp".to_owned(), 22)].2, "63", "{what}");
+        }
+    }
+    assert!(through.finish_count() > 0, "no probe reached the routed target");
+    let _ = std::fs::remove_dir_all(&dir);
+}
