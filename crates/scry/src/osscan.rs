@@ -211,7 +211,12 @@ struct Target {
     ip: Ipv4Addr,
     mac: Mac,
     open: Option<u16>,
+    /// The port T5-T7 go to: a closed one, else an unfiltered one.
     closed: Option<u16>,
+    /// A port the scan found closed (nmap's `osscan_closedtcpport`): an
+    /// unfiltered one stands in for the probes but is not reported as
+    /// used, and T5-T7 to it count as to a guessed port.
+    closed_known: Option<u16>,
     /// A UDP port the scan found closed, or else the port of the first try
     /// U1 answered; used by later tries and reported (nmap's
     /// `osscan_closedudpport`).
@@ -233,14 +238,13 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
         // unfiltered one will do, as after an ACK scan), and U1 a closed
         // UDP port when the scan found one (as nmap).
         let open = h.first(Protocol::Tcp, PortState::Open);
-        let closed = h
-            .first(Protocol::Tcp, PortState::Closed)
-            .or_else(|| h.first(Protocol::Tcp, PortState::Unfiltered));
+        let closed_known = h.first(Protocol::Tcp, PortState::Closed);
+        let closed = closed_known.or_else(|| h.first(Protocol::Tcp, PortState::Unfiltered));
         let closed_udp = h.first(Protocol::Udp, PortState::Closed);
         if interrupted || (options.limit && (open.is_none() || closed.is_none())) {
             continue;
         }
-        targets.push(Target { ip, mac, open, closed, closed_udp: Cell::new(closed_udp) });
+        targets.push(Target { ip, mac, open, closed, closed_known, closed_udp: Cell::new(closed_udp) });
     }
     let mut best: HashMap<IpAddr, Outcome> = HashMap::new();
     let mut tries: HashMap<IpAddr, Vec<SubjectFingerprint>> = HashMap::new();
@@ -304,8 +308,11 @@ fn evaluate(options: &OsOptions, target: &Target, exchange: &Exchange) -> Outcom
     }
     let mut fingerprint = computed.fingerprint.clone();
     fingerprint.scan = Some(scan_test(target, exchange, &computed));
-    let ports_used =
-        PortsUsed { open_tcp: target.open, closed_tcp: target.closed, closed_udp: target.closed_udp.get() };
+    let ports_used = PortsUsed {
+        open_tcp: target.open,
+        closed_tcp: target.closed_known,
+        closed_udp: target.closed_udp.get(),
+    };
     Outcome { computed, ports_used, result, fingerprint, last_seq: None, report }
 }
 
@@ -325,7 +332,7 @@ fn scan_test(target: &Target, exchange: &Exchange, computed: &Computed) -> Subje
         ("E", "4".to_owned()),
         ("D", format!("{month}/{day}")),
         ("OT", port(target.open)),
-        ("CT", port(target.closed)),
+        ("CT", port(target.closed_known)),
         ("CU", port(target.closed_udp.get())),
         ("PV", if target.ip.is_private() { "Y" } else { "N" }.to_owned()),
         ("DS", computed.distance.map_or(String::new(), |d| d.to_string())),
@@ -442,5 +449,5 @@ fn live(options: &OsOptions, t: &Target, now: Duration) -> Live {
     let schedule = HostSchedule::new(Timing::default(), t.open.is_some(), true, now);
     // The whole probe list is fixed up front; make sure it builds.
     debug_assert!(OsProbe::all().iter().all(|p| set.frame(*p, &eth).is_ok()));
-    Live { set, eth, schedule, replies: Vec::new(), closed_tcp_guessed: t.closed.is_none() }
+    Live { set, eth, schedule, replies: Vec::new(), closed_tcp_guessed: t.closed_known.is_none() }
 }

@@ -168,7 +168,7 @@ fn drop_ports(node: &Node, ports: &[u16]) {
     );
 }
 
-fn state<'a>(f: &'a Facts, port: u16) -> &'a str {
+fn state(f: &Facts, port: u16) -> &str {
     &f.ports[&("tcp".to_owned(), port)].0
 }
 
@@ -332,5 +332,87 @@ fn ack_scan_maps_a_routed_firewall_as_nmap_does() {
         }
     }
     assert!(through.finish_count() > 0, "no probe reached the routed target");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The `<portused>` elements of an nmap XML document, as (state, proto,
+/// portid); the UDP port is one each scanner draws at random, so `*`.
+fn ports_used(xml: &str) -> Vec<(String, String, String)> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut used = Vec::new();
+    loop {
+        match reader.read_event().expect("well-formed XML") {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) if e.name().as_ref() == b"portused" => {
+                let a = attributes(&e);
+                let port = if a["proto"] == "udp" { "*".to_owned() } else { a["portid"].clone() };
+                used.push((a["state"].clone(), a["proto"].clone(), port));
+            }
+            _ => {}
+        }
+    }
+    used
+}
+
+/// `-O` after a FIN or an ACK scan, where no port is known open and after
+/// -sA none closed: OS detection still runs, probing an unfiltered port
+/// as the closed one as nmap does, and names the same ports used.
+#[test]
+fn os_detection_after_fin_and_ack_scans_uses_the_ports_nmap_uses() {
+    if !nmap_present() || !common::nmap_db_present() {
+        return;
+    }
+    let Some(lab) = require_lab(Lab::builder().target(linux_target()).build()) else { return };
+    let t0 = &lab.targets()[0];
+    drop_ports(t0, DROPPED);
+    let ip = t0.ipv4().to_string();
+    let dir = scratch("os");
+    for scan in ["-sF", "-sA"] {
+        let (ours, theirs) = (dir.join(format!("{scan}.scry.xml")), dir.join(format!("{scan}.nmap.xml")));
+        let args = [scan, "-O", "-n", "-p", "22,23,80,81", &ip];
+        let scry = run(lab.scanner(), common::SCRY, &args, &ours);
+        run(lab.scanner(), "nmap", &args, &theirs);
+        assert_valid_xml(&ours);
+        let (a, b) = (read(&ours), read(&theirs));
+        assert_eq!(facts(&a), facts(&b), "{scan}: {}", text(&scry));
+        assert!(a.contains("<os>"), "{scan}: {a}");
+        assert_eq!(ports_used(&a), ports_used(&b), "{scan}:\n{a}\n{b}");
+        // An unfiltered port stands in for the closed one but, as in nmap, is not named.
+        let tcp: Vec<String> =
+            ports_used(&a).into_iter().filter(|(_, proto, _)| proto == "tcp").map(|(_, _, p)| p).collect();
+        assert_eq!(tcp, if scan == "-sF" { vec!["23".to_owned()] } else { Vec::new() }, "{scan}: {a}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `-sV` after a FIN scan probes the open|filtered ports as nmap does: a
+/// port that takes the connection is open (`tcp-response`), a dropped one
+/// stays open|filtered; every port's state and service equal nmap's.
+#[test]
+fn version_detection_after_a_fin_scan_equals_nmap() {
+    use common::services::{nmap_datadir, ports};
+    if !nmap_present() {
+        return;
+    }
+    let Some(lab) = require_lab(Lab::builder().target(linux_target()).build()) else { return };
+    let t0 = &lab.targets()[0];
+    drop_ports(t0, DROPPED);
+    let ip = t0.ipv4().to_string();
+    let dir = nmap_datadir("scantypes-version");
+    let (ours, theirs) = (dir.join("scry.xml"), dir.join("nmap.xml"));
+    let list = "22,23,80,81";
+    let scry = run(lab.scanner(), common::SCRY, &["-sF", "-sV", "-n", "-p", list, &ip], &ours);
+    let datadir = dir.to_str().unwrap();
+    let nmap =
+        run(lab.scanner(), "nmap", &["-sF", "-sV", "-n", "--datadir", datadir, "-p", list, &ip], &theirs);
+    assert_valid_xml(&ours);
+    let (a, b) = (read(&ours), read(&theirs));
+    let what = format!("scry:\n{}\nnmap:\n{}", text(&scry), text(&nmap));
+    assert_eq!(facts(&a).ports, facts(&b).ports, "{what}");
+    assert_eq!(ports(&a), ports(&b), "{what}");
+    let f = facts(&a);
+    assert_eq!(f.ports[&("tcp".to_owned(), 22)].0, "open", "{what}");
+    assert_eq!(f.ports[&("tcp".to_owned(), 22)].1, "tcp-response", "{what}");
+    assert_eq!(f.ports[&("tcp".to_owned(), 81)].0, "open|filtered", "{what}");
     let _ = std::fs::remove_dir_all(&dir);
 }
