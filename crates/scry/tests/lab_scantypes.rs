@@ -155,6 +155,14 @@ fn linux_target() -> TargetSpec {
     REJECTED.iter().fold(target, |t, (port, how)| t.reject_tcp_port(*port, *how))
 }
 
+/// A lab of one `target`, its [`DROPPED`] ports dropped; and its address.
+fn linux_lab(target: TargetSpec) -> Option<(Lab, String)> {
+    let lab = require_lab(Lab::builder().target(target).build())?;
+    drop_ports(&lab.targets()[0], DROPPED);
+    let ip = lab.targets()[0].ipv4().to_string();
+    Some((lab, ip))
+}
+
 /// Drops inbound TCP to `ports` on `node`, beside the lab's own rules.
 fn drop_ports(node: &Node, ports: &[u16]) {
     let list: Vec<String> = ports.iter().map(u16::to_string).collect();
@@ -177,10 +185,7 @@ fn every_scan_type_equals_nmap_port_by_port_on_a_linux_target() {
     if !nmap_present() {
         return;
     }
-    let Some(lab) = require_lab(Lab::builder().target(linux_target()).build()) else { return };
-    let t0 = &lab.targets()[0];
-    drop_ports(t0, DROPPED);
-    let ip = t0.ipv4().to_string();
+    let Some((lab, ip)) = linux_lab(linux_target()) else { return };
     let dir = scratch("linux");
     for (i, scan) in SCANS.iter().enumerate() {
         let mut args = scan.to_vec();
@@ -220,10 +225,7 @@ fn grepable_and_normal_port_lists_equal_nmaps() {
     if !nmap_present() {
         return;
     }
-    let Some(lab) = require_lab(Lab::builder().target(linux_target()).build()) else { return };
-    let t0 = &lab.targets()[0];
-    drop_ports(t0, DROPPED);
-    let ip = t0.ipv4().to_string();
+    let Some((lab, ip)) = linux_lab(linux_target()) else { return };
     let dir = scratch("formats");
     for scan in ["-sF", "-sA"] {
         let mut lines = Vec::new();
@@ -268,11 +270,7 @@ fn fin_and_udp_in_one_scan_equal_nmap() {
     if !nmap_present() {
         return;
     }
-    let target = linux_target().udp_listen(&[5000]);
-    let Some(lab) = require_lab(Lab::builder().target(target).build()) else { return };
-    let t0 = &lab.targets()[0];
-    drop_ports(t0, DROPPED);
-    let ip = t0.ipv4().to_string();
+    let Some((lab, ip)) = linux_lab(linux_target().udp_listen(&[5000])) else { return };
     let dir = scratch("fin-udp");
     let list = format!("T:{PORTS},U:53,5000");
     let got = both(lab.scanner(), &dir, "sFU", &["-sFU", "-n", "-p", &list, &ip]);
@@ -362,10 +360,7 @@ fn os_detection_after_fin_and_ack_scans_uses_the_ports_nmap_uses() {
     if !nmap_present() || !common::nmap_db_present() {
         return;
     }
-    let Some(lab) = require_lab(Lab::builder().target(linux_target()).build()) else { return };
-    let t0 = &lab.targets()[0];
-    drop_ports(t0, DROPPED);
-    let ip = t0.ipv4().to_string();
+    let Some((lab, ip)) = linux_lab(linux_target()) else { return };
     let dir = scratch("os");
     for scan in ["-sF", "-sA"] {
         let (ours, theirs) = (dir.join(format!("{scan}.scry.xml")), dir.join(format!("{scan}.nmap.xml")));
@@ -394,10 +389,7 @@ fn version_detection_after_a_fin_scan_equals_nmap() {
     if !nmap_present() {
         return;
     }
-    let Some(lab) = require_lab(Lab::builder().target(linux_target()).build()) else { return };
-    let t0 = &lab.targets()[0];
-    drop_ports(t0, DROPPED);
-    let ip = t0.ipv4().to_string();
+    let Some((lab, ip)) = linux_lab(linux_target()) else { return };
     let dir = nmap_datadir("scantypes-version");
     let (ours, theirs) = (dir.join("scry.xml"), dir.join("nmap.xml"));
     let list = "22,23,80,81";
