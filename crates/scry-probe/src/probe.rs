@@ -38,6 +38,11 @@ pub trait Probe: Send + Sync {
     ) -> Result<usize, BuildError>;
     /// What a received frame means to the scan.
     fn classify(&self, frame: &Frame) -> Verdict;
+    /// Whether its SYN-ACKs are T1 samples for the one-SYN-ACK OS guess:
+    /// only replies to nmap's first OS probe's SYN are ([`SynProbe`]).
+    fn syn_ack_samples(&self) -> bool {
+        false
+    }
     /// The state of a port that never answered: as nmap, filtered for TCP
     /// scans and open|filtered for UDP (the FIN-like TCP scans override it).
     fn silent_state(&self) -> PortState {
@@ -75,5 +80,9 @@ impl Probe for SynProbe {
 
     fn classify(&self, frame: &Frame) -> Verdict {
         SynProbe::classify(self, frame)
+    }
+
+    fn syn_ack_samples(&self) -> bool {
+        true
     }
 }

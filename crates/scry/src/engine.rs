@@ -469,10 +469,11 @@ fn receive(
                     counters.first_reply_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
                 // The main thread only leaves once this thread is done, so a send cannot fail.
                 counters.forwarded.fetch_add(1, Ordering::AcqRel);
-                // Only a TCP SYN-ACK is a T1 sample for the quick OS guess (not a
-                // UDP answer, nor the reset that opens a port to a window scan).
-                let syn_ack =
-                    (result.reason == Reason::SynAck && parsed.tcp().is_some()).then(|| Box::new(parsed));
+                // Only a SYN-ACK to the SYN probe is a T1 sample for the quick OS
+                // guess (not a UDP answer, not the reset that opens a port to a
+                // window scan, not a SYN-ACK to a --scanflags probe).
+                let sample = plan.probe.syn_ack_samples() && result.reason == Reason::SynAck;
+                let syn_ack = (sample && parsed.tcp().is_some()).then(|| Box::new(parsed));
                 let from_host = parsed.ip().is_some_and(|ip| ip.header.src == host);
                 let _ = events.send(Event::Answer { host, port, result, syn_ack, from_host });
             }

@@ -37,6 +37,7 @@ const SCANS: &[&[&str]] = &[
     &["-sA"],
     &["-sW"],
     &["--scanflags", "FINPSH"],
+    &["--scanflags", "SYN"],
     &["-sA", "--scanflags", "SYNACK"],
     &["-sF", "--scanflags", "0x0"],
 ];
@@ -194,6 +195,8 @@ fn every_scan_type_equals_nmap_port_by_port_on_a_linux_target() {
         let what = format!("{scan:?}\nscry:\n{}\nnmap:\n{}", got.scry_out, got.nmap_out);
         assert_eq!(got.scry.ports.len(), 12, "{what}");
         assert_eq!(got.scry, got.nmap, "{what}");
+        // Only the SYN scan's SYN-ACKs are samples for the one-SYN-ACK OS guess.
+        assert!(!got.scry_out.contains("OS guess from one SYN-ACK"), "{what}");
         // Not vacuous: filtered by ICMP whatever the scan, and the dropped
         // ports silent (open|filtered to the FIN-like scans).
         assert_eq!(got.scry.ports[&("tcp".to_owned(), 25)].1, "admin-prohibited", "{what}");
@@ -210,8 +213,13 @@ fn every_scan_type_equals_nmap_port_by_port_on_a_linux_target() {
                 );
             }
             "-sA" => assert_eq!(state(&got.scry, 22), "unfiltered", "{what}"),
-            // Linux resets with window 0: closed, listening or not.
-            "-sW" => assert_eq!(state(&got.scry, 22), "closed", "{what}"),
+            "--scanflags" if scan[1] == "SYN" => {
+                assert_eq!(got.scry.ports[&("tcp".to_owned(), 22)].1, "syn-ack", "{what}");
+                assert_eq!(got.scry.scaninfo[0]["scanflags"], "SYN", "{what}");
+            }
+            // Linux resets a segment with ACK whether it listens or not, with
+            // window 0: closed to the Maimon and window scans.
+            "-sM" | "-sW" => assert_eq!(state(&got.scry, 22), "closed", "{what}"),
             _ => {}
         }
     }
