@@ -462,8 +462,8 @@ const MAX_SHOWN_PER_STATE: usize = 25;
 pub struct Ignored {
     pub state: PortState,
     pub count: usize,
-    /// The ports of this state by protocol (TCP first) and reason (in name
-    /// order), ports ascending.
+    /// The ports of this state by protocol and reason, in nmap's order
+    /// ([`nmap_reason_order`]), ports ascending.
     pub reasons: Vec<(Protocol, &'static str, Vec<u16>)>,
 }
 
@@ -489,14 +489,21 @@ impl Layout {
             let answer = move |p: &u16| table.ports.get(p).copied().unwrap_or(silent);
             table.scanned.iter().map(move |p| (*p, table.protocol, answer(p)))
         });
-        type ByReason = BTreeMap<(Protocol, &'static str), Vec<u16>>;
+        // Each state's reasons in the order they first appear, TCP ports first.
+        type ByReason = Vec<((Protocol, &'static str), Vec<u16>)>;
         let mut by_state: BTreeMap<PortState, ByReason> = BTreeMap::new();
         for (port, protocol, r) in rows.clone() {
-            by_state.entry(r.state).or_default().entry((protocol, r.reason.as_str())).or_default().push(port);
+            let reasons = by_state.entry(r.state).or_default();
+            let key = (protocol, r.reason.as_str());
+            match reasons.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, ports)) => ports.push(port),
+                None => reasons.push((key, vec![port])),
+            }
         }
-        let count = |reasons: &ByReason| reasons.values().map(Vec::len).sum::<usize>();
+        let count = |reasons: &ByReason| reasons.iter().map(|(_, ports)| ports.len()).sum::<usize>();
         let hidden = |state: PortState| {
-            state != PortState::Open && (open_only || count(&by_state[&state]) > MAX_SHOWN_PER_STATE)
+            state != PortState::Open
+                && ((open_only && !maybe_open(state)) || count(&by_state[&state]) > MAX_SHOWN_PER_STATE)
         };
         let listed = rows.filter(|(_, _, r)| !hidden(r.state)).collect();
         let ignored = by_state
@@ -505,21 +512,74 @@ impl Layout {
             .map(|(state, reasons)| Ignored {
                 state: *state,
                 count: count(reasons),
-                reasons: reasons
-                    .iter()
-                    .map(|((proto, reason), ports)| (*proto, *reason, ports.clone()))
-                    .collect(),
+                reasons: nmap_reason_order(
+                    reasons.iter().map(|((proto, reason), ports)| (*proto, *reason, ports.clone())).collect(),
+                ),
             })
             .collect();
         Layout { listed, ignored }
     }
 
-    /// The layout of a host to report: `None` when `--open` hides it (no open port).
+    /// The layout of a host to report: `None` when `--open` hides it (no
+    /// port that may be open).
     pub fn reported(report: &HostReport<'_>, open_only: bool) -> Option<Layout> {
         let layout = Layout::new(report, open_only);
-        let has_open = layout.listed.iter().any(|(_, _, r)| r.state == PortState::Open);
+        let has_open = layout.listed.iter().any(|(_, _, r)| maybe_open(r.state))
+            || layout.ignored.iter().any(|i| maybe_open(i.state));
         (has_open || !open_only).then_some(layout)
     }
+}
+
+/// A state's reasons in the order nmap prints them (`reason_sort` in its
+/// portreasons.cc): most ports first, by the linked-list merge sort it
+/// runs on the reasons in order of first appearance behind a head entry
+/// of no ports. That sort is not stable: of two reasons with as many
+/// ports, the later one often comes first (1 port each of admin-prohibited,
+/// host-unreach and port-unreach, in port order, print in reverse).
+fn nmap_reason_order<T>(
+    reasons: Vec<(Protocol, &'static str, Vec<T>)>,
+) -> Vec<(Protocol, &'static str, Vec<T>)> {
+    // Indices into `reasons`, None for the head entry.
+    let count = |i: &Option<usize>| i.map_or(0, |i| reasons[i].2.len());
+    let mut list: Vec<Option<usize>> = std::iter::once(None).chain((0..reasons.len()).map(Some)).collect();
+    let mut insize = 1;
+    loop {
+        let mut merged = Vec::with_capacity(list.len());
+        let mut merges = 0;
+        let mut start = 0;
+        while start < list.len() {
+            merges += 1;
+            let middle = (start + insize).min(list.len());
+            let end = (middle + insize).min(list.len());
+            let (mut p, mut q) = (start, middle);
+            while p < middle || q < end {
+                // nmap takes from the second run unless its entry has fewer ports.
+                let take_p = q == end || (p < middle && count(&list[q]) < count(&list[p]));
+                if take_p {
+                    merged.push(list[p]);
+                    p += 1;
+                } else {
+                    merged.push(list[q]);
+                    q += 1;
+                }
+            }
+            start = end;
+        }
+        list = merged;
+        if merges <= 1 {
+            break;
+        }
+        insize *= 2;
+    }
+    let mut slots: Vec<Option<(Protocol, &'static str, Vec<T>)>> = reasons.into_iter().map(Some).collect();
+    list.into_iter().flatten().filter_map(|i| slots[i].take()).collect()
+}
+
+/// The states `--open` shows, as nmap: those with open as a possibility
+/// (open, open|filtered, and unfiltered, which an ACK scan cannot tell
+/// from open); the others are only counted.
+fn maybe_open(state: PortState) -> bool {
+    matches!(state, PortState::Open | PortState::OpenFiltered | PortState::Unfiltered)
 }
 
 /// Ascending ports as nmap writes a port list: `1-21,23-24,26`.
@@ -699,6 +759,25 @@ mod tests {
                 ]
             }]
         );
+    }
+
+    /// nmap 7.93 prints `Not shown: 5 closed tcp ports (reset), 1 filtered tcp ports
+    /// (port-unreach), 1 filtered tcp ports (host-unreach), 1 filtered tcp ports
+    /// (admin-prohibited)` for admin-prohibited 25, host-unreach 26, port-unreach 113.
+    #[test]
+    fn reasons_of_a_state_in_nmaps_order() {
+        let names = |reasons: &[(Protocol, &'static str, Vec<u16>)]| -> Vec<&'static str> {
+            nmap_reason_order(reasons.to_vec()).iter().map(|(_, r, _)| *r).collect()
+        };
+        let tcp = |reason, ports: &[u16]| (Protocol::Tcp, reason, ports.to_vec());
+        let ties = [tcp("admin-prohibited", &[25]), tcp("host-unreach", &[26]), tcp("port-unreach", &[113])];
+        assert_eq!(names(&ties), ["port-unreach", "host-unreach", "admin-prohibited"]);
+        let two = [tcp("admin-prohibited", &[25]), tcp("port-unreach", &[113])];
+        assert_eq!(names(&two), ["port-unreach", "admin-prohibited"]);
+        let most_first = [tcp("reset", &[1]), tcp("no-response", &[2, 3]), tcp("port-unreach", &[4, 5, 6])];
+        assert_eq!(names(&most_first), ["port-unreach", "no-response", "reset"]);
+        assert_eq!(names(&[tcp("reset", &[1, 2])]), ["reset"]);
+        assert!(names(&[]).is_empty());
     }
 
     #[test]

@@ -316,6 +316,7 @@ mod tests {
         render_tables(&[PortTable::new(Protocol::Tcp, &ports, scanned)], open_only)
     }
 
+    /// The reasons of a counted state as nmap orders them: most ports first.
     #[test]
     fn two_protocols_in_one_table_tcp_first_with_a_state_counted_over_both() {
         let tcp = table(&[(22, PortState::Open, Reason::SynAck), (53, PortState::Closed, Reason::Reset)]);
@@ -330,7 +331,7 @@ mod tests {
         assert_eq!(
             render_tables(&tables, false),
             "scry scan report for 198.18.0.10\nHost is up, received syn-ack (ttl 64).\n\
-             Not shown: 1 closed tcp ports (reset), 30 closed udp ports (port-unreach)\n\
+             Not shown: 30 closed udp ports (port-unreach), 1 closed tcp ports (reset)\n\
              PORT    STATE         SERVICE\n\
              22/tcp  open          ssh\n\
              80/tcp  filtered      http\n\
