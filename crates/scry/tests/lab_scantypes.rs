@@ -287,6 +287,40 @@ fn grepable_and_normal_port_lists_equal_nmaps() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Two counted states: nmap names the one with more ports first, whatever
+/// the states, in the normal output's `Not shown` and the XML.
+#[test]
+fn counted_states_most_ports_first_as_nmap() {
+    if !nmap_present() {
+        return;
+    }
+    let Some((lab, ip)) = linux_lab(TargetSpec::new().tcp_listen(OPEN)) else { return };
+    let silent: Vec<u16> = (1001..=1060).collect();
+    drop_ports(&lab.targets()[0], &silent);
+    let dir = scratch("counted");
+    let firsts = [
+        ("-sS", "Not shown: 60 filtered "),
+        // 22 listens: silent to FIN too.
+        ("-sF", "Not shown: 61 open|filtered "),
+        ("-sA", "Not shown: 60 filtered "),
+    ];
+    for (scan, first) in firsts {
+        let mut lines = Vec::new();
+        for program in [common::SCRY, "nmap"] {
+            let normal = dir.join(format!("{scan}.normal"));
+            let args = [scan, "-n", "-p", "1-50,1001-1060", &ip, "-oN"];
+            let out = lab.scanner().command(program).args(args).arg(&normal).output().unwrap();
+            assert!(out.status.success(), "{program}: {}", text(&out));
+            let normal = read(&normal);
+            lines.push(normal.lines().find(|l| l.starts_with("Not shown: ")).map(str::to_owned));
+        }
+        assert_eq!(lines[0], lines[1], "{scan}");
+        let line = lines[0].as_deref().unwrap_or_default();
+        assert!(line.starts_with(first), "{scan}: {line}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A FIN scan combined with a UDP scan, as nmap runs them: TCP ports by
 /// FIN probes, UDP ports by UDP probes, one `<scaninfo>` each.
 #[test]

@@ -476,7 +476,9 @@ pub struct Layout {
     /// Listed ports: every TCP port before any UDP port, each ascending, as
     /// nmap's port list iterates them (`PortList::nextPort`).
     pub listed: Vec<(u16, Protocol, PortResult)>,
-    /// Counted states, in state order.
+    /// Counted states, most ports first, ties in nmap's state order
+    /// (`PortList::nextIgnoredState`): closed, open, filtered, unfiltered,
+    /// open|filtered, closed|filtered.
     pub ignored: Vec<Ignored>,
 }
 
@@ -506,7 +508,7 @@ impl Layout {
                 && ((open_only && !maybe_open(state)) || count(&by_state[&state]) > MAX_SHOWN_PER_STATE)
         };
         let listed = rows.filter(|(_, _, r)| !hidden(r.state)).collect();
-        let ignored = by_state
+        let mut ignored = by_state
             .iter()
             .filter(|(state, _)| hidden(**state))
             .map(|(state, reasons)| Ignored {
@@ -516,7 +518,8 @@ impl Layout {
                     reasons.iter().map(|((proto, reason), ports)| (*proto, *reason, ports.clone())).collect(),
                 ),
             })
-            .collect();
+            .collect::<Vec<Ignored>>();
+        ignored.sort_by_key(|i| (std::cmp::Reverse(i.count), nmap_state_number(i.state)));
         Layout { listed, ignored }
     }
 
@@ -573,6 +576,19 @@ fn nmap_reason_order<T>(
     }
     let mut slots: Vec<Option<(Protocol, &'static str, Vec<T>)>> = reasons.into_iter().map(Some).collect();
     list.into_iter().flatten().filter_map(|i| slots[i].take()).collect()
+}
+
+/// nmap's number for a port state (its `PORT_CLOSED` ...), which orders
+/// counted states with as many ports.
+fn nmap_state_number(state: PortState) -> u8 {
+    match state {
+        PortState::Closed => 1,
+        PortState::Open => 2,
+        PortState::Filtered => 3,
+        PortState::Unfiltered => 6,
+        PortState::OpenFiltered => 7,
+        PortState::ClosedFiltered => 8,
+    }
 }
 
 /// The states `--open` shows, as nmap: those with open as a possibility
