@@ -125,15 +125,42 @@ struct Both {
 
 fn both(node: &Node, dir: &Path, name: &str, args: &[&str]) -> Both {
     let (ours, theirs) = (dir.join(format!("{name}.scry.xml")), dir.join(format!("{name}.nmap.xml")));
-    let scry = run(node, common::SCRY, args, &ours);
+    let json = dir.join(format!("{name}.scry.json"));
+    let mut scry_args = args.to_vec();
+    scry_args.extend(["-oJ", json.to_str().unwrap()]);
+    let scry = run(node, common::SCRY, &scry_args, &ours);
     let nmap = run(node, "nmap", args, &theirs);
     assert_valid_xml(&ours);
-    Both {
+    let got = Both {
         scry: facts(&read(&ours)),
         nmap: facts(&read(&theirs)),
         scry_out: text(&scry),
         nmap_out: text(&nmap),
-    }
+    };
+    assert_json_agrees(&read(&json), &got.scry);
+    got
+}
+
+/// scry's JSON `port` records are its XML's answered ports: same state,
+/// reason and TTL (a silent port has no record, as in a UDP scan).
+fn assert_json_agrees(json: &str, xml: &Facts) {
+    let records = common::parse_lines(json);
+    let answered: BTreeMap<(String, u16), (String, String, String)> = records
+        .iter()
+        .filter(|r| r["type"] == "port")
+        .map(|r| {
+            let key = (r["proto"].as_str().unwrap().to_owned(), r["port"].as_u64().unwrap() as u16);
+            let value = (r["state"].as_str().unwrap(), r["reason"].as_str().unwrap(), r["ttl"].to_string());
+            (key, (value.0.to_owned(), value.1.to_owned(), value.2))
+        })
+        .collect();
+    let want: BTreeMap<(String, u16), (String, String, String)> = xml
+        .ports
+        .iter()
+        .filter(|(_, (_, reason, _))| reason != "no-response")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    assert_eq!(answered, want, "{json}");
 }
 
 /// `xmllint --dtdvalid` against nmap's DTD.
