@@ -530,7 +530,9 @@ fn parse_scanflags(text: &str) -> Result<TcpFlags, String> {
 
 impl Args {
     /// The TCP scan asked for (`None`: no TCP scan type given), with
-    /// `--scanflags`; alone, `--scanflags` is a SYN scan with those flags.
+    /// `--scanflags`. As nmap: with no scan type at all, `--scanflags` is a
+    /// SYN scan with those flags; beside `-sU` alone or `-sn` it has no
+    /// TCP scan to change.
     ///
     /// # Errors
     /// More than one TCP scan type, which nmap refuses too.
@@ -546,7 +548,7 @@ impl Args {
         ];
         let scans: Vec<TcpScan> = given.iter().filter(|(on, _)| *on).map(|(_, scan)| *scan).collect();
         match scans[..] {
-            [] if self.scanflags.is_none() => Ok(None),
+            [] if self.scanflags.is_none() || self.udp_scan || self.ping_scan => Ok(None),
             [] => Ok(Some(TcpScanSpec { scan: TcpScan::Syn, scanflags: self.scanflags })),
             [scan] => Ok(Some(TcpScanSpec { scan, scanflags: self.scanflags })),
             _ => {
@@ -689,6 +691,10 @@ mod tests {
             assert_eq!(glued.tcp_scan(), of(scan, None), "{option}UV");
         }
         assert_eq!(spec("--scanflags SYNFIN"), of(TcpScan::Syn, Some(0x03)));
+        // As nmap: no TCP scan for the flags to change.
+        assert_eq!(spec("--scanflags SYNFIN -sU"), Ok(None));
+        assert_eq!(spec("--scanflags SYNFIN -sn"), Ok(None));
+        assert_eq!(spec("--scanflags SYNFIN -sX -sU"), of(TcpScan::Xmas, Some(0x03)));
         assert_eq!(spec("-sA --scanflags 0x12"), of(TcpScan::Ack, Some(0x12)));
         assert_eq!(spec("--scanflags URGPSHFIN -sF"), of(TcpScan::Fin, Some(0x29)));
         let two = spec("-sF -sA").unwrap_err();

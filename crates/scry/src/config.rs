@@ -36,9 +36,14 @@ fn reject_contradictions(args: &Args) -> Result<(), UsageError> {
     if args.ping_scan && (args.udp_scan || tcp.is_some()) {
         return Err(UsageError(
             "-sn (skip the port scan) cannot be combined with a port scan type (-sS, -sF, -sN, -sX, -sM, -sA, \
-             -sW, --scanflags or -sU), as in nmap"
+             -sW or -sU), as in nmap"
                 .into(),
         ));
+    }
+    if args.scanflags.is_some() && tcp.is_none() {
+        eprintln!(
+            "scry: warning: --scanflags changes TCP probes, and this run sends none; ignoring it (as nmap)"
+        );
     }
     if args.fast && args.ports.is_some() {
         return Err(UsageError(

@@ -90,7 +90,7 @@ fn syn_and_udp_together_need_a_port_left() {
         refuses(
             &[scan, "-sn", "198.18.0.10"],
             "-sn (skip the port scan) cannot be combined with a port scan type (-sS, -sF, -sN, -sX, -sM, -sA, \
-             -sW, --scanflags or -sU), as in nmap",
+             -sW or -sU), as in nmap",
         );
     }
 }
