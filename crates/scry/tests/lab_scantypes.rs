@@ -348,6 +348,32 @@ fn counted_states_most_ports_first_as_nmap() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A stack that resets open ports with a non-zero window, as the window
+/// scan looks for: the target's RSTs from its listening ports get window
+/// 4096 on the way out (nft rewrites the field). Open to `-sW` as to nmap;
+/// still unfiltered to `-sA`.
+#[test]
+fn window_scan_finds_ports_reset_with_a_window_open_as_nmap() {
+    if !nmap_present() {
+        return;
+    }
+    let Some((lab, ip)) = linux_lab(linux_target()) else { return };
+    nft(
+        &lab.targets()[0],
+        "table inet window {\n chain output {\n  type filter hook output priority filter; policy accept;\n  \
+         tcp sport { 22, 80 } tcp flags & rst == rst @th,112,16 set 4096\n }\n}\n",
+    );
+    let dir = scratch("window");
+    for scan in ["-sW", "-sA"] {
+        let got = both(lab.scanner(), &dir, scan, &[scan, "-n", "--reason", "-p", PORTS, &ip]);
+        let what = format!("{scan}\nscry:\n{}\nnmap:\n{}", got.scry_out, got.nmap_out);
+        assert_eq!(got.scry, got.nmap, "{what}");
+        let want = if scan == "-sW" { ("open", "closed") } else { ("unfiltered", "unfiltered") };
+        assert_eq!((state(&got.scry, 22), state(&got.scry, 23)), want, "{what}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A FIN scan combined with a UDP scan, as nmap runs them: TCP ports by
 /// FIN probes, UDP ports by UDP probes, one `<scaninfo>` each.
 #[test]
