@@ -104,6 +104,24 @@ impl TcpTemplate {
         write16(out, tcp + TCP::CHECKSUM, tcp_sum);
         Ok(self.frame.len())
     }
+
+    /// [`TcpTemplate::write`], with the acknowledgement number patched to
+    /// `ack` as well (probes with the ACK flag carry their cookie there).
+    ///
+    /// # Errors
+    /// As [`TcpTemplate::write`].
+    ///
+    /// # Panics
+    /// When `out` is shorter than [`TcpTemplate::len`].
+    pub fn write_with_ack(&self, probe: &TcpProbe, ack: u32, out: &mut [u8]) -> Result<usize, BuildError> {
+        let n = self.write(probe, out)?;
+        let at = self.tcp_at + TCP::ACK;
+        let new = ack.to_be_bytes();
+        let sum = update_bytes(read16(out, self.tcp_at + TCP::CHECKSUM), &out[at..at + 4], &new);
+        out[at..at + 4].copy_from_slice(&new);
+        write16(out, self.tcp_at + TCP::CHECKSUM, sum);
+        Ok(n)
+    }
 }
 
 fn read16(buf: &[u8], at: usize) -> u16 {

@@ -81,6 +81,24 @@ proptest! {
         let fresh = build_frame(&eth(), &with_dst(&ip, new_dst, p.ip_id), &L4Spec::Tcp(fresh_tcp)).unwrap();
         prop_assert_eq!(&buf[..n], &fresh[..]);
     }
+
+    #[test]
+    fn patched_with_ack_equals_fresh(
+        (ip, new_dst) in ip_and_dst(),
+        base in (any::<u32>(), any::<u32>()),
+        probe in (any::<u16>(), any::<u16>(), any::<u32>(), any::<u16>(), any::<u32>()),
+        flags in any::<u8>(),
+    ) {
+        let tcp = TcpSpec { seq: base.0, ack: base.1, flags: TcpFlags(flags), ..TcpSpec::default() };
+        let template = TcpTemplate::new(&eth(), &ip, &tcp).unwrap();
+        let p = TcpProbe { dst: new_dst, src_port: probe.0, dst_port: probe.1, seq: probe.2, ip_id: probe.3 };
+        let mut buf = [0u8; 128];
+        let n = template.write_with_ack(&p, probe.4, &mut buf).unwrap();
+
+        let fresh_tcp = TcpSpec { src_port: p.src_port, dst_port: p.dst_port, seq: p.seq, ack: probe.4, ..tcp };
+        let fresh = build_frame(&eth(), &with_dst(&ip, new_dst, p.ip_id), &L4Spec::Tcp(fresh_tcp)).unwrap();
+        prop_assert_eq!(&buf[..n], &fresh[..]);
+    }
 }
 
 #[test]

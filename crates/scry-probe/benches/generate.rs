@@ -129,5 +129,40 @@ fn bench_stages(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_permute, bench_stages);
+/// Whole probes through the `Probe` trait, as the engine writes them: the
+/// SYN probe, and the flag probes without (FIN) and with (ACK) the ack patch.
+fn bench_probes(c: &mut Criterion) {
+    use scry_probe::probe::Probe;
+    use scry_probe::tcpscan::{FlagProbe, TcpScan, TcpScanSpec};
+    let mac = Mac([2, 0, 0xc6, 0x12, 0, 1]);
+    let key = CookieKey::from_seed(7);
+    let syn = scry_probe::syn::SynProbe::new(SOURCE.into(), mac, SOURCE_PORT, 64, key.clone()).unwrap();
+    let flags = |scan| {
+        let spec = TcpScanSpec { scan, scanflags: None };
+        FlagProbe::new(SOURCE.into(), mac, SOURCE_PORT, 64, key.clone(), spec).unwrap()
+    };
+    let probes: [(&str, Box<dyn Probe>); 3] = [
+        ("syn", Box::new(syn)),
+        ("fin", Box::new(flags(TcpScan::Fin))),
+        ("ack", Box::new(flags(TcpScan::Ack))),
+    ];
+    let mut frame = [0u8; 128];
+    let mut group = c.benchmark_group("probe");
+    group.throughput(Throughput::Elements(BATCH));
+    for (name, probe) in &probes {
+        let mut i = 0u32;
+        group.bench_function(*name, |b| {
+            b.iter(|| {
+                for _ in 0..BATCH {
+                    i = i.wrapping_add(1);
+                    let dst = Ipv4Addr::from(NETWORK | (i & 0x1_ffff)).into();
+                    black_box(probe.write(dst, i as u16, 0, mac, i as u16, &mut frame).unwrap());
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_permute, bench_stages, bench_probes);
 criterion_main!(benches);

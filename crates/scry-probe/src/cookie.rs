@@ -50,6 +50,8 @@ impl ProbeKind {
     pub const UDP: ProbeKind = ProbeKind(3);
     pub const ICMP_ECHO: ProbeKind = ProbeKind(4);
     pub const ICMP_TIMESTAMP: ProbeKind = ProbeKind(5);
+    /// The TCP scans other than SYN (FIN, NULL, Xmas, ACK, window, Maimon, `--scanflags`).
+    pub const TCP_FLAGS: ProbeKind = ProbeKind(6);
 }
 
 /// Last byte of [`CookieKey::source_port`]'s 19-byte message (flow messages are 13 or 37 bytes).

@@ -21,4 +21,5 @@ pub mod services;
 pub mod state;
 pub mod syn;
 pub mod targets;
+pub mod tcpscan;
 pub mod udp;

@@ -1,9 +1,11 @@
 //! The probe-module interface, in the spirit of zmap's probe modules: a scan
 //! type makes the frames for a target port and says which replies answer
 //! them. The engine's send and receive loops know nothing else about SYN or
-//! UDP. [`SynProbe`] implements it here; [`crate::udp::UdpProbe`] in its module.
+//! UDP. [`SynProbe`] implements it here; [`crate::udp::UdpProbe`] and
+//! [`crate::tcpscan::FlagProbe`] (the other TCP scan types) in their modules.
 
 use crate::services::Protocol;
+use crate::state::PortState;
 use crate::syn::{SynProbe, Verdict};
 use scry_packet::{BuildError, Frame, Mac};
 use std::net::IpAddr;
@@ -36,6 +38,19 @@ pub trait Probe: Send + Sync {
     ) -> Result<usize, BuildError>;
     /// What a received frame means to the scan.
     fn classify(&self, frame: &Frame) -> Verdict;
+    /// Whether its SYN-ACKs are T1 samples for the one-SYN-ACK OS guess:
+    /// only replies to nmap's first OS probe's SYN are ([`SynProbe`]).
+    fn syn_ack_samples(&self) -> bool {
+        false
+    }
+    /// The state of a port that never answered: as nmap, filtered for TCP
+    /// scans and open|filtered for UDP (the FIN-like TCP scans override it).
+    fn silent_state(&self) -> PortState {
+        match self.protocol() {
+            Protocol::Udp => PortState::OpenFiltered,
+            _ => PortState::Filtered,
+        }
+    }
 }
 
 impl Probe for SynProbe {
@@ -65,5 +80,9 @@ impl Probe for SynProbe {
 
     fn classify(&self, frame: &Frame) -> Verdict {
         SynProbe::classify(self, frame)
+    }
+
+    fn syn_ack_samples(&self) -> bool {
+        true
     }
 }

@@ -49,6 +49,9 @@ pub enum Reason {
     Reset,
     /// Any UDP datagram back from the probed port.
     UdpResponse,
+    /// A TCP connection to the port succeeded (version detection on an
+    /// open|filtered port, as nmap's `tcp-response`).
+    TcpResponse,
     NoResponse,
     /// ICMP type 3 with this code.
     Unreachable(u8),
@@ -72,6 +75,7 @@ impl Reason {
             Reason::SynAck => "syn-ack",
             Reason::Reset => "reset",
             Reason::UdpResponse => "udp-response",
+            Reason::TcpResponse => "tcp-response",
             Reason::NoResponse => "no-response",
             Reason::Unreachable(0) => "net-unreach",
             Reason::Unreachable(1) => "host-unreach",

@@ -79,12 +79,7 @@ impl SynProbe {
     /// The pcap-filter(7) expression selecting possible replies: TCP to our
     /// source port and ICMP errors, addressed to us.
     pub fn filter(&self) -> String {
-        match self.src {
-            IpAddr::V4(src) => {
-                format!("dst host {src} and ((tcp and dst port {}) or {ICMP_ERRORS})", self.src_port)
-            }
-            IpAddr::V6(src) => format!("dst host {src} and ((tcp and dst port {}) or icmp6)", self.src_port),
-        }
+        tcp_reply_filter(self.src, self.src_port)
     }
 
     /// Writes the SYN for `dst:port` via next hop `dst_mac` into `out` and
@@ -146,31 +141,54 @@ impl SynProbe {
                 }
             }
             Transport::Icmp(icmp) => {
-                let (q, reason) = match icmp_error(ip, icmp) {
-                    Some(Ok(quoted)) => quoted,
-                    Some(Err(verdict)) => return verdict,
-                    None => return Verdict::Unrelated,
-                };
-                let (Some(sport), Some(dport), Some(seq)) = (q.src_port, q.dst_port, q.tcp_seq) else {
-                    return Verdict::Invalid;
-                };
-                if q.ip.protocol != 6 || q.ip.src != self.src || sport != self.src_port {
-                    return Verdict::Unrelated;
-                }
-                let probe = Flow::new(q.ip.src, q.ip.dst, sport, dport);
-                if !self.key.check_quoted_seq(&probe, ProbeKind::TCP_SYN, seq) {
-                    return Verdict::Invalid;
-                }
-                if matches!(reason, Reason::Unreachable(code) if !Reason::FILTERING_UNREACHABLE_CODES.contains(&code))
-                {
-                    return Verdict::Invalid;
-                }
-                let result = PortResult { state: PortState::Filtered, reason, ttl: ip.ttl };
-                Verdict::Port { host: q.ip.dst, port: dport, result }
+                tcp_icmp_verdict(ip, icmp, (self.src, self.src_port), &self.key, ProbeKind::TCP_SYN)
             }
             _ => Verdict::Unrelated,
         }
     }
+}
+
+/// The pcap-filter(7) expression selecting possible replies to TCP probes
+/// from `src:src_port`: TCP to that port and ICMP errors, addressed to us.
+pub(crate) fn tcp_reply_filter(src: IpAddr, src_port: u16) -> String {
+    match src {
+        IpAddr::V4(src) => format!("dst host {src} and ((tcp and dst port {src_port}) or {ICMP_ERRORS})"),
+        IpAddr::V6(src) => format!("dst host {src} and ((tcp and dst port {src_port}) or icmp6)"),
+    }
+}
+
+/// What an ICMP error means to a TCP scan sending from `(src, src_port)`
+/// with cookies of `kind` in its sequence numbers: the probe it quotes must
+/// carry its cookie; destination unreachable with one of
+/// [`Reason::FILTERING_UNREACHABLE_CODES`] or time exceeded mark the port
+/// filtered, as nmap reads them for every TCP scan type.
+pub(crate) fn tcp_icmp_verdict(
+    ip: &IpHeader,
+    icmp: &Icmp,
+    (src, src_port): (IpAddr, u16),
+    key: &CookieKey,
+    kind: ProbeKind,
+) -> Verdict {
+    let (q, reason) = match icmp_error(ip, icmp) {
+        Some(Ok(quoted)) => quoted,
+        Some(Err(verdict)) => return verdict,
+        None => return Verdict::Unrelated,
+    };
+    let (Some(sport), Some(dport), Some(seq)) = (q.src_port, q.dst_port, q.tcp_seq) else {
+        return Verdict::Invalid;
+    };
+    if q.ip.protocol != 6 || q.ip.src != src || sport != src_port {
+        return Verdict::Unrelated;
+    }
+    let probe = Flow::new(q.ip.src, q.ip.dst, sport, dport);
+    if !key.check_quoted_seq(&probe, kind, seq) {
+        return Verdict::Invalid;
+    }
+    if matches!(reason, Reason::Unreachable(code) if !Reason::FILTERING_UNREACHABLE_CODES.contains(&code)) {
+        return Verdict::Invalid;
+    }
+    let result = PortResult { state: PortState::Filtered, reason, ttl: ip.ttl };
+    Verdict::Port { host: q.ip.dst, port: dport, result }
 }
 
 /// An IP header from `src` to `dst` with TTL (hop limit) `ttl` and, for

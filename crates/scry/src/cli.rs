@@ -5,7 +5,8 @@
 //! tokens to long options before clap parses; everything else is clap's.
 
 use clap::{ArgAction, Parser};
-use scry_packet::Mac;
+use scry_packet::{Mac, TcpFlags};
+use scry_probe::tcpscan::{TcpScan, TcpScanSpec};
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -43,7 +44,16 @@ const ALIASES: &[(&str, &str)] = &[
     ("-PA", "--ack-ping"),
     ("-PU", "--udp-ping"),
     ("-sV", "--service-version"),
+    ("-sF", "--fin-scan"),
+    ("-sN", "--null-scan"),
+    ("-sX", "--xmas-scan"),
+    ("-sA", "--ack-scan"),
+    ("-sW", "--window-scan"),
+    ("-sM", "--maimon-scan"),
 ];
+
+/// The letters of the `-s` scan types that may run together (`-sSUV`, `-sFU`).
+const SCAN_LETTERS: &str = "SUVFNXAWM";
 
 /// Aliases whose value is optional and glued on (`-PS`, `-PS22,443`), as
 /// `--syn-ping=22,443`, so a bare one never swallows the next argument.
@@ -83,8 +93,9 @@ pub fn unsupported(option: &str) -> Option<&'static str> {
              --max-retries N times and waits --wait SECONDS for late replies"
         }
         _ if option.strip_prefix("-s").is_some_and(letters) => {
-            "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery \
-             only), and -sV detects versions"
+            "this scan type is not available; scry scans with -sS (SYN), -sF, -sN, -sX, -sM (FIN, NULL, \
+             Xmas, Maimon), -sA (ACK), -sW (window), --scanflags, -sU (UDP) and -sn (discovery only), and \
+             -sV detects versions"
         }
         _ if option.strip_prefix("-P").is_some_and(letters) => {
             "this discovery probe is not available; scry has -PE, -PP, -PS, -PA, -PU, -PR and -Pn"
@@ -109,14 +120,11 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
         }
         // nmap takes several scan types in one option: -sSUV is -sS -sU -sV.
         if let Some(types) =
-            text.strip_prefix("-s").filter(|t| t.len() > 1 && t.chars().all(|c| "SUV".contains(c)))
+            text.strip_prefix("-s").filter(|t| t.len() > 1 && t.chars().all(|c| SCAN_LETTERS.contains(c)))
         {
-            out.extend(types.chars().map(|c| {
-                OsString::from(match c {
-                    'S' => "--syn-scan",
-                    'U' => "--udp-scan",
-                    _ => "--service-version",
-                })
+            out.extend(types.chars().filter_map(|c| {
+                let option = format!("-s{c}");
+                ALIASES.iter().find(|(short, _)| *short == option).map(|(_, long)| OsString::from(long))
             }));
             continue;
         }
@@ -173,7 +181,7 @@ fn parse_time(text: &str) -> Result<Duration, String> {
     version,
     // --version also lists the data files found: see `Args::version`.
     disable_version_flag = true,
-    override_usage = "scry [-sS] [-sU] -p PORTS [options] TARGET...\n       \
+    override_usage = "scry [-sS|-sF|-sN|-sX|-sM|-sA|-sW] [--scanflags FLAGS] [-sU] -p PORTS [options] TARGET...\n       \
                       scry -sn [-PE] [-PP] [-PS[PORTS]] [-PA[PORTS]] [-PU[PORTS]] [-PR] TARGET...\n       \
                       scry --resume FILE\n       \
                       scry history | show [SCAN] | diff [A] [B] | import FILE...   (the scans kept: --help on each)",
@@ -191,6 +199,35 @@ pub struct Args {
     /// TCP SYN (half-open) scan, the default [-sS].
     #[arg(long = "syn-scan")]
     pub syn_scan: bool,
+
+    /// TCP FIN scan: a closed port resets, an open one stays silent [-sF].
+    #[arg(long = "fin-scan")]
+    pub fin_scan: bool,
+
+    /// TCP NULL scan (no flags set), read as the FIN scan [-sN].
+    #[arg(long = "null-scan")]
+    pub null_scan: bool,
+
+    /// TCP Xmas scan (FIN, PSH and URG), read as the FIN scan [-sX].
+    #[arg(long = "xmas-scan")]
+    pub xmas_scan: bool,
+
+    /// TCP ACK scan: unfiltered (a reset came back) or filtered, to map firewall rules [-sA].
+    #[arg(long = "ack-scan")]
+    pub ack_scan: bool,
+
+    /// TCP window scan: an ACK scan reading the reset's window, non-zero open, zero closed [-sW].
+    #[arg(long = "window-scan")]
+    pub window_scan: bool,
+
+    /// TCP Maimon scan (FIN and ACK), read as the FIN scan [-sM].
+    #[arg(long = "maimon-scan")]
+    pub maimon_scan: bool,
+
+    /// TCP flags of the scan's probes: names run together (URGACKPSHRSTSYNFIN, any order)
+    /// or a number; replies are read by the scan type given (default: as a SYN scan).
+    #[arg(long = "scanflags", value_name = "FLAGS", value_parser = parse_scanflags)]
+    pub scanflags: Option<TcpFlags>,
 
     /// Ports: 22,80,1000-2000; - for 1-65535; T:/U: prefixes; service names.
     #[arg(short = 'p', value_name = "PORTS", allow_hyphen_values = true)]
@@ -500,7 +537,45 @@ pub struct Args {
     pub disable_arp_ping: bool,
 }
 
+/// `--scanflags` as nmap takes it ([`scry_probe::tcpscan::parse_scanflags`]).
+fn parse_scanflags(text: &str) -> Result<TcpFlags, String> {
+    scry_probe::tcpscan::parse_scanflags(text).map_err(|e| e.to_string())
+}
+
 impl Args {
+    /// The TCP scan asked for (`None`: no TCP scan type given), with
+    /// `--scanflags`. As nmap: with no scan type at all, `--scanflags` is a
+    /// SYN scan with those flags; beside `-sU` alone or `-sn` it has no
+    /// TCP scan to change.
+    ///
+    /// # Errors
+    /// More than one TCP scan type, which nmap refuses too.
+    pub fn tcp_scan(&self) -> Result<Option<TcpScanSpec>, String> {
+        let given = [
+            (self.syn_scan, TcpScan::Syn),
+            (self.fin_scan, TcpScan::Fin),
+            (self.null_scan, TcpScan::Null),
+            (self.xmas_scan, TcpScan::Xmas),
+            (self.ack_scan, TcpScan::Ack),
+            (self.window_scan, TcpScan::Window),
+            (self.maimon_scan, TcpScan::Maimon),
+        ];
+        let scans: Vec<TcpScan> = given.iter().filter(|(on, _)| *on).map(|(_, scan)| *scan).collect();
+        match scans[..] {
+            [] if self.scanflags.is_none() || self.udp_scan || self.ping_scan => Ok(None),
+            [] => Ok(Some(TcpScanSpec { scan: TcpScan::Syn, scanflags: self.scanflags })),
+            [scan] => Ok(Some(TcpScanSpec { scan, scanflags: self.scanflags })),
+            _ => {
+                let named: Vec<&str> = scans.iter().map(|s| s.option()).collect();
+                Err(format!(
+                    "you specified more than one type of TCP scan ({}); please choose only one of -sS, \
+                     -sF, -sN, -sX, -sM, -sA and -sW, as nmap asks (-sU combines with any of them)",
+                    named.join(" ")
+                ))
+            }
+        }
+    }
+
     /// Parses nmap-style arguments (see [`nmap_aliases`]), then folds the
     /// debugging options into `debug` and `verbose` as nmap does: each -d
     /// also counts as a -v, and -dN sets both levels to at least N (nmap
@@ -607,6 +682,40 @@ mod tests {
         assert_eq!(levels("-dd -v"), (2, 3));
         assert_eq!(levels("-vv"), (0, 2));
         assert_eq!(levels("-d0 -dv"), (1, 2));
+    }
+
+    #[test]
+    fn stealth_and_firewall_scan_types_parse_alone_glued_and_with_scanflags() {
+        let spec = |line: &str| parse(&format!("{line} 198.18.0.1")).tcp_scan();
+        let of = |scan, flags: Option<u8>| Ok(Some(TcpScanSpec { scan, scanflags: flags.map(TcpFlags) }));
+        assert_eq!(spec(""), Ok(None));
+        assert_eq!(spec("-sS"), of(TcpScan::Syn, None));
+        for (option, scan) in [
+            ("-sF", TcpScan::Fin),
+            ("-sN", TcpScan::Null),
+            ("-sX", TcpScan::Xmas),
+            ("-sA", TcpScan::Ack),
+            ("-sW", TcpScan::Window),
+            ("-sM", TcpScan::Maimon),
+        ] {
+            assert_eq!(spec(option), of(scan, None), "{option}");
+            assert_eq!(spec(&format!("{option} {option}")), of(scan, None), "{option} twice");
+            let glued = parse(&format!("{option}UV 198.18.0.1"));
+            assert!(glued.udp_scan && glued.service_version, "{option}UV");
+            assert_eq!(glued.tcp_scan(), of(scan, None), "{option}UV");
+        }
+        assert_eq!(spec("--scanflags SYNFIN"), of(TcpScan::Syn, Some(0x03)));
+        // As nmap: no TCP scan for the flags to change.
+        assert_eq!(spec("--scanflags SYNFIN -sU"), Ok(None));
+        assert_eq!(spec("--scanflags SYNFIN -sn"), Ok(None));
+        assert_eq!(spec("--scanflags SYNFIN -sX -sU"), of(TcpScan::Xmas, Some(0x03)));
+        assert_eq!(spec("-sA --scanflags 0x12"), of(TcpScan::Ack, Some(0x12)));
+        assert_eq!(spec("--scanflags URGPSHFIN -sF"), of(TcpScan::Fin, Some(0x29)));
+        let two = spec("-sF -sA").unwrap_err();
+        assert!(two.starts_with("you specified more than one type of TCP scan (-sF -sA)"), "{two}");
+        assert!(spec("-sSX").unwrap_err().contains("(-sS -sX)"));
+        // -sT is still not among them.
+        assert_eq!(parse("-sTU 198.18.0.1").unsupported, ["-sTU"]);
     }
 
     #[test]

@@ -18,6 +18,7 @@ use scry_probe::probe::Probe;
 use scry_probe::services::{Protocol, Services};
 use scry_probe::syn::SynProbe;
 use scry_probe::targets::{TargetSet, TargetSetBuilder};
+use scry_probe::tcpscan::FlagProbe;
 use scry_probe::udp::UdpProbe;
 use std::collections::HashMap;
 use std::fs::File;
@@ -31,10 +32,18 @@ const DEFAULT_TOP_PORTS: usize = 1000;
 
 /// Rejects option combinations that contradict each other, as nmap does.
 fn reject_contradictions(args: &Args) -> Result<(), UsageError> {
-    if args.ping_scan && (args.udp_scan || args.syn_scan) {
+    let tcp = args.tcp_scan().map_err(UsageError)?;
+    if args.ping_scan && (args.udp_scan || tcp.is_some()) {
         return Err(UsageError(
-            "-sn (skip the port scan) cannot be combined with -sS or -sU, as in nmap".into(),
+            "-sn (skip the port scan) cannot be combined with a port scan type (-sS, -sF, -sN, -sX, -sM, -sA, \
+             -sW or -sU), as in nmap"
+                .into(),
         ));
+    }
+    if args.scanflags.is_some() && tcp.is_none() {
+        eprintln!(
+            "scry: warning: --scanflags changes TCP probes, and this run sends none; ignoring it (as nmap)"
+        );
     }
     if args.fast && args.ports.is_some() {
         return Err(UsageError(
@@ -52,10 +61,12 @@ fn reject_contradictions(args: &Args) -> Result<(), UsageError> {
 /// `-p` each protocol has its own top ports. As nmap, a scan type left
 /// without ports is skipped with a warning.
 fn scan_ports(args: &Args, services: &Services) -> Result<Vec<(Protocol, Vec<u16>)>, UsageError> {
+    let tcp = args.tcp_scan().map_err(UsageError)?;
     let protocol = if args.udp_scan { Protocol::Udp } else { Protocol::Tcp };
-    if !(args.udp_scan && args.syn_scan) {
+    if !(args.udp_scan && tcp.is_some()) {
         return Ok(vec![(protocol, ports(args, services, protocol)?)]);
     }
+    let tcp = tcp.unwrap_or_default().scan;
     let mut scans = Vec::new();
     for protocol in [Protocol::Tcp, Protocol::Udp] {
         scans.push((protocol, protocol_ports(args, services, protocol)?));
@@ -64,7 +75,8 @@ fn scan_ports(args: &Args, services: &Services) -> Result<Vec<(Protocol, Vec<u16
         return Err(UsageError("no TCP or UDP ports left to scan".into()));
     }
     for (protocol, ports) in &scans {
-        let (flag, kind) = if *protocol == Protocol::Udp { ("-sU", "UDP") } else { ("-sS", "SYN") };
+        let (flag, kind) =
+            if *protocol == Protocol::Udp { ("-sU", "UDP") } else { (tcp.option(), tcp.title()) };
         if ports.is_empty() {
             let name = protocol.as_str().to_uppercase();
             eprintln!("scry: warning: {flag} asked for, but no {name} ports are left to scan; skipping the {kind} scan");
@@ -353,6 +365,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
         return resolve_discovery(args, services, command_line);
     }
     let scans = scan_ports(args, services)?;
+    let tcp = args.tcp_scan().map_err(UsageError)?.unwrap_or_default();
     let resume_phase = args.resume_phase.unwrap_or(1);
     if resume_phase == 0 || resume_phase as usize > scans.len() {
         return Err(PhaseOutOfRange { phase: resume_phase, phases: scans.len() }.into());
@@ -377,7 +390,10 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             (Protocol::Udp, Some(payloads)) => {
                 Box::new(udp_probe(args, &route, CookieKey::random(), Arc::clone(payloads)))
             }
-            _ => Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?),
+            _ if tcp.is_plain_syn() => {
+                Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?)
+            }
+            _ => Box::new(FlagProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random(), tcp)?),
         };
         let pairs = targets.len() * ports.len() as u64;
         let permutation = Permutation::new(pairs, seed);
@@ -412,6 +428,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             command_line: command_line.clone(),
             hosts: targets.len(),
             scans: vec![(protocol, ports.clone())],
+            tcp,
             verbose: args.verbose,
             debugging: args.debug,
             skipped_broadcast: skipped_broadcast.clone(),
@@ -471,6 +488,7 @@ fn pre_discovery(
         command_line: String::new(),
         hosts: targets.len(),
         scans: Vec::new(),
+        tcp: Default::default(),
         verbose: args.verbose,
         debugging: args.debug,
         skipped_broadcast: Vec::new(),
@@ -575,6 +593,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         command_line,
         hosts: targets.len(),
         scans: Vec::new(),
+        tcp: Default::default(),
         verbose: args.verbose,
         debugging: args.debug,
         skipped_broadcast,

@@ -20,7 +20,7 @@ use scry_probe::rate::TokenBucket;
 use scry_probe::results::{Recorded, Results};
 use scry_probe::retry;
 use scry_probe::services::Protocol;
-use scry_probe::state::{PortState, Reason};
+use scry_probe::state::Reason;
 use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
 use std::collections::hash_map::Entry;
@@ -469,9 +469,11 @@ fn receive(
                     counters.first_reply_ns.compare_exchange(UNSET, now, Ordering::AcqRel, Ordering::Relaxed);
                 // The main thread only leaves once this thread is done, so a send cannot fail.
                 counters.forwarded.fetch_add(1, Ordering::AcqRel);
-                // Only a TCP SYN-ACK is a T1 sample for the quick OS guess (not a UDP answer).
-                let syn_ack =
-                    (result.state == PortState::Open && parsed.tcp().is_some()).then(|| Box::new(parsed));
+                // Only a SYN-ACK to the SYN probe is a T1 sample for the quick OS
+                // guess (not a UDP answer, not the reset that opens a port to a
+                // window scan, not a SYN-ACK to a --scanflags probe).
+                let sample = plan.probe.syn_ack_samples() && result.reason == Reason::SynAck;
+                let syn_ack = (sample && parsed.tcp().is_some()).then(|| Box::new(parsed));
                 let from_host = parsed.ip().is_some_and(|ip| ip.header.src == host);
                 let _ = events.send(Event::Answer { host, port, result, syn_ack, from_host });
             }

@@ -68,17 +68,25 @@ struct Held {
     ip: IpAddr,
     mac: Option<Mac>,
     up_reason: Option<(Reason, Option<u8>)>,
-    /// Per protocol scanned: the answered ports and every port scanned.
-    tables: Vec<(Protocol, BTreeMap<u16, PortResult>, Vec<u16>)>,
+    /// Per protocol scanned, an owned [`PortTable`].
+    tables: Vec<HeldTable>,
     /// What -sV found.
     services: ServiceTable,
+}
+
+/// A [`PortTable`] held with its host.
+struct HeldTable {
+    protocol: Protocol,
+    ports: BTreeMap<u16, PortResult>,
+    scanned: Vec<u16>,
+    silent: PortState,
 }
 
 impl Held {
     /// The first port of `protocol` found in `state`.
     fn first(&self, protocol: Protocol, state: PortState) -> Option<u16> {
-        let table = self.tables.iter().find(|(p, _, _)| *p == protocol)?;
-        first_in_state(&table.1, state)
+        let table = self.tables.iter().find(|t| t.protocol == protocol)?;
+        first_in_state(&table.ports, state)
     }
 }
 
@@ -113,7 +121,16 @@ impl Sink for OsDetect {
             ip: report.ip,
             mac: report.mac,
             up_reason: report.up_reason,
-            tables: report.tables.iter().map(|t| (t.protocol, t.ports.clone(), t.scanned.to_vec())).collect(),
+            tables: report
+                .tables
+                .iter()
+                .map(|t| HeldTable {
+                    protocol: t.protocol,
+                    ports: t.ports.clone(),
+                    scanned: t.scanned.to_vec(),
+                    silent: t.silent,
+                })
+                .collect(),
             services: report.services.clone(),
         });
         Ok(())
@@ -131,7 +148,12 @@ impl Sink for OsDetect {
             let tables: Vec<PortTable<'_>> = held
                 .tables
                 .iter()
-                .map(|(protocol, ports, scanned)| PortTable { protocol: *protocol, ports, scanned })
+                .map(|t| PortTable {
+                    protocol: t.protocol,
+                    ports: &t.ports,
+                    scanned: &t.scanned,
+                    silent: t.silent,
+                })
                 .collect();
             let report = HostReport {
                 ip: held.ip,
@@ -189,7 +211,12 @@ struct Target {
     ip: Ipv4Addr,
     mac: Mac,
     open: Option<u16>,
+    /// The port T5-T7 go to: a closed one, else an unfiltered one.
     closed: Option<u16>,
+    /// A port the scan found closed (nmap's `osscan_closedtcpport`): an
+    /// unfiltered one stands in for the probes but is not reported as
+    /// used, and T5-T7 to it count as to a guessed port.
+    closed_known: Option<u16>,
     /// A UDP port the scan found closed, or else the port of the first try
     /// U1 answered; used by later tries and reported (nmap's
     /// `osscan_closedudpport`).
@@ -207,15 +234,17 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
     for h in held {
         let IpAddr::V4(ip) = h.ip else { continue };
         let Some(mac) = options.next_hops.get(ip) else { continue };
-        // OS detection's TCP probes want an open and a closed TCP port, and
-        // U1 a closed UDP port when the scan found one (as nmap).
-        let (open, closed) =
-            (h.first(Protocol::Tcp, PortState::Open), h.first(Protocol::Tcp, PortState::Closed));
+        // OS detection's TCP probes want an open and a closed TCP port (an
+        // unfiltered one will do, as after an ACK scan), and U1 a closed
+        // UDP port when the scan found one (as nmap).
+        let open = h.first(Protocol::Tcp, PortState::Open);
+        let closed_known = h.first(Protocol::Tcp, PortState::Closed);
+        let closed = closed_known.or_else(|| h.first(Protocol::Tcp, PortState::Unfiltered));
         let closed_udp = h.first(Protocol::Udp, PortState::Closed);
         if interrupted || (options.limit && (open.is_none() || closed.is_none())) {
             continue;
         }
-        targets.push(Target { ip, mac, open, closed, closed_udp: Cell::new(closed_udp) });
+        targets.push(Target { ip, mac, open, closed, closed_known, closed_udp: Cell::new(closed_udp) });
     }
     let mut best: HashMap<IpAddr, Outcome> = HashMap::new();
     let mut tries: HashMap<IpAddr, Vec<SubjectFingerprint>> = HashMap::new();
@@ -279,8 +308,11 @@ fn evaluate(options: &OsOptions, target: &Target, exchange: &Exchange) -> Outcom
     }
     let mut fingerprint = computed.fingerprint.clone();
     fingerprint.scan = Some(scan_test(target, exchange, &computed));
-    let ports_used =
-        PortsUsed { open_tcp: target.open, closed_tcp: target.closed, closed_udp: target.closed_udp.get() };
+    let ports_used = PortsUsed {
+        open_tcp: target.open,
+        closed_tcp: target.closed_known,
+        closed_udp: target.closed_udp.get(),
+    };
     Outcome { computed, ports_used, result, fingerprint, last_seq: None, report }
 }
 
@@ -300,7 +332,7 @@ fn scan_test(target: &Target, exchange: &Exchange, computed: &Computed) -> Subje
         ("E", "4".to_owned()),
         ("D", format!("{month}/{day}")),
         ("OT", port(target.open)),
-        ("CT", port(target.closed)),
+        ("CT", port(target.closed_known)),
         ("CU", port(target.closed_udp.get())),
         ("PV", if target.ip.is_private() { "Y" } else { "N" }.to_owned()),
         ("DS", computed.distance.map_or(String::new(), |d| d.to_string())),
@@ -417,5 +449,5 @@ fn live(options: &OsOptions, t: &Target, now: Duration) -> Live {
     let schedule = HostSchedule::new(Timing::default(), t.open.is_some(), true, now);
     // The whole probe list is fixed up front; make sure it builds.
     debug_assert!(OsProbe::all().iter().all(|p| set.frame(*p, &eth).is_ok()));
-    Live { set, eth, schedule, replies: Vec::new(), closed_tcp_guessed: t.closed.is_none() }
+    Live { set, eth, schedule, replies: Vec::new(), closed_tcp_guessed: t.closed_known.is_none() }
 }

@@ -134,6 +134,7 @@ fn report_hosts(
                 protocol: plan.probe.protocol(),
                 ports: phase.results.host(ip).map_or(&empty, |h| &h.ports),
                 scanned,
+                silent: plan.probe.silent_state(),
             })
             .collect();
         let mac = lead.next_hops.direct(ip);

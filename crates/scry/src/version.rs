@@ -308,52 +308,40 @@ impl Sink for ServiceDetect {
     }
 
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
-        // Open ports missed live (none so far), and UDP open|filtered ones.
+        // Open ports missed live (none so far), and open|filtered ones (UDP,
+        // and TCP after a FIN, NULL, Xmas or Maimon scan), as nmap probes them.
         for table in report.tables {
             let silent = table.silent_state();
             for &port in table.scanned {
                 let state = table.ports.get(&port).map_or(silent, |r| r.state);
-                if state == PortState::Open
-                    || (table.protocol == Protocol::Udp && state == PortState::OpenFiltered)
-                {
+                if matches!(state, PortState::Open | PortState::OpenFiltered) {
                     self.submit(report.ip, port, table.protocol);
                 }
             }
         }
         self.wait_for(report.ip);
         let services = self.found.remove(&report.ip).unwrap_or_default();
-        // A UDP port that answered a version probe is open (nmap's adjustPortStateIfNecessary).
+        // An open|filtered port that answered a version probe (UDP) or took
+        // a connection (TCP) is open (nmap's adjustPortStateIfNecessary).
         let ports: Vec<BTreeMap<u16, PortResult>> = report
             .tables
             .iter()
             .map(|t| {
                 let mut ports = t.ports.clone();
+                let reason =
+                    if t.protocol == Protocol::Udp { Reason::UdpResponse } else { Reason::TcpResponse };
                 for ((protocol, port), s) in &services {
                     let answered = s.result.as_ref().is_some_and(|r| r.port_open);
-                    if *protocol == t.protocol && *protocol == Protocol::Udp && answered {
-                        let r = ports.entry(*port).or_insert(PortResult {
-                            state: PortState::OpenFiltered,
-                            reason: Reason::NoResponse,
-                            ttl: 0,
-                        });
-                        if r.state == PortState::OpenFiltered {
-                            *r = PortResult {
-                                state: PortState::Open,
-                                reason: Reason::UdpResponse,
-                                ttl: r.ttl,
-                            };
-                        }
+                    let (state, ttl) = ports.get(port).map_or((t.silent, 0), |r| (r.state, r.ttl));
+                    if *protocol == t.protocol && answered && state == PortState::OpenFiltered {
+                        ports.insert(*port, PortResult { state: PortState::Open, reason, ttl });
                     }
                 }
                 ports
             })
             .collect();
-        let tables: Vec<PortTable<'_>> = report
-            .tables
-            .iter()
-            .zip(&ports)
-            .map(|(t, ports)| PortTable { protocol: t.protocol, ports, scanned: t.scanned })
-            .collect();
+        let tables: Vec<PortTable<'_>> =
+            report.tables.iter().zip(&ports).map(|(t, ports)| PortTable { ports, ..*t }).collect();
         let report = HostReport { tables: &tables, services: &services, ..report.clone() };
         self.inner.iter_mut().try_for_each(|s| s.host(&report))
     }

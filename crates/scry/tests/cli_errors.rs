@@ -86,10 +86,47 @@ fn syn_and_udp_together_need_a_port_left() {
         &["-sS", "-sU", "-p", "80", "--exclude-ports", "80", "198.18.0.10"],
         "no TCP or UDP ports left to scan",
     );
-    refuses(
-        &["-sS", "-sU", "-sn", "198.18.0.10"],
-        "-sn (skip the port scan) cannot be combined with -sS or -sU, as in nmap",
-    );
+    for scan in ["-sS", "-sU", "-sA", "-sF"] {
+        refuses(
+            &[scan, "-sn", "198.18.0.10"],
+            "-sn (skip the port scan) cannot be combined with a port scan type (-sS, -sF, -sN, -sX, -sM, -sA, \
+             -sW or -sU), as in nmap",
+        );
+    }
+}
+
+/// One TCP scan type at a time, as nmap: it refuses two with "You
+/// specified more than one type of TCP scan"; -sU goes with any one.
+#[test]
+fn two_tcp_scan_types_are_refused_as_nmap_refuses_them() {
+    let both = |named: &str| {
+        format!(
+            "you specified more than one type of TCP scan ({named}); please choose only one of -sS, -sF, -sN, \
+             -sX, -sM, -sA and -sW, as nmap asks (-sU combines with any of them)"
+        )
+    };
+    refuses(&["-sF", "-sA", "-p", "80", "198.18.0.10"], &both("-sF -sA"));
+    refuses(&["-sSX", "-p", "80", "198.18.0.10"], &both("-sS -sX"));
+    refuses(&["-sWUM", "-p", "80", "198.18.0.10"], &both("-sW -sM"));
+    refuses(&["-sN", "-sU", "-p", "U:53", "-sA", "198.18.0.10"], &both("-sN -sA"));
+}
+
+/// A bad --scanflags is named, with what nmap takes instead.
+#[test]
+fn bad_scanflags_are_named() {
+    for (flags, why) in [
+        (
+            "SYNFOO",
+            "--scanflags SYNFOO: unknown flag name at \"FOO\" (use URG, ACK, PSH, RST, SYN, FIN, ECE, CWR, ALL \
+             or NONE, e.g. URGPSHFIN, or a number)",
+        ),
+        ("300", "--scanflags 300: 300 is not a number from 0 to 255"),
+    ] {
+        let out = run_unprivileged(&["--scanflags", flags, "-p", "80", "198.18.0.10"]);
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{stderr}");
+    }
 }
 
 #[test]
@@ -277,12 +314,12 @@ fn os_detection_needs_the_wire() {
 /// scry offers instead, rather than left to a generic "unexpected argument".
 #[test]
 fn nmap_options_scry_lacks_are_named() {
-    let scan_types =
-        "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery only), \
-         and -sV detects versions";
+    let scan_types = "this scan type is not available; scry scans with -sS (SYN), -sF, -sN, -sX, -sM (FIN, \
+                      NULL, Xmas, Maimon), -sA (ACK), -sW (window), --scanflags, -sU (UDP) and -sn (discovery \
+                      only), and -sV detects versions";
     for (option, why) in [
         ("-sT", scan_types),
-        ("-sSX", scan_types),
+        ("-sSY", scan_types),
         ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV"),
         (
             "-T4",

@@ -192,7 +192,7 @@ mod tests {
         let mut out = Vec::new();
         let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default());
         let ip = "198.18.0.10".parse().unwrap();
-        let tables = [PortTable { protocol: Protocol::Tcp, ports: table, scanned }];
+        let tables = [PortTable::new(Protocol::Tcp, table, scanned)];
         sink.host(&HostReport {
             ip,
             mac: None,
@@ -230,7 +230,7 @@ mod tests {
         let closed: BTreeMap<u16, PortResult> =
             [(22, PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 })].into();
         let up = Some((Reason::SynAck, Some(64)));
-        let tables = |ports| [PortTable { protocol: Protocol::Tcp, ports, scanned: &[22, 23] }];
+        let tables = |ports| [PortTable::new(Protocol::Tcp, ports, &[22, 23])];
         sink.host(&HostReport {
             ip: a,
             mac: None,
@@ -282,10 +282,8 @@ mod tests {
         let open = |reason| PortResult { state: PortState::Open, reason, ttl: 64 };
         let tcp: BTreeMap<u16, PortResult> = [(22, open(Reason::SynAck))].into();
         let udp: BTreeMap<u16, PortResult> = [(53, open(Reason::UdpResponse))].into();
-        let tables = [
-            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &[22, 80] },
-            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &[53, 161] },
-        ];
+        let tables =
+            [PortTable::new(Protocol::Tcp, &tcp, &[22, 80]), PortTable::new(Protocol::Udp, &udp, &[53, 161])];
         let mut out = Vec::new();
         let options = ReportOptions { verbose: true, ..ReportOptions::default() };
         let mut sink = Grepable::new(&mut out, Arc::new(Services::builtin()), options);
@@ -295,6 +293,7 @@ mod tests {
             command_line: "scry -sS -sU".into(),
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 80]), (Protocol::Udp, vec![53, 161])],
+            tcp: Default::default(),
             verbose: 1,
             debugging: 0,
         };

@@ -19,6 +19,7 @@ use scry_packet::Mac;
 use scry_probe::results::PortResult;
 use scry_probe::services::Protocol;
 use scry_probe::state::{PortState, Reason};
+use scry_probe::tcpscan::TcpScanSpec;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::IpAddr;
@@ -35,6 +36,8 @@ pub struct ScanInfo {
     /// ascending; TCP first, as nmap runs its SYN scan before its UDP scan.
     /// Empty for host discovery only.
     pub scans: Vec<(Protocol, Vec<u16>)>,
+    /// The scan type of the TCP ports, with `--scanflags` (SYN when none was given).
+    pub tcp: TcpScanSpec,
     /// `-v` count, as nmap's `<verbose level>`.
     pub verbose: u8,
     /// `-d` level, as nmap's `<debugging level>`.
@@ -221,15 +224,28 @@ pub struct PortTable<'a> {
     pub ports: &'a BTreeMap<u16, PortResult>,
     /// Every port of this protocol scanned on the host, ascending.
     pub scanned: &'a [u16],
+    /// What an unanswered port is, by the scan type (nmap's default port
+    /// state): filtered for SYN, ACK and window scans, open|filtered for
+    /// UDP and the FIN, NULL, Xmas and Maimon scans.
+    pub silent: PortState,
 }
 
-impl PortTable<'_> {
-    /// What an unanswered port is: filtered for TCP, open|filtered for UDP (as nmap).
+impl<'a> PortTable<'a> {
+    /// A table of a SYN scan (`protocol` TCP) or a UDP scan: unanswered
+    /// ports are filtered or open|filtered.
+    #[cfg(test)]
+    pub fn new(
+        protocol: Protocol,
+        ports: &'a BTreeMap<u16, PortResult>,
+        scanned: &'a [u16],
+    ) -> PortTable<'a> {
+        let silent = if protocol == Protocol::Udp { PortState::OpenFiltered } else { PortState::Filtered };
+        PortTable { protocol, ports, scanned, silent }
+    }
+
+    /// What an unanswered port is ([`PortTable::silent`]).
     pub fn silent_state(&self) -> PortState {
-        match self.protocol {
-            Protocol::Udp => PortState::OpenFiltered,
-            _ => PortState::Filtered,
-        }
+        self.silent
     }
 }
 
@@ -446,8 +462,8 @@ const MAX_SHOWN_PER_STATE: usize = 25;
 pub struct Ignored {
     pub state: PortState,
     pub count: usize,
-    /// The ports of this state by protocol (TCP first) and reason (in name
-    /// order), ports ascending.
+    /// The ports of this state by protocol and reason, in nmap's order
+    /// ([`nmap_reason_order`]), ports ascending.
     pub reasons: Vec<(Protocol, &'static str, Vec<u16>)>,
 }
 
@@ -460,7 +476,9 @@ pub struct Layout {
     /// Listed ports: every TCP port before any UDP port, each ascending, as
     /// nmap's port list iterates them (`PortList::nextPort`).
     pub listed: Vec<(u16, Protocol, PortResult)>,
-    /// Counted states, in state order.
+    /// Counted states, most ports first, ties in nmap's state order
+    /// (`PortList::nextIgnoredState`): closed, open, filtered, unfiltered,
+    /// open|filtered, closed|filtered.
     pub ignored: Vec<Ignored>,
 }
 
@@ -473,37 +491,111 @@ impl Layout {
             let answer = move |p: &u16| table.ports.get(p).copied().unwrap_or(silent);
             table.scanned.iter().map(move |p| (*p, table.protocol, answer(p)))
         });
-        type ByReason = BTreeMap<(Protocol, &'static str), Vec<u16>>;
+        // Each state's reasons in the order they first appear, TCP ports first.
+        type ByReason = Vec<((Protocol, &'static str), Vec<u16>)>;
         let mut by_state: BTreeMap<PortState, ByReason> = BTreeMap::new();
         for (port, protocol, r) in rows.clone() {
-            by_state.entry(r.state).or_default().entry((protocol, r.reason.as_str())).or_default().push(port);
+            let reasons = by_state.entry(r.state).or_default();
+            let key = (protocol, r.reason.as_str());
+            match reasons.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, ports)) => ports.push(port),
+                None => reasons.push((key, vec![port])),
+            }
         }
-        let count = |reasons: &ByReason| reasons.values().map(Vec::len).sum::<usize>();
+        let count = |reasons: &ByReason| reasons.iter().map(|(_, ports)| ports.len()).sum::<usize>();
         let hidden = |state: PortState| {
-            state != PortState::Open && (open_only || count(&by_state[&state]) > MAX_SHOWN_PER_STATE)
+            state != PortState::Open
+                && ((open_only && !maybe_open(state)) || count(&by_state[&state]) > MAX_SHOWN_PER_STATE)
         };
         let listed = rows.filter(|(_, _, r)| !hidden(r.state)).collect();
-        let ignored = by_state
+        let mut ignored = by_state
             .iter()
             .filter(|(state, _)| hidden(**state))
             .map(|(state, reasons)| Ignored {
                 state: *state,
                 count: count(reasons),
-                reasons: reasons
-                    .iter()
-                    .map(|((proto, reason), ports)| (*proto, *reason, ports.clone()))
-                    .collect(),
+                reasons: nmap_reason_order(
+                    reasons.iter().map(|((proto, reason), ports)| (*proto, *reason, ports.clone())).collect(),
+                ),
             })
-            .collect();
+            .collect::<Vec<Ignored>>();
+        ignored.sort_by_key(|i| (std::cmp::Reverse(i.count), nmap_state_number(i.state)));
         Layout { listed, ignored }
     }
 
-    /// The layout of a host to report: `None` when `--open` hides it (no open port).
+    /// The layout of a host to report: `None` when `--open` hides it (no
+    /// port that may be open).
     pub fn reported(report: &HostReport<'_>, open_only: bool) -> Option<Layout> {
         let layout = Layout::new(report, open_only);
-        let has_open = layout.listed.iter().any(|(_, _, r)| r.state == PortState::Open);
+        let has_open = layout.listed.iter().any(|(_, _, r)| maybe_open(r.state))
+            || layout.ignored.iter().any(|i| maybe_open(i.state));
         (has_open || !open_only).then_some(layout)
     }
+}
+
+/// A state's reasons in the order nmap prints them (`reason_sort` in its
+/// portreasons.cc): most ports first, by the linked-list merge sort it
+/// runs on the reasons in order of first appearance behind a head entry
+/// of no ports. That sort is not stable: of two reasons with as many
+/// ports, the later one often comes first (1 port each of admin-prohibited,
+/// host-unreach and port-unreach, in port order, print in reverse).
+fn nmap_reason_order<T>(
+    reasons: Vec<(Protocol, &'static str, Vec<T>)>,
+) -> Vec<(Protocol, &'static str, Vec<T>)> {
+    // Indices into `reasons`, None for the head entry.
+    let count = |i: &Option<usize>| i.map_or(0, |i| reasons[i].2.len());
+    let mut list: Vec<Option<usize>> = std::iter::once(None).chain((0..reasons.len()).map(Some)).collect();
+    let mut insize = 1;
+    loop {
+        let mut merged = Vec::with_capacity(list.len());
+        let mut merges = 0;
+        let mut start = 0;
+        while start < list.len() {
+            merges += 1;
+            let middle = (start + insize).min(list.len());
+            let end = (middle + insize).min(list.len());
+            let (mut p, mut q) = (start, middle);
+            while p < middle || q < end {
+                // nmap takes from the second run unless its entry has fewer ports.
+                let take_p = q == end || (p < middle && count(&list[q]) < count(&list[p]));
+                if take_p {
+                    merged.push(list[p]);
+                    p += 1;
+                } else {
+                    merged.push(list[q]);
+                    q += 1;
+                }
+            }
+            start = end;
+        }
+        list = merged;
+        if merges <= 1 {
+            break;
+        }
+        insize *= 2;
+    }
+    let mut slots: Vec<Option<(Protocol, &'static str, Vec<T>)>> = reasons.into_iter().map(Some).collect();
+    list.into_iter().flatten().filter_map(|i| slots[i].take()).collect()
+}
+
+/// nmap's number for a port state (its `PORT_CLOSED` ...), which orders
+/// counted states with as many ports.
+fn nmap_state_number(state: PortState) -> u8 {
+    match state {
+        PortState::Closed => 1,
+        PortState::Open => 2,
+        PortState::Filtered => 3,
+        PortState::Unfiltered => 6,
+        PortState::OpenFiltered => 7,
+        PortState::ClosedFiltered => 8,
+    }
+}
+
+/// The states `--open` shows, as nmap: those with open as a possibility
+/// (open, open|filtered, and unfiltered, which an ACK scan cannot tell
+/// from open); the others are only counted.
+fn maybe_open(state: PortState) -> bool {
+    matches!(state, PortState::Open | PortState::OpenFiltered | PortState::Unfiltered)
 }
 
 /// Ascending ports as nmap writes a port list: `1-21,23-24,26`.
@@ -622,7 +714,7 @@ mod tests {
         ports.insert(22, PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 });
         let scanned: Vec<u16> = (1..=32).collect();
         let ip = "198.18.0.10".parse().unwrap();
-        let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &scanned }];
+        let tables = [PortTable::new(Protocol::Tcp, &ports, &scanned)];
         let report = HostReport { ip, mac: None, up_reason: None, tables: &tables, services: &NO_SERVICES };
         let layout = Layout::new(&report, false);
         let listed: Vec<u16> = layout.listed.iter().map(|(p, _, _)| *p).collect();
@@ -657,8 +749,8 @@ mod tests {
         let tcp_scanned: Vec<u16> = [53].into_iter().chain(100..120).collect();
         let udp_scanned: Vec<u16> = [7, 53].into_iter().chain(200..210).collect();
         let tables = [
-            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &tcp_scanned },
-            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &udp_scanned },
+            PortTable::new(Protocol::Tcp, &tcp, &tcp_scanned),
+            PortTable::new(Protocol::Udp, &udp, &udp_scanned),
         ];
         let report = HostReport {
             ip: "198.18.0.10".parse().unwrap(),
@@ -683,6 +775,25 @@ mod tests {
                 ]
             }]
         );
+    }
+
+    /// nmap 7.93 prints `Not shown: 5 closed tcp ports (reset), 1 filtered tcp ports
+    /// (port-unreach), 1 filtered tcp ports (host-unreach), 1 filtered tcp ports
+    /// (admin-prohibited)` for admin-prohibited 25, host-unreach 26, port-unreach 113.
+    #[test]
+    fn reasons_of_a_state_in_nmaps_order() {
+        let names = |reasons: &[(Protocol, &'static str, Vec<u16>)]| -> Vec<&'static str> {
+            nmap_reason_order(reasons.to_vec()).iter().map(|(_, r, _)| *r).collect()
+        };
+        let tcp = |reason, ports: &[u16]| (Protocol::Tcp, reason, ports.to_vec());
+        let ties = [tcp("admin-prohibited", &[25]), tcp("host-unreach", &[26]), tcp("port-unreach", &[113])];
+        assert_eq!(names(&ties), ["port-unreach", "host-unreach", "admin-prohibited"]);
+        let two = [tcp("admin-prohibited", &[25]), tcp("port-unreach", &[113])];
+        assert_eq!(names(&two), ["port-unreach", "admin-prohibited"]);
+        let most_first = [tcp("reset", &[1]), tcp("no-response", &[2, 3]), tcp("port-unreach", &[4, 5, 6])];
+        assert_eq!(names(&most_first), ["port-unreach", "no-response", "reset"]);
+        assert_eq!(names(&[tcp("reset", &[1, 2])]), ["reset"]);
+        assert!(names(&[]).is_empty());
     }
 
     #[test]

@@ -313,9 +313,10 @@ mod tests {
 
     fn render(ports: &[Row], scanned: &[u16], open_only: bool) -> String {
         let ports = table(ports);
-        render_tables(&[PortTable { protocol: Protocol::Tcp, ports: &ports, scanned }], open_only)
+        render_tables(&[PortTable::new(Protocol::Tcp, &ports, scanned)], open_only)
     }
 
+    /// The reasons of a counted state as nmap orders them: most ports first.
     #[test]
     fn two_protocols_in_one_table_tcp_first_with_a_state_counted_over_both() {
         let tcp = table(&[(22, PortState::Open, Reason::SynAck), (53, PortState::Closed, Reason::Reset)]);
@@ -324,13 +325,13 @@ mod tests {
         let udp = table(&udp_rows);
         let udp_scanned: Vec<u16> = [53, 161].into_iter().chain(1000..1030).collect();
         let tables = [
-            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &[22, 53, 80] },
-            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &udp_scanned },
+            PortTable::new(Protocol::Tcp, &tcp, &[22, 53, 80]),
+            PortTable::new(Protocol::Udp, &udp, &udp_scanned),
         ];
         assert_eq!(
             render_tables(&tables, false),
             "scry scan report for 198.18.0.10\nHost is up, received syn-ack (ttl 64).\n\
-             Not shown: 1 closed tcp ports (reset), 30 closed udp ports (port-unreach)\n\
+             Not shown: 30 closed udp ports (port-unreach), 1 closed tcp ports (reset)\n\
              PORT    STATE         SERVICE\n\
              22/tcp  open          ssh\n\
              80/tcp  filtered      http\n\
@@ -415,7 +416,7 @@ mod tests {
         let options = ReportOptions { version: true, ..ReportOptions::default() };
         let mut sink = Normal::new(&mut out, Arc::new(Services::builtin()), options);
         let scanned = [22, 443, 8080];
-        let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &scanned }];
+        let tables = [PortTable::new(Protocol::Tcp, &ports, &scanned)];
         let report = HostReport {
             ip: "198.18.0.10".parse().unwrap(),
             mac: None,

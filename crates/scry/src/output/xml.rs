@@ -22,6 +22,7 @@ use quick_xml::Writer;
 use scry_packet::Mac;
 use scry_probe::services::{Protocol, Services};
 use scry_probe::state::Reason;
+use scry_probe::tcpscan::scanflags_names;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -309,17 +310,20 @@ impl<W: Write> Sink for Xml<W> {
         let scans = if info.scans.is_empty() { &none[..] } else { &info.scans[..] };
         for (protocol, ports) in scans {
             let (count, services) = (ports.len().to_string(), port_ranges(ports));
-            // nmap names the scan types syn and udp.
+            // nmap names the scan types syn, fin, null, xmas, ack, window,
+            // maimon and udp, and writes --scanflags on the TCP one.
             let kind = match protocol {
                 Protocol::Udp => "udp",
-                _ => "syn",
+                _ => info.tcp.scan.name(),
             };
-            let scaninfo = [
-                ("type", kind),
+            let flags = info.tcp.scanflags.filter(|_| *protocol == Protocol::Tcp).map(scanflags_names);
+            let mut scaninfo = vec![("type", kind)];
+            scaninfo.extend(flags.as_deref().map(|f| ("scanflags", f)));
+            scaninfo.extend([
                 ("protocol", protocol.as_str()),
                 ("numservices", &count),
                 ("services", &services),
-            ];
+            ]);
             self.empty("scaninfo", &scaninfo)?;
             self.newline()?;
         }
@@ -428,6 +432,7 @@ mod tests {
             command_line: "scry".into(),
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22])],
+            tcp: Default::default(),
             verbose: 0,
             debugging: 0,
         };
@@ -451,6 +456,7 @@ mod tests {
             command_line: r#"scry --exclude "a&b" -p 22,80 198.18.0.10"#.into(),
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 80])],
+            tcp: Default::default(),
             verbose: 1,
             debugging: 2,
         };
@@ -473,6 +479,68 @@ mod tests {
         assert_eq!(lines[9..], ["</runstats>", "</nmaprun>"]);
     }
 
+    /// `-sF --scanflags URGPSHFIN -sU`: nmap's type names, its scanflags on the TCP line only,
+    /// and a FIN scan's silent ports open|filtered.
+    #[test]
+    fn scan_types_and_scanflags_in_scaninfo() {
+        use crate::output::PortTable;
+        use scry_probe::results::PortResult;
+        use scry_probe::state::PortState;
+        use scry_probe::tcpscan::{TcpScan, TcpScanSpec};
+        use std::collections::BTreeMap;
+        let mut out = Vec::new();
+        let mut sink =
+            Xml::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default()).with_stylesheet(None);
+        let info = ScanInfo {
+            skipped_broadcast: Vec::new(),
+            start: UNIX_EPOCH,
+            command_line: "scry".into(),
+            hosts: 1,
+            scans: vec![(Protocol::Tcp, vec![22, 23]), (Protocol::Udp, vec![53])],
+            tcp: TcpScanSpec { scan: TcpScan::Fin, scanflags: Some(scry_packet::TcpFlags(0x29)) },
+            verbose: 0,
+            debugging: 0,
+        };
+        sink.begin(&info).unwrap();
+        let closed = PortResult { state: PortState::Closed, reason: Reason::Reset, ttl: 64 };
+        let tcp: BTreeMap<u16, PortResult> = [(23, closed)].into();
+        let none = BTreeMap::new();
+        let fin = PortTable {
+            silent: TcpScan::Fin.silent_state(),
+            ..PortTable::new(Protocol::Tcp, &tcp, &[22, 23])
+        };
+        let tables = [fin, PortTable::new(Protocol::Udp, &none, &[53])];
+        let report = HostReport {
+            ip: "198.18.0.10".parse().unwrap(),
+            mac: None,
+            up_reason: Some((Reason::Reset, Some(64))),
+            tables: &tables,
+            services: &crate::output::NO_SERVICES,
+        };
+        sink.host(&report).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[4],
+            r#"<scaninfo type="fin" scanflags="FINPSHURG" protocol="tcp" numservices="2" services="22-23"/>"#
+        );
+        assert_eq!(lines[5], r#"<scaninfo type="udp" protocol="udp" numservices="1" services="53"/>"#);
+        assert!(
+            text.contains(r#"<port protocol="tcp" portid="22"><state state="open|filtered" reason="no-response" reason_ttl="0"/>"#),
+            "{text}"
+        );
+        let ack = ScanInfo { tcp: TcpScanSpec { scan: TcpScan::Ack, scanflags: None }, ..info };
+        let mut out = Vec::new();
+        let mut sink =
+            Xml::new(&mut out, Arc::new(Services::builtin()), ReportOptions::default()).with_stylesheet(None);
+        sink.begin(&ack).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.contains(r#"<scaninfo type="ack" protocol="tcp" numservices="2" services="22-23"/>"#),
+            "{text}"
+        );
+    }
+
     #[test]
     fn two_protocols_scaninfo_extraports_and_ports() {
         use crate::output::PortTable;
@@ -489,6 +557,7 @@ mod tests {
             command_line: "scry".into(),
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 53]), (Protocol::Udp, udp_ports.clone())],
+            tcp: Default::default(),
             verbose: 0,
             debugging: 0,
         };
@@ -498,10 +567,8 @@ mod tests {
             [(22, result(PortState::Open, Reason::SynAck)), (53, result(PortState::Closed, Reason::Reset))]
                 .into();
         let udp: BTreeMap<u16, PortResult> = [(53, result(PortState::Open, Reason::UdpResponse))].into();
-        let tables = [
-            PortTable { protocol: Protocol::Tcp, ports: &tcp, scanned: &[22, 53] },
-            PortTable { protocol: Protocol::Udp, ports: &udp, scanned: &udp_ports },
-        ];
+        let tables =
+            [PortTable::new(Protocol::Tcp, &tcp, &[22, 53]), PortTable::new(Protocol::Udp, &udp, &udp_ports)];
         let ip = "198.18.0.10".parse().unwrap();
         sink.host(&HostReport {
             ip,

@@ -37,7 +37,8 @@ fn detect(port: u16, allports: bool) -> PortService {
     let open = PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 };
     sv.port(ip, port, Protocol::Tcp, &open).unwrap();
     let ports: BTreeMap<u16, PortResult> = [(port, open)].into();
-    let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &[port] }];
+    let scanned = [port];
+    let tables = [PortTable::new(Protocol::Tcp, &ports, &scanned)];
     let services = ServiceTable::new();
     sv.host(&HostReport { ip, mac: None, up_reason: None, tables: &tables, services: &services }).unwrap();
     sv.finish(&Stats::default()).unwrap();
