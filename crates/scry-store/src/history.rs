@@ -50,6 +50,9 @@ pub trait History: Send {
     /// Every shard of run `run_id`, by shard index.
     fn run_scans(&self, run_id: &str) -> Result<Vec<ScanId>>;
 
+    /// Hosts up and open ports over every shard of run `run_id`, each once.
+    fn run_counts(&self, run_id: &str) -> Result<(u64, u64)>;
+
     /// A stored scan with everything it observed.
     fn load_scan(&self, id: ScanId) -> Result<LoadedScan>;
 
@@ -95,7 +98,10 @@ pub trait History: Send {
                 },
             }
         }
-        out.extend(runs.into_iter().map(|(run, scans)| summarize(Subject::Run(run), scans)));
+        for (run, scans) in runs {
+            let (hosts_up, open_ports) = self.run_counts(&run)?;
+            out.push(SubjectSummary { hosts_up, open_ports, ..summarize(Subject::Run(run), scans) });
+        }
         out.sort_by_key(|s| (s.started, s.scans[0].id));
         Ok(out)
     }

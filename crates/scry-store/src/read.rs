@@ -215,3 +215,17 @@ pub(crate) fn load_output(db: &mut dyn Reader, id: ScanId, format: &str) -> Resu
     let chunks = rows(db, sql, &params, "reading a scan's output", |r| r.text(0))?;
     Ok((!chunks.is_empty()).then(|| chunks.concat()))
 }
+
+/// Hosts up and open ports over every shard of run `run_id`, each counted
+/// once (a host is seen by every shard that probes it).
+pub(crate) fn run_counts(db: &mut dyn Reader, run_id: &str) -> Result<(u64, u64)> {
+    let sql = "SELECT
+        (SELECT COUNT(DISTINCT h.ip) FROM hosts h JOIN scans s ON h.scan_id = s.id
+            WHERE s.run_id = $1 AND h.status = 'up'),
+        (SELECT COUNT(*) FROM (SELECT DISTINCT p.ip, p.proto, p.port FROM ports p JOIN scans s ON p.scan_id = s.id
+            WHERE s.run_id = $1 AND p.state = 'open') AS o)";
+    let counts = rows(db, sql, &[Param::Text(Some(run_id))], "counting a run's hosts and ports", |r| {
+        Ok((r.int(0)?.max(0) as u64, r.int(1)?.max(0) as u64))
+    })?;
+    Ok(counts.into_iter().next().unwrap_or_default())
+}

@@ -290,6 +290,10 @@ impl History for Store {
         read::run_scans(&mut Sqlite(&self.conn), run_id)
     }
 
+    fn run_counts(&self, run_id: &str) -> Result<(u64, u64)> {
+        read::run_counts(&mut Sqlite(&self.conn), run_id)
+    }
+
     fn load_scan(&self, id: ScanId) -> Result<LoadedScan> {
         crate::load::load(&mut Sqlite(&self.conn), id)
     }

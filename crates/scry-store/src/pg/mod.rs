@@ -327,6 +327,10 @@ impl History for PgStore {
         self.read(|db| read::run_scans(db, run_id))
     }
 
+    fn run_counts(&self, run_id: &str) -> Result<(u64, u64)> {
+        self.read(|db| read::run_counts(db, run_id))
+    }
+
     fn load_scan(&self, id: ScanId) -> Result<LoadedScan> {
         self.read(|db| crate::load::load(db, id))
     }
