@@ -375,9 +375,10 @@ fn a_run_is_one_scan_once_all_its_shards_are_complete() {
         let run = &subjects[1];
         assert_eq!(run.subject, Subject::Run("nightly-7".into()));
         assert_eq!(run.scans.iter().map(|s| s.id).collect::<Vec<_>>(), [one, two]);
+        // Both shards saw the one host up: it counts once.
         assert_eq!(
             (run.status, run.hosts_up, run.open_ports, run.started),
-            (ScanStatus::Complete, 2, 1, at(10))
+            (ScanStatus::Complete, 1, 1, at(10))
         );
         assert_eq!(store.subject_of(two).unwrap(), Subject::Run("nightly-7".into()));
         assert_eq!(store.subject_of(lone).unwrap(), Subject::Scan(lone));
