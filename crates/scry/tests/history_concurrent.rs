@@ -38,3 +38,25 @@ fn scans_started_together_keep_a_sound_history() {
     assert_eq!(complete, 4);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A default history that cannot be made (here: a home that does not
+/// exist) is reported, and the scan still runs and prints its results.
+#[test]
+fn a_default_history_that_cannot_be_made_does_not_stop_the_scan() {
+    let out = Command::new("setpriv")
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", SCRY])
+        .args(["--offline", "-p", "22,80", "-oJ", "-", "198.18.0.1"])
+        .env("HOME", "/nonexistent/scry-home")
+        .env_remove("XDG_DATA_HOME")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", out.status);
+    assert!(
+        stderr.contains("scry: not keeping this scan in the history: cannot create /nonexistent/scry-home/.local/share/scry"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().last().is_some_and(|l| l.contains("\"type\":\"stats\"")), "{stdout}");
+}
