@@ -36,6 +36,13 @@ fn scans_started_together_keep_a_sound_history() {
     let complete: i64 =
         conn.query_row("SELECT COUNT(*) FROM scans WHERE status = 'complete'", [], |r| r.get(0)).unwrap();
     assert_eq!(complete, 4);
+    // The history commands take --db before or after their word.
+    for argv in [vec!["--db", db.to_str().unwrap(), "history"], vec!["history", "--db", db.to_str().unwrap()]]
+    {
+        let out = Command::new(SCRY).args(&argv).output().unwrap();
+        let listing = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(listing.lines().filter(|l| l.contains(" complete ")).count(), 4, "{argv:?}: {listing}");
+    }
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

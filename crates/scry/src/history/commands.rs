@@ -107,10 +107,19 @@ enum Command {
 /// # Errors
 /// Bad arguments ([`UsageError`]), or a history that cannot be read or written.
 pub fn dispatch(argv: Vec<OsString>) -> anyhow::Result<Option<ExitCode>> {
-    let Some(word) = argv.get(1).and_then(|w| w.to_str()) else { return Ok(None) };
+    // `scry --db URL history` as well as `scry history --db URL`.
+    let mut argv = argv;
+    let lead = match argv.get(1).and_then(|w| w.to_str()) {
+        Some("--db") => 3,
+        Some(w) if w.starts_with("--db=") => 2,
+        _ => 1,
+    };
+    let Some(word) = argv.get(lead).and_then(|w| w.to_str()) else { return Ok(None) };
     if !COMMANDS.contains(&word) {
         return Ok(None);
     }
+    let word = argv.remove(lead);
+    argv.insert(1, word);
     let look = match Look::try_parse_from(crate::cli::nmap_aliases(argv)) {
         Ok(look) => look,
         Err(e) if e.use_stderr() => return Err(UsageError(e.to_string().trim_end().to_owned()).into()),
