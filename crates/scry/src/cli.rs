@@ -27,6 +27,7 @@ pub const DEFAULT_WAIT: f64 = 1.0;
 /// nmap's multi-letter single-dash options and the long options they mean here.
 const ALIASES: &[(&str, &str)] = &[
     ("-sS", "--syn-scan"),
+    ("-sT", "--connect-scan"),
     ("-iL", "--input-list"),
     ("-oN", "--output-normal"),
     ("-oJ", "--output-json"),
@@ -83,8 +84,8 @@ pub fn unsupported(option: &str) -> Option<&'static str> {
              --max-retries N times and waits --wait SECONDS for late replies"
         }
         _ if option.strip_prefix("-s").is_some_and(letters) => {
-            "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery \
-             only), and -sV detects versions"
+            "this scan type is not available; scry scans with -sS (SYN), -sT (connect), -sU (UDP) and -sn \
+             (discovery only), and -sV detects versions"
         }
         _ if option.strip_prefix("-P").is_some_and(letters) => {
             "this discovery probe is not available; scry has -PE, -PP, -PS, -PA, -PU, -PR and -Pn"
@@ -109,11 +110,12 @@ pub fn nmap_aliases(args: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
         }
         // nmap takes several scan types in one option: -sSUV is -sS -sU -sV.
         if let Some(types) =
-            text.strip_prefix("-s").filter(|t| t.len() > 1 && t.chars().all(|c| "SUV".contains(c)))
+            text.strip_prefix("-s").filter(|t| t.len() > 1 && t.chars().all(|c| "STUV".contains(c)))
         {
             out.extend(types.chars().map(|c| {
                 OsString::from(match c {
                     'S' => "--syn-scan",
+                    'T' => "--connect-scan",
                     'U' => "--udp-scan",
                     _ => "--service-version",
                 })
@@ -173,7 +175,7 @@ fn parse_time(text: &str) -> Result<Duration, String> {
     version,
     // --version also lists the data files found: see `Args::version`.
     disable_version_flag = true,
-    override_usage = "scry [-sS] [-sU] -p PORTS [options] TARGET...\n       \
+    override_usage = "scry [-sS|-sT] [-sU] -p PORTS [options] TARGET...\n       \
                       scry -sn [-PE] [-PP] [-PS[PORTS]] [-PA[PORTS]] [-PU[PORTS]] [-PR] TARGET...\n       \
                       scry --resume FILE",
     // A later option overrides an earlier one, as in nmap; a resumed run relies on it.
@@ -190,6 +192,11 @@ pub struct Args {
     /// TCP SYN (half-open) scan, the default [-sS].
     #[arg(long = "syn-scan")]
     pub syn_scan: bool,
+
+    /// TCP connect scan: the kernel's connect(), no privileges needed; the
+    /// default without CAP_NET_RAW [-sT].
+    #[arg(long = "connect-scan")]
+    pub connect_scan: bool,
 
     /// Ports: 22,80,1000-2000; - for 1-65535; T:/U: prefixes; service names.
     #[arg(short = 'p', value_name = "PORTS", allow_hyphen_values = true)]
@@ -402,8 +409,9 @@ pub struct Args {
     #[arg(long = "allports")]
     pub allports: bool,
 
-    /// With -sV: services probed at once over all hosts (default 1000, kept
-    /// under the open-file limit).
+    /// Connections open at once over all hosts: -sV's services (default
+    /// 1000), -sT's connection attempts (default 4096); kept under the
+    /// open-file limit.
     #[arg(long = "max-parallelism", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_parallelism: Option<u32>,
 
@@ -521,8 +529,8 @@ mod tests {
         assert!(a.no_ping);
         assert_eq!(a.top_ports, Some(100));
         assert_eq!(parse("-F --top-ports 5 198.18.0.10").top_ports, Some(5));
-        let a = parse("-sT -T4 -oS x -sS 198.18.0.10");
-        assert_eq!(a.unsupported, ["-sT", "-T4", "-oS"]);
+        let a = parse("-sY -T4 -oS x -sS 198.18.0.10");
+        assert_eq!(a.unsupported, ["-sY", "-T4", "-oS"]);
         assert!(a.syn_scan);
         // Options scry has are left alone.
         for line in ["-sS -sU -Pn -PS22 -oN out -p- 198.18.0.10", "-sSU -oJ - 198.18.0.10", "-sn 198.18.0.10"]
@@ -575,6 +583,11 @@ mod tests {
         for both in ["-sS -sU", "-sSU", "-sUS"] {
             let c = parse(&format!("{both} -p T:22,U:53 198.18.0.1"));
             assert!(c.syn_scan && c.udp_scan, "{both}");
+        }
+        for connect in ["-sT -sV", "-sTV", "-sVT"] {
+            let c = parse(&format!("{connect} -p 22 198.18.0.1"));
+            assert!(c.connect_scan && c.service_version && !c.syn_scan, "{connect}");
+            assert_eq!(c.unsupported, Vec::<String>::new());
         }
         assert_eq!(b.udp_payloads, Some(PathBuf::from("my.payloads")));
     }

@@ -2,8 +2,9 @@
 //! route, next-hop MACs and the probe, all before any probe is sent.
 
 use crate::cli::Args;
+use crate::connect::Limits;
 use crate::discover::DiscoveryPlan;
-use crate::engine::{NextHops, Plan};
+use crate::engine::{NextHops, Plan, Prober};
 use crate::hops::{next_hops, scan_route, ScanRoute};
 use crate::output::ScanInfo;
 use crate::wire::{Needs, Wire};
@@ -14,7 +15,6 @@ use scry_probe::discovery::{Discovery, Method};
 use scry_probe::payloads::Payloads;
 use scry_probe::permute::{Permutation, Shard};
 use scry_probe::ports::PortList;
-use scry_probe::probe::Probe;
 use scry_probe::services::{Protocol, Services};
 use scry_probe::syn::SynProbe;
 use scry_probe::targets::{TargetSet, TargetSetBuilder};
@@ -31,9 +31,14 @@ const DEFAULT_TOP_PORTS: usize = 1000;
 
 /// Rejects option combinations that contradict each other, as nmap does.
 fn reject_contradictions(args: &Args) -> Result<(), UsageError> {
-    if args.ping_scan && (args.udp_scan || args.syn_scan) {
+    if args.ping_scan && (args.udp_scan || args.syn_scan || args.connect_scan) {
         return Err(UsageError(
-            "-sn (skip the port scan) cannot be combined with -sS or -sU, as in nmap".into(),
+            "-sn (skip the port scan) cannot be combined with -sS, -sT or -sU, as in nmap".into(),
+        ));
+    }
+    if args.syn_scan && args.connect_scan {
+        return Err(UsageError(
+            "-sS and -sT are two TCP scan types; choose one, as nmap asks (-sT needs no privileges)".into(),
         ));
     }
     if args.fast && args.ports.is_some() {
@@ -53,7 +58,8 @@ fn reject_contradictions(args: &Args) -> Result<(), UsageError> {
 /// without ports is skipped with a warning.
 fn scan_ports(args: &Args, services: &Services) -> Result<Vec<(Protocol, Vec<u16>)>, UsageError> {
     let protocol = if args.udp_scan { Protocol::Udp } else { Protocol::Tcp };
-    if !(args.udp_scan && args.syn_scan) {
+    let tcp = args.syn_scan || args.connect_scan;
+    if !(args.udp_scan && tcp) {
         return Ok(vec![(protocol, ports(args, services, protocol)?)]);
     }
     let mut scans = Vec::new();
@@ -64,7 +70,11 @@ fn scan_ports(args: &Args, services: &Services) -> Result<Vec<(Protocol, Vec<u16
         return Err(UsageError("no TCP or UDP ports left to scan".into()));
     }
     for (protocol, ports) in &scans {
-        let (flag, kind) = if *protocol == Protocol::Udp { ("-sU", "UDP") } else { ("-sS", "SYN") };
+        let (flag, kind) = match (protocol, args.connect_scan) {
+            (Protocol::Udp, _) => ("-sU", "UDP"),
+            (_, true) => ("-sT", "connect"),
+            _ => ("-sS", "SYN"),
+        };
         if ports.is_empty() {
             let name = protocol.as_str().to_uppercase();
             eprintln!("scry: warning: {flag} asked for, but no {name} ports are left to scan; skipping the {kind} scan");
@@ -108,6 +118,7 @@ pub fn ports(args: &Args, services: &Services, protocol: Protocol) -> Result<Vec
             && protocol_ports(args, services, other).is_ok_and(|l| !l.is_empty())
     };
     let (other, flag) = match protocol {
+        Protocol::Udp if args.connect_scan => (Protocol::Tcp, "-sT"),
         Protocol::Udp => (Protocol::Tcp, "-sS"),
         _ => (Protocol::Udp, "-sU"),
     };
@@ -212,13 +223,14 @@ impl Resolved {
         match &self.job {
             Job::Ports(plans) => {
                 let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
+                let raw = plans.iter().any(|p| p.probe.frames().is_some());
                 let (route, mixed) = (&self.routing.route, self.routing.mixed);
                 let on_link = route.gateway.is_none() && !mixed;
                 let discovery = !args.no_ping
                     && !route.iface.is_loopback
                     && discovery_methods(args, services, on_link).is_ok_and(|m| m != [Method::Arp]);
                 Needs {
-                    lanes: Some((args.rate, capacity)),
+                    lanes: raw.then_some((args.rate, capacity)),
                     discovery: discovery.then_some(crate::discover::MAX_FRAME),
                     os: args.os_detect,
                 }
@@ -368,11 +380,20 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     // The phases before the resumed one were finished: none of their probes is sent again.
     for (phase, (protocol, ports)) in (1..).zip(scans).skip(resume_phase as usize - 1) {
         let src_port = args.source_port.unwrap_or_else(|| rand::random_range(32768..=60999));
-        let probe: Box<dyn Probe> = match (protocol, &payloads) {
+        let probe = match (protocol, &payloads) {
             (Protocol::Udp, Some(payloads)) => {
-                Box::new(udp_probe(args, &route, CookieKey::random(), Arc::clone(payloads)))
+                Prober::Frames(Box::new(udp_probe(args, &route, CookieKey::random(), Arc::clone(payloads))))
             }
-            _ => Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?),
+            _ if args.connect_scan => {
+                Prober::Connect(Limits::new(args.max_parallelism.map(|n| n as usize), args.ttl))
+            }
+            _ => Prober::Frames(Box::new(SynProbe::new(
+                route.src,
+                src_mac,
+                src_port,
+                args.ttl,
+                CookieKey::random(),
+            )?)),
         };
         let pairs = targets.len() * ports.len() as u64;
         let permutation = Permutation::new(pairs, seed);
@@ -407,6 +428,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             command_line: command_line.clone(),
             hosts: targets.len(),
             scans: vec![(protocol, ports.clone())],
+            tcp_type: if args.connect_scan { "connect" } else { "syn" },
             verbose: args.verbose,
             debugging: args.debug,
             skipped_broadcast: skipped_broadcast.clone(),
@@ -466,6 +488,7 @@ fn pre_discovery(
         command_line: String::new(),
         hosts: targets.len(),
         scans: Vec::new(),
+        tcp_type: if args.connect_scan { "connect" } else { "syn" },
         verbose: args.verbose,
         debugging: args.debug,
         skipped_broadcast: Vec::new(),
@@ -504,6 +527,11 @@ fn discovery_plan(
     };
     plan.route_via(next_hops, !args.disable_arp_ping);
     Ok(plan)
+}
+
+/// Ports of a `-PS` or `-PA` list (empty: nmap's default, 80).
+pub(crate) fn tcp_ping_ports(spec: &str, option: &str, services: &Services) -> Result<Vec<u16>, UsageError> {
+    ping_ports(spec, option, Protocol::Tcp, Method::DEFAULT_TCP_PORT, services)
 }
 
 /// Ports of a `-PS`/`-PA`/`-PU` list (empty: `default`).
@@ -570,6 +598,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         command_line,
         hosts: targets.len(),
         scans: Vec::new(),
+        tcp_type: if args.connect_scan { "connect" } else { "syn" },
         verbose: args.verbose,
         debugging: args.debug,
         skipped_broadcast,

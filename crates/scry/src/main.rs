@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod connect;
 mod datadir;
 mod discover;
 mod dump;
@@ -16,6 +17,7 @@ mod phases;
 mod privileges;
 mod progress;
 mod resume;
+mod unprivileged;
 mod version;
 mod wire;
 
@@ -112,6 +114,10 @@ fn run() -> anyhow::Result<ExitCode> {
         osmatch::run(input, &os_db, json, args.osscan_guess)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Before anything is opened: what needs raw sockets without them is
+    // refused, and a scan with no type falls back to -sT, as nmap.
+    let privileged = unprivileged::privileged();
+    unprivileged::settle(&mut args, privileged)?;
     let outputs = outputs(&args)?;
     // A bad database is bad input: refuse it before any packet (ARP too).
     let os_db = if args.os_detect {
@@ -148,7 +154,7 @@ fn run() -> anyhow::Result<ExitCode> {
 
     // Every capture and socket first: privilege problems surface here,
     // before any output, and nothing is parsed before privileges go.
-    let mut wire = match args.offline {
+    let mut wire = match args.offline || !privileged {
         true => None,
         false => Some(wire::Wire::open(&resolved.route.iface, &resolved.needs(&args, &services))?),
     };
@@ -167,6 +173,13 @@ fn run() -> anyhow::Result<ExitCode> {
         written: false,
         warned: false,
     };
+    if wire.is_none() && !args.offline && !privileges::is_root() && !args.no_drop_privileges {
+        // Capabilities that do not allow raw sockets (CAP_NET_ADMIN alone) go too.
+        let status = privileges::Status::current().context("reading /proc/self/status")?;
+        if status.cap_eff != 0 || status.cap_prm != 0 {
+            privileges::clear_capabilities().context("giving up capabilities")?;
+        }
+    }
     let link = match (&wire, args.no_drop_privileges) {
         (Some(_), false) => match give_up_privileges(&args)? {
             Some(privileges::Side::Keeper(keeper)) => {
@@ -193,7 +206,27 @@ fn run() -> anyhow::Result<ExitCode> {
     ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
         .context("installing the Ctrl-C/SIGTERM handler")?;
 
-    config::resolve_next_hops(&mut resolved, &args, &services, wire.as_mut())?;
+    let limits = connect::Limits::new(args.max_parallelism.map(|n| n as usize), args.ttl);
+    if !privileged && !args.offline {
+        // No next hops to resolve: the kernel routes the connections.
+        let ports = unprivileged::ping_ports(&args, &services)?;
+        match &mut resolved.job {
+            config::Job::Discovery(plan) => {
+                unprivileged::ping_scan(plan, &ports, limits, &mut sinks, &stop)?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            config::Job::Ports(plans) if !args.no_ping && !resolved.route.iface.is_loopback => {
+                let Some(first) = plans.first() else { unreachable!("a port scan has a phase") };
+                let up = connect::discover(&first.targets, &ports, (args.rate, args.retries), limits, &stop)?;
+                for plan in plans.iter_mut() {
+                    plan.only_up(up.clone());
+                }
+            }
+            config::Job::Ports(_) => {}
+        }
+    } else {
+        config::resolve_next_hops(&mut resolved, &args, &services, wire.as_mut())?;
+    }
     if let config::Job::Discovery(plan) = &resolved.job {
         let wire =
             wire.as_mut().ok_or_else(|| UsageError("--offline counts port-scan probes; -sn sends".into()))?;
@@ -221,7 +254,7 @@ fn run() -> anyhow::Result<ExitCode> {
     if let (Some(db), Some(wire)) = (os_db, &mut wire) {
         let options = os_options(&args, &resolved, db, wire, Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
-    } else if !args.no_os_guess {
+    } else if !args.no_os_guess && !args.connect_scan {
         // -O's result replaces the one-packet guess rather than sitting beside it.
         let guesser = osquick::Guesser::new(data.os_db(&args.os_db));
         let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;

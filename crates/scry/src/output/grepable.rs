@@ -295,6 +295,7 @@ mod tests {
             command_line: "scry -sS -sU".into(),
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 80]), (Protocol::Udp, vec![53, 161])],
+            tcp_type: "syn",
             verbose: 1,
             debugging: 0,
         };

@@ -35,6 +35,8 @@ pub struct ScanInfo {
     /// ascending; TCP first, as nmap runs its SYN scan before its UDP scan.
     /// Empty for host discovery only.
     pub scans: Vec<(Protocol, Vec<u16>)>,
+    /// How TCP ports are scanned, as nmap's XML names it: `syn`, or `connect` (`-sT`).
+    pub tcp_type: &'static str,
     /// `-v` count, as nmap's `<verbose level>`.
     pub verbose: u8,
     /// `-d` level, as nmap's `<debugging level>`.

@@ -184,8 +184,10 @@ impl<W: Write> Normal<W> {
             ];
             if self.options.reason {
                 row.push(match r.reason {
-                    // Nothing came back, so there is no TTL to show (nmap prints none).
+                    // Nothing came back, or a connect scan's kernel took the
+                    // reply: no TTL to show (nmap prints none).
                     Reason::NoResponse => r.reason.to_string(),
+                    _ if r.ttl == 0 => r.reason.to_string(),
                     _ => format!("{} ttl {}", r.reason, r.ttl),
                 });
             }

@@ -309,10 +309,10 @@ impl<W: Write> Sink for Xml<W> {
         let scans = if info.scans.is_empty() { &none[..] } else { &info.scans[..] };
         for (protocol, ports) in scans {
             let (count, services) = (ports.len().to_string(), port_ranges(ports));
-            // nmap names the scan types syn and udp.
+            // nmap names the scan types syn, connect and udp.
             let kind = match protocol {
                 Protocol::Udp => "udp",
-                _ => "syn",
+                _ => info.tcp_type,
             };
             let scaninfo = [
                 ("type", kind),
@@ -428,6 +428,7 @@ mod tests {
             command_line: "scry".into(),
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22])],
+            tcp_type: "syn",
             verbose: 0,
             debugging: 0,
         };
@@ -451,6 +452,7 @@ mod tests {
             command_line: r#"scry --exclude "a&b" -p 22,80 198.18.0.10"#.into(),
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 80])],
+            tcp_type: "syn",
             verbose: 1,
             debugging: 2,
         };
@@ -489,6 +491,7 @@ mod tests {
             command_line: "scry".into(),
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 53]), (Protocol::Udp, udp_ports.clone())],
+            tcp_type: "syn",
             verbose: 0,
             debugging: 0,
         };

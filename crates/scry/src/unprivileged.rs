@@ -1,0 +1,183 @@
+//! What scry does without the privilege to send raw packets, as nmap does
+//! (`NmapOps::ValidateOptions`, `validate_scan_lists`): with no scan type
+//! given it falls back to a connect scan (`-sT`); a scan type or option
+//! that needs raw sockets (`-sS`, `-sU`, `-O`, `-PU`, `-S`, `-g`, `--pcap`,
+//! ...) is refused, naming it, before anything is opened or sent; host
+//! discovery connects to TCP ports (80 and 443 by default) instead of
+//! sending ICMP and SYN probes.
+//!
+//! Privileged means root or CAP_NET_RAW in the effective set (file
+//! capabilities): what a libpcap capture and a packet socket need.
+
+use crate::cli::Args;
+use crate::privileges;
+use crate::UsageError;
+use scry_probe::services::Services;
+
+/// CAP_NET_RAW's number in `<linux/capability.h>`.
+const CAP_NET_RAW: u32 = 13;
+
+/// Whether this process may open captures and raw sockets.
+pub fn privileged() -> bool {
+    privileges::is_root() || privileges::Status::current().is_ok_and(|s| s.cap_eff & (1 << CAP_NET_RAW) != 0)
+}
+
+/// The reason an option needs privileges, as scry says it.
+fn needs_raw(option: &str, what: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "{option} ({what}) needs raw sockets: run scry as root, or give the binary CAP_NET_RAW \
+         (setcap cap_net_raw,cap_net_admin+ep); without privileges scry scans with -sT (TCP connect), as nmap"
+    )
+}
+
+/// Options that only mean something for raw probes, given with `-sT`,
+/// with what each does: refused, naming the first.
+fn raw_only_given(args: &Args) -> Option<(&'static str, &'static str)> {
+    [
+        (args.source.is_some(), "-S", "a source address for raw probes"),
+        (args.source_port.is_some(), "-g", "a source port for raw probes"),
+        (args.pcap.is_some(), "--pcap", "a capture of the frames sent and received"),
+        (args.router_mac.is_some(), "--router-mac", "the next hop of raw frames"),
+        (args.iface.is_some(), "-e", "the interface raw frames leave by"),
+    ]
+    .into_iter()
+    .find_map(|(given, option, what)| given.then_some((option, what)))
+}
+
+/// Checks the command line against the privileges the process has and, as
+/// nmap, makes a scan with no type a connect scan when it has none.
+///
+/// # Errors
+/// A scan type or option that needs privileges the process lacks (exit
+/// status 1, as nmap's refusals); a raw-only option with `-sT` ([`UsageError`]).
+pub fn settle(args: &mut Args, privileged: bool) -> anyhow::Result<()> {
+    if !privileged && !args.offline {
+        let refused = [
+            (args.syn_scan, "-sS", "SYN scan"),
+            (args.udp_scan, "-sU", "UDP scan"),
+            (args.os_detect, "-O", "OS detection"),
+            (args.udp_ping.is_some(), "-PU", "UDP ping"),
+        ];
+        if let Some((_, option, what)) = refused.into_iter().find(|(given, _, _)| *given) {
+            return Err(needs_raw(option, what));
+        }
+        if let Some((option, what)) = raw_only_given(args) {
+            return Err(needs_raw(option, what));
+        }
+        if !args.ping_scan && !args.connect_scan {
+            args.connect_scan = true;
+            eprintln!(
+                "scry: not root and no CAP_NET_RAW: scanning with -sT (TCP connect), as nmap does without \
+                 privileges"
+            );
+        }
+    }
+    if args.connect_scan {
+        if let Some((option, what)) = raw_only_given(args) {
+            return Err(UsageError(format!(
+                "{option} ({what}) does not apply to -sT, whose connections are the kernel's own; use -sS"
+            ))
+            .into());
+        }
+        if args.offline {
+            return Err(UsageError("--offline counts raw probes; -sT (connect) has none".into()).into());
+        }
+    }
+    Ok(())
+}
+
+/// The TCP ports host discovery connects to without privileges, as nmap
+/// chooses them: those of `-PS` and `-PA` (both become connections), else
+/// 80 and 443; 80 alone when only ICMP or ARP pings were asked for, which
+/// need privileges (with a warning, as nmap's).
+///
+/// # Errors
+/// A bad `-PS`/`-PA` port list.
+pub fn ping_ports(args: &Args, services: &Services) -> Result<Vec<u16>, UsageError> {
+    const CONNECT_PING: [u16; 2] = [80, 443];
+    let mut ports: Vec<u16> = Vec::new();
+    for (spec, option) in [(&args.syn_ping, "-PS"), (&args.ack_ping, "-PA")] {
+        if let Some(spec) = spec {
+            ports.extend(crate::config::tcp_ping_ports(spec, option, services)?);
+        }
+    }
+    let raw_pings: Vec<&str> =
+        [(args.echo_ping, "-PE"), (args.timestamp_ping, "-PP"), (args.arp_ping, "-PR")]
+            .into_iter()
+            .filter_map(|(given, option)| given.then_some(option))
+            .collect();
+    if !raw_pings.is_empty() {
+        eprintln!(
+            "scry: warning: not root: {} need raw sockets; host discovery connects to TCP ports instead, as nmap",
+            raw_pings.join(" ")
+        );
+        if ports.is_empty() {
+            ports.push(scry_probe::discovery::Method::DEFAULT_TCP_PORT);
+        }
+    }
+    if ports.is_empty() {
+        ports.extend(CONNECT_PING);
+    }
+    ports.sort_unstable();
+    ports.dedup();
+    Ok(ports)
+}
+
+/// `-sn` without privileges: connections to `ports` of every target (see
+/// [`crate::connect::discover`]), reported as [`crate::discover::run`]
+/// reports raw discovery.
+///
+/// # Errors
+/// The runtime, a socket or an output failed.
+pub fn ping_scan(
+    plan: &crate::discover::DiscoveryPlan,
+    ports: &[u16],
+    limits: crate::connect::Limits,
+    sinks: &mut [Box<dyn crate::output::Sink>],
+    stop: &std::sync::atomic::AtomicBool,
+) -> anyhow::Result<()> {
+    use std::net::IpAddr;
+    let start = std::time::Instant::now();
+    for sink in sinks.iter_mut() {
+        sink.begin(&plan.info)?;
+    }
+    let up = match plan.assume_up {
+        true => Default::default(),
+        false => crate::connect::discover(&plan.targets, ports, (plan.rate, plan.retries), limits, stop)?,
+    };
+    let mut stats = crate::output::Stats {
+        hosts_scanned: plan.targets.len(),
+        hosts_up: if plan.assume_up { plan.targets.len() } else { up.len() as u64 },
+        skipped_broadcast: plan.info.skipped_broadcast.len() as u64,
+        ..Default::default()
+    };
+    for ip in plan.targets.iter().map(IpAddr::V4) {
+        let reason = up.get(&ip).copied();
+        for sink in sinks.iter_mut() {
+            match reason {
+                Some((why, ttl)) => sink.host_up(ip, why, ttl)?,
+                None if !plan.assume_up => sink.host_down(ip)?,
+                None => {}
+            }
+        }
+        if reason.is_none() && !plan.assume_up {
+            continue;
+        }
+        let report = crate::output::HostReport {
+            ip,
+            mac: None,
+            up_reason: reason,
+            tables: &[],
+            services: &crate::output::NO_SERVICES,
+        };
+        for sink in sinks.iter_mut() {
+            sink.host(&report)?;
+        }
+    }
+    stats.interrupted = stop.load(std::sync::atomic::Ordering::Relaxed);
+    stats.duration = start.elapsed();
+    for sink in sinks.iter_mut() {
+        sink.finish(&stats)?;
+    }
+    Ok(())
+}
