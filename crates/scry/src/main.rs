@@ -114,10 +114,9 @@ fn run() -> anyhow::Result<ExitCode> {
         osmatch::run(input, &os_db, json, args.osscan_guess)?;
         return Ok(ExitCode::SUCCESS);
     }
-    // Before anything is opened: what needs raw sockets without them is
-    // refused, and a scan with no type falls back to -sT, as nmap.
+    // Without privileges a scan with no type is a connect scan, as nmap's.
     let privileged = unprivileged::privileged();
-    unprivileged::settle(&mut args, privileged)?;
+    let fell_back = unprivileged::settle(&mut args, privileged)?;
     let outputs = outputs(&args)?;
     // A bad database is bad input: refuse it before any packet (ARP too).
     let os_db = if args.os_detect {
@@ -152,6 +151,8 @@ fn run() -> anyhow::Result<ExitCode> {
         version: args.service_version,
     };
 
+    // What needs raw sockets without them is refused before anything opens.
+    unprivileged::check(&args, privileged, fell_back)?;
     // Every capture and socket first: privilege problems surface here,
     // before any output, and nothing is parsed before privileges go.
     let mut wire = match args.offline || !privileged {

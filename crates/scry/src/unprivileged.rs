@@ -44,44 +44,57 @@ fn raw_only_given(args: &Args) -> Option<(&'static str, &'static str)> {
     .find_map(|(given, option, what)| given.then_some((option, what)))
 }
 
-/// Checks the command line against the privileges the process has and, as
-/// nmap, makes a scan with no type a connect scan when it has none.
+/// As nmap, makes a scan with no type a connect scan when the process
+/// has no privileges; says whether it did. Refuses raw-only options given
+/// with an explicit `-sT`.
 ///
 /// # Errors
-/// A scan type or option that needs privileges the process lacks (exit
-/// status 1, as nmap's refusals); a raw-only option with `-sT` ([`UsageError`]).
-pub fn settle(args: &mut Args, privileged: bool) -> anyhow::Result<()> {
-    if !privileged && !args.offline {
-        let refused = [
-            (args.syn_scan, "-sS", "SYN scan"),
-            (args.udp_scan, "-sU", "UDP scan"),
-            (args.os_detect, "-O", "OS detection"),
-            (args.udp_ping.is_some(), "-PU", "UDP ping"),
-        ];
-        if let Some((_, option, what)) = refused.into_iter().find(|(given, _, _)| *given) {
-            return Err(needs_raw(option, what));
-        }
-        if let Some((option, what)) = raw_only_given(args) {
-            return Err(needs_raw(option, what));
-        }
-        if !args.ping_scan && !args.connect_scan {
-            args.connect_scan = true;
-            eprintln!(
-                "scry: not root and no CAP_NET_RAW: scanning with -sT (TCP connect), as nmap does without \
-                 privileges"
-            );
-        }
+/// A raw-only option with `-sT` ([`UsageError`]).
+pub fn settle(args: &mut Args, privileged: bool) -> Result<bool, UsageError> {
+    let typed = args.syn_scan || args.connect_scan || args.udp_scan || args.ping_scan;
+    if !privileged && !args.offline && !typed {
+        args.connect_scan = true;
+        return Ok(true);
     }
     if args.connect_scan {
         if let Some((option, what)) = raw_only_given(args) {
             return Err(UsageError(format!(
                 "{option} ({what}) does not apply to -sT, whose connections are the kernel's own; use -sS"
-            ))
-            .into());
+            )));
         }
         if args.offline {
-            return Err(UsageError("--offline counts raw probes; -sT (connect) has none".into()).into());
+            return Err(UsageError("--offline counts raw probes; -sT (connect) has none".into()));
         }
+    }
+    Ok(false)
+}
+
+/// Just before anything is opened: refuses what needs privileges the
+/// process lacks (exit status 1, as nmap's refusals), naming the option,
+/// and says so when the scan fell back to `-sT` ([`settle`]).
+///
+/// # Errors
+/// A scan type or option that needs raw sockets, without privileges.
+pub fn check(args: &Args, privileged: bool, fell_back: bool) -> anyhow::Result<()> {
+    if privileged || args.offline {
+        return Ok(());
+    }
+    let refused = [
+        (args.syn_scan, "-sS", "SYN scan"),
+        (args.udp_scan, "-sU", "UDP scan"),
+        (args.os_detect, "-O", "OS detection"),
+        (args.udp_ping.is_some(), "-PU", "UDP ping"),
+    ];
+    if let Some((_, option, what)) = refused.into_iter().find(|(given, _, _)| *given) {
+        return Err(needs_raw(option, what));
+    }
+    if let Some((option, what)) = raw_only_given(args) {
+        return Err(needs_raw(option, what));
+    }
+    if fell_back {
+        eprintln!(
+            "scry: not root and no CAP_NET_RAW: scanning with -sT (TCP connect), as nmap does without privileges"
+        );
     }
     Ok(())
 }

@@ -88,7 +88,7 @@ fn syn_and_udp_together_need_a_port_left() {
     );
     refuses(
         &["-sS", "-sU", "-sn", "198.18.0.10"],
-        "-sn (skip the port scan) cannot be combined with -sS or -sU, as in nmap",
+        "-sn (skip the port scan) cannot be combined with -sS, -sT or -sU, as in nmap",
     );
 }
 
@@ -185,22 +185,24 @@ fn clap_errors_are_status_2() {
     assert!(stderr.contains("70000") && stderr.contains("--source-port"), "{stderr}");
 }
 
-/// Without CAP_NET_RAW the capture cannot be opened, which happens before
-/// any socket that could send: nothing reaches the wire. Run as uid 65534
-/// inside the lab's scanner namespace, while a root capture there watches
-/// `lo`; the same run as root shows that capture does see probes.
+/// Without CAP_NET_RAW, -sS is refused, naming it, before any capture or
+/// socket is opened: nothing reaches the wire. Run as uid 65534 inside the
+/// lab's scanner namespace, while a root capture there watches `lo`; the
+/// same run as root shows that capture does see probes.
 #[test]
 fn unprivileged_run_names_cap_net_raw_and_sends_nothing() {
     let lab = lab_or_skip!(Lab::builder());
-    let args = [SCRY, "-p", "1-100", "-e", "lo", "127.0.0.1"];
+    let args = [SCRY, "-sS", "-p", "1-100", "-e", "lo", "127.0.0.1"];
     let watch = Sniffer::start_on(lab.scanner(), "lo", "tcp");
     let out = lab.scanner().command("setpriv").args(NOBODY).args(args).stdin(Stdio::null()).output().unwrap();
     let seen = watch.finish();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     // Exactly the capability that is missing: CAP_NET_RAW, not CAP_NET_ADMIN too.
-    let named = "scry: opening a libpcap capture on lo needs CAP_NET_RAW (or root): ";
-    assert!(stderr.starts_with(named) && stderr.lines().count() == 1, "{stderr}");
+    let named = "scry: -sS (SYN scan) needs raw sockets: run scry as root, or give the binary CAP_NET_RAW \
+                 (setcap cap_net_raw,cap_net_admin+ep); without privileges scry scans with -sT (TCP connect), \
+                 as nmap\n";
+    assert_eq!(stderr, named);
     assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(seen.is_empty(), "packets on lo: {seen:#?}");
 
@@ -278,10 +280,10 @@ fn os_detection_needs_the_wire() {
 #[test]
 fn nmap_options_scry_lacks_are_named() {
     let scan_types =
-        "this scan type is not available; scry scans with -sS (SYN), -sU (UDP) and -sn (discovery only), \
-         and -sV detects versions";
+        "this scan type is not available; scry scans with -sS (SYN), -sT (connect), -sU (UDP) and -sn \
+         (discovery only), and -sV detects versions";
     for (option, why) in [
-        ("-sT", scan_types),
+        ("-sY", scan_types),
         ("-sSX", scan_types),
         ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV"),
         (
