@@ -1,0 +1,306 @@
+//! The connect scan (`-sT`) and what scry does without privileges, against
+//! nmap in the same run: scry as uid 65534 (nobody, no capability at all,
+//! via `setpriv` inside the lab's scanner namespace) reports every port
+//! with the state and reason `nmap -sT` run the same way reports, and the
+//! states root's `-sS` finds; without a scan type it falls back to `-sT`
+//! and says so; raw-only options are refused by name before anything is
+//! sent; progress lines count the connections.
+//!
+//! Each test copies the built binary into its own directory under Cargo's
+//! test scratch directory, readable and executable by everyone, so that
+//! uid 65534 can run it wherever the tree lives.
+
+mod common;
+
+use common::{Sniffer, SCRY};
+use scry_lab::{lab_or_skip, Lab, RejectWith, TargetSpec};
+use std::collections::BTreeMap;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+
+/// `setpriv` arguments that become uid/gid 65534 (nobody) with no groups and no capabilities.
+const NOBODY: [&str; 4] = ["--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all"];
+const OPEN: &[u16] = &[22, 80, 443];
+/// Dropped by an nft rule on the target: no answer at all.
+const DROPPED: &[u16] = &[135, 139];
+/// Answered by the target's firewall with an ICMP error instead.
+const REJECTED: [(u16, RejectWith); 4] = [
+    (25, RejectWith::AdminProhibited),
+    (113, RejectWith::HostUnreachable),
+    (111, RejectWith::NoRoute),
+    (53, RejectWith::PortUnreachable),
+];
+const PORTS: &str = "1-200,443";
+const T0: &str = "198.18.0.10";
+
+/// Port -> (state, reason) over every scanned port.
+type Table = BTreeMap<u16, (String, String)>;
+
+/// A world-readable copy of scry in a fresh directory; removed with the value.
+struct Copy {
+    dir: PathBuf,
+    binary: PathBuf,
+}
+
+impl Copy {
+    fn new(name: &str) -> Copy {
+        let dir =
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("connect-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let binary = dir.join("scry");
+        std::fs::copy(SCRY, &binary).unwrap();
+        std::fs::set_permissions(&binary, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Copy { dir, binary }
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The lab: t0 with listeners, dropped and rejected ports; t1 drops everything.
+fn lab() -> Option<Lab> {
+    let mut t0 = TargetSpec::new().tcp_listen(OPEN);
+    for (port, kind) in REJECTED {
+        t0 = t0.reject_tcp_port(port, kind);
+    }
+    let lab = scry_lab::require_lab(Lab::builder().target(t0).target(TargetSpec::new().drop_all()).build())?;
+    let ports: Vec<String> = DROPPED.iter().map(u16::to_string).collect();
+    let script = format!(
+        "table inet connect_drop {{\n\tchain input {{\n\t\ttype filter hook input priority filter - 1; \
+         policy accept;\n\t\ttcp dport {{ {} }} drop\n\t}}\n}}\n",
+        ports.join(", ")
+    );
+    common::nft(&lab.targets()[0], &script);
+    // Every rejected connection gets its ICMP error, however many runs came before.
+    let out = lab.targets()[0].command("sysctl").args(["-qw", "net.ipv4.icmp_ratelimit=0"]).output().unwrap();
+    assert!(out.status.success(), "sysctl: {}", text(&out.stderr));
+    Some(lab)
+}
+
+/// Runs `program args` as nobody in the scanner namespace.
+fn as_nobody(lab: &Lab, program: &Path, args: &[&str]) -> Output {
+    let mut cmd = lab.scanner().command("setpriv");
+    cmd.args(NOBODY).arg(program).args(args).stdin(Stdio::null());
+    cmd.output().expect("running setpriv")
+}
+
+/// Runs `program args` as root in the scanner namespace.
+fn as_root(lab: &Lab, program: &str, args: &[&str]) -> Output {
+    lab.scanner().command(program).args(args).stdin(Stdio::null()).output().expect("running as root")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn succeeded(what: &str, out: &Output) -> String {
+    assert!(out.status.success(), "{what}: {}: {}", out.status, text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// Every port of every host of an nmap XML document (nmap's or scry's),
+/// listed ones and those counted in `<extraports>`, with state and reason;
+/// and each host's up reason.
+fn xml_tables(xml: &str) -> (BTreeMap<String, Table>, BTreeMap<String, String>) {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let (mut tables, mut up) = (BTreeMap::<String, Table>::new(), BTreeMap::new());
+    let (mut host, mut port, mut extra_state) = (String::new(), 0u16, String::new());
+    let mut in_host = false;
+    loop {
+        let event = reader.read_event().expect("well-formed XML");
+        let element = match &event {
+            Event::Eof => break,
+            Event::Start(e) | Event::Empty(e) => e.clone(),
+            Event::End(e) if e.name().as_ref() == b"host" => {
+                in_host = false;
+                continue;
+            }
+            _ => continue,
+        };
+        let attrs: BTreeMap<String, String> = element
+            .attributes()
+            .map(|a| {
+                let a = a.unwrap();
+                (text(a.key.as_ref()), a.unescape_value().unwrap().into_owned())
+            })
+            .collect();
+        match element.name().as_ref() {
+            b"host" => in_host = true,
+            b"status" if in_host => {
+                up.insert(String::new(), attrs["reason"].clone());
+            }
+            b"address" if in_host && attrs["addrtype"] == "ipv4" => {
+                host = attrs["addr"].clone();
+                if let Some(reason) = up.remove("") {
+                    up.insert(host.clone(), reason);
+                }
+            }
+            b"port" => port = attrs["portid"].parse().unwrap(),
+            b"state" => {
+                let entry = (attrs["state"].clone(), attrs["reason"].clone());
+                tables.entry(host.clone()).or_default().insert(port, entry);
+            }
+            b"extraports" => extra_state = attrs["state"].clone(),
+            b"extrareasons" => {
+                for range in attrs["ports"].split(',') {
+                    let (lo, hi) = range.split_once('-').unwrap_or((range, range));
+                    for p in lo.parse::<u16>().unwrap()..=hi.parse().unwrap() {
+                        let entry = (extra_state.clone(), attrs["reason"].clone());
+                        tables.entry(host.clone()).or_default().insert(p, entry);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    (tables, up)
+}
+
+/// t0's table as Linux's connect() and nmap see it: ICMP admin- and
+/// host-prohibited both reach connect() as EHOSTUNREACH, port unreachable
+/// as ECONNREFUSED.
+fn t0_connect_table() -> Table {
+    let scanned: Vec<u16> = (1..=200).chain([443]).collect();
+    let mut table = Table::new();
+    for port in scanned {
+        let (state, reason) = match port {
+            p if OPEN.contains(&p) => ("open", "syn-ack"),
+            p if DROPPED.contains(&p) => ("filtered", "no-response"),
+            25 | 113 => ("filtered", "host-unreach"),
+            111 => ("filtered", "net-unreach"),
+            _ => ("closed", "conn-refused"),
+        };
+        table.insert(port, (state.to_owned(), reason.to_owned()));
+    }
+    table
+}
+
+#[test]
+fn unprivileged_connect_scan_equals_nmap_and_root_syn_scan() {
+    let Some(lab) = lab() else { return };
+    let copy = Copy::new("equal");
+    let args = ["-Pn", "-n", "--reason", "-p", PORTS, "-oX", "-", T0];
+    let scry_t = as_nobody(&lab, &copy.binary, &[&["-sT"][..], &args].concat());
+    let nmap_t = as_nobody(&lab, Path::new("nmap"), &[&["-sT"][..], &args].concat());
+    let scry_s = as_root(&lab, SCRY, &[&["-sS", "--no-os-guess"][..], &args].concat());
+    let (scry_t, nmap_t, scry_s) =
+        (succeeded("scry -sT", &scry_t), succeeded("nmap -sT", &nmap_t), succeeded("scry -sS", &scry_s));
+    assert!(scry_t.contains(r#"<scaninfo type="connect" protocol="tcp" numservices="201""#), "{scry_t}");
+    let (scry_t, _) = xml_tables(&scry_t);
+    let (nmap_t, _) = xml_tables(&nmap_t);
+    let (scry_s, _) = xml_tables(&scry_s);
+    let expected = t0_connect_table();
+    assert_eq!(scry_t[T0], expected, "scry -sT as nobody");
+    assert_eq!(nmap_t[T0], expected, "nmap -sT as nobody, the same run");
+    // Root's SYN scan sees the same states, with the raw reasons, except
+    // where the kernel folds an ICMP error into a refusal: port
+    // unreachable is filtered to -sS and closed (conn-refused) to connect().
+    for (port, (state, reason)) in &scry_s[T0] {
+        let (t_state, t_reason) = &expected[port];
+        let want = match (t_state.as_str(), t_reason.as_str()) {
+            _ if *port == 53 => ("filtered", "port-unreach"),
+            _ if *port == 25 => ("filtered", "admin-prohibited"),
+            (s, "conn-refused") => (s, "reset"),
+            (s, r) => (s, r),
+        };
+        assert_eq!((state.as_str(), reason.as_str()), want, "port {port} of -sS");
+    }
+    assert_eq!(scry_s[T0].len(), expected.len());
+}
+
+#[test]
+fn without_privileges_and_a_scan_type_scry_falls_back_to_connect_and_pings_by_connect() {
+    let Some(lab) = lab() else { return };
+    let copy = Copy::new("fallback");
+    let targets = "198.18.0.10-11";
+    let args = ["-n", "--reason", "-p", PORTS, "-oX", "-", targets];
+    let scry = as_nobody(&lab, &copy.binary, &args);
+    let nmap = as_nobody(&lab, Path::new("nmap"), &args);
+    let stderr = text(&scry.stderr);
+    let (scry, nmap) = (succeeded("scry", &scry), succeeded("nmap", &nmap));
+    assert_eq!(
+        stderr,
+        "scry: not root and no CAP_NET_RAW: scanning with -sT (TCP connect), as nmap does without privileges\n"
+    );
+    assert!(scry.contains(r#"<scaninfo type="connect" protocol="tcp""#), "{scry}");
+    assert!(nmap.contains(r#"<scaninfo type="connect" protocol="tcp""#), "{nmap}");
+    let ((scry_tables, scry_up), (nmap_tables, nmap_up)) = (xml_tables(&scry), xml_tables(&nmap));
+    // t1 drops everything: no connection to 80 or 443 is answered, so it is down and not scanned.
+    let up: BTreeMap<String, String> = [(T0.to_owned(), "syn-ack".to_owned())].into();
+    assert_eq!(scry_up, up, "{scry}");
+    assert_eq!(nmap_up, up, "{nmap}");
+    assert_eq!(scry_tables.keys().collect::<Vec<_>>(), [T0]);
+    assert_eq!(scry_tables[T0], t0_connect_table());
+    assert_eq!(scry_tables, nmap_tables);
+}
+
+/// What needs raw sockets is refused without privileges, naming the
+/// option, with status 1 (as nmap's "requires root privileges"), and
+/// nothing reaches the target.
+#[test]
+fn raw_only_options_are_refused_without_privileges_before_anything_is_sent() {
+    let Some(lab) = lab() else { return };
+    let copy = Copy::new("refused");
+    let pcap = copy.dir.join("never.pcap");
+    let pcap = pcap.to_str().unwrap();
+    let cases: [(&[&str], &str, &str); 6] = [
+        (&["-O"], "-O", "OS detection"),
+        (&["-sS"], "-sS", "SYN scan"),
+        (&["-sU"], "-sU", "UDP scan"),
+        (&["-S", "198.18.0.1"], "-S", "a source address for raw probes"),
+        (&["-g", "53"], "-g", "a source port for raw probes"),
+        (&["--pcap", pcap], "--pcap", "a capture of the frames sent and received"),
+    ];
+    for (extra, option, what) in cases {
+        let watch = Sniffer::start(&lab.targets()[0], "tcp or udp or icmp");
+        let out = as_nobody(&lab, &copy.binary, &[extra, &["-p", "22,80", T0]].concat());
+        let seen = watch.finish_count();
+        assert_eq!(out.status.code(), Some(1), "{option}: {}", text(&out.stderr));
+        let message = format!(
+            "scry: {option} ({what}) needs raw sockets: run scry as root, or give the binary CAP_NET_RAW \
+             (setcap cap_net_raw,cap_net_admin+ep); without privileges scry scans with -sT (TCP connect), as nmap\n"
+        );
+        assert_eq!(text(&out.stderr), message);
+        assert!(out.stdout.is_empty(), "{option}: {}", text(&out.stdout));
+        assert_eq!(seen, 0, "{option}: the target saw packets");
+    }
+    assert!(!Path::new(pcap).exists());
+}
+
+/// `--stats-every` during a connect scan: `Stats:` lines whose count of
+/// connections grows, then the final line with every attempt counted.
+#[test]
+fn progress_lines_count_connections() {
+    let Some(lab) = lab() else { return };
+    let copy = Copy::new("progress");
+    let args = ["-sT", "-Pn", "-p", "1-3000", "--rate", "1000", "--stats-every", "200ms", "-oX", "-", T0];
+    let out = as_nobody(&lab, &copy.binary, &args);
+    succeeded("scry -sT", &out);
+    let stderr = text(&out.stderr);
+    let stats: Vec<&str> = stderr.lines().filter(|l| l.starts_with("Stats: ")).collect();
+    // Three seconds of connections at 1000 a second, a line every 200 ms.
+    assert!(stats.len() >= 5, "{stderr}");
+    let counts: Vec<u64> = stats[..stats.len() - 1]
+        .iter()
+        .map(|line| {
+            let (_, rest) = line.split_once("% done, ").unwrap_or_else(|| panic!("{line}"));
+            rest.split_once("/3000 probes").unwrap_or_else(|| panic!("{line}")).0.parse().unwrap()
+        })
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] < w[1] || w[1] == 3000), "not increasing: {counts:?}");
+    assert!(counts[0] < 3000 && counts.len() >= 4, "{counts:?}");
+    // The dropped ports get one retry each, then nmap's rule stops.
+    let last = stats.last().unwrap();
+    let sent = 3000 + DROPPED.len();
+    assert!(
+        last.contains(&format!(" elapsed; finished, {sent} probes sent in all (3000 in the first pass), ")),
+        "{last}"
+    );
+    assert!(last.ends_with(" pps average, 3 open found"), "{last}");
+}
