@@ -13,7 +13,7 @@
 mod common;
 
 use common::{Sniffer, SCRY};
-use scry_lab::{lab_or_skip, Lab, RejectWith, TargetSpec};
+use scry_lab::{Lab, RejectWith, TargetSpec};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -189,6 +189,9 @@ fn unprivileged_connect_scan_equals_nmap_and_root_syn_scan() {
     let scry_t = as_nobody(&lab, &copy.binary, &[&["-sT"][..], &args].concat());
     let nmap_t = as_nobody(&lab, Path::new("nmap"), &[&["-sT"][..], &args].concat());
     let scry_s = as_root(&lab, SCRY, &[&["-sS", "--no-os-guess"][..], &args].concat());
+    // As root -sT needs no raw socket either, and finds the same.
+    let root_t = as_root(&lab, SCRY, &[&["-sT"][..], &args].concat());
+    let root_t = succeeded("scry -sT as root", &root_t);
     let (scry_t, nmap_t, scry_s) =
         (succeeded("scry -sT", &scry_t), succeeded("nmap -sT", &nmap_t), succeeded("scry -sS", &scry_s));
     assert!(scry_t.contains(r#"<scaninfo type="connect" protocol="tcp" numservices="201""#), "{scry_t}");
@@ -198,6 +201,7 @@ fn unprivileged_connect_scan_equals_nmap_and_root_syn_scan() {
     let expected = t0_connect_table();
     assert_eq!(scry_t[T0], expected, "scry -sT as nobody");
     assert_eq!(nmap_t[T0], expected, "nmap -sT as nobody, the same run");
+    assert_eq!(xml_tables(&root_t).0[T0], expected, "scry -sT as root");
     // Root's SYN scan sees the same states, with the raw reasons, except
     // where the kernel folds an ICMP error into a refusal: port
     // unreachable is filtered to -sS and closed (conn-refused) to connect().
@@ -303,4 +307,106 @@ fn progress_lines_count_connections() {
         "{last}"
     );
     assert!(last.ends_with(" pps average, 3 open found"), "{last}");
+}
+
+/// t0's answer to a connection to `port`, as [`t0_connect_table`] gives
+/// it for any port; `None` for the dropped ones, which never answer.
+fn t0_answer(port: u16) -> Option<(&'static str, &'static str)> {
+    Some(match port {
+        p if OPEN.contains(&p) => ("open", "syn-ack"),
+        p if DROPPED.contains(&p) => return None,
+        25 | 113 => ("filtered", "host-unreach"),
+        111 => ("filtered", "net-unreach"),
+        _ => ("closed", "conn-refused"),
+    })
+}
+
+/// Ctrl-C during an unprivileged -sT: exit 0, every answer so far in the
+/// output, a resume file; `scry --resume` then connects to exactly the
+/// ports the first run had not reached, as after a stopped -sS.
+#[test]
+fn sigint_flushes_a_connect_scan_and_resume_finishes_it() {
+    let Some(lab) = lab() else { return };
+    let copy = Copy::new("interrupt");
+    let writable = copy.dir.join("out");
+    std::fs::create_dir_all(&writable).unwrap();
+    std::fs::set_permissions(&writable, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let resume = writable.join("scan.resume");
+    let resume = resume.to_str().unwrap();
+    let args =
+        ["-sT", "-Pn", "-p-", "--rate", "5000", "--seed", "77", "--resume-file", resume, "-oJ", "-", T0];
+    let mut child = lab
+        .scanner()
+        .command("setpriv")
+        .args(NOBODY)
+        .arg(&copy.binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut seen = common::read_answers(&mut stdout, 50);
+    // `ip netns exec` and setpriv exec in turn: the pid is scry's.
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) }, 0);
+    std::io::Read::read_to_string(&mut stdout, &mut seen).unwrap();
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let status = child.wait().unwrap();
+    let first = common::Scan::from_output(status, seen.as_bytes(), stderr.as_bytes());
+    assert!(first.status.success(), "{}: {}", first.status, first.stderr);
+    first.check_stream();
+    assert_eq!(first.stats()["interrupted"], true);
+    assert!(first.stderr.contains(&format!("scry: stopped; continue with: scry --resume {resume}")));
+    let sent = first.stat("sent");
+    assert!(sent < 60_000, "not cut short: {}", first.stats());
+    let resume_text = std::fs::read_to_string(resume).unwrap();
+    assert!(resume_text.contains("\nphase = 1\nposition = "), "{resume_text}");
+
+    let second = as_nobody(&lab, &copy.binary, &["--resume", resume]);
+    let second_out = succeeded("scry --resume", &second);
+    let second = common::Scan::from_output(second.status, second_out.as_bytes(), &second.stderr);
+    second.check_stream();
+    // Each port answered in exactly one of the runs, as t0 answers it.
+    let (a, b) = (first.ports(), second.ports());
+    let both: Vec<_> = a.keys().filter(|k| b.contains_key(k)).collect();
+    assert!(both.is_empty(), "connected to twice: {both:?}");
+    let all: BTreeMap<u16, (String, String)> =
+        a.into_iter().chain(b).map(|((_, port), p)| (port, (p.state, p.reason))).collect();
+    let expected: BTreeMap<u16, (String, String)> =
+        (1..=u16::MAX).filter_map(|p| t0_answer(p).map(|(s, r)| (p, (s.to_owned(), r.to_owned())))).collect();
+    assert_eq!(all.len(), expected.len());
+    assert!(all == expected, "the two runs differ from t0's ports");
+    assert!(!Path::new(resume).exists(), "a completed scan removes its resume file");
+}
+
+/// -sV after an unprivileged -sT: the open ports get nmap's version
+/// probes (the lab's listeners accept and close at once: `tcpwrapped`,
+/// as nmap -sT -sV says in the same run).
+#[test]
+fn version_detection_after_a_connect_scan() {
+    let Some(lab) = lab() else { return };
+    if !common::services::nmap_present() {
+        return;
+    }
+    let copy = Copy::new("version");
+    let datadir = common::services::nmap_datadir("connect-sv");
+    let args = ["-sT", "-sV", "-Pn", "-n", "-p", "22,80,81", "-oX", "-", T0];
+    let scry = as_nobody(&lab, &copy.binary, &args);
+    let nmap_args = [&["--datadir", datadir.to_str().unwrap()][..], &args].concat();
+    let nmap = as_nobody(&lab, Path::new("nmap"), &nmap_args);
+    let (scry, nmap) = (succeeded("scry -sT -sV", &scry), succeeded("nmap -sT -sV", &nmap));
+    let _ = std::fs::remove_dir_all(&datadir);
+    let (scry, nmap) = (common::services::ports(&scry), common::services::ports(&nmap));
+    let name = |ports: &BTreeMap<(String, u16), common::services::ServiceFields>, port: u16| {
+        let fields = &ports[&("tcp".to_owned(), port)];
+        (fields.state.clone(), fields.attributes.get("name").cloned().unwrap_or_default())
+    };
+    for port in [22, 80] {
+        assert_eq!(name(&scry, port), ("open".to_owned(), "tcpwrapped".to_owned()), "port {port}");
+        assert_eq!(name(&scry, port), name(&nmap, port), "port {port}");
+    }
+    assert_eq!(name(&scry, 81).0, "closed");
 }
