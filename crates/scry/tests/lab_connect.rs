@@ -13,7 +13,7 @@
 mod common;
 
 use common::{Sniffer, SCRY};
-use scry_lab::{Lab, RejectWith, TargetSpec};
+use scry_lab::{lab_or_skip, Lab, RejectWith, TargetSpec};
 use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -409,4 +409,45 @@ fn version_detection_after_a_connect_scan() {
         assert_eq!(name(&scry, port), name(&nmap, port), "port {port}");
     }
     assert_eq!(name(&scry, 81).0, "closed");
+}
+
+/// As root, -sT combines as -sS does: with -sU in one scan (one report,
+/// TCP by connect(), UDP by raw probes; XML names both scan types) and
+/// with -O, which fingerprints from the open and closed ports -sT found.
+#[test]
+fn as_root_connect_scan_combines_with_udp_and_os_detection() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN).udp_listen(&[53])));
+    if !common::nmap_db_present() {
+        return;
+    }
+    let xml = std::env::temp_dir().join(format!("scry-connect-{}.xml", std::process::id()));
+    let out = common::scan(
+        lab.scanner(),
+        &["-sT", "-sU", "-O", "-p", "T:22,80,81,U:53,54", "-oX", xml.to_str().unwrap(), T0],
+    );
+    let text = std::fs::read_to_string(&xml).unwrap();
+    let _ = std::fs::remove_file(&xml);
+    assert!(text.contains(r#"<scaninfo type="connect" protocol="tcp" numservices="3" services="22,80-81"/>"#));
+    assert!(text.contains(r#"<scaninfo type="udp" protocol="udp" numservices="2" services="53-54"/>"#));
+    let ports: BTreeMap<(u64, String), (String, String)> = out
+        .records_of("port")
+        .map(|r| {
+            let key = (r["port"].as_u64().unwrap(), r["proto"].as_str().unwrap().to_owned());
+            (key, (r["state"].as_str().unwrap().to_owned(), r["reason"].as_str().unwrap().to_owned()))
+        })
+        .collect();
+    let pair = |s: &str, r: &str| (s.to_owned(), r.to_owned());
+    let expected: BTreeMap<(u64, String), (String, String)> = [
+        ((22, "tcp".to_owned()), pair("open", "syn-ack")),
+        ((80, "tcp".to_owned()), pair("open", "syn-ack")),
+        ((81, "tcp".to_owned()), pair("closed", "conn-refused")),
+        ((53, "udp".to_owned()), pair("open", "udp-response")),
+        ((54, "udp".to_owned()), pair("closed", "port-unreach")),
+    ]
+    .into();
+    assert_eq!(ports, expected, "{}", out.stdout);
+    let os = out.records_of("os").next().unwrap_or_else(|| panic!("no -O result: {}", out.stdout));
+    assert_eq!(os["ip"], T0);
+    assert!(text.contains(r#"<portused state="open" proto="tcp" portid="22"/>"#), "{text}");
+    assert!(text.contains(r#"<portused state="closed" proto="tcp" portid="81"/>"#), "{text}");
 }
