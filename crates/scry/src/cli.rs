@@ -226,7 +226,7 @@ pub struct Args {
     #[arg(long = "excludefile", value_name = "FILE")]
     pub exclude_file: Option<PathBuf>,
 
-    /// Packets per second.
+    /// Packets per second (with -sT, connection attempts per second).
     #[arg(long = "rate", alias = "max-rate", value_name = "PPS", default_value_t = DEFAULT_RATE)]
     pub rate: f64,
 

@@ -120,8 +120,9 @@ pub fn ping_ports(args: &Args, services: &Services) -> Result<Vec<u16>, UsageErr
             .filter_map(|(given, option)| given.then_some(option))
             .collect();
     if !raw_pings.is_empty() {
+        let verb = if raw_pings.len() == 1 { "needs" } else { "need" };
         eprintln!(
-            "scry: warning: not root: {} need raw sockets; host discovery connects to TCP ports instead, as nmap",
+            "scry: warning: not root: {} {verb} raw sockets; host discovery connects to TCP ports instead, as nmap",
             raw_pings.join(" ")
         );
         if ports.is_empty() {

@@ -451,3 +451,26 @@ fn as_root_connect_scan_combines_with_udp_and_os_detection() {
     assert!(text.contains(r#"<portused state="open" proto="tcp" portid="22"/>"#), "{text}");
     assert!(text.contains(r#"<portused state="closed" proto="tcp" portid="81"/>"#), "{text}");
 }
+
+/// `-sn` without privileges: connections to 80 and 443 find the hosts up,
+/// as nmap's unprivileged ping scan; `-PE` needs raw sockets, so scry warns
+/// and connects to port 80 instead, as nmap does.
+#[test]
+fn unprivileged_ping_scan_connects_as_nmap() {
+    let Some(lab) = lab() else { return };
+    let copy = Copy::new("ping");
+    let targets = "198.18.0.10-11";
+    let up: BTreeMap<String, String> = [(T0.to_owned(), "syn-ack".to_owned())].into();
+    for extra in [&[][..], &["-PE"][..]] {
+        let args = [extra, &["-sn", "-n", "-oX", "-", targets][..]].concat();
+        let scry = as_nobody(&lab, &copy.binary, &args);
+        let nmap = as_nobody(&lab, Path::new("nmap"), &args);
+        let stderr = text(&scry.stderr);
+        let (scry, nmap) = (succeeded("scry -sn", &scry), succeeded("nmap -sn", &nmap));
+        assert_eq!(xml_tables(&scry).1, up, "scry {extra:?}: {scry}");
+        assert_eq!(xml_tables(&nmap).1, up, "nmap {extra:?}: {nmap}");
+        let warning = "scry: warning: not root: -PE needs raw sockets; host discovery connects to TCP ports \
+                       instead, as nmap\n";
+        assert_eq!(stderr, if extra.is_empty() { "" } else { warning });
+    }
+}
