@@ -195,3 +195,55 @@ pub fn ping_scan(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Args {
+        Args::parse_nmap(std::iter::once("scry").chain(line.split_whitespace()).map(Into::into))
+    }
+
+    #[test]
+    fn only_an_untyped_unprivileged_scan_falls_back_to_connect() {
+        let mut a = args("-p 22 198.18.0.10");
+        assert!(settle(&mut a, false).unwrap());
+        assert!(a.connect_scan && !a.syn_scan);
+        let mut a = args("-p 22 198.18.0.10");
+        assert!(!settle(&mut a, true).unwrap());
+        assert!(!a.connect_scan);
+        for typed in ["-sS", "-sU", "-sn", "-sT"] {
+            let mut a = args(&format!("{typed} -p 22 198.18.0.10"));
+            assert!(!settle(&mut a, false).unwrap(), "{typed}");
+        }
+        let mut a = args("--offline -p 22 198.18.0.10");
+        assert!(!settle(&mut a, false).unwrap());
+    }
+
+    #[test]
+    fn raw_only_options_are_refused_with_connect_and_without_privileges() {
+        let mut a = args("-sT -g 53 -p 22 198.18.0.10");
+        assert_eq!(
+            settle(&mut a, true).unwrap_err().0,
+            "-g (a source port for raw probes) does not apply to -sT, whose connections are the kernel's own; \
+             use -sS"
+        );
+        let err = check(&args("-O -p 22 198.18.0.10"), false, true).unwrap_err().to_string();
+        assert!(err.starts_with("-O (OS detection) needs raw sockets: run scry as root"), "{err}");
+        let err = check(&args("-sT -PU -p 22 198.18.0.10"), false, false).unwrap_err().to_string();
+        assert!(err.starts_with("-PU (UDP ping) needs raw sockets"), "{err}");
+        assert!(check(&args("-O -p 22 198.18.0.10"), true, false).is_ok());
+        assert!(check(&args("-sT -p 22 198.18.0.10"), false, false).is_ok());
+    }
+
+    #[test]
+    fn connect_pings_go_to_nmaps_ports() {
+        let services = Services::empty("test");
+        let ports = |line: &str| ping_ports(&args(&format!("{line} 198.18.0.10")), &services).unwrap();
+        assert_eq!(ports(""), [80, 443]);
+        assert_eq!(ports("-PS22,80 -PA443,80"), [22, 80, 443]);
+        assert_eq!(ports("-PS"), [80]);
+        assert_eq!(ports("-PE -PP"), [80]);
+        assert_eq!(ports("-PE -PS25"), [25]);
+    }
+}
