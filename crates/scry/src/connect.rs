@@ -251,29 +251,17 @@ async fn drive_async(
 ) -> anyhow::Result<Driven> {
     let (done_tx, mut done_rx) = mpsc::unbounded_channel::<Done>();
     let global = Arc::new(Semaphore::new(limits.parallelism));
-    let mut hosts: HashMap<Ipv4Addr, Arc<Semaphore>> = HashMap::new();
     let mut bucket = TokenBucket::new(walk.rate, Instant::now());
-    let mut timeout = Timeout::default();
-    let mut driven = Driven { probed_end: walk.positions.start, ..Driven::default() };
+    let mut flight = Flight {
+        hosts: HashMap::new(),
+        timeout: Timeout::default(),
+        driven: Driven { probed_end: walk.positions.start, ..Driven::default() },
+    };
     let mut in_flight = 0usize;
     let mut halted = false;
     let nports = walk.ports.len() as u64;
     let mut tick = tokio::time::interval(TICK);
     counters.first_pass_end.store(walk.positions.start, Ordering::Relaxed);
-
-    let handle =
-        |d: Done, answers: &mut dyn Answers, timeout: &mut Timeout, driven: &mut Driven| match d.outcome {
-            Outcome::Answer(result) => {
-                if result.state != PortState::Filtered {
-                    timeout.sample(d.rtt);
-                }
-                if answers.record(d.ip, d.port, result) {
-                    counters.first_answer();
-                }
-            }
-            Outcome::Strange(errno) => *driven.strange.entry(errno).or_default() += 1,
-            Outcome::Silent => {}
-        };
 
     for pass in 0..=walk.retries {
         if pass > 0 {
@@ -300,8 +288,9 @@ async fn drive_async(
                 }
             }
             let Some((ip, port)) = next else { break };
-            let host =
-                Arc::clone(hosts.entry(ip).or_insert_with(|| Arc::new(Semaphore::new(limits.per_host))));
+            let host = Arc::clone(
+                flight.hosts.entry(ip).or_insert_with(|| Arc::new(Semaphore::new(limits.per_host))),
+            );
             // Wait for a slot and the rate, handling answers meanwhile.
             let permits = async {
                 let host = host.acquire_owned().await;
@@ -314,7 +303,7 @@ async fn drive_async(
                     biased;
                     Some(d) = done_rx.recv() => {
                         in_flight -= 1;
-                        handle(d, answers, &mut timeout, &mut driven);
+                        flight.done(d, answers, counters);
                     }
                     permits = &mut permits => break permits,
                     _ = tick.tick() => {
@@ -333,14 +322,14 @@ async fn drive_async(
                 tokio::time::sleep(wait).await;
             }
             bucket.take(Instant::now(), 1);
-            let (wait, ttl, tx) = (timeout.current(), limits.ttl, done_tx.clone());
+            let (wait, ttl, tx) = (flight.timeout.current(), limits.ttl, done_tx.clone());
             in_flight += 1;
             counters.sent.fetch_add(1, Ordering::Relaxed);
             if pass == 0 {
                 counters.probed.fetch_add(1, Ordering::AcqRel);
                 // Positions are taken in order: every one below `position` has its connection.
                 counters.first_pass_end.store(position, Ordering::Release);
-                driven.probed_end = position;
+                flight.driven.probed_end = position;
             }
             tokio::spawn(async move {
                 let (outcome, rtt) = attempt(ip, port, wait, ttl).await;
@@ -350,14 +339,14 @@ async fn drive_async(
         }
         if pass == 0 && !(stop.load(Ordering::Relaxed) || halted) {
             counters.first_pass_end.store(walk.positions.end, Ordering::Release);
-            driven.probed_end = walk.positions.end;
+            flight.driven.probed_end = walk.positions.end;
         }
         // Every connection of the pass ends within its timeout.
         while in_flight > 0 {
             tokio::select! {
                 Some(d) = done_rx.recv() => {
                     in_flight -= 1;
-                    handle(d, answers, &mut timeout, &mut driven);
+                    flight.done(d, answers, counters);
                 }
                 _ = tick.tick() => {
                     if !answers.tick(counters) {
@@ -370,7 +359,38 @@ async fn drive_async(
             break;
         }
     }
-    Ok(driven)
+    Ok(flight.driven)
+}
+
+/// The driver's state besides the walk.
+struct Flight {
+    /// Each host's cap, while it has connections in flight.
+    hosts: HashMap<Ipv4Addr, Arc<Semaphore>>,
+    timeout: Timeout,
+    driven: Driven,
+}
+
+impl Flight {
+    /// Takes a finished attempt.
+    fn done(&mut self, d: Done, answers: &mut dyn Answers, counters: &Counters) {
+        // A host with nothing in flight gives its semaphore back: memory
+        // stays flat however many hosts the walk crosses.
+        if self.hosts.get(&d.ip).is_some_and(|h| Arc::strong_count(h) == 1) {
+            self.hosts.remove(&d.ip);
+        }
+        match d.outcome {
+            Outcome::Answer(result) => {
+                if result.state != PortState::Filtered {
+                    self.timeout.sample(d.rtt);
+                }
+                if answers.record(d.ip, d.port, result) {
+                    counters.first_answer();
+                }
+            }
+            Outcome::Strange(errno) => *self.driven.strange.entry(errno).or_default() += 1,
+            Outcome::Silent => {}
+        }
+    }
 }
 
 /// One connect phase of a scan: as [`crate::engine::phase`], through the kernel's connections.
@@ -526,6 +546,7 @@ impl Answers for Discovered {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeMap;
 
     fn err(errno: i32) -> io::Result<()> {
         Err(io::Error::from_raw_os_error(errno))
@@ -550,6 +571,58 @@ mod tests {
         assert_eq!(outcome(&err(libc::EPERM)), Outcome::Strange(libc::EPERM));
         let reasons = [Reason::Unreachable(1), Reason::Unreachable(0), Reason::Unreachable(13)];
         assert_eq!(reasons.map(Reason::as_str), ["host-unreach", "net-unreach", "admin-prohibited"]);
+    }
+
+    /// Collects what the driver finds.
+    #[derive(Default)]
+    struct Found(BTreeMap<(Ipv4Addr, u16), PortResult>);
+
+    impl Answers for Found {
+        fn record(&mut self, ip: Ipv4Addr, port: u16, result: PortResult) -> bool {
+            self.0.insert((ip, port), result).is_none()
+        }
+
+        fn wanted(&self, ip: Ipv4Addr, port: u16) -> bool {
+            !self.0.contains_key(&(ip, port))
+        }
+    }
+
+    /// A listener on loopback is open, a port just closed is closed; one
+    /// connection each, as the counters say.
+    #[test]
+    fn the_driver_connects_to_every_pair_of_the_walk_on_loopback() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap().port();
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut targets = scry_probe::targets::TargetSetBuilder::new();
+        targets.add("127.0.0.1").unwrap();
+        let targets = targets.build();
+        let ports = [open, closed];
+        let permutation = Permutation::new(2, 7);
+        let everyone = NextHops::All(scry_packet::Mac::ZERO);
+        let walk = Walk {
+            targets: &targets,
+            ports: &ports,
+            permutation: &permutation,
+            positions: 0..2,
+            next_hops: &everyone,
+            rate: 1000.0,
+            retries: 2,
+        };
+        let limits = Limits { parallelism: 4, per_host: 2, ttl: 64 };
+        let (counters, mut found) = (Counters::default(), Found::default());
+        let driven = drive(&walk, limits, &AtomicBool::new(false), &counters, &mut found).unwrap();
+        let lo = Ipv4Addr::LOCALHOST;
+        let expected: BTreeMap<(Ipv4Addr, u16), PortResult> = [
+            ((lo, open), PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 0 }),
+            ((lo, closed), PortResult { state: PortState::Closed, reason: Reason::ConnRefused, ttl: 0 }),
+        ]
+        .into();
+        assert_eq!(found.0, expected);
+        assert_eq!(driven.probed_end, 2);
+        assert!(driven.strange.is_empty());
+        // Both answered in the first pass: no retry.
+        assert_eq!(counters.sent.load(Ordering::Relaxed), 2);
     }
 
     #[test]
