@@ -474,3 +474,48 @@ fn unprivileged_ping_scan_connects_as_nmap() {
         assert_eq!(stderr, if extra.is_empty() { "" } else { warning });
     }
 }
+
+/// Every output of an unprivileged -sT, as for -sS: `-oA` writes all four;
+/// the XML is valid against nmap.dtd and ndiff finds no difference from
+/// nmap -sT's of the same run but the header; the grepable port list is nmap's.
+#[test]
+fn every_output_of_a_connect_scan_matches_nmaps() {
+    let Some(lab) = lab() else { return };
+    let copy = Copy::new("outputs");
+    let dir = copy.dir.join("out");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let base = dir.join("scry");
+    let (nmap_xml, nmap_gnmap) = (dir.join("nmap.xml"), dir.join("nmap.gnmap"));
+    let args = ["-sT", "-Pn", "-n", "-p", PORTS, T0];
+    let scry = as_nobody(&lab, &copy.binary, &[&args[..], &["-oA", base.to_str().unwrap()]].concat());
+    succeeded("scry -sT -oA", &scry);
+    let files = ["-oX", nmap_xml.to_str().unwrap(), "-oG", nmap_gnmap.to_str().unwrap()];
+    let nmap = as_nobody(&lab, Path::new("nmap"), &[&args[..], &files].concat());
+    succeeded("nmap -sT", &nmap);
+    let read = |ext: &str| std::fs::read_to_string(dir.join(format!("scry.{ext}"))).unwrap();
+    let (xml, gnmap, json) = (read("xml"), read("gnmap"), read("json"));
+    assert!(read("nmap").contains("\n22/tcp  open     ssh\n"), "{}", read("nmap"));
+    assert!(json.lines().next().unwrap().starts_with(r#"{"args":"#), "{json}");
+
+    let xmllint = std::process::Command::new("xmllint")
+        .args(["--noout", "--dtdvalid", "/usr/share/nmap/nmap.dtd"])
+        .arg(dir.join("scry.xml"))
+        .output()
+        .expect("xmllint (libxml2-utils)");
+    assert!(xmllint.status.success() && xmllint.stderr.is_empty(), "{}", text(&xmllint.stderr));
+    let ndiff =
+        std::process::Command::new("ndiff").arg(&nmap_xml).arg(dir.join("scry.xml")).output().expect("ndiff");
+    let diff = text(&ndiff.stdout);
+    assert_eq!(ndiff.status.code(), Some(0), "{diff}\n{xml}");
+    let lines: Vec<&str> = diff.lines().collect();
+    assert!(lines[0].starts_with("-Nmap 7.") && lines[1].starts_with("+Nmap 0.1.0 "), "{diff}");
+    assert!(lines[2..].iter().all(|l| l.is_empty()), "{diff}");
+
+    let ports_line = |text: &str| -> String {
+        let line = text.lines().find(|l| l.contains("\tPorts: ")).unwrap_or_else(|| panic!("{text}"));
+        line.split('\t').find(|f| f.starts_with("Ports: ")).unwrap().to_owned()
+    };
+    let nmap_gnmap = std::fs::read_to_string(&nmap_gnmap).unwrap();
+    assert_eq!(ports_line(&gnmap), ports_line(&nmap_gnmap));
+}
