@@ -190,11 +190,16 @@ async fn attempt(ip: Ipv4Addr, port: u16, timeout: Duration, ttl: u8) -> (Outcom
         let linger = libc::linger { l_onoff: 1, l_linger: 0 };
         set_option(&socket, (libc::SOL_SOCKET, libc::SO_LINGER), &linger)?;
         set_option(&socket, (libc::IPPROTO_IP, libc::IP_TTL), &libc::c_int::from(ttl))?;
-        socket.connect(SocketAddr::new(IpAddr::V4(ip), port)).await.map(drop)
+        let stream = socket.connect(SocketAddr::new(IpAddr::V4(ip), port)).await?;
+        // A connection to loopback whose source port the kernel picked equal
+        // to the port probed connects to itself (a simultaneous open): that
+        // is no listener, so it counts as no answer and is tried again, as
+        // nmap does.
+        Ok(stream.local_addr()? != stream.peer_addr()?)
     };
     let result = match tokio::time::timeout(timeout, connected).await {
-        Ok(result) => result,
-        Err(_) => return (Outcome::Silent, timeout),
+        Ok(Ok(false)) | Err(_) => return (Outcome::Silent, start.elapsed().min(timeout)),
+        Ok(result) => result.map(drop),
     };
     (outcome(&result), start.elapsed())
 }

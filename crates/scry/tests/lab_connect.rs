@@ -519,3 +519,27 @@ fn every_output_of_a_connect_scan_matches_nmaps() {
     let nmap_gnmap = std::fs::read_to_string(&nmap_gnmap).unwrap();
     assert_eq!(ports_line(&gnmap), ports_line(&nmap_gnmap));
 }
+
+/// Regression: with the kernel's only ephemeral port equal to the port
+/// probed, a connection to 127.0.0.1 connects to itself (a simultaneous
+/// open) and succeeded as if a service listened. nmap takes it for no
+/// answer, retries, and reports the port filtered; so does scry.
+#[test]
+fn a_connection_to_itself_is_no_open_port() {
+    let lab = lab_or_skip!(Lab::builder());
+    let range = lab
+        .scanner()
+        .command("sysctl")
+        .args(["-qw", "net.ipv4.ip_local_port_range=40000 40000"])
+        .output()
+        .unwrap();
+    assert!(range.status.success(), "{}", text(&range.stderr));
+    let copy = Copy::new("self");
+    let args = ["-sT", "-Pn", "-n", "--reason", "-p", "40000", "-oX", "-", "127.0.0.1"];
+    let scry = as_nobody(&lab, &copy.binary, &args);
+    let nmap = as_nobody(&lab, Path::new("nmap"), &args);
+    let (scry, nmap) = (succeeded("scry -sT", &scry), succeeded("nmap -sT", &nmap));
+    let filtered: Table = [(40000, ("filtered".to_owned(), "no-response".to_owned()))].into();
+    assert_eq!(xml_tables(&scry).0["127.0.0.1"], filtered, "{scry}");
+    assert_eq!(xml_tables(&nmap).0["127.0.0.1"], filtered, "{nmap}");
+}
