@@ -283,9 +283,9 @@ fn raw_only_options_are_refused_without_privileges_before_anything_is_sent() {
 fn progress_lines_count_connections() {
     let Some(lab) = lab() else { return };
     let copy = Copy::new("progress");
-    let args = ["-sT", "-Pn", "-p", "1-3000", "--rate", "1000", "--stats-every", "200ms", "-oX", "-", T0];
+    let args = ["-sT", "-Pn", "-v", "-p", "1-3000", "--rate", "1000", "--stats-every", "200ms", T0];
     let out = as_nobody(&lab, &copy.binary, &args);
-    succeeded("scry -sT", &out);
+    let normal = succeeded("scry -sT", &out);
     let stderr = text(&out.stderr);
     let stats: Vec<&str> = stderr.lines().filter(|l| l.starts_with("Stats: ")).collect();
     // Three seconds of connections at 1000 a second, a line every 200 ms.
@@ -307,6 +307,13 @@ fn progress_lines_count_connections() {
         "{last}"
     );
     assert!(last.ends_with(" pps average, 3 open found"), "{last}");
+    // -v's closing counts: connections, not raw packets; no capture to speak of.
+    let closing = normal.lines().last().unwrap();
+    let answered = 3000 - DROPPED.len();
+    assert_eq!(
+        closing,
+        format!("           Connections tried: {sent} | Answered: {answered} valid, 0 duplicates")
+    );
 }
 
 /// t0's answer to a connection to `port`, as [`t0_connect_table`] gives
