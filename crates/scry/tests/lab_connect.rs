@@ -550,3 +550,42 @@ fn a_connection_to_itself_is_no_open_port() {
     assert_eq!(xml_tables(&scry).0["127.0.0.1"], filtered, "{scry}");
     assert_eq!(xml_tables(&nmap).0["127.0.0.1"], filtered, "{nmap}");
 }
+
+/// The SYNs at the target's end, in the order they arrived: their ports.
+fn syn_order(frames: &[scry_packet::Frame]) -> Vec<u16> {
+    frames
+        .iter()
+        .filter_map(|f| f.tcp())
+        .filter(|(_, tcp)| tcp.flags.contains(scry_packet::TcpFlags::SYN))
+        .map(|(_, tcp)| tcp.dst_port)
+        .collect()
+}
+
+/// -sT walks the SYN scan's permutation: with one seed, its connections
+/// reach the target in the order -sS's SYNs do, and two shards of it are
+/// the two halves of that order.
+#[test]
+fn connect_scan_walks_the_syn_scans_order_and_shards() {
+    let Some(lab) = lab() else { return };
+    let copy = Copy::new("order");
+    let syn = "tcp[tcpflags] & (tcp-syn|tcp-ack) == tcp-syn and dst host 198.18.0.10";
+    let order = |user: &str, extra: &[&str]| {
+        let watch = Sniffer::start(&lab.targets()[0], syn);
+        let args =
+            [extra, &["-Pn", "-n", "-p", "1000-1199", "--seed", "7", "--rate", "2000", "-oX", "-", T0]]
+                .concat();
+        let out = match user {
+            "nobody" => as_nobody(&lab, &copy.binary, &args),
+            _ => as_root(&lab, SCRY, &args),
+        };
+        succeeded(&format!("{extra:?}"), &out);
+        syn_order(&watch.finish())
+    };
+    let syn_scan = order("root", &["-sS", "--no-os-guess"]);
+    let connect = order("nobody", &["-sT"]);
+    assert_eq!(syn_scan.len(), 200, "{syn_scan:?}");
+    assert_eq!(connect, syn_scan);
+    let first = order("nobody", &["-sT", "--shard", "0/2"]);
+    let second = order("nobody", &["-sT", "--shard", "1/2"]);
+    assert_eq!([first, second].concat(), syn_scan);
+}
