@@ -299,13 +299,14 @@ fn progress_lines_count_connections() {
         .collect();
     assert!(counts.windows(2).all(|w| w[0] < w[1] || w[1] == 3000), "not increasing: {counts:?}");
     assert!(counts[0] < 3000 && counts.len() >= 4, "{counts:?}");
-    // The dropped ports get one retry each, then nmap's rule stops.
+    // The dropped ports get one retry each, then nmap's rule stops (on a
+    // loaded machine a slow answer may cost another attempt or two).
     let last = stats.last().unwrap();
-    let sent = 3000 + DROPPED.len();
-    assert!(
-        last.contains(&format!(" elapsed; finished, {sent} probes sent in all (3000 in the first pass), ")),
-        "{last}"
-    );
+    let (_, tail) = last.split_once(" elapsed; finished, ").unwrap_or_else(|| panic!("{last}"));
+    let (sent, tail) = tail.split_once(" probes sent in all ").unwrap();
+    let sent: usize = sent.parse().unwrap();
+    assert!(sent >= 3000 + DROPPED.len() && sent < 3100, "{last}");
+    assert!(tail.starts_with("(3000 in the first pass), "), "{last}");
     assert!(last.ends_with(" pps average, 3 open found"), "{last}");
     // -v's closing counts: connections, not raw packets; no capture to speak of.
     let closing = normal.lines().last().unwrap();
@@ -552,12 +553,16 @@ fn a_connection_to_itself_is_no_open_port() {
 }
 
 /// The SYNs at the target's end, in the order they arrived: their ports.
+/// A retry (a slow answer on a loaded machine) repeats a port later: only
+/// each port's first SYN counts.
 fn syn_order(frames: &[scry_packet::Frame]) -> Vec<u16> {
+    let mut seen = std::collections::HashSet::new();
     frames
         .iter()
         .filter_map(|f| f.tcp())
         .filter(|(_, tcp)| tcp.flags.contains(scry_packet::TcpFlags::SYN))
         .map(|(_, tcp)| tcp.dst_port)
+        .filter(|port| seen.insert(*port))
         .collect()
 }
 
