@@ -384,9 +384,11 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             (Protocol::Udp, Some(payloads)) => {
                 Prober::Frames(Box::new(udp_probe(args, &route, CookieKey::random(), Arc::clone(payloads))))
             }
-            _ if args.connect_scan => {
-                Prober::Connect(Limits::new(args.max_parallelism.map(|n| n as usize), args.ttl))
-            }
+            _ if args.connect_scan => Prober::Connect(Limits::new(
+                args.max_parallelism.map(|n| n as usize),
+                args.ttl,
+                args.iface.as_deref(),
+            )),
             _ => Prober::Frames(Box::new(SynProbe::new(
                 route.src,
                 src_mac,

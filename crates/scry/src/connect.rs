@@ -54,8 +54,8 @@ const TICK: Duration = Duration::from_millis(50);
 /// File descriptors left for everything else (outputs, the version scan).
 const FD_RESERVE: u64 = 64;
 
-/// How many connections may be open at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// How many connections may be open at once, and how each is made.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// Over all hosts.
     pub parallelism: usize,
@@ -63,14 +63,16 @@ pub struct Limits {
     pub per_host: usize,
     /// The IP TTL of the connections' segments (`--ttl`).
     pub ttl: u8,
+    /// The interface to bind each socket to (`-e`), as nmap does.
+    pub device: Option<Arc<str>>,
 }
 
 impl Limits {
     /// `--max-parallelism` (or [`DEFAULT_PARALLELISM`]), kept under the
     /// open-file limit after raising the soft limit to the hard one.
-    pub fn new(asked: Option<usize>, ttl: u8) -> Limits {
+    pub fn new(asked: Option<usize>, ttl: u8, device: Option<&str>) -> Limits {
         let parallelism = crate::version::under_file_limit(asked.unwrap_or(DEFAULT_PARALLELISM), FD_RESERVE);
-        Limits { parallelism, per_host: PER_HOST.min(parallelism), ttl }
+        Limits { parallelism, per_host: PER_HOST.min(parallelism), ttl, device: device.map(Arc::from) }
     }
 }
 
@@ -182,10 +184,22 @@ struct Done {
 }
 
 /// Connects to `ip:port` within `timeout`, then closes at once (with a RST).
-async fn attempt(ip: Ipv4Addr, port: u16, timeout: Duration, ttl: u8) -> (Outcome, Duration) {
+async fn attempt(
+    (ip, port): (Ipv4Addr, u16),
+    timeout: Duration,
+    ttl: u8,
+    device: Option<&str>,
+) -> (Outcome, Duration) {
     let start = Instant::now();
     let connected = async {
         let socket = tokio::net::TcpSocket::new_v4()?;
+        if let Some(name) = device {
+            // Kernels before 5.7 allow this to root only; like nmap, go on without it then.
+            match socket.bind_device(Some(name.as_bytes())) {
+                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+                bound => bound?,
+            }
+        }
         // Linger 0: closing sends a RST at once and never blocks.
         let linger = libc::linger { l_onoff: 1, l_linger: 0 };
         set_option(&socket, (libc::SOL_SOCKET, libc::SO_LINGER), &linger)?;
@@ -244,12 +258,12 @@ pub fn drive(
     answers: &mut dyn Answers,
 ) -> anyhow::Result<Driven> {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    runtime.block_on(drive_async(walk, limits, stop, counters, answers))
+    runtime.block_on(drive_async(walk, &limits, stop, counters, answers))
 }
 
 async fn drive_async(
     walk: &Walk<'_>,
-    limits: Limits,
+    limits: &Limits,
     stop: &AtomicBool,
     counters: &Counters,
     answers: &mut dyn Answers,
@@ -328,6 +342,7 @@ async fn drive_async(
             }
             bucket.take(Instant::now(), 1);
             let (wait, ttl, tx) = (flight.timeout.current(), limits.ttl, done_tx.clone());
+            let device = limits.device.clone();
             in_flight += 1;
             counters.sent.fetch_add(1, Ordering::Relaxed);
             if pass == 0 {
@@ -337,7 +352,7 @@ async fn drive_async(
                 flight.driven.probed_end = position;
             }
             tokio::spawn(async move {
-                let (outcome, rtt) = attempt(ip, port, wait, ttl).await;
+                let (outcome, rtt) = attempt((ip, port), wait, ttl, device.as_deref()).await;
                 drop((host_permit, global_permit));
                 let _ = tx.send(Done { ip, port, outcome, rtt });
             });
@@ -614,7 +629,7 @@ mod tests {
             rate: 1000.0,
             retries: 2,
         };
-        let limits = Limits { parallelism: 4, per_host: 2, ttl: 64 };
+        let limits = Limits { parallelism: 4, per_host: 2, ttl: 64, device: None };
         let (counters, mut found) = (Counters::default(), Found::default());
         let driven = drive(&walk, limits, &AtomicBool::new(false), &counters, &mut found).unwrap();
         let lo = Ipv4Addr::LOCALHOST;

@@ -207,18 +207,25 @@ fn run() -> anyhow::Result<ExitCode> {
     ctrlc::set_handler(move || handler_stop.store(true, Ordering::Relaxed))
         .context("installing the Ctrl-C/SIGTERM handler")?;
 
-    let limits = connect::Limits::new(args.max_parallelism.map(|n| n as usize), args.ttl);
+    let limits =
+        connect::Limits::new(args.max_parallelism.map(|n| n as usize), args.ttl, args.iface.as_deref());
     if !privileged && !args.offline {
         // No next hops to resolve: the kernel routes the connections.
         let ports = unprivileged::ping_ports(&args, &services)?;
         match &mut resolved.job {
             config::Job::Discovery(plan) => {
-                unprivileged::ping_scan(plan, &ports, limits, &mut sinks, &stop)?;
+                unprivileged::ping_scan(plan, &ports, limits.clone(), &mut sinks, &stop)?;
                 return Ok(ExitCode::SUCCESS);
             }
             config::Job::Ports(plans) if !args.no_ping && !resolved.route.iface.is_loopback => {
                 let Some(first) = plans.first() else { unreachable!("a port scan has a phase") };
-                let up = connect::discover(&first.targets, &ports, (args.rate, args.retries), limits, &stop)?;
+                let up = connect::discover(
+                    &first.targets,
+                    &ports,
+                    (args.rate, args.retries),
+                    limits.clone(),
+                    &stop,
+                )?;
                 for plan in plans.iter_mut() {
                     plan.only_up(up.clone());
                 }

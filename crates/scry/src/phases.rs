@@ -64,9 +64,16 @@ pub fn run(
         counters.new_phase();
         let wire = (rx.as_deref_mut(), &mut *lanes);
         let phase = match &plan.probe {
-            Prober::Connect(limits) => {
-                connect::phase(plan, *limits, &mut sinks, stop, counters, &mut hooks, &mut up, &mut stats)?
-            }
+            Prober::Connect(limits) => connect::phase(
+                plan,
+                limits.clone(),
+                &mut sinks,
+                stop,
+                counters,
+                &mut hooks,
+                &mut up,
+                &mut stats,
+            )?,
             Prober::Frames(_) => {
                 engine::phase(plan, wire, &mut sinks, stop, counters, &mut hooks, &mut up, &mut stats)?
             }

@@ -38,7 +38,6 @@ fn raw_only_given(args: &Args) -> Option<(&'static str, &'static str)> {
         (args.source_port.is_some(), "-g", "a source port for raw probes"),
         (args.pcap.is_some(), "--pcap", "a capture of the frames sent and received"),
         (args.router_mac.is_some(), "--router-mac", "the next hop of raw frames"),
-        (args.iface.is_some(), "-e", "the interface raw frames leave by"),
     ]
     .into_iter()
     .find_map(|(given, option, what)| given.then_some((option, what)))

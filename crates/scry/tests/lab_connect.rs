@@ -594,3 +594,27 @@ fn connect_scan_walks_the_syn_scans_order_and_shards() {
     let second = order("nobody", &["-sT", "--shard", "1/2"]);
     assert_eq!([first, second].concat(), syn_scan);
 }
+
+/// `-e` binds every connection to the interface, as nmap's connect scan
+/// does (SO_BINDTODEVICE, which Linux allows without privileges since 5.7):
+/// through eth0 the target answers; bound to lo, nothing reaches it.
+#[test]
+fn interface_option_binds_the_connections() {
+    let Some(lab) = lab() else { return };
+    let copy = Copy::new("iface");
+    let run = |iface: &str| {
+        let watch = Sniffer::start(&lab.targets()[0], "tcp[tcpflags] & tcp-syn != 0");
+        let args = ["-sT", "-Pn", "-n", "-e", iface, "--retries", "0", "-p", "22,81", "-oX", "-", T0];
+        let out = as_nobody(&lab, &copy.binary, &args);
+        let xml = succeeded(&format!("-e {iface}"), &out);
+        (xml_tables(&xml).0.remove(T0).unwrap_or_default(), watch.finish_count())
+    };
+    let (eth0, syns) = run("eth0");
+    let pair = |s: &str, r: &str| (s.to_owned(), r.to_owned());
+    assert_eq!(eth0, [(22, pair("open", "syn-ack")), (81, pair("closed", "conn-refused"))].into());
+    assert!(syns >= 2, "{syns}");
+    let (lo, syns) = run("lo");
+    // No route out of lo to the target: the SYNs go nowhere and time out.
+    assert_eq!(lo, [(22, pair("filtered", "no-response")), (81, pair("filtered", "no-response"))].into());
+    assert_eq!(syns, 0, "a connection bound to lo reached the target");
+}
