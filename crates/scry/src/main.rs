@@ -211,26 +211,8 @@ fn run() -> anyhow::Result<ExitCode> {
         connect::Limits::new(args.max_parallelism.map(|n| n as usize), args.ttl, args.iface.as_deref());
     if !privileged && !args.offline {
         // No next hops to resolve: the kernel routes the connections.
-        let ports = unprivileged::ping_ports(&args, &services)?;
-        match &mut resolved.job {
-            config::Job::Discovery(plan) => {
-                unprivileged::ping_scan(plan, &ports, limits.clone(), &mut sinks, &stop)?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            config::Job::Ports(plans) if !args.no_ping && !resolved.route.iface.is_loopback => {
-                let Some(first) = plans.first() else { unreachable!("a port scan has a phase") };
-                let up = connect::discover(
-                    &first.targets,
-                    &ports,
-                    (args.rate, args.retries),
-                    limits.clone(),
-                    &stop,
-                )?;
-                for plan in plans.iter_mut() {
-                    plan.only_up(up.clone());
-                }
-            }
-            config::Job::Ports(_) => {}
+        if unprivileged::discover(&mut resolved, &args, &services, &limits, (&mut sinks, &stop))? {
+            return Ok(ExitCode::SUCCESS);
         }
     } else {
         config::resolve_next_hops(&mut resolved, &args, &services, wire.as_mut())?;

@@ -136,6 +136,40 @@ pub fn ping_ports(args: &Args, services: &Services) -> Result<Vec<u16>, UsageErr
     Ok(ports)
 }
 
+/// Host discovery without privileges, before anything else is sent: for
+/// `-sn` the whole run ([`ping_scan`]; returns `true`), before a port scan
+/// the connect pings whose up hosts alone are scanned (none with `-Pn` or
+/// for loopback, as with privileges).
+///
+/// # Errors
+/// A bad `-PS`/`-PA` list; the runtime, a socket or an output failed.
+pub fn discover(
+    resolved: &mut crate::config::Resolved,
+    args: &Args,
+    services: &Services,
+    limits: &crate::connect::Limits,
+    (sinks, stop): (&mut [Box<dyn crate::output::Sink>], &std::sync::atomic::AtomicBool),
+) -> anyhow::Result<bool> {
+    let ports = ping_ports(args, services)?;
+    let loopback = resolved.route.iface.is_loopback;
+    match &mut resolved.job {
+        crate::config::Job::Discovery(plan) => {
+            ping_scan(plan, &ports, limits.clone(), sinks, stop)?;
+            return Ok(true);
+        }
+        crate::config::Job::Ports(plans) if !args.no_ping && !loopback => {
+            let Some(first) = plans.first() else { return Ok(false) };
+            let pace = (args.rate, args.retries);
+            let up = crate::connect::discover(&first.targets, &ports, pace, limits.clone(), stop)?;
+            for plan in plans.iter_mut() {
+                plan.only_up(up.clone());
+            }
+        }
+        crate::config::Job::Ports(_) => {}
+    }
+    Ok(false)
+}
+
 /// `-sn` without privileges: connections to `ports` of every target (see
 /// [`crate::connect::discover`]), reported as [`crate::discover::run`]
 /// reports raw discovery.
