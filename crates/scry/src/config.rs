@@ -412,9 +412,14 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             positions.start = positions.start.max(resume);
         }
         if args.verbose > 0 {
+            // A connect scan's source ports are the kernel's.
+            let from = match probe {
+                Prober::Connect(_) => format!("{} (connect)", route.src),
+                Prober::Frames(_) => format!("{}:{src_port}", route.src),
+            };
             eprintln!(
                 "scry: {} targets x {} {} ports = {pairs} probes per pass; shard {}/{} covers {}; seed {seed}; \
-                 {} from {}:{src_port}",
+                 {} from {from}",
                 targets.len(),
                 ports.len(),
                 protocol.as_str().to_uppercase(),
@@ -422,7 +427,6 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
                 shard.count(),
                 positions.end - positions.start,
                 route.iface.name,
-                route.src
             );
         }
         let info = ScanInfo {
