@@ -181,8 +181,10 @@ fn run() -> anyhow::Result<ExitCode> {
             privileges::clear_capabilities().context("giving up capabilities")?;
         }
     }
-    let link = match (&wire, args.no_drop_privileges) {
-        (Some(_), false) => match give_up_privileges(&args)? {
+    // A root without CAP_NET_RAW (a container's) scans by connect() and gives root up all the same.
+    let drop = wire.is_some() || (privileges::is_root() && !args.offline);
+    let link = match (drop, args.no_drop_privileges) {
+        (true, false) => match give_up_privileges(&args)? {
             Some(privileges::Side::Keeper(keeper)) => {
                 // Still root, for the resume file only; the child scans. Nothing
                 // here is dropped: the child shares the captures and sockets.
@@ -197,7 +199,7 @@ fn run() -> anyhow::Result<ExitCode> {
         },
         _ => None,
     };
-    if args.debug > 0 && wire.is_some() {
+    if args.debug > 0 && !args.offline {
         let now = privileges::Status::current().context("reading /proc/self/status")?;
         eprintln!("scry: parsing replies with {}", now.describe());
     }

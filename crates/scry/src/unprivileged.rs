@@ -6,8 +6,11 @@
 //! discovery connects to TCP ports (80 and 443 by default) instead of
 //! sending ICMP and SYN probes.
 //!
-//! Privileged means root or CAP_NET_RAW in the effective set (file
-//! capabilities): what a libpcap capture and a packet socket need.
+//! Privileged means CAP_NET_RAW in the effective set (root has it, unless
+//! a container took it away; file capabilities give it to other users):
+//! what a libpcap capture and a packet socket need. (nmap asks whether the
+//! user is root, and fails on a container's root without it; scry falls
+//! back to `-sT` there too.)
 
 use crate::cli::Args;
 use crate::privileges;
@@ -19,7 +22,10 @@ const CAP_NET_RAW: u32 = 13;
 
 /// Whether this process may open captures and raw sockets.
 pub fn privileged() -> bool {
-    privileges::is_root() || privileges::Status::current().is_ok_and(|s| s.cap_eff & (1 << CAP_NET_RAW) != 0)
+    match privileges::Status::current() {
+        Ok(status) => status.cap_eff & (1 << CAP_NET_RAW) != 0,
+        Err(_) => privileges::is_root(),
+    }
 }
 
 /// The reason an option needs privileges, as scry says it.
@@ -91,9 +97,7 @@ pub fn check(args: &Args, privileged: bool, fell_back: bool) -> anyhow::Result<(
         return Err(needs_raw(option, what));
     }
     if fell_back {
-        eprintln!(
-            "scry: not root and no CAP_NET_RAW: scanning with -sT (TCP connect), as nmap does without privileges"
-        );
+        eprintln!("scry: no CAP_NET_RAW: scanning with -sT (TCP connect), as nmap does without privileges");
     }
     Ok(())
 }
