@@ -115,6 +115,8 @@ kv() {
 # unique; IP "none" takes every address.
 open_ports() {
     local tool=$1 id=$2 ip=$3
+    # scry with -oG instead of -oJ: read as nmap's.
+    [[ $tool == scry && ! -e $raw/$id.json && -e $raw/$id.gnmap ]] && tool=nmap
     {
         case $tool in
             scry) # JSON Lines: {"ip":..,"port":..,"state":"open",...,"type":"port"}

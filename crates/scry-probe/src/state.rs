@@ -47,6 +47,10 @@ impl fmt::Display for PortState {
 pub enum Reason {
     SynAck,
     Reset,
+    /// A connect scan's connect() refused (the kernel saw a RST, or ICMP port unreachable).
+    ConnRefused,
+    /// A connect scan's connect() failed with ENONET (ICMP host isolated, code 8).
+    DestUnreach,
     /// Any UDP datagram back from the probed port.
     UdpResponse,
     /// A TCP connection to the port succeeded (version detection on an
@@ -74,6 +78,8 @@ impl Reason {
         match self {
             Reason::SynAck => "syn-ack",
             Reason::Reset => "reset",
+            Reason::ConnRefused => "conn-refused",
+            Reason::DestUnreach => "dest-unreach",
             Reason::UdpResponse => "udp-response",
             Reason::TcpResponse => "tcp-response",
             Reason::NoResponse => "no-response",
@@ -110,5 +116,6 @@ mod tests {
         assert_eq!(Reason::Unreachable(13).to_string(), "admin-prohibited");
         assert_eq!(Reason::Unreachable(3).to_string(), "port-unreach");
         assert_eq!(Reason::SynAck.to_string(), "syn-ack");
+        assert_eq!(Reason::ConnRefused.to_string(), "conn-refused");
     }
 }

@@ -28,6 +28,7 @@ pub const DEFAULT_WAIT: f64 = 1.0;
 /// nmap's multi-letter single-dash options and the long options they mean here.
 const ALIASES: &[(&str, &str)] = &[
     ("-sS", "--syn-scan"),
+    ("-sT", "--connect-scan"),
     ("-iL", "--input-list"),
     ("-oN", "--output-normal"),
     ("-oJ", "--output-json"),
@@ -53,7 +54,7 @@ const ALIASES: &[(&str, &str)] = &[
 ];
 
 /// The letters of the `-s` scan types that may run together (`-sSUV`, `-sFU`).
-const SCAN_LETTERS: &str = "SUVFNXAWM";
+const SCAN_LETTERS: &str = "STUVFNXAWM";
 
 /// Aliases whose value is optional and glued on (`-PS`, `-PS22,443`), as
 /// `--syn-ping=22,443`, so a bare one never swallows the next argument.
@@ -93,9 +94,9 @@ pub fn unsupported(option: &str) -> Option<&'static str> {
              --max-retries N times and waits --wait SECONDS for late replies"
         }
         _ if option.strip_prefix("-s").is_some_and(letters) => {
-            "this scan type is not available; scry scans with -sS (SYN), -sF, -sN, -sX, -sM (FIN, NULL, \
-             Xmas, Maimon), -sA (ACK), -sW (window), --scanflags, -sU (UDP) and -sn (discovery only), and \
-             -sV detects versions"
+            "this scan type is not available; scry scans with -sS (SYN), -sT (connect), -sF, -sN, -sX, \
+             -sM (FIN, NULL, Xmas, Maimon), -sA (ACK), -sW (window), --scanflags, -sU (UDP) and -sn \
+             (discovery only), and -sV detects versions"
         }
         _ if option.strip_prefix("-P").is_some_and(letters) => {
             "this discovery probe is not available; scry has -PE, -PP, -PS, -PA, -PU, -PR and -Pn"
@@ -181,7 +182,7 @@ fn parse_time(text: &str) -> Result<Duration, String> {
     version,
     // --version also lists the data files found: see `Args::version`.
     disable_version_flag = true,
-    override_usage = "scry [-sS|-sF|-sN|-sX|-sM|-sA|-sW] [--scanflags FLAGS] [-sU] -p PORTS [options] TARGET...\n       \
+    override_usage = "scry [-sS|-sT|-sF|-sN|-sX|-sM|-sA|-sW] [--scanflags FLAGS] [-sU] -p PORTS [options] TARGET...\n       \
                       scry -sn [-PE] [-PP] [-PS[PORTS]] [-PA[PORTS]] [-PU[PORTS]] [-PR] TARGET...\n       \
                       scry --resume FILE\n       \
                       scry history | show [SCAN] | diff [A] [B] | import FILE...   (the scans kept: --help on each)",
@@ -229,6 +230,11 @@ pub struct Args {
     #[arg(long = "scanflags", value_name = "FLAGS", value_parser = parse_scanflags)]
     pub scanflags: Option<TcpFlags>,
 
+    /// TCP connect scan: the kernel's connect(), no privileges needed; the
+    /// default without CAP_NET_RAW [-sT].
+    #[arg(long = "connect-scan")]
+    pub connect_scan: bool,
+
     /// Ports: 22,80,1000-2000; - for 1-65535; T:/U: prefixes; service names.
     #[arg(short = 'p', value_name = "PORTS", allow_hyphen_values = true)]
     pub ports: Option<String>,
@@ -257,7 +263,7 @@ pub struct Args {
     #[arg(long = "excludefile", value_name = "FILE")]
     pub exclude_file: Option<PathBuf>,
 
-    /// Packets per second.
+    /// Packets per second (with -sT, connection attempts per second).
     #[arg(long = "rate", alias = "max-rate", value_name = "PPS", default_value_t = DEFAULT_RATE)]
     pub rate: f64,
 
@@ -440,8 +446,9 @@ pub struct Args {
     #[arg(long = "allports")]
     pub allports: bool,
 
-    /// With -sV: services probed at once over all hosts (default 1000, kept
-    /// under the open-file limit).
+    /// Connections open at once over all hosts: -sV's services (default
+    /// 1000), -sT's connection attempts (default 4096); kept under the
+    /// open-file limit.
     #[arg(long = "max-parallelism", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_parallelism: Option<u32>,
 
@@ -569,7 +576,7 @@ impl Args {
                 let named: Vec<&str> = scans.iter().map(|s| s.option()).collect();
                 Err(format!(
                     "you specified more than one type of TCP scan ({}); please choose only one of -sS, \
-                     -sF, -sN, -sX, -sM, -sA and -sW, as nmap asks (-sU combines with any of them)",
+                     -sT, -sF, -sN, -sX, -sM, -sA and -sW, as nmap asks (-sU combines with any of them)",
                     named.join(" ")
                 ))
             }
@@ -610,8 +617,8 @@ mod tests {
         assert!(a.no_ping);
         assert_eq!(a.top_ports, Some(100));
         assert_eq!(parse("-F --top-ports 5 198.18.0.10").top_ports, Some(5));
-        let a = parse("-sT -T4 -oS x -sS 198.18.0.10");
-        assert_eq!(a.unsupported, ["-sT", "-T4", "-oS"]);
+        let a = parse("-sY -T4 -oS x -sS 198.18.0.10");
+        assert_eq!(a.unsupported, ["-sY", "-T4", "-oS"]);
         assert!(a.syn_scan);
         // Options scry has are left alone.
         for line in ["-sS -sU -Pn -PS22 -oN out -p- 198.18.0.10", "-sSU -oJ - 198.18.0.10", "-sn 198.18.0.10"]
@@ -664,6 +671,11 @@ mod tests {
         for both in ["-sS -sU", "-sSU", "-sUS"] {
             let c = parse(&format!("{both} -p T:22,U:53 198.18.0.1"));
             assert!(c.syn_scan && c.udp_scan, "{both}");
+        }
+        for connect in ["-sT -sV", "-sTV", "-sVT"] {
+            let c = parse(&format!("{connect} -p 22 198.18.0.1"));
+            assert!(c.connect_scan && c.service_version && !c.syn_scan, "{connect}");
+            assert_eq!(c.unsupported, Vec::<String>::new());
         }
         assert_eq!(b.udp_payloads, Some(PathBuf::from("my.payloads")));
     }

@@ -2,8 +2,9 @@
 //! route, next-hop MACs and the probe, all before any probe is sent.
 
 use crate::cli::Args;
+use crate::connect::Limits;
 use crate::discover::DiscoveryPlan;
-use crate::engine::{NextHops, Plan};
+use crate::engine::{NextHops, Plan, Prober};
 use crate::hops::{next_hops, scan_route, ScanRoute};
 use crate::output::ScanInfo;
 use crate::wire::{Needs, Wire};
@@ -14,7 +15,6 @@ use scry_probe::discovery::{Discovery, Method};
 use scry_probe::payloads::Payloads;
 use scry_probe::permute::{Permutation, Shard};
 use scry_probe::ports::PortList;
-use scry_probe::probe::Probe;
 use scry_probe::services::{Protocol, Services};
 use scry_probe::syn::SynProbe;
 use scry_probe::targets::{TargetSet, TargetSetBuilder};
@@ -33,12 +33,20 @@ const DEFAULT_TOP_PORTS: usize = 1000;
 /// Rejects option combinations that contradict each other, as nmap does.
 fn reject_contradictions(args: &Args) -> Result<(), UsageError> {
     let tcp = args.tcp_scan().map_err(UsageError)?;
-    if args.ping_scan && (args.udp_scan || tcp.is_some()) {
+    if args.ping_scan && (args.udp_scan || tcp.is_some() || args.connect_scan) {
         return Err(UsageError(
-            "-sn (skip the port scan) cannot be combined with a port scan type (-sS, -sF, -sN, -sX, -sM, -sA, \
-             -sW or -sU), as in nmap"
+            "-sn (skip the port scan) cannot be combined with a port scan type (-sS, -sT, -sF, -sN, -sX, -sM, \
+             -sA, -sW or -sU), as in nmap"
                 .into(),
         ));
+    }
+    // -sT is no TcpScan (it sends no probe of its own): checked here, worded as tcp_scan() words it.
+    if let (true, Some(raw)) = (args.connect_scan, tcp.filter(|t| !(t.is_plain_syn() && !args.syn_scan))) {
+        return Err(UsageError(format!(
+            "you specified more than one type of TCP scan (-sT {}); please choose only one of -sS, -sT, -sF, \
+             -sN, -sX, -sM, -sA and -sW, as nmap asks (-sU combines with any of them)",
+            raw.scan.option()
+        )));
     }
     if args.scanflags.is_some() && tcp.is_none() {
         eprintln!(
@@ -63,7 +71,7 @@ fn reject_contradictions(args: &Args) -> Result<(), UsageError> {
 fn scan_ports(args: &Args, services: &Services) -> Result<Vec<(Protocol, Vec<u16>)>, UsageError> {
     let tcp = args.tcp_scan().map_err(UsageError)?;
     let protocol = if args.udp_scan { Protocol::Udp } else { Protocol::Tcp };
-    if !(args.udp_scan && tcp.is_some()) {
+    if !(args.udp_scan && (tcp.is_some() || args.connect_scan)) {
         return Ok(vec![(protocol, ports(args, services, protocol)?)]);
     }
     let tcp = tcp.unwrap_or_default().scan;
@@ -75,8 +83,11 @@ fn scan_ports(args: &Args, services: &Services) -> Result<Vec<(Protocol, Vec<u16
         return Err(UsageError("no TCP or UDP ports left to scan".into()));
     }
     for (protocol, ports) in &scans {
-        let (flag, kind) =
-            if *protocol == Protocol::Udp { ("-sU", "UDP") } else { (tcp.option(), tcp.title()) };
+        let (flag, kind) = match (protocol, args.connect_scan) {
+            (Protocol::Udp, _) => ("-sU", "UDP"),
+            (_, true) => ("-sT", "connect"),
+            _ => (tcp.option(), tcp.title()),
+        };
         if ports.is_empty() {
             let name = protocol.as_str().to_uppercase();
             eprintln!("scry: warning: {flag} asked for, but no {name} ports are left to scan; skipping the {kind} scan");
@@ -120,6 +131,7 @@ pub fn ports(args: &Args, services: &Services, protocol: Protocol) -> Result<Vec
             && protocol_ports(args, services, other).is_ok_and(|l| !l.is_empty())
     };
     let (other, flag) = match protocol {
+        Protocol::Udp if args.connect_scan => (Protocol::Tcp, "-sT"),
         Protocol::Udp => (Protocol::Tcp, "-sS"),
         _ => (Protocol::Udp, "-sU"),
     };
@@ -229,13 +241,14 @@ impl Resolved {
         match &self.job {
             Job::Ports(plans) => {
                 let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
+                let raw = plans.iter().any(|p| p.probe.frames().is_some());
                 let (route, mixed) = (&self.routing.route, self.routing.mixed);
                 let on_link = route.gateway.is_none() && !mixed;
                 let discovery = !args.no_ping
                     && !route.iface.is_loopback
                     && discovery_methods(args, services, on_link).is_ok_and(|m| m != [Method::Arp]);
                 Needs {
-                    lanes: Some((args.rate, capacity)),
+                    lanes: raw.then_some((args.rate, capacity)),
                     discovery: discovery.then_some(crate::discover::MAX_FRAME),
                     os: args.os_detect,
                 }
@@ -386,14 +399,30 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     // The phases before the resumed one were finished: none of their probes is sent again.
     for (phase, (protocol, ports)) in (1..).zip(scans).skip(resume_phase as usize - 1) {
         let src_port = args.source_port.unwrap_or_else(|| rand::random_range(32768..=60999));
-        let probe: Box<dyn Probe> = match (protocol, &payloads) {
+        let probe = match (protocol, &payloads) {
             (Protocol::Udp, Some(payloads)) => {
-                Box::new(udp_probe(args, &route, CookieKey::random(), Arc::clone(payloads)))
+                Prober::Frames(Box::new(udp_probe(args, &route, CookieKey::random(), Arc::clone(payloads))))
             }
-            _ if tcp.is_plain_syn() => {
-                Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?)
-            }
-            _ => Box::new(FlagProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random(), tcp)?),
+            _ if args.connect_scan => Prober::Connect(Limits::new(
+                args.max_parallelism.map(|n| n as usize),
+                args.ttl,
+                args.iface.as_deref(),
+            )),
+            _ if tcp.is_plain_syn() => Prober::Frames(Box::new(SynProbe::new(
+                route.src,
+                src_mac,
+                src_port,
+                args.ttl,
+                CookieKey::random(),
+            )?)),
+            _ => Prober::Frames(Box::new(FlagProbe::new(
+                route.src,
+                src_mac,
+                src_port,
+                args.ttl,
+                CookieKey::random(),
+                tcp,
+            )?)),
         };
         let pairs = targets.len() * ports.len() as u64;
         let permutation = Permutation::new(pairs, seed);
@@ -410,9 +439,14 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             positions.start = positions.start.max(resume);
         }
         if args.verbose > 0 {
+            // A connect scan's source ports are the kernel's.
+            let from = match probe {
+                Prober::Connect(_) => format!("{} (connect)", route.src),
+                Prober::Frames(_) => format!("{}:{src_port}", route.src),
+            };
             eprintln!(
                 "scry: {} targets x {} {} ports = {pairs} probes per pass; shard {}/{} covers {}; seed {seed}; \
-                 {} from {}:{src_port}",
+                 {} from {from}",
                 targets.len(),
                 ports.len(),
                 protocol.as_str().to_uppercase(),
@@ -420,7 +454,6 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
                 shard.count(),
                 positions.end - positions.start,
                 route.iface.name,
-                route.src
             );
         }
         let info = ScanInfo {
@@ -429,6 +462,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             hosts: targets.len(),
             scans: vec![(protocol, ports.clone())],
             tcp,
+            connect: args.connect_scan,
             verbose: args.verbose,
             debugging: args.debug,
             skipped_broadcast: skipped_broadcast.clone(),
@@ -489,6 +523,7 @@ fn pre_discovery(
         hosts: targets.len(),
         scans: Vec::new(),
         tcp: Default::default(),
+        connect: args.connect_scan,
         verbose: args.verbose,
         debugging: args.debug,
         skipped_broadcast: Vec::new(),
@@ -527,6 +562,11 @@ fn discovery_plan(
     };
     plan.route_via(next_hops, !args.disable_arp_ping);
     Ok(plan)
+}
+
+/// Ports of a `-PS` or `-PA` list (empty: nmap's default, 80).
+pub(crate) fn tcp_ping_ports(spec: &str, option: &str, services: &Services) -> Result<Vec<u16>, UsageError> {
+    ping_ports(spec, option, Protocol::Tcp, Method::DEFAULT_TCP_PORT, services)
 }
 
 /// Ports of a `-PS`/`-PA`/`-PU` list (empty: `default`).
@@ -594,6 +634,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         hosts: targets.len(),
         scans: Vec::new(),
         tcp: Default::default(),
+        connect: args.connect_scan,
         verbose: args.verbose,
         debugging: args.debug,
         skipped_broadcast,

@@ -20,7 +20,7 @@ use scry_probe::rate::TokenBucket;
 use scry_probe::results::{Recorded, Results};
 use scry_probe::retry;
 use scry_probe::services::Protocol;
-use scry_probe::state::Reason;
+use scry_probe::state::{PortState, Reason};
 use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
 use std::collections::hash_map::Entry;
@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 const BATCH: usize = scry_capture::MAX_BATCH;
 
 /// How often the first pass's progress is handed to [`Hooks::checkpoint`].
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
+pub(crate) const CHECKPOINT_EVERY: Duration = Duration::from_secs(10);
 
 /// Optional extras around a scan.
 #[derive(Default)]
@@ -112,6 +112,43 @@ impl NextHops {
     }
 }
 
+/// How a phase probes its pairs.
+pub enum Prober {
+    /// Frames a probe module writes, sent raw; replies read from the capture.
+    Frames(Box<dyn Probe>),
+    /// The kernel's `connect()` (`-sT`, [`crate::connect`]).
+    Connect(crate::connect::Limits),
+}
+
+impl Prober {
+    /// The protocol whose ports the phase scans.
+    pub fn protocol(&self) -> Protocol {
+        match self {
+            Prober::Frames(probe) => probe.protocol(),
+            Prober::Connect(_) => Protocol::Tcp,
+        }
+    }
+
+    /// The probe module, for a phase of raw frames.
+    pub fn frames(&self) -> Option<&dyn Probe> {
+        match self {
+            Prober::Frames(probe) => Some(probe.as_ref()),
+            Prober::Connect(_) => None,
+        }
+    }
+
+    /// The state of a port that never answered (filtered for a connect
+    /// phase, as nmap's -sT).
+    pub fn silent_state(&self) -> PortState {
+        self.frames().map_or(PortState::Filtered, Probe::silent_state)
+    }
+
+    /// The longest frame the phase writes (none for a connect phase).
+    pub fn max_frame_len(&self) -> usize {
+        self.frames().map_or(0, Probe::max_frame_len)
+    }
+}
+
 /// Everything the engine needs, resolved before the first packet.
 pub struct Plan {
     pub targets: TargetSet,
@@ -120,7 +157,7 @@ pub struct Plan {
     /// This shard's positions in the walk.
     pub positions: Range<u64>,
     pub next_hops: NextHops,
-    pub probe: Box<dyn Probe>,
+    pub probe: Prober,
     pub rate: f64,
     pub retries: u32,
     pub wait: Duration,
@@ -207,16 +244,16 @@ pub struct Counters {
     first_send_ns: AtomicU64,
     first_reply_ns: AtomicU64,
     /// The pass being sent or listened to: 0 first, then retries.
-    pass: AtomicU32,
+    pub(crate) pass: AtomicU32,
     /// One more than the highest pass during which a pair first answered; 0 for none.
     best_pass: AtomicU32,
     /// Pairs probed by the first pass, and pairs answered so far.
-    probed: AtomicU64,
+    pub(crate) probed: AtomicU64,
     answered: AtomicU64,
     /// How far the first pass has come: this shard's end once it is done,
     /// an earlier position while it runs or after Ctrl-C. From the shard's
     /// start up to here, every position was probed at least once.
-    first_pass_end: AtomicU64,
+    pub(crate) first_pass_end: AtomicU64,
 }
 
 impl Default for Counters {
@@ -264,20 +301,20 @@ impl Counters {
     }
 
     /// Every pair the first pass probed has answered: nothing is left to hear.
-    fn all_answered(&self) -> bool {
+    pub(crate) fn all_answered(&self) -> bool {
         let probed = self.probed.load(Ordering::Acquire);
         probed > 0 && self.answered.load(Ordering::Acquire) >= probed
     }
 
     /// Records a pair's first answer, crediting the pass under way.
-    fn first_answer(&self) {
+    pub(crate) fn first_answer(&self) {
         let pass = self.pass.load(Ordering::Acquire);
         self.best_pass.fetch_max(pass.saturating_add(1), Ordering::AcqRel);
         self.answered.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The highest pass during which a pair first answered.
-    fn best_pass(&self) -> Option<u32> {
+    pub(crate) fn best_pass(&self) -> Option<u32> {
         self.best_pass.load(Ordering::Acquire).checked_sub(1)
     }
 
@@ -322,6 +359,9 @@ pub(crate) fn phase(
     let receiving_done = AtomicBool::new(false);
     let (events_tx, events) = mpsc::channel::<Event>();
     let protocol = plan.probe.protocol();
+    let Some(probe) = plan.probe.frames() else {
+        anyhow::bail!("a connect phase sends no frames; it runs in crate::connect");
+    };
 
     let abort = AtomicBool::new(false);
     let stopping = Stopping { user: stop, abort: &abort };
@@ -330,7 +370,7 @@ pub(crate) fn phase(
     let mut checkpointed = false;
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| match rx {
-            Some(rx) => receive(plan, rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref()),
+            Some(rx) => receive(probe, rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref()),
             // --offline: nothing can answer; wait for the end like a receiver would.
             None => {
                 while !receiving_done.load(Ordering::Acquire) {
@@ -340,7 +380,8 @@ pub(crate) fn phase(
             }
         });
         let sender = scope.spawn(|| {
-            let outcome = send(plan, txs, (&results, &arrivals), counters, stopping, start, tx_tap.as_ref());
+            let outcome =
+                send(plan, probe, txs, (&results, &arrivals), counters, stopping, start, tx_tap.as_ref());
             sending_done.store(true, Ordering::Release);
             outcome
         });
@@ -436,7 +477,7 @@ pub(crate) fn phase(
 /// The receiver thread: parse every frame once, classify, forward answers;
 /// returns the capture's counts over the phase.
 fn receive(
-    plan: &Plan,
+    probe: &dyn Probe,
     rx: &mut Receiver,
     events: mpsc::Sender<Event>,
     counters: &Counters,
@@ -444,7 +485,7 @@ fn receive(
     start: Instant,
     tap: Option<&DumpTap>,
 ) -> anyhow::Result<scry_capture::CaptureStats> {
-    let capture = CaptureConfig { filter: plan.probe.filter(), ..CaptureConfig::default() };
+    let capture = CaptureConfig { filter: probe.filter(), ..CaptureConfig::default() };
     rx.configure(&capture)?;
     let before = rx.stats()?;
     let link = rx.link_type();
@@ -461,7 +502,7 @@ fn receive(
             counters.rejected.fetch_add(1, Ordering::Relaxed);
             continue;
         };
-        match plan.probe.classify(&parsed) {
+        match probe.classify(&parsed) {
             Verdict::Port { host, port, result } => {
                 let now = start.elapsed().as_nanos() as u64;
                 counters.last_reply_ns.store(now, Ordering::Relaxed);
@@ -472,7 +513,7 @@ fn receive(
                 // Only a SYN-ACK to the SYN probe is a T1 sample for the quick OS
                 // guess (not a UDP answer, not the reset that opens a port to a
                 // window scan, not a SYN-ACK to a --scanflags probe).
-                let sample = plan.probe.syn_ack_samples() && result.reason == Reason::SynAck;
+                let sample = probe.syn_ack_samples() && result.reason == Reason::SynAck;
                 let syn_ack = (sample && parsed.tcp().is_some()).then(|| Box::new(parsed));
                 let from_host = parsed.ip().is_some_and(|ip| ip.header.src == host);
                 let _ = events.send(Event::Answer { host, port, result, syn_ack, from_host });
@@ -493,8 +534,10 @@ fn receive(
 
 /// The sender: walk this shard's positions once per pass at the rate, the
 /// walk of each pass shared by one thread per sender (a lane).
+#[allow(clippy::too_many_arguments)]
 fn send(
     plan: &Plan,
+    probe: &dyn Probe,
     txs: &mut [Sender],
     (results, arrivals): (&Mutex<Results>, &Arrivals),
     counters: &Counters,
@@ -529,7 +572,9 @@ fn send(
                     .zip(txs.iter_mut().zip(buckets.iter_mut().zip(counted.iter_mut())))
                     .map(|(lane, (tx, (bucket, counted)))| {
                         let wire = Lane { tx, bucket, counted };
-                        scope.spawn(move || walk_lane(plan, walk, lane, wire, counters, stopping, start, tap))
+                        scope.spawn(move || {
+                            walk_lane(plan, probe, walk, lane, wire, counters, stopping, start, tap)
+                        })
                     })
                     .collect();
                 handles.into_iter().map(|h| h.join().expect("sender thread panicked")).collect()
@@ -543,14 +588,9 @@ fn send(
                 first_pass.1 = Instant::now();
             }
         }
-        if plan.probe.protocol() == Protocol::Udp {
-            let scan = Scan {
-                probe: plan.probe.as_ref(),
-                ports: &plan.ports,
-                next_hops: &plan.next_hops,
-                first_pass,
-                rate: plan.rate,
-            };
+        if probe.protocol() == Protocol::Udp {
+            let scan =
+                Scan { probe, ports: &plan.ports, next_hops: &plan.next_hops, first_pass, rate: plan.rate };
             let flushed = |tx: &Sender| count_sent(tx, &mut counted[0], counters);
             paced_pass(&scan, &mut txs[0], results, arrivals, plan.verbose, (|| stopping.now(), flushed))?;
         }
@@ -603,6 +643,7 @@ fn count_sent(tx: &Sender, counted: &mut SendStats, counters: &Counters) {
 #[allow(clippy::too_many_arguments)]
 fn walk_lane(
     plan: &Plan,
+    probe: &dyn Probe,
     walk: &PassWalk<'_>,
     lane: u64,
     Lane { tx, bucket, counted }: Lane<'_>,
@@ -611,7 +652,7 @@ fn walk_lane(
     start: Instant,
     tap: Option<&DumpTap>,
 ) -> anyhow::Result<()> {
-    let frame_len = plan.probe.max_frame_len();
+    let frame_len = probe.max_frame_len();
     let nports = plan.ports.len() as u64;
     let end = plan.positions.end;
     let mut position = plan.positions.start + lane;
@@ -638,9 +679,9 @@ fn walk_lane(
             let ip_id = (index as u16) ^ (index >> 16) as u16;
             // A UDP port with several payloads takes a frame for each; the
             // last port of a batch may overdraw the grant by a few.
-            for which in 0..plan.probe.frames(port) {
+            for which in 0..probe.frames(port) {
                 let slot = &mut tx.next_slot()?[..frame_len];
-                let len = plan.probe.write(ip.into(), port, which, mac, ip_id, slot)?;
+                let len = probe.write(ip.into(), port, which, mac, ip_id, slot)?;
                 if let Some(tap) = tap {
                     tap.sent(&slot[..len], len);
                 }

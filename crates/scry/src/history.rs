@@ -165,11 +165,12 @@ pub fn new_scan(args: &Args, resolved: &Resolved, command_line: &str) -> NewScan
 fn scan_types(args: &Args, job: &Job) -> Vec<String> {
     let mut types: Vec<String> = match job {
         Job::Discovery(_) => vec!["ping".into()],
-        // nmap's names, as in `<scaninfo type=...>`: syn, fin, ack, ..., udp.
+        // nmap's names, as in `<scaninfo type=...>`: syn, connect, fin, ack, ..., udp.
         Job::Ports(plans) => plans
             .iter()
             .map(|p| match p.probe.protocol() {
                 Protocol::Udp => "udp".to_owned(),
+                _ if p.info.connect => "connect".to_owned(),
                 _ => p.info.tcp.scan.name().to_owned(),
             })
             .collect(),

@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod connect;
 mod datadir;
 mod discover;
 mod dump;
@@ -17,6 +18,7 @@ mod phases;
 mod privileges;
 mod progress;
 mod resume;
+mod unprivileged;
 mod version;
 mod wire;
 
@@ -116,6 +118,9 @@ fn run() -> anyhow::Result<ExitCode> {
         osmatch::run(input, &os_db, json, args.osscan_guess)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // Without privileges a scan with no type is a connect scan, as nmap's.
+    let privileged = unprivileged::privileged();
+    let fell_back = unprivileged::settle(&mut args, privileged)?;
     let outputs = outputs(&args)?;
     // A bad database is bad input: refuse it before any packet (ARP too).
     let os_db = if args.os_detect {
@@ -150,9 +155,11 @@ fn run() -> anyhow::Result<ExitCode> {
         version: args.service_version,
     };
 
+    // What needs raw sockets without them is refused before anything opens.
+    unprivileged::check(&args, privileged, fell_back)?;
     // Every capture and socket first: privilege problems surface here,
     // before any output, and nothing is parsed before privileges go.
-    let mut wire = match args.offline {
+    let mut wire = match args.offline || !privileged {
         true => None,
         false => Some(wire::Wire::open(&resolved.route.iface, &resolved.needs(&args, &services))?),
     };
@@ -189,8 +196,17 @@ fn run() -> anyhow::Result<ExitCode> {
         written: false,
         warned: false,
     };
-    let link = match (&wire, args.no_drop_privileges) {
-        (Some(_), false) => match give_up_privileges(&args)? {
+    if wire.is_none() && !args.offline && !privileges::is_root() && !args.no_drop_privileges {
+        // Capabilities that do not allow raw sockets (CAP_NET_ADMIN alone) go too.
+        let status = privileges::Status::current().context("reading /proc/self/status")?;
+        if status.cap_eff != 0 || status.cap_prm != 0 {
+            privileges::clear_capabilities().context("giving up capabilities")?;
+        }
+    }
+    // A root without CAP_NET_RAW (a container's) scans by connect() and gives root up all the same.
+    let drop = wire.is_some() || (privileges::is_root() && !args.offline);
+    let link = match (drop, args.no_drop_privileges) {
+        (true, false) => match give_up_privileges(&args)? {
             Some(privileges::Side::Keeper(keeper)) => {
                 // Still root, for the resume file and the history only; the child
                 // scans. Nothing here is dropped: the child shares the captures
@@ -217,7 +233,7 @@ fn run() -> anyhow::Result<ExitCode> {
         },
         _ => None,
     };
-    if args.debug > 0 && wire.is_some() {
+    if args.debug > 0 && !args.offline {
         let now = privileges::Status::current().context("reading /proc/self/status")?;
         eprintln!("scry: parsing replies with {}", now.describe());
     }
@@ -238,7 +254,16 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     }
 
-    config::resolve_next_hops(&mut resolved, &args, &services, wire.as_mut())?;
+    let limits =
+        connect::Limits::new(args.max_parallelism.map(|n| n as usize), args.ttl, args.iface.as_deref());
+    if !privileged && !args.offline {
+        // No next hops to resolve: the kernel routes the connections.
+        if unprivileged::discover(&mut resolved, &args, &services, &limits, (&mut sinks, &stop))? {
+            return Ok(ExitCode::SUCCESS);
+        }
+    } else {
+        config::resolve_next_hops(&mut resolved, &args, &services, wire.as_mut())?;
+    }
     if let config::Job::Discovery(plan) = &resolved.job {
         let wire =
             wire.as_mut().ok_or_else(|| UsageError("--offline counts port-scan probes; -sn sends".into()))?;
@@ -266,7 +291,7 @@ fn run() -> anyhow::Result<ExitCode> {
     if let (Some(db), Some(wire)) = (os_db, &mut wire) {
         let options = os_options(&args, &resolved, db, wire, Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
-    } else if !args.no_os_guess {
+    } else if !args.no_os_guess && !args.connect_scan {
         // -O's result replaces the one-packet guess rather than sitting beside it.
         let guesser = osquick::Guesser::new(data.os_db(&args.os_db));
         let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;

@@ -3,7 +3,8 @@
 //! probe, walk and capture; each host is reported once at the end with a
 //! port table for every phase that ran.
 
-use crate::engine::{self, Counters, Hooks, PhaseDone, Plan};
+use crate::connect;
+use crate::engine::{self, Counters, Hooks, PhaseDone, Plan, Prober};
 use crate::output::{Fanout, HostReport, PortTable, Sink, Stats};
 use anyhow::Context;
 use scry_capture::{Receiver, Sender};
@@ -62,7 +63,21 @@ pub fn run(
         let mut rx = capture.map(|c| c.lock().expect("capture lock"));
         counters.new_phase();
         let wire = (rx.as_deref_mut(), &mut *lanes);
-        let phase = engine::phase(plan, wire, &mut sinks, stop, counters, &mut hooks, &mut up, &mut stats)?;
+        let phase = match &plan.probe {
+            Prober::Connect(limits) => connect::phase(
+                plan,
+                limits.clone(),
+                &mut sinks,
+                stop,
+                counters,
+                &mut hooks,
+                &mut up,
+                &mut stats,
+            )?,
+            Prober::Frames(_) => {
+                engine::phase(plan, wire, &mut sinks, stop, counters, &mut hooks, &mut up, &mut stats)?
+            }
+        };
         move_on = (move_on || phase.checkpointed) && phase.probed.end == plan.positions.end;
         done.push(phase);
     }

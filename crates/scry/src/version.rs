@@ -193,10 +193,15 @@ fn service_protocol(p: Protocol) -> Option<scry_service::Protocol> {
     }
 }
 
-/// `--max-parallelism` (or the default), kept under the open-file limit
-/// after raising the soft limit to the hard one.
+/// `--max-parallelism` (or the default), kept under the open-file limit.
 fn parallelism(asked: Option<usize>) -> usize {
-    let wanted = asked.unwrap_or(DEFAULT_PARALLELISM).max(1);
+    under_file_limit(asked.unwrap_or(DEFAULT_PARALLELISM), FD_RESERVE)
+}
+
+/// `wanted` (at least 1), kept `reserve` descriptors under the open-file
+/// limit after raising the soft limit to the hard one.
+pub fn under_file_limit(wanted: usize, reserve: u64) -> usize {
+    let wanted = wanted.max(1);
     // SAFETY: getrlimit/setrlimit read and write a struct we own.
     let soft = unsafe {
         let mut lim: libc::rlimit = std::mem::zeroed();
@@ -211,7 +216,7 @@ fn parallelism(asked: Option<usize>) -> usize {
         }
         lim.rlim_cur
     };
-    let room = usize::try_from(soft.saturating_sub(FD_RESERVE).max(1)).unwrap_or(usize::MAX);
+    let room = usize::try_from(soft.saturating_sub(reserve).max(1)).unwrap_or(usize::MAX);
     wanted.min(room)
 }
 

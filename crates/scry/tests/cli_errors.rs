@@ -86,11 +86,11 @@ fn syn_and_udp_together_need_a_port_left() {
         &["-sS", "-sU", "-p", "80", "--exclude-ports", "80", "198.18.0.10"],
         "no TCP or UDP ports left to scan",
     );
-    for scan in ["-sS", "-sU", "-sA", "-sF"] {
+    for scan in ["-sS", "-sU", "-sA", "-sF", "-sT"] {
         refuses(
             &[scan, "-sn", "198.18.0.10"],
-            "-sn (skip the port scan) cannot be combined with a port scan type (-sS, -sF, -sN, -sX, -sM, -sA, \
-             -sW or -sU), as in nmap",
+            "-sn (skip the port scan) cannot be combined with a port scan type (-sS, -sT, -sF, -sN, -sX, -sM, \
+             -sA, -sW or -sU), as in nmap",
         );
     }
 }
@@ -101,14 +101,16 @@ fn syn_and_udp_together_need_a_port_left() {
 fn two_tcp_scan_types_are_refused_as_nmap_refuses_them() {
     let both = |named: &str| {
         format!(
-            "you specified more than one type of TCP scan ({named}); please choose only one of -sS, -sF, -sN, \
-             -sX, -sM, -sA and -sW, as nmap asks (-sU combines with any of them)"
+            "you specified more than one type of TCP scan ({named}); please choose only one of -sS, -sT, -sF, \
+             -sN, -sX, -sM, -sA and -sW, as nmap asks (-sU combines with any of them)"
         )
     };
     refuses(&["-sF", "-sA", "-p", "80", "198.18.0.10"], &both("-sF -sA"));
     refuses(&["-sSX", "-p", "80", "198.18.0.10"], &both("-sS -sX"));
     refuses(&["-sWUM", "-p", "80", "198.18.0.10"], &both("-sW -sM"));
     refuses(&["-sN", "-sU", "-p", "U:53", "-sA", "198.18.0.10"], &both("-sN -sA"));
+    refuses(&["-sS", "-sT", "-p", "80", "198.18.0.10"], &both("-sT -sS"));
+    refuses(&["-sTF", "-p", "80", "198.18.0.10"], &both("-sT -sF"));
 }
 
 /// A bad --scanflags is named, with what nmap takes instead.
@@ -222,22 +224,24 @@ fn clap_errors_are_status_2() {
     assert!(stderr.contains("70000") && stderr.contains("--source-port"), "{stderr}");
 }
 
-/// Without CAP_NET_RAW the capture cannot be opened, which happens before
-/// any socket that could send: nothing reaches the wire. Run as uid 65534
-/// inside the lab's scanner namespace, while a root capture there watches
-/// `lo`; the same run as root shows that capture does see probes.
+/// Without CAP_NET_RAW, -sS is refused, naming it, before any capture or
+/// socket is opened: nothing reaches the wire. Run as uid 65534 inside the
+/// lab's scanner namespace, while a root capture there watches `lo`; the
+/// same run as root shows that capture does see probes.
 #[test]
 fn unprivileged_run_names_cap_net_raw_and_sends_nothing() {
     let lab = lab_or_skip!(Lab::builder());
-    let args = [SCRY, "-p", "1-100", "-e", "lo", "127.0.0.1"];
+    let args = [SCRY, "-sS", "-p", "1-100", "-e", "lo", "127.0.0.1"];
     let watch = Sniffer::start_on(lab.scanner(), "lo", "tcp");
     let out = lab.scanner().command("setpriv").args(NOBODY).args(args).stdin(Stdio::null()).output().unwrap();
     let seen = watch.finish();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     // Exactly the capability that is missing: CAP_NET_RAW, not CAP_NET_ADMIN too.
-    let named = "scry: opening a libpcap capture on lo needs CAP_NET_RAW (or root): ";
-    assert!(stderr.starts_with(named) && stderr.lines().count() == 1, "{stderr}");
+    let named = "scry: -sS (SYN scan) needs raw sockets: run scry as root, or give the binary CAP_NET_RAW \
+                 (setcap cap_net_raw,cap_net_admin+ep); without privileges scry scans with -sT (TCP connect), \
+                 as nmap\n";
+    assert_eq!(stderr, named);
     assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(seen.is_empty(), "packets on lo: {seen:#?}");
 
@@ -314,11 +318,12 @@ fn os_detection_needs_the_wire() {
 /// scry offers instead, rather than left to a generic "unexpected argument".
 #[test]
 fn nmap_options_scry_lacks_are_named() {
-    let scan_types = "this scan type is not available; scry scans with -sS (SYN), -sF, -sN, -sX, -sM (FIN, \
-                      NULL, Xmas, Maimon), -sA (ACK), -sW (window), --scanflags, -sU (UDP) and -sn (discovery \
-                      only), and -sV detects versions";
+    let scan_types =
+        "this scan type is not available; scry scans with -sS (SYN), -sT (connect), -sF, -sN, -sX, \
+                      -sM (FIN, NULL, Xmas, Maimon), -sA (ACK), -sW (window), --scanflags, -sU (UDP) and -sn \
+                      (discovery only), and -sV detects versions";
     for (option, why) in [
-        ("-sT", scan_types),
+        ("-sY", scan_types),
         ("-sSY", scan_types),
         ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV"),
         (

@@ -294,6 +294,7 @@ mod tests {
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 80]), (Protocol::Udp, vec![53, 161])],
             tcp: Default::default(),
+            connect: false,
             verbose: 1,
             debugging: 0,
         };

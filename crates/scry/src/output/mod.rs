@@ -38,6 +38,9 @@ pub struct ScanInfo {
     pub scans: Vec<(Protocol, Vec<u16>)>,
     /// The scan type of the TCP ports, with `--scanflags` (SYN when none was given).
     pub tcp: TcpScanSpec,
+    /// `-sT`: TCP ports are scanned by connect() (XML `type="connect"`);
+    /// `tcp` is then not used.
+    pub connect: bool,
     /// `-v` count, as nmap's `<verbose level>`.
     pub verbose: u8,
     /// `-d` level, as nmap's `<debugging level>`.

@@ -19,16 +19,19 @@ pub struct Normal<W: Write> {
     printed: bool,
     /// The last host's `Service Info:` line, printed after its OS lines.
     service_info: Option<String>,
+    /// Only a connect scan (`-sT`) ran: no raw packet and no capture to count.
+    connect_only: bool,
 }
 
 impl<W: Write> Normal<W> {
     pub fn new(out: W, services: Arc<Services>, options: ReportOptions) -> Self {
-        Normal { out, services, options, printed: false, service_info: None }
+        Normal { out, services, options, printed: false, service_info: None, connect_only: false }
     }
 }
 
 impl<W: Write> Sink for Normal<W> {
     fn begin(&mut self, info: &ScanInfo) -> io::Result<()> {
+        self.connect_only = info.connect && info.scans.iter().all(|(p, _)| *p == Protocol::Tcp);
         writeln!(
             self.out,
             "Starting scry {} at {}",
@@ -135,7 +138,13 @@ impl<W: Write> Sink for Normal<W> {
             s.hosts_summary(),
             s.duration.as_secs_f64()
         )?;
-        if self.options.verbose {
+        if self.options.verbose && self.connect_only {
+            writeln!(
+                self.out,
+                "           Connections tried: {} | Answered: {} valid, {} duplicates",
+                s.sent, s.received, s.duplicates
+            )?;
+        } else if self.options.verbose {
             // Indented under the summary, as nmap prints its packet counts.
             writeln!(
                 self.out,
@@ -184,8 +193,10 @@ impl<W: Write> Normal<W> {
             ];
             if self.options.reason {
                 row.push(match r.reason {
-                    // Nothing came back, so there is no TTL to show (nmap prints none).
+                    // Nothing came back, or a connect scan's kernel took the
+                    // reply: no TTL to show (nmap prints none).
                     Reason::NoResponse => r.reason.to_string(),
+                    _ if r.ttl == 0 => r.reason.to_string(),
                     _ => format!("{} ttl {}", r.reason, r.ttl),
                 });
             }

@@ -310,10 +310,11 @@ impl<W: Write> Sink for Xml<W> {
         let scans = if info.scans.is_empty() { &none[..] } else { &info.scans[..] };
         for (protocol, ports) in scans {
             let (count, services) = (ports.len().to_string(), port_ranges(ports));
-            // nmap names the scan types syn, fin, null, xmas, ack, window,
-            // maimon and udp, and writes --scanflags on the TCP one.
+            // nmap names the scan types syn, connect, fin, null, xmas, ack,
+            // window, maimon and udp, and writes --scanflags on the TCP one.
             let kind = match protocol {
                 Protocol::Udp => "udp",
+                _ if info.connect => "connect",
                 _ => info.tcp.scan.name(),
             };
             let flags = info.tcp.scanflags.filter(|_| *protocol == Protocol::Tcp).map(scanflags_names);
@@ -433,6 +434,7 @@ mod tests {
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22])],
             tcp: Default::default(),
+            connect: false,
             verbose: 0,
             debugging: 0,
         };
@@ -457,6 +459,7 @@ mod tests {
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 80])],
             tcp: Default::default(),
+            connect: false,
             verbose: 1,
             debugging: 2,
         };
@@ -558,6 +561,7 @@ mod tests {
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 53]), (Protocol::Udp, udp_ports.clone())],
             tcp: Default::default(),
+            connect: false,
             verbose: 0,
             debugging: 0,
         };
