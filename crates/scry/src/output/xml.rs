@@ -501,6 +501,7 @@ mod tests {
             hosts: 1,
             scans: vec![(Protocol::Tcp, vec![22, 23]), (Protocol::Udp, vec![53])],
             tcp: TcpScanSpec { scan: TcpScan::Fin, scanflags: Some(scry_packet::TcpFlags(0x29)) },
+            connect: false,
             verbose: 0,
             debugging: 0,
         };
