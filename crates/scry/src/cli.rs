@@ -726,8 +726,9 @@ mod tests {
         let two = spec("-sF -sA").unwrap_err();
         assert!(two.starts_with("you specified more than one type of TCP scan (-sF -sA)"), "{two}");
         assert!(spec("-sSX").unwrap_err().contains("(-sS -sX)"));
-        // -sT is still not among them.
-        assert_eq!(parse("-sTU 198.18.0.1").unsupported, ["-sTU"]);
+        // -sT glues with them like any scan letter.
+        let connect = parse("-sTU 198.18.0.1");
+        assert!(connect.connect_scan && connect.udp_scan && connect.unsupported.is_empty());
     }
 
     #[test]
