@@ -137,7 +137,7 @@ EOF
     sl sinfo -h -o %T | grep -qx idle || die "the Slurm node did not become idle: $(sl sinfo 2>&1)"
     local listening
     listening=$(sl ss -Hltn | awk '{print $4}' | tr '\n' ' ')
-    say "slurm up in namespace $slurm_ns (listening: $listening)"
+    say "slurm up in namespace $slurm_ns, which has only loopback (listening: $listening)"
 }
 
 start_postgres() {
@@ -197,8 +197,8 @@ submit() {
     run=$(awk '$1 == "run" {print $2}' <<<"$out")
     diff_job=$(awk '$1 == "diff" {print $2}' <<<"$out")
     [[ $run =~ ^slurm-[0-9]+$ && $diff_job =~ ^[0-9]+$ ]] || die "submit.sh printed: $out"
-    say "submitted run $run and diff job $diff_job"
     wait_jobs "${run#slurm-}" "$diff_job"
+    say "run $run and its diff job $diff_job have finished"
     local states
     states=$(job_field "${run#slurm-}" JobState | sort | uniq -c | xargs)
     [[ $states == "4 COMPLETED" ]] || die "run $run: task states $states"
@@ -295,6 +295,8 @@ say "the diff job of $run2 names exactly $OPEN_IP:$port open -> filtered"
 before=$(sql "SELECT id FROM scans WHERE run_id = '$run2' AND shard_index = 3")
 rows_before=$(sql "SELECT count(*) FROM ports p JOIN scans s ON s.id = p.scan_id WHERE s.run_id = '$run2'")
 sl scontrol requeue "${run2#slurm-}_2"
+# Slurm holds a requeued job for two minutes (BeginTime); start it now.
+sl scontrol update JobId="${run2#slurm-}_2" StartTime=now
 for _ in $(seq $((WAIT_LIMIT * 2))); do
     after=$(sql "SELECT id || ' ' || status FROM scans WHERE run_id = '$run2' AND shard_index = 3")
     [[ $after != "$before complete" && $after == *" complete" ]] && break
