@@ -58,6 +58,13 @@ fn scan_job_is_an_indexed_job_with_one_shard_count() {
     assert_eq!(spec["backoffLimitPerIndex"], 2);
     assert_eq!(spec["maxFailedIndexes"], 0);
     assert_eq!(spec["backoffLimit"], 8);
+    // A usage error (exit status 2) fails its index at once: a retry would fail the same way.
+    let rules = spec["podFailurePolicy"]["rules"].as_array().expect("podFailurePolicy");
+    let usage = &rules[0];
+    assert_eq!(usage["action"], "FailIndex");
+    assert_eq!(usage["onExitCodes"]["containerName"], container(&job)["name"]);
+    assert_eq!(usage["onExitCodes"]["operator"], "In");
+    assert_eq!(usage["onExitCodes"]["values"], serde_json::json!([2]));
     // backoffLimitPerIndex needs pods that are not restarted in place.
     assert_eq!(spec["template"]["spec"]["restartPolicy"], "Never");
     let scry = container(&job);
