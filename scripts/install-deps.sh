@@ -24,6 +24,8 @@
 #   e2fsprogs            chattr: a read-only history database even for root (scry-store tests)
 #   libssl-dev           OpenSSL for -sV's TLS probes (the openssl crate)
 #   g++                  libFuzzer's C++ sources, built by libfuzzer-sys for scripts/fuzz.sh
+#   slurm-wlm munge      a single-node Slurm for scripts/slurm-e2e.sh (deploy/slurm on a real
+#                        scheduler); its daemons, like the services above, are not started
 # and then, with cargo, cargo-fuzz (scripts/install-fuzz.sh).
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then
@@ -43,7 +45,7 @@ apt-get install -y -qq --no-install-recommends \
   libxml2-utils xsltproc ndiff python3-libnmap libcap2-bin util-linux \
   dnsmasq-base chrony snmpd dpkg-dev libpcre2-dev e2fsprogs g++ libssl-dev \
   openssh-server nginx-light vsftpd postfix dovecot-imapd dovecot-pop3d redis-server \
-  memcached postgresql inetutils-inetd inetutils-telnetd openssl >/dev/null
+  memcached postgresql inetutils-inetd inetutils-telnetd openssl slurm-wlm munge >/dev/null
 if $own_policy; then rm -f "$policy"; fi
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install a Rust toolchain (rustup) first" >&2

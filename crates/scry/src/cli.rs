@@ -280,7 +280,8 @@ pub struct Args {
     pub seed: Option<u64>,
 
     /// Scan only shard I of N (0-based, I/N); shards with one seed cover the scan exactly.
-    #[arg(long = "shard", value_name = "I/N")]
+    /// `auto` or `auto/N`: I and N from a Slurm array or Kubernetes Indexed Job (docs/scale-out.md).
+    #[arg(long = "shard", value_name = "I/N|auto")]
     pub shard: Option<String>,
 
     /// Send and receive on this interface.

@@ -1,5 +1,6 @@
 //! scry: the command line. Arguments -> resolved plan -> engine -> sinks.
 
+mod auto_shard;
 mod cli;
 mod config;
 mod connect;
@@ -103,6 +104,13 @@ fn run() -> anyhow::Result<ExitCode> {
     if let Some(option) = args.unsupported.first() {
         let why = cli::unsupported(option).unwrap_or("it is not available");
         return Err(UsageError(format!("nmap's {option} is not supported: {why}")).into());
+    }
+    // `--shard auto`: from here on, a plain `I/N` and the run's id.
+    if let Some(spec) = args.shard.clone().filter(|s| auto_shard::is_auto(s)) {
+        let env = |name: &str| std::env::var(name).ok();
+        let auto = auto_shard::resolve(&spec, args.seed.is_some(), args.run_id.as_deref(), &env)?;
+        args.shard = Some(format!("{}/{}", auto.number, auto.count));
+        args.run_id = Some(auto.run_id);
     }
     let data = datadir::DataFiles::resolve(&datadir::Env::from_process(args.datadir.as_deref()))?;
     if args.version {
