@@ -82,10 +82,20 @@ fn lab() -> Option<Lab> {
     Some(lab)
 }
 
+/// A home nobody can write, for its history (as a real user has one;
+/// root's, which setpriv leaves in HOME, is not nobody's to write).
+fn nobody_home() -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let home = std::env::temp_dir().join(format!("scry-nobody-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).unwrap();
+    home
+}
+
 /// Runs `program args` as nobody in the scanner namespace.
 fn as_nobody(lab: &Lab, program: &Path, args: &[&str]) -> Output {
     let mut cmd = lab.scanner().command("setpriv");
-    cmd.args(NOBODY).arg(program).args(args).stdin(Stdio::null());
+    cmd.args(NOBODY).arg(program).args(args).stdin(Stdio::null()).env("HOME", nobody_home());
     cmd.output().expect("running setpriv")
 }
 
@@ -349,6 +359,7 @@ fn sigint_flushes_a_connect_scan_and_resume_finishes_it() {
         .args(NOBODY)
         .arg(&copy.binary)
         .args(args)
+        .env("HOME", nobody_home())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
