@@ -163,7 +163,13 @@ fn run() -> anyhow::Result<ExitCode> {
     let resumed_here = resumed_from.as_ref().is_some_and(|(path, _)| *path == resume_path);
     let mut checkpoints = Checkpoints {
         path: &resume_path,
-        state: resume::ResumeState { seed: resolved.seed, phase: 1, position: 0, args: original_args },
+        state: resume::ResumeState {
+            seed: resolved.seed,
+            phase: 1,
+            position: 0,
+            args: original_args,
+            versions: Vec::new(),
+        },
         written: false,
         warned: false,
     };
@@ -172,7 +178,7 @@ fn run() -> anyhow::Result<ExitCode> {
             Some(privileges::Side::Keeper(keeper)) => {
                 // Still root, for the resume file only; the child scans. Nothing
                 // here is dropped: the child shares the captures and sockets.
-                let (code, ended) = keeper.wait(|phase, position| checkpoints.save(phase, position));
+                let (code, ended) = keeper.wait(|note| checkpoints.hear(note));
                 if let Some(interrupted) = ended {
                     checkpoints.end(interrupted, resumed_here);
                 }
@@ -227,8 +233,12 @@ fn run() -> anyhow::Result<ExitCode> {
         let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;
         sinks = sinks.into_iter().map(wrap).collect();
     }
+    let unfinished = Arc::new(std::sync::Mutex::new(Vec::new()));
     if args.service_version || args.banners {
         // Outside OS detection: nmap's version scan runs before its OS scan.
+        let carried = resumed_from.as_ref().map(|(_, f)| f.state.versions.clone()).unwrap_or_default();
+        // A resumed walk with nothing left: the stopped run had finished its port scan.
+        let carried_only = !carried.is_empty() && plans.last().is_some_and(|p| p.positions.is_empty());
         let options = version::VersionOptions {
             db: probe_db,
             config: scry_service::ScanConfig { intensity: version_intensity(&args), tls: true },
@@ -236,6 +246,9 @@ fn run() -> anyhow::Result<ExitCode> {
             parallelism: args.max_parallelism.map(|n| n as usize),
             banners: args.banners,
             stop: Arc::clone(&stop),
+            carried,
+            carried_only,
+            unfinished: Arc::clone(&unfinished),
         };
         sinks = vec![Box::new(version::ServiceDetect::new(sinks, options)?)];
     }
@@ -273,9 +286,25 @@ fn run() -> anyhow::Result<ExitCode> {
             stats.sent, stats.send_errors, stats.send_stalls, stats.max_rss_kib
         );
     }
-    match &mut link {
-        Some(link) => link.tell(privileges::Note::Done { interrupted: stats.interrupted }),
-        None => checkpoints.end(stats.interrupted, resumed_here),
+    // Open ports the stop left unversioned go into the resume file; after a
+    // finished port scan, it points past the walk's end, so that a resumed
+    // run only versions them.
+    let mut notes: Vec<privileges::Note> = std::mem::take(&mut *unfinished.lock().expect("unfinished lock"))
+        .into_iter()
+        .map(|(ip, protocol, port)| privileges::Note::Version(ip, protocol, port))
+        .collect();
+    if let (true, false, Some(last)) = (stats.walked, notes.is_empty(), plans.last()) {
+        notes.push(privileges::Note::Checkpoint(last.phase, last.positions.end));
+    }
+    notes.push(privileges::Note::Done { interrupted: stats.interrupted });
+    for note in notes {
+        match &mut link {
+            Some(link) => link.tell(note),
+            None => checkpoints.hear(note),
+        }
+    }
+    if link.is_none() {
+        checkpoints.end(stats.interrupted, resumed_here);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -346,10 +375,25 @@ struct Checkpoints<'a> {
 }
 
 impl Checkpoints<'_> {
+    /// Acts on a note of the scanning side: a checkpoint saves, an
+    /// unversioned port joins the state (saved with the next checkpoint, or
+    /// at the end).
+    fn hear(&mut self, note: privileges::Note) {
+        match note {
+            privileges::Note::Checkpoint(phase, position) => self.save(phase, position),
+            privileges::Note::Version(ip, protocol, port) => self.state.versions.push((ip, protocol, port)),
+            privileges::Note::Done { .. } => {}
+        }
+    }
+
     /// After the scan: a stopped scan says how to resume; a complete one
     /// removes the resume file it wrote (or was resumed from), which would
     /// only repeat work.
-    fn end(&self, interrupted: bool, resumed_here: bool) {
+    fn end(&mut self, interrupted: bool, resumed_here: bool) {
+        if interrupted && self.written && !self.state.versions.is_empty() {
+            // The versions heard since the last checkpoint.
+            self.save(self.state.phase, self.state.position);
+        }
         if interrupted {
             if self.written {
                 eprintln!("scry: stopped; continue with: scry --resume {}", self.path.display());

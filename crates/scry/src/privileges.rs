@@ -215,6 +215,8 @@ impl Status {
 pub enum Note {
     /// Save the resume file: phase, first position not yet probed.
     Checkpoint(u32, u64),
+    /// An open port whose version detection the stop cut short, for the resume file.
+    Version(std::net::IpAddr, scry_probe::services::Protocol, u16),
     /// The scan ended; `interrupted` by Ctrl-C or SIGTERM, or complete.
     Done { interrupted: bool },
 }
@@ -223,6 +225,7 @@ impl Note {
     fn to_line(self) -> String {
         match self {
             Note::Checkpoint(phase, position) => format!("checkpoint {phase} {position}\n"),
+            Note::Version(ip, protocol, port) => format!("version {ip} {protocol} {port}\n"),
             Note::Done { interrupted } => {
                 format!("done {}\n", if interrupted { "interrupted" } else { "complete" })
             }
@@ -234,6 +237,14 @@ impl Note {
         match words.as_slice() {
             ["checkpoint", phase, position] => {
                 Some(Note::Checkpoint(phase.parse().ok()?, position.parse().ok()?))
+            }
+            ["version", ip, protocol, port] => {
+                let protocol = match *protocol {
+                    "tcp" => scry_probe::services::Protocol::Tcp,
+                    "udp" => scry_probe::services::Protocol::Udp,
+                    _ => return None,
+                };
+                Some(Note::Version(ip.parse().ok()?, protocol, port.parse().ok()?))
             }
             ["done", "interrupted"] => Some(Note::Done { interrupted: true }),
             ["done", "complete"] => Some(Note::Done { interrupted: false }),
@@ -263,7 +274,7 @@ impl Keeper {
     /// Acts on the child's notes until it closes the pipe, then waits for
     /// it; returns its exit status (128 + the signal if one killed it) and
     /// how the scan ended, if it said.
-    pub fn wait(mut self, mut on_checkpoint: impl FnMut(u32, u64)) -> (u8, Option<bool>) {
+    pub fn wait(mut self, mut on_note: impl FnMut(Note)) -> (u8, Option<bool>) {
         let child = self.child;
         // Ctrl-C on a terminal reaches both; SIGTERM to the parent's pid reaches only it.
         // SAFETY: kill(2) on our own child's pid.
@@ -274,7 +285,7 @@ impl Keeper {
         let mut line = String::new();
         while matches!(self.notes.read_line(&mut line), Ok(n) if n > 0) {
             match Note::parse(&line) {
-                Some(Note::Checkpoint(phase, position)) => on_checkpoint(phase, position),
+                Some(note @ (Note::Checkpoint(..) | Note::Version(..))) => on_note(note),
                 Some(Note::Done { interrupted: i }) => interrupted = Some(i),
                 None => {}
             }
@@ -375,9 +386,13 @@ mod tests {
 
     #[test]
     fn notes_round_trip() {
-        for note in
-            [Note::Checkpoint(2, 40_960), Note::Done { interrupted: true }, Note::Done { interrupted: false }]
-        {
+        for note in [
+            Note::Checkpoint(2, 40_960),
+            Note::Version("198.18.0.10".parse().unwrap(), scry_probe::services::Protocol::Tcp, 443),
+            Note::Version("2001:2::a".parse().unwrap(), scry_probe::services::Protocol::Udp, 161),
+            Note::Done { interrupted: true },
+            Note::Done { interrupted: false },
+        ] {
             assert_eq!(Note::parse(&note.to_line()), Some(note));
         }
         assert_eq!(Note::parse("checkpoint 1\n"), None);

@@ -12,9 +12,12 @@
 //! (scry_service's state machine); speed comes from probing many services
 //! at once: at most `--max-parallelism` (default [`DEFAULT_PARALLELISM`],
 //! kept under the open-file limit) over all hosts, [`PER_HOST`] per host.
-//! Ctrl-C aborts the services in flight; what they found so far is written.
+//! Ctrl-C aborts the services in flight; what they found so far is written,
+//! and the open ports whose detection did not finish are handed back for
+//! the resume file; a resumed run takes them as carried ports ([`carry`]).
 
 mod banner;
+mod carry;
 mod driver;
 mod tls;
 
@@ -22,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -56,6 +59,12 @@ pub struct VersionOptions {
     pub banners: bool,
     /// Set by Ctrl-C/SIGTERM.
     pub stop: Arc<AtomicBool>,
+    /// Open ports a stopped run left unversioned (its resume file's `versions`).
+    pub carried: Vec<(IpAddr, Protocol, u16)>,
+    /// The stopped run had finished its port scan: report only carried hosts.
+    pub carried_only: bool,
+    /// Filled after a stop with the open ports whose detection did not finish.
+    pub unfinished: Arc<Mutex<Vec<(IpAddr, Protocol, u16)>>>,
 }
 
 /// One service to probe.
@@ -71,6 +80,8 @@ struct Finished {
     job: Job,
     result: Option<ServiceResult>,
     banner: Banner,
+    /// Cut short by the stop: to be done again by a resumed run.
+    interrupted: bool,
 }
 
 /// The sinks, with version detection between the port scan and the host reports.
@@ -87,6 +98,11 @@ pub struct ServiceDetect {
     pending: HashMap<IpAddr, usize>,
     found: HashMap<IpAddr, ServiceTable>,
     start: SystemTime,
+    carried: carry::Carried,
+    /// Services submitted and not yet finished uninterrupted.
+    unfinished: std::collections::BTreeSet<(IpAddr, Protocol, u16)>,
+    unfinished_out: Arc<Mutex<Vec<(IpAddr, Protocol, u16)>>>,
+    stop: Arc<AtomicBool>,
 }
 
 impl ServiceDetect {
@@ -104,7 +120,7 @@ impl ServiceDetect {
             .build()
             .context("starting the -sV runtime")?;
         let shared = Arc::new(Shared { db: options.db, config: options.config, connector });
-        let stop = options.stop;
+        let stop = Arc::clone(&options.stop);
         let thread = std::thread::Builder::new()
             .name("scry-sv".into())
             .spawn(move || runtime.block_on(serve(shared, rx, tx, stop, parallelism)))
@@ -122,6 +138,10 @@ impl ServiceDetect {
             pending: HashMap::new(),
             found: HashMap::new(),
             start: SystemTime::now(),
+            carried: carry::Carried::new(&options.carried, options.carried_only),
+            unfinished: std::collections::BTreeSet::new(),
+            unfinished_out: options.unfinished,
+            stop: options.stop,
         })
     }
 
@@ -141,6 +161,7 @@ impl ServiceDetect {
         if let Some(jobs) = &self.jobs {
             if jobs.send(Job { ip, port, protocol }).is_ok() {
                 *self.pending.entry(ip).or_default() += 1;
+                self.unfinished.insert((ip, protocol, port));
             }
         }
     }
@@ -149,6 +170,9 @@ impl ServiceDetect {
     fn record(&mut self, f: Finished) {
         if let Some(n) = self.pending.get_mut(&f.job.ip) {
             *n = n.saturating_sub(1);
+        }
+        if !f.interrupted {
+            self.unfinished.remove(&(f.job.ip, f.job.protocol, f.job.port));
         }
         let fingerprint = f.result.as_ref().and_then(|r| self.fingerprint(f.job, r));
         let banner = self.banners.then_some(f.banner);
@@ -268,19 +292,20 @@ async fn serve(
 async fn run(shared: &Shared, job: Job, aborted: watch::Receiver<bool>) -> Finished {
     let peer = SocketAddr::new(job.ip, job.port);
     if *aborted.borrow() {
-        return Finished { job, result: None, banner: Banner::default() };
+        return Finished { job, result: None, banner: Banner::default(), interrupted: true };
     }
     let Some(db) = shared.db else {
-        let banner = banner::grab(peer, &shared.connector, aborted).await;
-        return Finished { job, result: None, banner };
+        let banner = banner::grab(peer, &shared.connector, aborted.clone()).await;
+        return Finished { job, result: None, banner, interrupted: *aborted.borrow() };
     };
     let protocol = service_protocol(job.protocol).unwrap_or(scry_service::Protocol::Tcp);
     // No DTLS: a UDP service that matches `dtls` ends as `dtls`, as with an
     // nmap built without DTLS.
     let config =
         ScanConfig { tls: shared.config.tls && protocol == scry_service::Protocol::Tcp, ..shared.config };
-    let probed = driver::probe(db, config, peer, protocol, &shared.connector, aborted).await;
-    Finished { job, result: Some(probed.result), banner: probed.banner }
+    let probed = driver::probe(db, config, peer, protocol, &shared.connector, aborted.clone()).await;
+    let interrupted = *aborted.borrow() && probed.result.outcome == scry_service::Outcome::Incomplete;
+    Finished { job, result: Some(probed.result), banner: probed.banner, interrupted }
 }
 
 impl Sink for ServiceDetect {
@@ -308,6 +333,59 @@ impl Sink for ServiceDetect {
     }
 
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
+        let carried = self.carried.take(report.ip);
+        if self.carried.only && carried.is_empty() {
+            return Ok(()); // the stopped run reported it
+        }
+        if carried.is_empty() {
+            return self.report(report);
+        }
+        let tables = carry::Tables::new(report.tables, &carried);
+        let tables = tables.tables();
+        self.report(&HostReport { tables: &tables, ..report.clone() })
+    }
+
+    fn os(&mut self, ip: IpAddr, os: &crate::output::OsReport<'_>) -> io::Result<()> {
+        self.inner.iter_mut().try_for_each(|s| s.os(ip, os))
+    }
+
+    fn os_quick(&mut self, ip: IpAddr, guess: Option<&crate::output::QuickGuess<'_>>) -> io::Result<()> {
+        self.inner.iter_mut().try_for_each(|s| s.os_quick(ip, guess))
+    }
+
+    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        // Carried hosts the walk did not report (after a finished port scan, all of them).
+        for (ip, carried) in self.carried.rest() {
+            let tables = carry::Tables::new(&[], &carried);
+            let tables = tables.tables();
+            let report = HostReport {
+                ip,
+                mac: None,
+                up_reason: Some((Reason::UserSet, None)),
+                tables: &tables,
+                services: &crate::output::NO_SERVICES,
+            };
+            self.report(&report)?;
+        }
+        // No more jobs: the runtime ends once its tasks are done.
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        while let Ok(f) = self.done.try_recv() {
+            self.record(f);
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            let mut out = self.unfinished_out.lock().expect("unfinished lock");
+            out.extend(std::mem::take(&mut self.unfinished));
+        }
+        self.inner.iter_mut().try_for_each(|s| s.finish(stats))
+    }
+}
+
+impl ServiceDetect {
+    /// Versions `report`'s open ports and hands the report on with what was found.
+    fn report(&mut self, report: &HostReport<'_>) -> io::Result<()> {
         // Open ports missed live (none so far), and UDP open|filtered ones.
         for table in report.tables {
             let silent = table.silent_state();
@@ -356,23 +434,6 @@ impl Sink for ServiceDetect {
             .collect();
         let report = HostReport { tables: &tables, services: &services, ..report.clone() };
         self.inner.iter_mut().try_for_each(|s| s.host(&report))
-    }
-
-    fn os(&mut self, ip: IpAddr, os: &crate::output::OsReport<'_>) -> io::Result<()> {
-        self.inner.iter_mut().try_for_each(|s| s.os(ip, os))
-    }
-
-    fn os_quick(&mut self, ip: IpAddr, guess: Option<&crate::output::QuickGuess<'_>>) -> io::Result<()> {
-        self.inner.iter_mut().try_for_each(|s| s.os_quick(ip, guess))
-    }
-
-    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
-        // No more jobs: the runtime ends once its tasks are done.
-        self.jobs = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        self.inner.iter_mut().try_for_each(|s| s.finish(stats))
     }
 }
 
