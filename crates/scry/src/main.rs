@@ -120,22 +120,27 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let probe_db = if args.service_version { Some(load_probes(&data, &args)?) } else { None };
-    if args.os_detect && args.max_os_tries == 0 {
-        return Err(UsageError("--max-os-tries must be at least 1".into()).into());
-    }
-    if args.os_detect && args.offline {
-        return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
-    }
-    let services = Arc::new(datadir::load_services(&data, &args)?);
-    args.udp_payloads = args.udp_payloads.clone().or_else(|| datadir::payloads(&data, &args));
-    let mut resolved = config::resolve(&args, &services, command_line).map_err(|e| {
-        match (e.downcast_ref::<config::PhaseOutOfRange>(), &resumed_from) {
-            (Some(out), Some((_, file))) => file.phase_error(out.phases).into(),
-            (Some(out), None) => UsageError(out.to_string()).into(),
-            (None, _) => e,
+    let mut loading =
+        Loading::start(if args.service_version { Some(probes_path(&data, &args)?) } else { None });
+    let checked = (|| -> anyhow::Result<_> {
+        if args.os_detect && args.max_os_tries == 0 {
+            return Err(UsageError("--max-os-tries must be at least 1".into()).into());
         }
-    })?;
+        if args.os_detect && args.offline {
+            return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
+        }
+        let services = Arc::new(datadir::load_services(&data, &args)?);
+        args.udp_payloads = args.udp_payloads.clone().or_else(|| datadir::payloads(&data, &args));
+        let resolved = config::resolve(&args, &services, command_line).map_err(|e| {
+            match (e.downcast_ref::<config::PhaseOutOfRange>(), &resumed_from) {
+                (Some(out), Some((_, file))) => file.phase_error(out.phases).into(),
+                (Some(out), None) => UsageError(out.to_string()).into(),
+                (None, _) => e,
+            }
+        })?;
+        Ok((services, resolved))
+    })();
+    let (services, mut resolved) = loading.first(checked)?;
 
     let options = output::ReportOptions {
         open_only: args.open,
@@ -148,10 +153,12 @@ fn run() -> anyhow::Result<ExitCode> {
 
     // Every capture and socket first: privilege problems surface here,
     // before any output, and nothing is parsed before privileges go.
-    let mut wire = match args.offline {
+    let opened = match args.offline {
         true => None,
-        false => Some(wire::Wire::open(&resolved.route.iface, &resolved.needs(&args, &services))?),
+        false => Some(wire::Wire::open(&resolved.route.iface, &resolved.needs(&args, &services))),
     };
+    let probe_db = loading.finish()?;
+    let mut wire = opened.transpose()?;
     if let (Some(w), true) = (&wire, args.verbose > 0) {
         if let Some(first) = w.lanes.first() {
             eprintln!("scry: {} sender thread(s) on {}: {}", w.lanes.len(), w.iface.name, first.method());
@@ -309,19 +316,56 @@ fn run() -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// nmap-service-probes (or `--versiondb`), read once for the whole run.
+/// Where nmap-service-probes (or `--versiondb`) is, said with `-d`.
 ///
 /// # Errors
-/// The file is missing or does not parse ([`UsageError`], naming file:line:column).
-fn load_probes(
-    data: &datadir::DataFiles,
-    args: &cli::Args,
-) -> anyhow::Result<&'static scry_service::ProbeDb> {
+/// No such file ([`UsageError`]).
+fn probes_path(data: &datadir::DataFiles, args: &cli::Args) -> anyhow::Result<PathBuf> {
     let path = datadir::service_probes(data, args).map_err(|e| UsageError(format!("-sV: {e}")))?;
     if args.debug > 0 {
         eprintln!("scry: version probes from {}", path.display());
     }
-    let db = scry_service::ProbeDb::load(&path).map_err(|e| UsageError(format!("-sV: {e}")))?;
+    Ok(path)
+}
+
+/// nmap-service-probes being read on a thread of its own: compiling its
+/// regexes overlaps the checks that follow and the kernel's setting up of
+/// the capture ring. Its errors still come first and before any packet, and
+/// the thread has ended before privileges are given up (which needs one thread).
+struct Loading {
+    thread: Option<std::thread::JoinHandle<anyhow::Result<&'static scry_service::ProbeDb>>>,
+    db: Option<&'static scry_service::ProbeDb>,
+}
+
+impl Loading {
+    fn start(path: Option<PathBuf>) -> Loading {
+        let thread = path.map(|path| std::thread::spawn(move || load_probes(&path)));
+        Loading { thread, db: None }
+    }
+
+    /// `result`, unless the database is bad: that error comes first, as it would read in order.
+    fn first<T>(&mut self, result: anyhow::Result<T>) -> anyhow::Result<T> {
+        if result.is_err() {
+            self.finish()?;
+        }
+        result
+    }
+
+    /// The database, once read (`None` without -sV).
+    fn finish(&mut self) -> anyhow::Result<Option<&'static scry_service::ProbeDb>> {
+        if let Some(thread) = self.thread.take() {
+            self.db = Some(thread.join().expect("the probe database thread panicked")?);
+        }
+        Ok(self.db)
+    }
+}
+
+/// nmap-service-probes, read once for the whole run.
+///
+/// # Errors
+/// The file does not parse ([`UsageError`], naming file:line:column).
+fn load_probes(path: &Path) -> anyhow::Result<&'static scry_service::ProbeDb> {
+    let db = scry_service::ProbeDb::load(path).map_err(|e| UsageError(format!("-sV: {e}")))?;
     // One database for the life of the process, shared by every service task.
     Ok(Box::leak(Box::new(db)))
 }
