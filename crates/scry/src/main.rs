@@ -251,6 +251,8 @@ fn run() -> anyhow::Result<ExitCode> {
             config: scry_service::ScanConfig { intensity: version_intensity(&args), tls: true },
             allports: args.allports,
             parallelism: args.max_parallelism.map(|n| n as usize),
+            host_timeout: args.host_timeout,
+            trace: args.version_trace,
             banners: args.banners,
             stop: Arc::clone(&stop),
             carried,

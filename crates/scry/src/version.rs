@@ -11,7 +11,9 @@
 //! does. Within one service the order and timing of probes are nmap's
 //! (scry_service's state machine); speed comes from probing many services
 //! at once: at most `--max-parallelism` (default [`DEFAULT_PARALLELISM`],
-//! kept under the open-file limit) over all hosts, [`PER_HOST`] per host.
+//! kept under the open-file limit) over all hosts, [`PER_HOST`] per host;
+//! `--host-timeout` ends a host's unfinished services (incomplete) that long
+//! after its first one started.
 //! Ctrl-C aborts the services in flight; what they found so far is written,
 //! and the open ports whose detection did not finish are handed back for
 //! the resume file; a resumed run takes them as carried ports ([`carry`]).
@@ -55,6 +57,10 @@ pub struct VersionOptions {
     pub allports: bool,
     /// `--max-parallelism`.
     pub parallelism: Option<usize>,
+    /// `--host-timeout`: a host's services end incomplete this long after its first started.
+    pub host_timeout: Option<Duration>,
+    /// `--version-trace`.
+    pub trace: bool,
     /// `--banners`.
     pub banners: bool,
     /// Set by Ctrl-C/SIGTERM.
@@ -119,7 +125,13 @@ impl ServiceDetect {
             .enable_all()
             .build()
             .context("starting the -sV runtime")?;
-        let shared = Arc::new(Shared { db: options.db, config: options.config, connector });
+        let shared = Arc::new(Shared {
+            db: options.db,
+            config: options.config,
+            connector,
+            host_timeout: options.host_timeout,
+            trace: options.trace,
+        });
         let stop = Arc::clone(&options.stop);
         let thread = std::thread::Builder::new()
             .name("scry-sv".into())
@@ -244,6 +256,8 @@ struct Shared {
     db: Option<&'static ProbeDb>,
     config: ScanConfig,
     connector: openssl::ssl::SslConnector,
+    host_timeout: Option<Duration>,
+    trace: bool,
 }
 
 /// The runtime's loop: a task per job under the global and per-host caps,
@@ -257,7 +271,8 @@ async fn serve(
 ) {
     let (abort, aborted) = watch::channel(false);
     let global = Arc::new(Semaphore::new(parallelism));
-    let mut hosts: HashMap<IpAddr, Arc<Semaphore>> = HashMap::new();
+    // Each host's connection cap, and its --host-timeout deadline, counted from its first service.
+    let mut hosts: HashMap<IpAddr, (Arc<Semaphore>, Option<std::time::Instant>)> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut open = true;
@@ -265,16 +280,20 @@ async fn serve(
         tokio::select! {
             job = jobs.recv(), if open => match job {
                 Some(job) => {
-                    let host = hosts
+                    let (host, deadline) = hosts
                         .entry(job.ip)
-                        .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST.min(parallelism))))
+                        .or_insert_with(|| {
+                            let deadline = shared.host_timeout.map(|t| std::time::Instant::now() + t);
+                            (Arc::new(Semaphore::new(PER_HOST.min(parallelism))), deadline)
+                        })
                         .clone();
+                    let limits = driver::Limits { deadline, trace: shared.trace };
                     let (global, shared, done, aborted) =
                         (Arc::clone(&global), Arc::clone(&shared), done.clone(), aborted.clone());
                     tasks.spawn(async move {
                         let Ok(_host) = host.acquire_owned().await else { return };
                         let Ok(_slot) = global.acquire_owned().await else { return };
-                        let _ = done.send(run(&shared, job, aborted).await);
+                        let _ = done.send(run(&shared, job, aborted, limits).await);
                     });
                 }
                 None => open = false,
@@ -289,7 +308,7 @@ async fn serve(
     }
 }
 
-async fn run(shared: &Shared, job: Job, aborted: watch::Receiver<bool>) -> Finished {
+async fn run(shared: &Shared, job: Job, aborted: watch::Receiver<bool>, limits: driver::Limits) -> Finished {
     let peer = SocketAddr::new(job.ip, job.port);
     if *aborted.borrow() {
         return Finished { job, result: None, banner: Banner::default(), interrupted: true };
@@ -303,7 +322,7 @@ async fn run(shared: &Shared, job: Job, aborted: watch::Receiver<bool>) -> Finis
     // nmap built without DTLS.
     let config =
         ScanConfig { tls: shared.config.tls && protocol == scry_service::Protocol::Tcp, ..shared.config };
-    let probed = driver::probe(db, config, peer, protocol, &shared.connector, aborted.clone()).await;
+    let probed = driver::probe(db, config, peer, protocol, &shared.connector, aborted.clone(), limits).await;
     let interrupted = *aborted.borrow() && probed.result.outcome == scry_service::Outcome::Incomplete;
     Finished { job, result: Some(probed.result), banner: probed.banner, interrupted }
 }
