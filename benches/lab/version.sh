@@ -21,6 +21,9 @@
 # Measured as throughput.sh measures (`scry-bench-lab measure`: wall time,
 # the child's CPU time and ru_maxrss). Tools run only inside the lab's
 # scanner namespace; every target is checked to lie in 198.18.0.0/15.
+# "peak KiB per open service" divides the whole peak by the open services
+# scanned, fixed costs included (scry's 128 MiB capture ring, the probe
+# database); the lines under the table give the growth per further service.
 # Knobs: HOSTS (32), SILENT (1), TOOL_TIMEOUT (3600 s per run), OUT_DIR.
 set -euo pipefail
 
@@ -152,6 +155,15 @@ row() {
         row "scry-$n" "scry -sV" "$n"
         row "nmap-$n" "nmap -sV" "$n"
         row "nmapT4-$n" "nmap -sV -T4" "$n"
+    done
+    echo
+    # The growth of the peak from 1 host to all: what each further open service costs.
+    for tool in scry nmap nmapT4; do
+        awk -v tool="$tool" -v one="$(kv "$raw/$tool-1.measure" max_rss_kib)" -v n="${#all[@]}" \
+            -v all="$(kv "$raw/$tool-${#all[@]}.measure" max_rss_kib)" -v per_host="$per_host" 'BEGIN {
+            if (n > 1) printf "%s: %.1f KiB per further open service ((%d - %d KiB) / %d services)\n", tool,
+                (all - one) / ((n - 1) * per_host), all, one, (n - 1) * per_host
+        }'
     done
 } | tee "$raw/results.md"
 echo

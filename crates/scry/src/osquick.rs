@@ -41,7 +41,7 @@ enum Db {
     Unread,
     Reading(std::thread::JoinHandle<Option<Database>>),
     /// The database, if it could be read.
-    Read(Option<Database>),
+    Read(Option<Box<Database>>),
 }
 
 /// The SYN-ACKs kept and the guesses made, shared by the wrapped sinks.
@@ -78,10 +78,10 @@ impl Guesser {
     fn database(&mut self) -> Option<&Database> {
         if let Db::Reading(_) = self.db {
             let Db::Reading(thread) = std::mem::replace(&mut self.db, Db::Unread) else { unreachable!() };
-            self.db = Db::Read(thread.join().unwrap_or(None));
+            self.db = Db::Read(thread.join().unwrap_or(None).map(Box::new));
         }
         match &self.db {
-            Db::Read(db) => db.as_ref(),
+            Db::Read(db) => db.as_deref(),
             Db::Unread | Db::Reading(_) => None,
         }
     }
