@@ -5,10 +5,10 @@
 //! with the hosts that answered, not the probes) and makes each host's
 //! guess once, from that reply alone (`compute::one_syn_ack`). Wrapping the
 //! sinks one by one keeps them apart: one that fails (a closed pipe) is
-//! dropped alone, as without the guess. The database is read only once a
-//! host has answered, on a thread of its own, so that the reading overlaps
-//! the rest of the scan (with -sV, seconds of it) instead of delaying the
-//! first report; without a database, there is no guess.
+//! dropped alone, as without the guess. The database is read on a thread of
+//! its own from the start of the scan (privileges are gone by then), so that
+//! the reading overlaps the scan instead of delaying the first report;
+//! without a database, there is no guess.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -37,9 +37,10 @@ struct Guess {
 
 /// The OS database, as far as it has been read.
 enum Db {
-    /// No host has answered yet.
+    /// Not read (only while being taken from [`Db::Reading`]).
     Unread,
-    Reading(std::thread::JoinHandle<Option<Database>>),
+    /// Reading; the error is said when the first guess needs the database.
+    Reading(std::thread::JoinHandle<Result<Database, String>>),
     /// The database, if it could be read.
     Read(Option<Box<Database>>),
 }
@@ -55,30 +56,37 @@ pub struct Guesser {
 }
 
 impl Guesser {
+    /// The guesser, starting to read the database; call once privileges are given up
+    /// (a thread runs from here on).
     pub fn new(db_paths: Result<Vec<PathBuf>, Missing>) -> Rc<RefCell<Guesser>> {
-        Rc::new(RefCell::new(Guesser { db_paths, db: Db::Unread, first: HashMap::new(), last: None }))
+        let mut guesser = Guesser { db_paths, db: Db::Unread, first: HashMap::new(), last: None };
+        guesser.start_reading();
+        Rc::new(RefCell::new(guesser))
     }
 
-    /// Keeps `ip`'s first SYN-ACK; the first one starts reading the database.
+    fn start_reading(&mut self) {
+        let paths = self.db_paths.clone();
+        self.db = Db::Reading(std::thread::spawn(move || {
+            let loaded = match paths {
+                Ok(paths) => crate::osmatch::load_database(&paths),
+                Err(missing) => Err(missing.into()),
+            };
+            loaded.map_err(|e| format!("{e:#}"))
+        }));
+    }
+
+    /// Keeps `ip`'s first SYN-ACK.
     fn keep(&mut self, ip: IpAddr, port: u16, frame: &Frame) {
         self.first.entry(ip).or_insert((port, *frame));
-        if matches!(self.db, Db::Unread) {
-            let paths = self.db_paths.clone();
-            self.db = Db::Reading(std::thread::spawn(move || {
-                let loaded = match paths {
-                    Ok(paths) => crate::osmatch::load_database(&paths),
-                    Err(missing) => Err(missing.into()),
-                };
-                loaded.map_err(|e| eprintln!("scry: no OS guess from SYN-ACKs: {e:#}")).ok()
-            }));
-        }
     }
 
     /// The database, once read.
     fn database(&mut self) -> Option<&Database> {
         if let Db::Reading(_) = self.db {
             let Db::Reading(thread) = std::mem::replace(&mut self.db, Db::Unread) else { unreachable!() };
-            self.db = Db::Read(thread.join().unwrap_or(None).map(Box::new));
+            let read = thread.join().unwrap_or_else(|_| Err("the reading thread panicked".into()));
+            let read = read.map_err(|e| eprintln!("scry: no OS guess from SYN-ACKs: {e}")).ok();
+            self.db = Db::Read(read.map(Box::new));
         }
         match &self.db {
             Db::Read(db) => db.as_deref(),

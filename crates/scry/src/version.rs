@@ -255,7 +255,7 @@ fn parallelism(asked: Option<usize>) -> usize {
 struct Shared {
     db: Option<&'static ProbeDb>,
     config: ScanConfig,
-    connector: openssl::ssl::SslConnector,
+    connector: openssl::ssl::SslContext,
     host_timeout: Option<Duration>,
     trace: bool,
 }

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Instant;
 
-use openssl::ssl::SslConnector;
+use openssl::ssl::SslContext;
 use scry_service::{Action, Event, ProbeDb, Protocol, ScanConfig, ServiceResult, ServiceScan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -61,7 +61,7 @@ pub async fn probe(
     config: ScanConfig,
     peer: SocketAddr,
     protocol: Protocol,
-    connector: &SslConnector,
+    connector: &SslContext,
     mut abort: watch::Receiver<bool>,
     limits: Limits,
 ) -> Probed {
@@ -190,7 +190,7 @@ async fn step(
     pending: &mut Pending,
     peer: SocketAddr,
     protocol: Protocol,
-    (connector, session): (&SslConnector, Option<&openssl::ssl::SslSession>),
+    (connector, session): (&SslContext, Option<&openssl::ssl::SslSession>),
     buf: &mut [u8],
 ) -> Owned {
     match std::mem::replace(pending, Pending::Read) {

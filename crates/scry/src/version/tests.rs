@@ -21,7 +21,13 @@ impl Sink for Capture {
 
 /// Options with a one-probe database (300 ms NULL probe, `x` on a greeting of "x").
 fn options(allports: bool) -> VersionOptions {
-    let text = "Exclude T:9100-9107\nProbe TCP NULL q||\ntotalwaitms 300\nmatch x m|^x|\n";
+    options_waiting(allports, 300)
+}
+
+/// [`options`] with a NULL probe that waits `ms`.
+fn options_waiting(allports: bool, ms: u32) -> VersionOptions {
+    let text = format!("Exclude T:9100-9107\nProbe TCP NULL q||\ntotalwaitms {ms}\nmatch x m|^x|\n");
+    let text = text.as_str();
     let db = ProbeDb::parse(std::path::Path::new("probes"), text).unwrap();
     VersionOptions {
         db: Some(Box::leak(Box::new(db))),
@@ -97,15 +103,17 @@ fn greeter() -> u16 {
 
 #[test]
 fn a_stop_hands_back_the_services_it_cut_short() {
-    let port = greeter();
-    let options = options(false);
+    // Accepts and never answers: the NULL probe waits its 10 s unless stopped.
+    let silent = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let options = options_waiting(false, 10_000);
     let (stop, unfinished) = (Arc::clone(&options.stop), Arc::clone(&options.unfinished));
-    stop.store(true, Ordering::Relaxed);
     let found = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
     let mut sv = ServiceDetect::new(vec![Box::new(Capture(found.clone()))], options).unwrap();
     let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
     let open = PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 };
     sv.port(ip, port, Protocol::Tcp, &open).unwrap();
+    stop.store(true, Ordering::Relaxed);
     sv.finish(&Stats::default()).unwrap();
     assert_eq!(*unfinished.lock().unwrap(), [(ip, Protocol::Tcp, port)]);
 }
