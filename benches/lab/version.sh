@@ -24,7 +24,8 @@
 # "peak KiB per open service" divides the whole peak by the open services
 # scanned, fixed costs included (scry's 128 MiB capture ring, the probe
 # database); the lines under the table give the growth per further service.
-# Knobs: HOSTS (32), SILENT (1), TOOL_TIMEOUT (3600 s per run), OUT_DIR.
+# Knobs: HOSTS (32), SILENT (1), TOOL_TIMEOUT (3600 s per run), LAB_TIMEOUT
+# (1800 s), OUT_DIR.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -35,6 +36,7 @@ root=$(cd "$here/../.." && pwd)
 HOSTS=${HOSTS:-32}
 SILENT=${SILENT:-1}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-3600}
+LAB_TIMEOUT=${LAB_TIMEOUT:-1800}     # seconds for the daemons to start (about 5 s per host)
 
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, raw sockets)"
 for cmd in ip timeout nmap python3; do
@@ -58,12 +60,12 @@ silent=()
 [[ $SILENT == 1 ]] && silent=(--silent)
 "$benchlab" services --hosts "$HOSTS" "${silent[@]}" --env "$raw/lab.env" >"$raw/lab.log" 2>&1 &
 lab_pid=$!
-for _ in $(seq 3000); do
+for _ in $(seq $((LAB_TIMEOUT * 10))); do
     grep -q '^scry-bench-lab: ready' "$raw/lab.log" 2>/dev/null && break
     kill -0 "$lab_pid" 2>/dev/null || { cat "$raw/lab.log" >&2; die "lab did not come up"; }
     sleep 0.1
 done
-grep -q '^scry-bench-lab: ready' "$raw/lab.log" || die "lab not ready after 300 s"
+grep -q '^scry-bench-lab: ready' "$raw/lab.log" || die "lab not ready after $LAB_TIMEOUT s"
 cat "$raw/lab.log" >&2
 # shellcheck source=/dev/null
 . "$raw/lab.env"
