@@ -136,7 +136,8 @@ fn errors_name_line_column_and_expectation() {
 /// file is reported, wherever the other one's chunk was compiled.
 #[test]
 fn regexes_compiled_in_parallel_give_the_same_database_and_the_first_error() {
-    let lines: Vec<String> = (0..PARALLEL_FROM * 2).map(|i| format!("match s{i} m/^a{i}(b)/i p/$1/")).collect();
+    let lines: Vec<String> =
+        (0..PARALLEL_FROM * 2).map(|i| format!("match s{i} m/^a{i}(b)/i p/$1/")).collect();
     let text = format!("Probe TCP NULL q||\n{}\n", lines.join("\n"));
     let db = ProbeDb::parse(Path::new("big"), &text).unwrap();
     let matches = &db.probes()[0].matches;

@@ -4,9 +4,9 @@
 //! time forever, reset mid-read, accept and stay silent, send binary
 //! garbage, or break a TLS handshake. Each ends with its own outcome, the
 //! good service keeps its answer, and scry's peak memory stays that of a
-//! scan of the good service alone, within half of what the flood got the
-//! kernel to take (the rest waits in socket buffers: scry reads a probe's
-//! first 4096 bytes only; about 60 KiB more in trials, for 700 KiB flooded). `--version-intensity 0` keeps it to the NULL probe and
+//! scan of the good service alone (within 4 MiB; the flood offers 64 MiB
+//! per connection, but scry reads a probe's first 4096 bytes only, and the
+//! kernel's socket buffers take about 0.7 MiB before the flood blocks). `--version-intensity 0` keeps it to the NULL probe and
 //! the probes that list the port, as nmap's.
 //!
 //! The per-peer behaviour with a scripted database is in
@@ -65,6 +65,10 @@ fn linger_zero(c: &TcpStream) {
     };
     assert_eq!(rc, 0, "SO_LINGER: {}", std::io::Error::last_os_error());
 }
+
+/// How much higher than a scan of the good service alone the peak may be:
+/// far below the flood's 64 MiB, well above run-to-run noise (about 0.5 MiB).
+const MEMORY_MARGIN_KIB: u64 = 4 << 10;
 
 /// Bytes the flood's connections got the kernel to take.
 static FLOODED: AtomicU64 = AtomicU64::new(0);
@@ -157,9 +161,11 @@ fn bad_peers_cost_their_timeouts_and_bounded_memory_only() {
     let flooded = FLOODED.load(Ordering::Relaxed);
     let (peak_alone, peak_crowd) = (alone.stat("max_rss_kib"), crowd.stat("max_rss_kib"));
     eprintln!("flooded {flooded} bytes; peak {peak_alone} KiB alone, {peak_crowd} KiB with the bad peers");
-    assert!(flooded >= 512 << 10, "the flood got only {flooded} bytes out");
+    // scry stopped reading the flood (the kernel's buffers took the rest of
+    // what got out), and its peak stayed that of the good service alone.
+    assert!(flooded < FLOOD_BYTES, "the flood was drained: scry read all {flooded} bytes");
     assert!(
-        peak_crowd < peak_alone + (flooded >> 10) / 2,
+        peak_crowd < peak_alone + MEMORY_MARGIN_KIB,
         "peak {peak_crowd} KiB with the bad peers, {peak_alone} KiB without"
     );
 }
