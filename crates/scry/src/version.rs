@@ -109,6 +109,8 @@ pub struct ServiceDetect {
     unfinished: std::collections::BTreeSet<(IpAddr, Protocol, u16)>,
     unfinished_out: Arc<Mutex<Vec<(IpAddr, Protocol, u16)>>>,
     stop: Arc<AtomicBool>,
+    /// Some service was sent to be probed (not all were excluded).
+    probed_any: bool,
 }
 
 impl ServiceDetect {
@@ -154,6 +156,7 @@ impl ServiceDetect {
             unfinished: std::collections::BTreeSet::new(),
             unfinished_out: options.unfinished,
             stop: options.stop,
+            probed_any: false,
         })
     }
 
@@ -174,6 +177,7 @@ impl ServiceDetect {
             if jobs.send(Job { ip, port, protocol }).is_ok() {
                 *self.pending.entry(ip).or_default() += 1;
                 self.unfinished.insert((ip, protocol, port));
+                self.probed_any = true;
             }
         }
     }
@@ -418,7 +422,20 @@ impl ServiceDetect {
             }
         }
         self.wait_for(report.ip);
-        let services = self.found.remove(&report.ip).unwrap_or_default();
+        let mut services = self.found.remove(&report.ip).unwrap_or_default();
+        if self.probed_any {
+            // nmap names an excluded port "Excluded from version scan" when it
+            // is set aside, and blanks it again when the group's results are
+            // processed, which happens only if some service was probed
+            // (service_scan.cc: remove_excluded_ports, then processResults).
+            for service in services.values_mut() {
+                if let Some(r) =
+                    service.result.as_mut().filter(|r| r.outcome == scry_service::Outcome::Excluded)
+                {
+                    r.info.product = None;
+                }
+            }
+        }
         // A UDP port that answered a version probe is open (nmap's adjustPortStateIfNecessary).
         let ports: Vec<BTreeMap<u16, PortResult>> = report
             .tables

@@ -101,6 +101,29 @@ fn greeter() -> u16 {
     port
 }
 
+/// nmap 7.93 blanks "Excluded from version scan" again when any service of
+/// the scan was probed (seen in the lab: port 9104 among 1000 open ports).
+#[test]
+fn an_excluded_port_beside_a_probed_one_has_no_product() {
+    let port = greeter();
+    let found = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let mut sv = ServiceDetect::new(vec![Box::new(Capture(found.clone()))], options(false)).unwrap();
+    let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let open = PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 64 };
+    sv.port(ip, 9100, Protocol::Tcp, &open).unwrap();
+    sv.port(ip, port, Protocol::Tcp, &open).unwrap();
+    let ports: BTreeMap<u16, PortResult> = [(9100, open), (port, open)].into();
+    let scanned = [9100, port];
+    let tables = [PortTable { protocol: Protocol::Tcp, ports: &ports, scanned: &scanned }];
+    let services = ServiceTable::new();
+    sv.host(&HostReport { ip, mac: None, up_reason: None, tables: &tables, services: &services }).unwrap();
+    sv.finish(&Stats::default()).unwrap();
+    let table = found.borrow()[0].clone();
+    let excluded = table[&(Protocol::Tcp, 9100)].result.clone().unwrap();
+    assert_eq!((excluded.outcome, excluded.info.product), (scry_service::Outcome::Excluded, None));
+    assert_eq!(table[&(Protocol::Tcp, port)].result.as_ref().unwrap().name.as_deref(), Some("x"));
+}
+
 #[test]
 fn a_stop_hands_back_the_services_it_cut_short() {
     // Accepts and never answers: the NULL probe waits its 10 s unless stopped.
