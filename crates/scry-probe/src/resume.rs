@@ -15,6 +15,18 @@
 //! args = ["-sS", "-sU", "-p-", "--rate", "2000", "198.18.0.10"]
 //! ```
 //!
+//! A scan with version detection (`-sV`, `--banners`) stopped before every
+//! open port found was versioned adds the ports still to do, as a JSON array
+//! of `[address, protocol, port]`:
+//!
+//! ```text
+//! versions = [["198.18.0.10", "tcp", 22], ["198.18.0.10", "tcp", 443]]
+//! ```
+//!
+//! The resumed run versions them as well as the open ports its own walk
+//! finds; `position` at the end of the last phase's walk says the port scan
+//! itself is done, and the resumed run probes no port again.
+//!
 //! `args` is the original command line (without the program name) as a JSON
 //! array of strings. `phase` counts the scan's phases from 1 in the order
 //! they run; a file without it (written before combined scans could be
@@ -26,7 +38,11 @@
 //! the file. Any text parses to a state or to an error naming
 //! `file:line:column`; nothing panics.
 
+use std::net::IpAddr;
+
 use thiserror::Error;
+
+use crate::services::Protocol;
 
 const HEADER: &str = "# scry resume file: continue with `scry --resume FILE`";
 
@@ -39,6 +55,8 @@ pub struct ResumeState {
     /// The first position of that phase's walk not yet probed.
     pub position: u64,
     pub args: Vec<String>,
+    /// Open ports found before the stop whose version detection did not finish.
+    pub versions: Vec<(IpAddr, Protocol, u16)>,
 }
 
 /// A resume file as read: its state, and the line and column of its `phase`
@@ -79,7 +97,18 @@ impl ResumeState {
     pub fn to_text(&self) -> String {
         let args = serde_json::to_string(&self.args).expect("strings serialize");
         let (seed, phase, position) = (self.seed, self.phase, self.position);
-        format!("{HEADER}\nseed = {seed}\nphase = {phase}\nposition = {position}\nargs = {args}\n")
+        let mut text =
+            format!("{HEADER}\nseed = {seed}\nphase = {phase}\nposition = {position}\nargs = {args}\n");
+        if !self.versions.is_empty() {
+            let list: Vec<(String, &str, u16)> = self
+                .versions
+                .iter()
+                .map(|(ip, proto, port)| (ip.to_string(), proto.as_str(), *port))
+                .collect();
+            let list = serde_json::to_string(&list).expect("tuples serialize");
+            text.push_str(&format!("versions = {list}\n"));
+        }
+        text
     }
 
     /// Parses a resume file's text; `origin` names it in errors.
@@ -88,6 +117,7 @@ impl ResumeState {
     /// The first bad line at `origin:line:column`, or a missing key.
     pub fn parse(text: &str, origin: &str) -> Result<ResumeFile, ResumeError> {
         let (mut seed, mut phase, mut position, mut args) = (None, None, None, None);
+        let mut versions = Vec::new();
         for (n, line) in text.lines().enumerate() {
             let at = |column: usize, problem: String| ResumeError::Syntax {
                 origin: origin.to_owned(),
@@ -125,6 +155,24 @@ impl ResumeState {
                     })?;
                     args = Some(list);
                 }
+                "versions" => {
+                    let list: Vec<(String, String, u16)> = serde_json::from_str(value).map_err(|e| {
+                        at(
+                            value_col + e.column().saturating_sub(1),
+                            format!("versions must be a JSON array of [address, protocol, port]: {e}"),
+                        )
+                    })?;
+                    for (ip, proto, port) in list {
+                        let bad = |what: String| at(value_col, format!("versions: {what}"));
+                        let ip: IpAddr = ip.parse().map_err(|_| bad(format!("{ip:?} is not an address")))?;
+                        let proto = match proto.as_str() {
+                            "tcp" => Protocol::Tcp,
+                            "udp" => Protocol::Udp,
+                            _ => return Err(bad(format!("protocol {proto:?}: expected \"tcp\" or \"udp\""))),
+                        };
+                        versions.push((ip, proto, port));
+                    }
+                }
                 other => return Err(at(indent + 1, format!("unknown key {other:?}"))),
             }
         }
@@ -134,6 +182,7 @@ impl ResumeState {
             phase: phase.map_or(1, |(n, _)| n),
             position: position.ok_or_else(|| missing("position"))?,
             args: args.ok_or_else(|| missing("args"))?,
+            versions,
         };
         Ok(ResumeFile { state, phase_at: phase.map(|(_, at)| at) })
     }

@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use scry_probe::resume::{ResumeError, ResumeFile, ResumeState};
+use scry_probe::services::Protocol;
 
 fn state() -> ResumeState {
     ResumeState {
@@ -10,6 +11,7 @@ fn state() -> ResumeState {
         phase: 2,
         position: 4096,
         args: vec!["-p-".into(), "198.18.0.10".into(), "a \"b\"".into()],
+        versions: Vec::new(),
     }
 }
 
@@ -29,6 +31,33 @@ fn text_round_trips() {
         ResumeState::parse(&s.to_text(), "f").unwrap(),
         ResumeFile { state: s, phase_at: Some((3, 9)) }
     );
+}
+
+#[test]
+fn versions_still_to_do_round_trip_and_are_absent_when_none() {
+    let mut s = state();
+    s.versions = vec![
+        ("198.18.0.10".parse().unwrap(), Protocol::Tcp, 22),
+        ("2001:2::a".parse().unwrap(), Protocol::Udp, 161),
+    ];
+    let text = s.to_text();
+    assert!(
+        text.ends_with("versions = [[\"198.18.0.10\",\"tcp\",22],[\"2001:2::a\",\"udp\",161]]\n"),
+        "{text}"
+    );
+    assert_eq!(ResumeState::parse(&text, "f").unwrap().state, s);
+    assert!(!state().to_text().contains("versions"));
+}
+
+#[test]
+fn a_bad_versions_entry_is_named_where_it_stands() {
+    let base = "seed = 1\nposition = 2\nargs = []\n";
+    let err = ResumeState::parse(&format!("{base}versions = [[\"198.18.0.x\", \"tcp\", 22]]\n"), "r");
+    assert_eq!(err.unwrap_err(), syntax(4, 12, "versions: \"198.18.0.x\" is not an address"));
+    let err = ResumeState::parse(&format!("{base}versions = [[\"198.18.0.1\", \"sctp\", 22]]\n"), "r");
+    assert_eq!(err.unwrap_err(), syntax(4, 12, "versions: protocol \"sctp\": expected \"tcp\" or \"udp\""));
+    let err = ResumeState::parse(&format!("{base}versions = [[\"198.18.0.1\", \"tcp\", 70000]]\n"), "r");
+    assert!(err.unwrap_err().to_string().starts_with("r:4:"), "a port past 65535");
 }
 
 #[test]
@@ -81,7 +110,7 @@ proptest! {
 
     #[test]
     fn any_state_round_trips(seed: u64, phase in 1u32.., position: u64, args: Vec<String>) {
-        let s = ResumeState { seed, phase, position, args };
+        let s = ResumeState { seed, phase, position, args, versions: Vec::new() };
         prop_assert_eq!(ResumeState::parse(&s.to_text(), "r").unwrap().state, s);
     }
 }

@@ -131,6 +131,29 @@ fn errors_name_line_column_and_expectation() {
     );
 }
 
+/// Above [`PARALLEL_FROM`] match lines the regexes compile on every core
+/// first: the database is the same, and of two bad lines the first in the
+/// file is reported, wherever the other one's chunk was compiled.
+#[test]
+fn regexes_compiled_in_parallel_give_the_same_database_and_the_first_error() {
+    let lines: Vec<String> =
+        (0..PARALLEL_FROM * 2).map(|i| format!("match s{i} m/^a{i}(b)/i p/$1/")).collect();
+    let text = format!("Probe TCP NULL q||\n{}\n", lines.join("\n"));
+    let db = ProbeDb::parse(Path::new("big"), &text).unwrap();
+    let matches = &db.probes()[0].matches;
+    assert_eq!(matches.len(), PARALLEL_FROM * 2);
+    assert_eq!((matches[700].line, matches[700].service.as_str()), (702, "s700"));
+    assert!(matches[700].pattern.is_match(b"A700B"));
+    assert!(!matches[700].pattern.is_match(b"a701b"));
+    let mut bad = lines.clone();
+    bad[900] = "match s900 m/^(x/".into();
+    bad[100] = "match s100 m/^(y/".into();
+    let text = format!("Probe TCP NULL q||\n{}\n", bad.join("\n"));
+    let e = err(&text);
+    assert_eq!((e.0, e.1), (102, 17));
+    assert!(e.2.starts_with("expected a valid PCRE2 regex (missing closing parenthesis"), "{}", e.2);
+}
+
 #[test]
 fn match_line_errors() {
     let probe = "Probe TCP NULL q||\n";

@@ -453,6 +453,15 @@ pub struct Args {
     #[arg(long = "max-parallelism", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub max_parallelism: Option<u32>,
 
+    /// With -sV: print each service's probes, reads and conclusion to standard error.
+    #[arg(long = "version-trace")]
+    pub version_trace: bool,
+
+    /// With -sV: end a host's unfinished services (reported incomplete) TIME
+    /// after its first service started; the port scan is not limited.
+    #[arg(long = "host-timeout", value_name = "TIME", value_parser = parse_time)]
+    pub host_timeout: Option<Duration>,
+
     /// Keep what each TCP service sends first (and its TLS certificate) in every output.
     #[arg(long = "banners")]
     pub banners: bool,

@@ -247,15 +247,23 @@ impl Resolved {
                 let discovery = !args.no_ping
                     && !route.iface.is_loopback
                     && discovery_methods(args, services, on_link).is_ok_and(|m| m != [Method::Arp]);
+                // First-pass replies, host discovery's (a few per host) and OS detection's (16 probes a host).
+                let hosts = plans.first().map_or(0, |p| p.targets.len());
+                let probes: u64 = plans.iter().map(|p| p.targets.len() * p.ports.len() as u64).sum();
+                let extra = hosts.saturating_mul(4 + if args.os_detect { 16 } else { 0 });
                 Needs {
+                    capture_bytes: crate::wire::capture_bytes(probes.saturating_add(extra)),
                     lanes: raw.then_some((args.rate, capacity)),
                     discovery: discovery.then_some(crate::discover::MAX_FRAME),
                     os: args.os_detect,
                 }
             }
-            Job::Discovery(_) => {
-                Needs { lanes: None, discovery: Some(crate::discover::MAX_FRAME), os: false }
-            }
+            Job::Discovery(_) => Needs {
+                capture_bytes: scry_capture::CaptureConfig::default().buffer_size,
+                lanes: None,
+                discovery: Some(crate::discover::MAX_FRAME),
+                os: false,
+            },
         }
     }
 }

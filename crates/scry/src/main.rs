@@ -137,22 +137,27 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    let probe_db = if args.service_version { Some(load_probes(&data, &args)?) } else { None };
-    if args.os_detect && args.max_os_tries == 0 {
-        return Err(UsageError("--max-os-tries must be at least 1".into()).into());
-    }
-    if args.os_detect && args.offline {
-        return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
-    }
-    let services = Arc::new(datadir::load_services(&data, &args)?);
-    args.udp_payloads = args.udp_payloads.clone().or_else(|| datadir::payloads(&data, &args));
-    let mut resolved = config::resolve(&args, &services, command_line.clone()).map_err(|e| {
-        match (e.downcast_ref::<config::PhaseOutOfRange>(), &resumed_from) {
-            (Some(out), Some((_, file))) => file.phase_error(out.phases).into(),
-            (Some(out), None) => UsageError(out.to_string()).into(),
-            (None, _) => e,
+    let mut loading =
+        Loading::start(if args.service_version { Some(probes_path(&data, &args)?) } else { None });
+    let checked = (|| -> anyhow::Result<_> {
+        if args.os_detect && args.max_os_tries == 0 {
+            return Err(UsageError("--max-os-tries must be at least 1".into()).into());
         }
-    })?;
+        if args.os_detect && args.offline {
+            return Err(UsageError("-O needs replies; --offline sends nothing".into()).into());
+        }
+        let services = Arc::new(datadir::load_services(&data, &args)?);
+        args.udp_payloads = args.udp_payloads.clone().or_else(|| datadir::payloads(&data, &args));
+        let resolved = config::resolve(&args, &services, command_line).map_err(|e| {
+            match (e.downcast_ref::<config::PhaseOutOfRange>(), &resumed_from) {
+                (Some(out), Some((_, file))) => file.phase_error(out.phases).into(),
+                (Some(out), None) => UsageError(out.to_string()).into(),
+                (None, _) => e,
+            }
+        })?;
+        Ok((services, resolved))
+    })();
+    let (services, mut resolved) = loading.first(checked)?;
 
     let options = output::ReportOptions {
         open_only: args.open,
@@ -167,10 +172,12 @@ fn run() -> anyhow::Result<ExitCode> {
     unprivileged::check(&args, privileged, fell_back)?;
     // Every capture and socket first: privilege problems surface here,
     // before any output, and nothing is parsed before privileges go.
-    let mut wire = match args.offline || !privileged {
+    let opened = match args.offline || !privileged {
         true => None,
-        false => Some(wire::Wire::open(&resolved.route.iface, &resolved.needs(&args, &services))?),
+        false => Some(wire::Wire::open(&resolved.route.iface, &resolved.needs(&args, &services))),
     };
+    let probe_db = loading.finish()?;
+    let mut wire = opened.transpose()?;
     if let (Some(w), true) = (&wire, args.verbose > 0) {
         if let Some(first) = w.lanes.first() {
             eprintln!("scry: {} sender thread(s) on {}: {}", w.lanes.len(), w.iface.name, first.method());
@@ -200,7 +207,13 @@ fn run() -> anyhow::Result<ExitCode> {
     let resumed_here = resumed_from.as_ref().is_some_and(|(path, _)| *path == resume_path);
     let mut checkpoints = Checkpoints {
         path: &resume_path,
-        state: resume::ResumeState { seed: resolved.seed, phase: 1, position: 0, args: original_args },
+        state: resume::ResumeState {
+            seed: resolved.seed,
+            phase: 1,
+            position: 0,
+            args: original_args,
+            versions: Vec::new(),
+        },
         written: false,
         warned: false,
     };
@@ -220,14 +233,14 @@ fn run() -> anyhow::Result<ExitCode> {
                 // scans. Nothing here is dropped: the child shares the captures
                 // and sockets.
                 let mut recorder = recording.and_then(|(at, id)| history::Recorder::reopen(&at, id));
-                let (code, ended) = keeper.wait(
-                    |phase, position| checkpoints.save(phase, position),
-                    |format, text| {
+                let (code, ended) = keeper.wait(|note| match note {
+                    privileges::Note::Output { format, text } => {
                         if let Some(r) = &mut recorder {
                             r.output(&format, text);
                         }
-                    },
-                );
+                    }
+                    other => checkpoints.hear(other),
+                });
                 if let Some(interrupted) = ended {
                     checkpoints.end(interrupted, resumed_here);
                 }
@@ -305,15 +318,24 @@ fn run() -> anyhow::Result<ExitCode> {
         let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;
         sinks = sinks.into_iter().map(wrap).collect();
     }
+    let unfinished = Arc::new(std::sync::Mutex::new(Vec::new()));
     if args.service_version || args.banners {
         // Outside OS detection: nmap's version scan runs before its OS scan.
+        let carried = resumed_from.as_ref().map(|(_, f)| f.state.versions.clone()).unwrap_or_default();
+        // A resumed walk with nothing left: the stopped run had finished its port scan.
+        let carried_only = !carried.is_empty() && plans.last().is_some_and(|p| p.positions.is_empty());
         let options = version::VersionOptions {
             db: probe_db,
             config: scry_service::ScanConfig { intensity: version_intensity(&args), tls: true },
             allports: args.allports,
             parallelism: args.max_parallelism.map(|n| n as usize),
+            host_timeout: args.host_timeout,
+            trace: args.version_trace,
             banners: args.banners,
             stop: Arc::clone(&stop),
+            carried,
+            carried_only,
+            unfinished: Arc::clone(&unfinished),
         };
         sinks = vec![Box::new(version::ServiceDetect::new(sinks, options)?)];
     }
@@ -351,26 +373,79 @@ fn run() -> anyhow::Result<ExitCode> {
             stats.sent, stats.send_errors, stats.send_stalls, stats.max_rss_kib
         );
     }
-    match &mut link {
-        Some(link) => link.tell(privileges::Note::Done { interrupted: stats.interrupted }),
-        None => checkpoints.end(stats.interrupted, resumed_here),
+    // Open ports the stop left unversioned go into the resume file; after a
+    // finished port scan, it points past the walk's end, so that a resumed
+    // run only versions them.
+    let mut notes: Vec<privileges::Note> = std::mem::take(&mut *unfinished.lock().expect("unfinished lock"))
+        .into_iter()
+        .map(|(ip, protocol, port)| privileges::Note::Version(ip, protocol, port))
+        .collect();
+    if let (true, false, Some(last)) = (stats.walked, notes.is_empty(), plans.last()) {
+        notes.push(privileges::Note::Checkpoint(last.phase, last.positions.end));
+    }
+    notes.push(privileges::Note::Done { interrupted: stats.interrupted });
+    for note in notes {
+        match &mut link {
+            Some(link) => link.tell(note),
+            None => checkpoints.hear(note),
+        }
+    }
+    if link.is_none() {
+        checkpoints.end(stats.interrupted, resumed_here);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// nmap-service-probes (or `--versiondb`), read once for the whole run.
+/// Where nmap-service-probes (or `--versiondb`) is, said with `-d`.
 ///
 /// # Errors
-/// The file is missing or does not parse ([`UsageError`], naming file:line:column).
-fn load_probes(
-    data: &datadir::DataFiles,
-    args: &cli::Args,
-) -> anyhow::Result<&'static scry_service::ProbeDb> {
+/// No such file ([`UsageError`]).
+fn probes_path(data: &datadir::DataFiles, args: &cli::Args) -> anyhow::Result<PathBuf> {
     let path = datadir::service_probes(data, args).map_err(|e| UsageError(format!("-sV: {e}")))?;
     if args.debug > 0 {
         eprintln!("scry: version probes from {}", path.display());
     }
-    let db = scry_service::ProbeDb::load(&path).map_err(|e| UsageError(format!("-sV: {e}")))?;
+    Ok(path)
+}
+
+/// nmap-service-probes being read on a thread of its own: compiling its
+/// regexes overlaps the checks that follow and the kernel's setting up of
+/// the capture ring. Its errors still come first and before any packet, and
+/// the thread has ended before privileges are given up (which needs one thread).
+struct Loading {
+    thread: Option<std::thread::JoinHandle<anyhow::Result<&'static scry_service::ProbeDb>>>,
+    db: Option<&'static scry_service::ProbeDb>,
+}
+
+impl Loading {
+    fn start(path: Option<PathBuf>) -> Loading {
+        let thread = path.map(|path| std::thread::spawn(move || load_probes(&path)));
+        Loading { thread, db: None }
+    }
+
+    /// `result`, unless the database is bad: that error comes first, as it would read in order.
+    fn first<T>(&mut self, result: anyhow::Result<T>) -> anyhow::Result<T> {
+        if result.is_err() {
+            self.finish()?;
+        }
+        result
+    }
+
+    /// The database, once read (`None` without -sV).
+    fn finish(&mut self) -> anyhow::Result<Option<&'static scry_service::ProbeDb>> {
+        if let Some(thread) = self.thread.take() {
+            self.db = Some(thread.join().expect("the probe database thread panicked")?);
+        }
+        Ok(self.db)
+    }
+}
+
+/// nmap-service-probes, read once for the whole run.
+///
+/// # Errors
+/// The file does not parse ([`UsageError`], naming file:line:column).
+fn load_probes(path: &Path) -> anyhow::Result<&'static scry_service::ProbeDb> {
+    let db = scry_service::ProbeDb::load(path).map_err(|e| UsageError(format!("-sV: {e}")))?;
     // One database for the life of the process, shared by every service task.
     Ok(Box::leak(Box::new(db)))
 }
@@ -424,10 +499,26 @@ struct Checkpoints<'a> {
 }
 
 impl Checkpoints<'_> {
+    /// Acts on a note of the scanning side: a checkpoint saves, an
+    /// unversioned port joins the state (saved with the next checkpoint, or
+    /// at the end).
+    fn hear(&mut self, note: privileges::Note) {
+        match note {
+            privileges::Note::Checkpoint(phase, position) => self.save(phase, position),
+            privileges::Note::Version(ip, protocol, port) => self.state.versions.push((ip, protocol, port)),
+            // The history's, taken by the caller.
+            privileges::Note::Done { .. } | privileges::Note::Output { .. } => {}
+        }
+    }
+
     /// After the scan: a stopped scan says how to resume; a complete one
     /// removes the resume file it wrote (or was resumed from), which would
     /// only repeat work.
-    fn end(&self, interrupted: bool, resumed_here: bool) {
+    fn end(&mut self, interrupted: bool, resumed_here: bool) {
+        if interrupted && self.written && !self.state.versions.is_empty() {
+            // The versions heard since the last checkpoint.
+            self.save(self.state.phase, self.state.position);
+        }
         if interrupted {
             if self.written {
                 eprintln!("scry: stopped; continue with: scry --resume {}", self.path.display());

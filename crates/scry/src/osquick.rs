@@ -5,8 +5,10 @@
 //! with the hosts that answered, not the probes) and makes each host's
 //! guess once, from that reply alone (`compute::one_syn_ack`). Wrapping the
 //! sinks one by one keeps them apart: one that fails (a closed pipe) is
-//! dropped alone, as without the guess. The database is read only when the
-//! first guess is needed; without one, there is no guess.
+//! dropped alone, as without the guess. The database is read on a thread of
+//! its own from the start of the scan (privileges are gone by then), so that
+//! the reading overlaps the scan instead of delaying the first report;
+//! without a database, there is no guess.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -33,20 +35,63 @@ struct Guess {
     from: u16,
 }
 
+/// The OS database, as far as it has been read.
+enum Db {
+    /// Not read (only while being taken from [`Db::Reading`]).
+    Unread,
+    /// Reading; the error is said when the first guess needs the database.
+    Reading(std::thread::JoinHandle<Result<Database, String>>),
+    /// The database, if it could be read.
+    Read(Option<Box<Database>>),
+}
+
 /// The SYN-ACKs kept and the guesses made, shared by the wrapped sinks.
 pub struct Guesser {
     /// The database's files, or why there are none.
     db_paths: Result<Vec<PathBuf>, Missing>,
-    /// `None` until first needed; then the database, if it could be read.
-    db: Option<Option<Database>>,
+    db: Db,
     first: HashMap<IpAddr, (u16, Frame)>,
     /// The last host guessed: the sinks ask one after another.
     last: Option<(IpAddr, Option<Guess>)>,
 }
 
 impl Guesser {
+    /// The guesser, starting to read the database; call once privileges are given up
+    /// (a thread runs from here on).
     pub fn new(db_paths: Result<Vec<PathBuf>, Missing>) -> Rc<RefCell<Guesser>> {
-        Rc::new(RefCell::new(Guesser { db_paths, db: None, first: HashMap::new(), last: None }))
+        let mut guesser = Guesser { db_paths, db: Db::Unread, first: HashMap::new(), last: None };
+        guesser.start_reading();
+        Rc::new(RefCell::new(guesser))
+    }
+
+    fn start_reading(&mut self) {
+        let paths = self.db_paths.clone();
+        self.db = Db::Reading(std::thread::spawn(move || {
+            let loaded = match paths {
+                Ok(paths) => crate::osmatch::load_database(&paths),
+                Err(missing) => Err(missing.into()),
+            };
+            loaded.map_err(|e| format!("{e:#}"))
+        }));
+    }
+
+    /// Keeps `ip`'s first SYN-ACK.
+    fn keep(&mut self, ip: IpAddr, port: u16, frame: &Frame) {
+        self.first.entry(ip).or_insert((port, *frame));
+    }
+
+    /// The database, once read.
+    fn database(&mut self) -> Option<&Database> {
+        if let Db::Reading(_) = self.db {
+            let Db::Reading(thread) = std::mem::replace(&mut self.db, Db::Unread) else { unreachable!() };
+            let read = thread.join().unwrap_or_else(|_| Err("the reading thread panicked".into()));
+            let read = read.map_err(|e| eprintln!("scry: no OS guess from SYN-ACKs: {e}")).ok();
+            self.db = Db::Read(read.map(Box::new));
+        }
+        match &self.db {
+            Db::Read(db) => db.as_deref(),
+            Db::Unread | Db::Reading(_) => None,
+        }
     }
 
     fn guess(&mut self, ip: IpAddr) -> Option<&Guess> {
@@ -60,15 +105,7 @@ impl Guesser {
     fn make(&mut self, from: u16, frame: &Frame) -> Option<Guess> {
         let packet = frame.ip()?;
         let Transport::Tcp(tcp) = &packet.transport else { return None };
-        let paths = &self.db_paths;
-        let db = self.db.get_or_insert_with(|| {
-            let loaded = match paths {
-                Ok(paths) => crate::osmatch::load_database(paths),
-                Err(missing) => Err(missing.clone().into()),
-            };
-            loaded.map_err(|e| eprintln!("scry: no OS guess from SYN-ACKs: {e:#}")).ok()
-        });
-        let matcher = Matcher::new(db.as_ref()?);
+        let matcher = Matcher::new(self.database()?);
         // The SYN-ACK was validated: it acknowledges our sequence number + 1.
         // The SYN's acknowledgment field is zero.
         let fingerprint = one_syn_ack(&packet.header, tcp, tcp.ack.wrapping_sub(1), 0);
@@ -104,7 +141,7 @@ impl Sink for QuickOs {
     }
 
     fn syn_ack(&mut self, ip: IpAddr, port: u16, frame: &Frame) -> io::Result<()> {
-        self.guesser.borrow_mut().first.entry(ip).or_insert((port, *frame));
+        self.guesser.borrow_mut().keep(ip, port, frame);
         Ok(())
     }
 

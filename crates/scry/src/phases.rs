@@ -81,6 +81,8 @@ pub fn run(
         move_on = (move_on || phase.checkpointed) && phase.probed.end == plan.positions.end;
         done.push(phase);
     }
+    stats.walked = done.len() == plans.len()
+        && plans.iter().zip(&done).all(|(plan, phase)| phase.probed.end == plan.positions.end);
     // With -Pn every target is reported up, as nmap counts them.
     stats.hosts_up = if lead.report_silent_hosts { lead.targets.len() } else { up.len() as u64 };
     report_hosts(plans, &done, &up, &mut sinks);

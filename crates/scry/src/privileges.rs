@@ -218,6 +218,8 @@ pub enum Note {
     /// The next text the scan printed in an output format, for the history
     /// ([`crate::history`]), which the parent keeps.
     Output { format: String, text: String },
+    /// An open port whose version detection the stop cut short, for the resume file.
+    Version(std::net::IpAddr, scry_probe::services::Protocol, u16),
     /// The scan ended; `interrupted` by Ctrl-C or SIGTERM, or complete.
     Done { interrupted: bool },
 }
@@ -237,6 +239,7 @@ impl Note {
                 bytes.extend_from_slice(text.as_bytes());
                 bytes
             }
+            Note::Version(ip, protocol, port) => format!("version {ip} {protocol} {port}\n").into_bytes(),
             Note::Done { interrupted } => {
                 format!("done {}\n", if *interrupted { "interrupted" } else { "complete" }).into_bytes()
             }
@@ -268,6 +271,14 @@ impl Note {
                 format
                     .map(|format| Note::Output { format, text: String::from_utf8_lossy(&text).into_owned() })
             }
+            ["version", ip, protocol, port] => (|| {
+                let protocol = match *protocol {
+                    "tcp" => scry_probe::services::Protocol::Tcp,
+                    "udp" => scry_probe::services::Protocol::Udp,
+                    _ => return None,
+                };
+                Some(Note::Version(ip.parse().ok()?, protocol, port.parse().ok()?))
+            })(),
             ["done", "interrupted"] => Some(Note::Done { interrupted: true }),
             ["done", "complete"] => Some(Note::Done { interrupted: false }),
             _ => None,
@@ -306,17 +317,14 @@ impl Keeper {
     /// Acts on the child's notes until it closes the pipe, then waits for
     /// it; returns its exit status (128 + the signal if one killed it) and
     /// how the scan ended, if it said.
-    pub fn wait(
-        mut self,
-        mut on_checkpoint: impl FnMut(u32, u64),
-        mut on_output: impl FnMut(String, String),
-    ) -> (u8, Option<bool>) {
+    pub fn wait(mut self, mut on_note: impl FnMut(Note)) -> (u8, Option<bool>) {
         let child = self.child;
         let mut interrupted = None;
         while let Some(note) = Note::read(&mut self.notes) {
             match note {
-                Some(Note::Checkpoint(phase, position)) => on_checkpoint(phase, position),
-                Some(Note::Output { format, text }) => on_output(format, text),
+                Some(note @ (Note::Checkpoint(..) | Note::Version(..) | Note::Output { .. })) => {
+                    on_note(note)
+                }
                 Some(Note::Done { interrupted: i }) => interrupted = Some(i),
                 None => {}
             }
@@ -428,6 +436,8 @@ mod tests {
         let notes = [
             Note::Checkpoint(2, 40_960),
             output,
+            Note::Version("198.18.0.10".parse().unwrap(), scry_probe::services::Protocol::Tcp, 443),
+            Note::Version("2001:2::a".parse().unwrap(), scry_probe::services::Protocol::Udp, 161),
             Note::Done { interrupted: true },
             Note::Done { interrupted: false },
         ];

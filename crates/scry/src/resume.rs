@@ -88,6 +88,7 @@ mod tests {
             phase: 2,
             position: 4096,
             args: vec!["-p-".into(), "198.18.0.10".into(), "a \"b\"".into()],
+            versions: Vec::new(),
         }
     }
 

@@ -11,10 +11,15 @@
 //! does. Within one service the order and timing of probes are nmap's
 //! (scry_service's state machine); speed comes from probing many services
 //! at once: at most `--max-parallelism` (default [`DEFAULT_PARALLELISM`],
-//! kept under the open-file limit) over all hosts, [`PER_HOST`] per host.
-//! Ctrl-C aborts the services in flight; what they found so far is written.
+//! kept under the open-file limit) over all hosts, [`PER_HOST`] per host;
+//! `--host-timeout` ends a host's unfinished services (incomplete) that long
+//! after its first one started.
+//! Ctrl-C aborts the services in flight; what they found so far is written,
+//! and the open ports whose detection did not finish are handed back for
+//! the resume file; a resumed run takes them as carried ports ([`carry`]).
 
 mod banner;
+mod carry;
 mod driver;
 mod tls;
 
@@ -22,7 +27,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context;
@@ -52,10 +57,20 @@ pub struct VersionOptions {
     pub allports: bool,
     /// `--max-parallelism`.
     pub parallelism: Option<usize>,
+    /// `--host-timeout`: a host's services end incomplete this long after its first started.
+    pub host_timeout: Option<Duration>,
+    /// `--version-trace`.
+    pub trace: bool,
     /// `--banners`.
     pub banners: bool,
     /// Set by Ctrl-C/SIGTERM.
     pub stop: Arc<AtomicBool>,
+    /// Open ports a stopped run left unversioned (its resume file's `versions`).
+    pub carried: Vec<(IpAddr, Protocol, u16)>,
+    /// The stopped run had finished its port scan: report only carried hosts.
+    pub carried_only: bool,
+    /// Filled after a stop with the open ports whose detection did not finish.
+    pub unfinished: Arc<Mutex<Vec<(IpAddr, Protocol, u16)>>>,
 }
 
 /// One service to probe.
@@ -71,6 +86,8 @@ struct Finished {
     job: Job,
     result: Option<ServiceResult>,
     banner: Banner,
+    /// Cut short by the stop: to be done again by a resumed run.
+    interrupted: bool,
 }
 
 /// The sinks, with version detection between the port scan and the host reports.
@@ -87,6 +104,13 @@ pub struct ServiceDetect {
     pending: HashMap<IpAddr, usize>,
     found: HashMap<IpAddr, ServiceTable>,
     start: SystemTime,
+    carried: carry::Carried,
+    /// Services submitted and not yet finished uninterrupted.
+    unfinished: std::collections::BTreeSet<(IpAddr, Protocol, u16)>,
+    unfinished_out: Arc<Mutex<Vec<(IpAddr, Protocol, u16)>>>,
+    stop: Arc<AtomicBool>,
+    /// Some service was sent to be probed (not all were excluded).
+    probed_any: bool,
 }
 
 impl ServiceDetect {
@@ -103,8 +127,14 @@ impl ServiceDetect {
             .enable_all()
             .build()
             .context("starting the -sV runtime")?;
-        let shared = Arc::new(Shared { db: options.db, config: options.config, connector });
-        let stop = options.stop;
+        let shared = Arc::new(Shared {
+            db: options.db,
+            config: options.config,
+            connector,
+            host_timeout: options.host_timeout,
+            trace: options.trace,
+        });
+        let stop = Arc::clone(&options.stop);
         let thread = std::thread::Builder::new()
             .name("scry-sv".into())
             .spawn(move || runtime.block_on(serve(shared, rx, tx, stop, parallelism)))
@@ -122,6 +152,11 @@ impl ServiceDetect {
             pending: HashMap::new(),
             found: HashMap::new(),
             start: SystemTime::now(),
+            carried: carry::Carried::new(&options.carried, options.carried_only),
+            unfinished: std::collections::BTreeSet::new(),
+            unfinished_out: options.unfinished,
+            stop: options.stop,
+            probed_any: false,
         })
     }
 
@@ -141,6 +176,8 @@ impl ServiceDetect {
         if let Some(jobs) = &self.jobs {
             if jobs.send(Job { ip, port, protocol }).is_ok() {
                 *self.pending.entry(ip).or_default() += 1;
+                self.unfinished.insert((ip, protocol, port));
+                self.probed_any = true;
             }
         }
     }
@@ -149,6 +186,9 @@ impl ServiceDetect {
     fn record(&mut self, f: Finished) {
         if let Some(n) = self.pending.get_mut(&f.job.ip) {
             *n = n.saturating_sub(1);
+        }
+        if !f.interrupted {
+            self.unfinished.remove(&(f.job.ip, f.job.protocol, f.job.port));
         }
         let fingerprint = f.result.as_ref().and_then(|r| self.fingerprint(f.job, r));
         let banner = self.banners.then_some(f.banner);
@@ -224,7 +264,9 @@ pub fn under_file_limit(wanted: usize, reserve: u64) -> usize {
 struct Shared {
     db: Option<&'static ProbeDb>,
     config: ScanConfig,
-    connector: openssl::ssl::SslConnector,
+    connector: openssl::ssl::SslContext,
+    host_timeout: Option<Duration>,
+    trace: bool,
 }
 
 /// The runtime's loop: a task per job under the global and per-host caps,
@@ -238,7 +280,8 @@ async fn serve(
 ) {
     let (abort, aborted) = watch::channel(false);
     let global = Arc::new(Semaphore::new(parallelism));
-    let mut hosts: HashMap<IpAddr, Arc<Semaphore>> = HashMap::new();
+    // Each host's connection cap, and its --host-timeout deadline, counted from its first service.
+    let mut hosts: HashMap<IpAddr, (Arc<Semaphore>, Option<std::time::Instant>)> = HashMap::new();
     let mut tasks = tokio::task::JoinSet::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let mut open = true;
@@ -246,16 +289,20 @@ async fn serve(
         tokio::select! {
             job = jobs.recv(), if open => match job {
                 Some(job) => {
-                    let host = hosts
+                    let (host, deadline) = hosts
                         .entry(job.ip)
-                        .or_insert_with(|| Arc::new(Semaphore::new(PER_HOST.min(parallelism))))
+                        .or_insert_with(|| {
+                            let deadline = shared.host_timeout.map(|t| std::time::Instant::now() + t);
+                            (Arc::new(Semaphore::new(PER_HOST.min(parallelism))), deadline)
+                        })
                         .clone();
+                    let limits = driver::Limits { deadline, trace: shared.trace };
                     let (global, shared, done, aborted) =
                         (Arc::clone(&global), Arc::clone(&shared), done.clone(), aborted.clone());
                     tasks.spawn(async move {
                         let Ok(_host) = host.acquire_owned().await else { return };
                         let Ok(_slot) = global.acquire_owned().await else { return };
-                        let _ = done.send(run(&shared, job, aborted).await);
+                        let _ = done.send(run(&shared, job, aborted, limits).await);
                     });
                 }
                 None => open = false,
@@ -270,22 +317,23 @@ async fn serve(
     }
 }
 
-async fn run(shared: &Shared, job: Job, aborted: watch::Receiver<bool>) -> Finished {
+async fn run(shared: &Shared, job: Job, aborted: watch::Receiver<bool>, limits: driver::Limits) -> Finished {
     let peer = SocketAddr::new(job.ip, job.port);
     if *aborted.borrow() {
-        return Finished { job, result: None, banner: Banner::default() };
+        return Finished { job, result: None, banner: Banner::default(), interrupted: true };
     }
     let Some(db) = shared.db else {
-        let banner = banner::grab(peer, &shared.connector, aborted).await;
-        return Finished { job, result: None, banner };
+        let banner = banner::grab(peer, &shared.connector, aborted.clone()).await;
+        return Finished { job, result: None, banner, interrupted: *aborted.borrow() };
     };
     let protocol = service_protocol(job.protocol).unwrap_or(scry_service::Protocol::Tcp);
     // No DTLS: a UDP service that matches `dtls` ends as `dtls`, as with an
     // nmap built without DTLS.
     let config =
         ScanConfig { tls: shared.config.tls && protocol == scry_service::Protocol::Tcp, ..shared.config };
-    let probed = driver::probe(db, config, peer, protocol, &shared.connector, aborted).await;
-    Finished { job, result: Some(probed.result), banner: probed.banner }
+    let probed = driver::probe(db, config, peer, protocol, &shared.connector, aborted.clone(), limits).await;
+    let interrupted = *aborted.borrow() && probed.result.outcome == scry_service::Outcome::Incomplete;
+    Finished { job, result: Some(probed.result), banner: probed.banner, interrupted }
 }
 
 impl Sink for ServiceDetect {
@@ -313,6 +361,59 @@ impl Sink for ServiceDetect {
     }
 
     fn host(&mut self, report: &HostReport<'_>) -> io::Result<()> {
+        let carried = self.carried.take(report.ip);
+        if self.carried.only && carried.is_empty() {
+            return Ok(()); // the stopped run reported it
+        }
+        if carried.is_empty() {
+            return self.report(report);
+        }
+        let tables = carry::Tables::new(report.tables, &carried);
+        let tables = tables.tables();
+        self.report(&HostReport { tables: &tables, ..report.clone() })
+    }
+
+    fn os(&mut self, ip: IpAddr, os: &crate::output::OsReport<'_>) -> io::Result<()> {
+        self.inner.iter_mut().try_for_each(|s| s.os(ip, os))
+    }
+
+    fn os_quick(&mut self, ip: IpAddr, guess: Option<&crate::output::QuickGuess<'_>>) -> io::Result<()> {
+        self.inner.iter_mut().try_for_each(|s| s.os_quick(ip, guess))
+    }
+
+    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
+        // Carried hosts the walk did not report (after a finished port scan, all of them).
+        for (ip, carried) in self.carried.rest() {
+            let tables = carry::Tables::new(&[], &carried);
+            let tables = tables.tables();
+            let report = HostReport {
+                ip,
+                mac: None,
+                up_reason: Some((Reason::UserSet, None)),
+                tables: &tables,
+                services: &crate::output::NO_SERVICES,
+            };
+            self.report(&report)?;
+        }
+        // No more jobs: the runtime ends once its tasks are done.
+        self.jobs = None;
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        while let Ok(f) = self.done.try_recv() {
+            self.record(f);
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            let mut out = self.unfinished_out.lock().expect("unfinished lock");
+            out.extend(std::mem::take(&mut self.unfinished));
+        }
+        self.inner.iter_mut().try_for_each(|s| s.finish(stats))
+    }
+}
+
+impl ServiceDetect {
+    /// Versions `report`'s open ports and hands the report on with what was found.
+    fn report(&mut self, report: &HostReport<'_>) -> io::Result<()> {
         // Open ports missed live (none so far), and open|filtered ones (UDP,
         // and TCP after a FIN, NULL, Xmas or Maimon scan), as nmap probes them.
         for table in report.tables {
@@ -325,7 +426,20 @@ impl Sink for ServiceDetect {
             }
         }
         self.wait_for(report.ip);
-        let services = self.found.remove(&report.ip).unwrap_or_default();
+        let mut services = self.found.remove(&report.ip).unwrap_or_default();
+        if self.probed_any {
+            // nmap names an excluded port "Excluded from version scan" when it
+            // is set aside, and blanks it again when the group's results are
+            // processed, which happens only if some service was probed
+            // (service_scan.cc: remove_excluded_ports, then processResults).
+            for service in services.values_mut() {
+                if let Some(r) =
+                    service.result.as_mut().filter(|r| r.outcome == scry_service::Outcome::Excluded)
+                {
+                    r.info.product = None;
+                }
+            }
+        }
         // An open|filtered port that answered a version probe (UDP) or took
         // a connection (TCP) is open (nmap's adjustPortStateIfNecessary).
         let ports: Vec<BTreeMap<u16, PortResult>> = report
@@ -349,23 +463,6 @@ impl Sink for ServiceDetect {
             report.tables.iter().zip(&ports).map(|(t, ports)| PortTable { ports, ..*t }).collect();
         let report = HostReport { tables: &tables, services: &services, ..report.clone() };
         self.inner.iter_mut().try_for_each(|s| s.host(&report))
-    }
-
-    fn os(&mut self, ip: IpAddr, os: &crate::output::OsReport<'_>) -> io::Result<()> {
-        self.inner.iter_mut().try_for_each(|s| s.os(ip, os))
-    }
-
-    fn os_quick(&mut self, ip: IpAddr, guess: Option<&crate::output::QuickGuess<'_>>) -> io::Result<()> {
-        self.inner.iter_mut().try_for_each(|s| s.os_quick(ip, guess))
-    }
-
-    fn finish(&mut self, stats: &Stats) -> io::Result<()> {
-        // No more jobs: the runtime ends once its tasks are done.
-        self.jobs = None;
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        self.inner.iter_mut().try_for_each(|s| s.finish(stats))
     }
 }
 

@@ -18,8 +18,28 @@ const ONE_LANE_PPS: f64 = 600_000.0;
 /// takes the CRC-32 of all of a reset's data (RD) and the capture is shared.
 pub const SNAPLEN: i32 = 65_535;
 
+/// Capture buffer per reply the scan may draw: libpcap gives each frame a
+/// slot for the largest frame the interface may hand over (64 KiB with
+/// GRO/TSO offloads), so this is what a burst of replies can take.
+const CAPTURE_PER_REPLY: u64 = 64 << 10;
+/// The smallest capture buffer asked for.
+const CAPTURE_MIN: u64 = 4 << 20;
+
+/// The capture buffer for a scan that may draw `replies` replies at once:
+/// as much as they could fill, between 4 MiB and the default 64 MiB.
+/// Allocating (and zeroing) the default's ring, which libpcap doubles to
+/// 128 MiB, took 0.15-0.5 s before the first probe, whatever the scan's
+/// size, and was most of a small scan's memory (docs/benchmarks.md).
+pub fn capture_bytes(replies: u64) -> i32 {
+    let most = u64::try_from(CaptureConfig::default().buffer_size).unwrap_or(CAPTURE_MIN);
+    let bytes = replies.saturating_mul(CAPTURE_PER_REPLY).clamp(CAPTURE_MIN, most.max(CAPTURE_MIN));
+    i32::try_from(bytes).unwrap_or(i32::MAX)
+}
+
 /// What the stages of a scan will need.
 pub struct Needs {
+    /// The capture's kernel buffer ([`capture_bytes`]).
+    pub capture_bytes: i32,
     /// Port-scan senders: the rate (which decides how many threads send)
     /// and the largest probe frame; none for host discovery only.
     pub lanes: Option<(f64, usize)>,
@@ -48,7 +68,8 @@ impl Wire {
     /// # Errors
     /// Missing privileges or a failing interface.
     pub fn open(iface: &Interface, needs: &Needs) -> anyhow::Result<Wire> {
-        let config = CaptureConfig { snaplen: SNAPLEN, ..CaptureConfig::default() };
+        let config =
+            CaptureConfig { snaplen: SNAPLEN, buffer_size: needs.capture_bytes, ..CaptureConfig::default() };
         let capture = Arc::new(Mutex::new(Receiver::open(&iface.name, &config)?));
         let mut lanes = Vec::new();
         if let Some((rate, capacity)) = needs.lanes {
@@ -69,5 +90,20 @@ impl Wire {
     pub fn with_arp<T>(&mut self, f: impl FnOnce(ArpHandles<'_>) -> T) -> T {
         let mut capture = self.capture.lock().expect("capture lock");
         f(ArpHandles { rx: &mut capture, tx: &mut self.arp })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_capture_buffer_follows_the_replies_a_scan_may_draw() {
+        assert_eq!(capture_bytes(0), 4 << 20);
+        assert_eq!(capture_bytes(13), 4 << 20);
+        assert_eq!(capture_bytes(416), 416 << 16);
+        assert_eq!(capture_bytes(1000), 1000 << 16);
+        assert_eq!(capture_bytes(1024), 64 << 20);
+        assert_eq!(capture_bytes(u64::MAX), 64 << 20);
     }
 }

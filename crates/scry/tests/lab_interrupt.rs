@@ -418,3 +418,78 @@ fn sigint_during_version_detection_writes_what_was_found() {
     assert_eq!(service(SILENT)["outcome"], "incomplete");
     assert_eq!(service(SILENT)["method"], "table");
 }
+
+/// `-sV`, SIGINT after the port scan while one service is still being
+/// probed: the resume file keeps the port scan's end and the one
+/// unversioned port; `scry --resume` sends no probe, does not connect to
+/// the service already versioned, versions the rest (here a service that
+/// has meanwhile started to greet), and removes the file.
+#[test]
+fn stop_in_the_version_phase_then_resume_versions_only_the_rest() {
+    use std::io::Write;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const WRAPPED: u16 = 2200;
+    const SLOW: u16 = 7000;
+    const GREETING: &[u8] = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let target = &lab.targets()[0];
+    let ip = target.ipv4();
+    let bind = |port: u16| target.run(move || std::net::TcpListener::bind((ip, port))).unwrap().unwrap();
+    // Accepts and closes (tcpwrapped), counting the connections.
+    let wrapped = bind(WRAPPED);
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&accepted);
+    std::thread::spawn(move || {
+        for conn in wrapped.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            drop(conn);
+        }
+    });
+    // Listens but never accepts: its first probe waits 6 s.
+    let silent = bind(SLOW);
+    let resume = temp_path("version-phase.resume");
+    let ports = format!("{WRAPPED},{SLOW}");
+    let args =
+        ["-sV", "-p", &ports, "--seed", "5", "--resume-file", resume.to_str().unwrap(), &ip.to_string()];
+    let first = interrupt_when(lab.scanner(), &args, libc::SIGINT, |stdout| {
+        let seen = common::read_answers(stdout, 2);
+        std::thread::sleep(Duration::from_secs(2));
+        seen
+    });
+    // The walk's end (2 pairs): the port scan is done.
+    assert_stopped_at(&first, &resume, ("5", 1, 2));
+    let text = std::fs::read_to_string(&resume).unwrap();
+    assert!(text.ends_with(&format!("versions = [[\"{ip}\",\"tcp\",{SLOW}]]\n")), "{text}");
+    let service = |scan: &Scan, port: u16| scan.records_of("service").find(|r| r["port"] == port).cloned();
+    assert_eq!(service(&first, WRAPPED).unwrap()["outcome"], "tcpwrapped");
+    assert_eq!(service(&first, SLOW).unwrap()["outcome"], "incomplete");
+    let wrapped_connections = accepted.load(Ordering::SeqCst);
+    assert!(wrapped_connections >= 1);
+
+    // The service now greets as OpenSSH does.
+    drop(silent);
+    let greeter = bind(SLOW);
+    std::thread::spawn(move || {
+        for mut conn in greeter.incoming().flatten() {
+            std::thread::spawn(move || {
+                let _ = conn.write_all(GREETING);
+                let _ = std::io::copy(&mut conn, &mut std::io::sink());
+            });
+        }
+    });
+    let second = resume_scan(&lab, &resume);
+    assert_eq!(second.stat("sent"), 0, "the port scan ran again: {}", second.stats());
+    assert_eq!(
+        accepted.load(Ordering::SeqCst),
+        wrapped_connections,
+        "the versioned service was probed again"
+    );
+    assert!(service(&second, WRAPPED).is_none(), "{}", second.stdout);
+    let ssh = service(&second, SLOW).unwrap_or_else(|| panic!("no service {SLOW}: {}", second.stdout));
+    assert_eq!(
+        (ssh["name"].as_str(), ssh["product"].as_str(), ssh["version"].as_str()),
+        (Some("ssh"), Some("OpenSSH"), Some("9.2p1 Debian 2+deb12u3")),
+        "{ssh}"
+    );
+}

@@ -353,6 +353,8 @@ pub struct Stats {
     pub hosts_scanned: u64,
     pub hosts_up: u64,
     pub interrupted: bool,
+    /// Every phase's walk reached its end: a stop, if any, came after the port scan.
+    pub walked: bool,
     /// The process's peak resident memory (getrusage), in KiB.
     pub max_rss_kib: u64,
     /// Broadcast addresses left out of the target ranges.

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use openssl::ssl::SslConnector;
+use openssl::ssl::SslContext;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -21,14 +21,14 @@ const CONNECT: Duration = scry_service::CONNECT_SSL_TIMEOUT;
 
 /// The banner of `peer`; empty when it neither speaks first nor TLS, or on
 /// Ctrl-C.
-pub async fn grab(peer: SocketAddr, connector: &SslConnector, mut aborted: watch::Receiver<bool>) -> Banner {
+pub async fn grab(peer: SocketAddr, connector: &SslContext, mut aborted: watch::Receiver<bool>) -> Banner {
     tokio::select! {
         banner = grab_inner(peer, connector) => banner,
         _ = aborted.wait_for(|stop| *stop) => Banner::default(),
     }
 }
 
-async fn grab_inner(peer: SocketAddr, connector: &SslConnector) -> Banner {
+async fn grab_inner(peer: SocketAddr, connector: &SslContext) -> Banner {
     let mut banner = Banner::default();
     let start = tokio::time::Instant::now();
     let Ok(Ok(mut tcp)) = timeout_at(start + CONNECT, TcpStream::connect(peer)).await else { return banner };

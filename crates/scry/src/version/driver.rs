@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Instant;
 
-use openssl::ssl::SslConnector;
+use openssl::ssl::SslContext;
 use scry_service::{Action, Event, ProbeDb, Protocol, ScanConfig, ServiceResult, ServiceScan};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpStream, UdpSocket};
@@ -45,15 +45,32 @@ pub struct Probed {
     pub banner: Banner,
 }
 
-/// Runs version detection of `peer` to its end (or until `abort` turns true).
+/// When a service gives up besides its own timeouts, and whether it says what it does.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Limits {
+    /// The host's `--host-timeout` ends here: the service ends incomplete.
+    pub deadline: Option<Instant>,
+    /// `--version-trace`: each step on standard error.
+    pub trace: bool,
+}
+
+/// Runs version detection of `peer` to its end (or until `abort` turns
+/// true, or `limits.deadline` passes).
 pub async fn probe(
     db: &'static ProbeDb,
     config: ScanConfig,
     peer: SocketAddr,
     protocol: Protocol,
-    connector: &SslConnector,
+    connector: &SslContext,
     mut abort: watch::Receiver<bool>,
+    limits: Limits,
 ) -> Probed {
+    let proto = if protocol == Protocol::Udp { "udp" } else { "tcp" };
+    let trace = |what: std::fmt::Arguments<'_>| {
+        if limits.trace {
+            eprintln!("scry: version-trace {peer}/{proto}: {what}");
+        }
+    };
     let now = Instant::now();
     let mut scan = ServiceScan::new(db, config, peer.port(), protocol, now);
     let mut actions: std::collections::VecDeque<Action> = scan.start(now).into();
@@ -67,6 +84,9 @@ pub async fn probe(
     let (mut connections, mut sent) = (0u32, false);
     loop {
         while let Some(action) = actions.pop_front() {
+            if limits.trace {
+                trace_action(&trace, &action, scan.current_probe().map(|id| db.probe(id).name()));
+            }
             match action {
                 Action::Connect => pending = Pending::Connect,
                 Action::StartTls => pending = Pending::Tls,
@@ -89,9 +109,19 @@ pub async fn probe(
             }
         }
         let timer = tokio::time::sleep_until(deadline.into());
+        let host_timeout = async {
+            match limits.deadline {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         let event = tokio::select! {
             biased;
             _ = abort.wait_for(|stop| *stop) => Owned::Event(Event::Abort),
+            () = host_timeout => {
+                trace(format_args!("host timeout"));
+                Owned::Event(Event::Abort)
+            }
             _ = timer => Owned::Event(Event::Timer),
             e = step(&mut conn, &mut pending, peer, protocol, (connector, session.as_ref()), &mut buf) => e,
         };
@@ -116,7 +146,33 @@ pub async fn probe(
             }
             Owned::Event(e) => e,
         };
+        if limits.trace {
+            match event {
+                Event::Data(bytes) => trace(format_args!("read {} bytes", bytes.len())),
+                other => trace(format_args!("{other:?}")),
+            }
+        }
         actions.extend(scan.handle(event_now, event));
+    }
+}
+
+/// One `--version-trace` line for `action`, naming the probe in progress.
+fn trace_action(trace: &impl Fn(std::fmt::Arguments<'_>), action: &Action, probe: Option<&str>) {
+    let probe = probe.unwrap_or("-");
+    match action {
+        Action::Connect => trace(format_args!("probe {probe}: connect")),
+        Action::StartTls => trace(format_args!("probe {probe}: TLS handshake")),
+        Action::Send(bytes) => trace(format_args!("probe {probe}: send {} bytes", bytes.len())),
+        Action::WaitUntil(at) => {
+            let ms = at.saturating_duration_since(Instant::now()).as_millis();
+            trace(format_args!("probe {probe}: wait up to {ms} ms"));
+        }
+        Action::Close => trace(format_args!("probe {probe}: close")),
+        Action::Done(r) => {
+            let fields = [&r.name, &r.info.product, &r.info.version, &r.info.info];
+            let said: Vec<&str> = fields.iter().filter_map(|f| f.as_deref()).collect();
+            trace(format_args!("done: {:?} (conf {}) {}", r.outcome, r.confidence, said.join(" | ")));
+        }
     }
 }
 
@@ -134,7 +190,7 @@ async fn step(
     pending: &mut Pending,
     peer: SocketAddr,
     protocol: Protocol,
-    (connector, session): (&SslConnector, Option<&openssl::ssl::SslSession>),
+    (connector, session): (&SslContext, Option<&openssl::ssl::SslSession>),
     buf: &mut [u8],
 ) -> Owned {
     match std::mem::replace(pending, Pending::Read) {

@@ -40,6 +40,11 @@ fn serve(peer: fn(std::net::TcpStream)) -> SocketAddr {
 /// Probes `addr`; aborts after `abort_after` when given. The outer timeout
 /// only keeps a broken driver from hanging the test suite.
 fn probe_with(addr: SocketAddr, abort_after: Option<Duration>) -> Probed {
+    probe_limited(addr, abort_after, Limits::default())
+}
+
+/// [`probe_with`] under `limits`.
+fn probe_limited(addr: SocketAddr, abort_after: Option<Duration>, limits: Limits) -> Probed {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let connector = tls::connector().unwrap();
     rt.block_on(async {
@@ -52,7 +57,7 @@ fn probe_with(addr: SocketAddr, abort_after: Option<Duration>) -> Probed {
         } else {
             std::mem::forget(tx);
         }
-        let run = probe(db(), ScanConfig::default(), addr, Protocol::Tcp, &connector, rx);
+        let run = probe(db(), ScanConfig::default(), addr, Protocol::Tcp, &connector, rx, limits);
         tokio::time::timeout(Duration::from_secs(60), run).await.expect("the service ends")
     })
 }
@@ -155,6 +160,17 @@ fn a_broken_tls_handshake_ends_the_service() {
 fn an_abort_ends_the_service_at_once() {
     let addr = serve(drain);
     let p = probe_with(addr, Some(Duration::from_millis(100)));
+    assert_eq!(p.result.outcome, Outcome::Incomplete);
+}
+
+/// --host-timeout: a silent service (two probes of a second each, which
+/// would end in no match, see `a_silent_peer_is_no_match_without_fingerprint`)
+/// ends incomplete when its host's deadline passes during the first.
+#[test]
+fn a_host_timeout_ends_the_service_incomplete() {
+    let addr = serve(drain);
+    let deadline = Some(std::time::Instant::now() + Duration::from_millis(300));
+    let p = probe_limited(addr, None, Limits { deadline, trace: false });
     assert_eq!(p.result.outcome, Outcome::Incomplete);
 }
 

@@ -10,7 +10,8 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 
 use openssl::ssl::{
-    SslConnector, SslMethod, SslOptions, SslSession, SslSessionCacheMode, SslVerifyMode, SslVersion,
+    Ssl, SslContext, SslMethod, SslMode, SslOptions, SslSession, SslSessionCacheMode, SslVerifyMode,
+    SslVersion,
 };
 use openssl::x509::X509NameRef;
 use tokio::net::TcpStream;
@@ -21,12 +22,15 @@ use crate::output::Certificate;
 /// OpenSSL's `SSL_OP_LEGACY_SERVER_CONNECT`, which the openssl crate does not name.
 const LEGACY_SERVER_CONNECT: u64 = 1 << 2;
 
-/// Builds the connector every TLS service shares.
+/// Builds the client context every TLS service shares. A bare context,
+/// not the openssl crate's `SslConnector`, whose builder reads the system's
+/// CA certificates (0.03-0.13 s before the first probe) for a verification
+/// that is off anyway.
 ///
 /// # Errors
 /// OpenSSL refused a setting.
-pub fn connector() -> Result<SslConnector, openssl::error::ErrorStack> {
-    let mut b = SslConnector::builder(SslMethod::tls_client())?;
+pub fn connector() -> Result<SslContext, openssl::error::ErrorStack> {
+    let mut b = SslContext::builder(SslMethod::tls_client())?;
     b.set_verify(SslVerifyMode::NONE);
     b.set_security_level(0);
     // The lowest version this OpenSSL was built with.
@@ -34,29 +38,31 @@ pub fn connector() -> Result<SslConnector, openssl::error::ErrorStack> {
     b.set_cipher_list("ALL:COMPLEMENTOFALL:@SECLEVEL=0")?;
     // OpenSSL 3 left SSL_OP_LEGACY_SERVER_CONNECT (1 << 2) out of SSL_OP_ALL;
     // without it, servers that never learnt RFC 5746 are refused.
-    b.set_options(SslOptions::ALL | SslOptions::from_bits_retain(LEGACY_SERVER_CONNECT));
+    // What the connector's builder used to add is kept: no compression, no SSLv2/v3.
+    let connector = SslOptions::NO_COMPRESSION | SslOptions::NO_SSLV2 | SslOptions::NO_SSLV3;
+    b.set_options(SslOptions::ALL | connector | SslOptions::from_bits_retain(LEGACY_SERVER_CONNECT));
+    // As the connector's builder set it: tokio-openssl may retry a write from another buffer.
+    b.set_mode(SslMode::AUTO_RETRY | SslMode::ACCEPT_MOVING_WRITE_BUFFER | SslMode::ENABLE_PARTIAL_WRITE);
     b.set_session_cache_mode(SslSessionCacheMode::CLIENT);
     Ok(b.build())
 }
 
 /// A TLS client handshake over `tcp`, offering `session` (from an earlier
-/// connection of the same service through the same connector) for resumption.
+/// connection of the same service through the same context) for resumption.
+/// No SNI and no host name check: the target is an address.
 ///
 /// # Errors
 /// The handshake failed (any TLS alert, a closed connection, a reset).
 pub async fn handshake(
-    connector: &SslConnector,
+    connector: &SslContext,
     tcp: TcpStream,
-    peer: SocketAddr,
+    _peer: SocketAddr,
     session: Option<&SslSession>,
 ) -> io::Result<Pin<Box<SslStream<TcpStream>>>> {
-    let mut config = connector.configure().map_err(io::Error::other)?;
-    config.set_verify_hostname(false);
-    config.set_use_server_name_indication(false);
-    let mut ssl = config.into_ssl(&peer.ip().to_string()).map_err(io::Error::other)?;
+    let mut ssl = Ssl::new(connector).map_err(io::Error::other)?;
     if let Some(session) = session {
-        // SAFETY: the session came from a connection made through `connector`,
-        // whose context this one is (SSL_set_session's one requirement).
+        // SAFETY: the session came from a connection made with `connector`,
+        // the context of this one (SSL_set_session's one requirement).
         unsafe { ssl.set_session(session) }.map_err(io::Error::other)?;
     }
     let mut stream = Box::pin(SslStream::new(ssl, tcp).map_err(io::Error::other)?);

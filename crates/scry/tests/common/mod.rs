@@ -219,7 +219,7 @@ impl Scan {
         assert_eq!(types.last(), Some(&"stats"), "last record: {}", self.stdout);
         let middle = &types[1..types.len() - 1];
         assert!(
-            middle.iter().all(|t| ["host", "port", "os", "os_quick"].contains(t)),
+            middle.iter().all(|t| ["host", "port", "service", "os", "os_quick"].contains(t)),
             "record types: {middle:?}"
         );
         // TCP 53 and UDP 53 are two ports.

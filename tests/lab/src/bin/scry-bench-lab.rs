@@ -12,11 +12,16 @@
 //! It writes a shell-sourceable file of namespace names, addresses and MACs
 //! and the list of open ports, then prints them.
 //!
+//! `services --hosts N` builds a scanner and N targets, each running every
+//! daemon of [`Service::ALL`] (its own instance, in its own namespace), two
+//! ports that accept and close (tcpwrapped) and one that accepts and stays
+//! silent, for `benches/lab/version.sh`.
+//!
 //! `measure --ns NS -- CMD...` runs `CMD` inside the lab scanner namespace
 //! `NS` (via `ip netns exec`) while sampling that namespace's `eth0`
 //! counters every millisecond, and reports packets sent (and dropped by the
 //! veth), wall time, the rate of the main sending burst, and the command's
-//! CPU time. Every tool is measured the same way, whatever it claims.
+//! CPU time and peak resident memory. Every tool is measured the same way, whatever it claims.
 
 use std::error::Error;
 use std::fmt::Write as _;
@@ -29,7 +34,9 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
-use scry_lab::{in_lab_range, parse_ns_name, Lab, Node, Personality, Role, TargetSpec, IFACE};
+use scry_lab::{
+    in_lab_range, parse_ns_name, Daemon, Lab, Node, Personality, Role, Service, TargetSpec, IFACE,
+};
 
 /// Printed once the lab is up and the env file is written; the script waits for it.
 const READY_LINE: &str = "scry-bench-lab: ready";
@@ -69,6 +76,18 @@ enum Cmd {
         #[arg(long)]
         ports_file: PathBuf,
     },
+    /// Build N targets running every lab daemon, describe them, and hold them like `up`.
+    Services {
+        /// How many targets.
+        #[arg(long, default_value_t = 32)]
+        hosts: usize,
+        /// Add the port that accepts and stays silent (nmap walks it through every probe).
+        #[arg(long)]
+        silent: bool,
+        /// Write KEY=VALUE lines (shell-sourceable) describing the lab here.
+        #[arg(long)]
+        env: PathBuf,
+    },
     /// Run CMD in the scanner namespace NS and report what left its eth0.
     Measure {
         /// A lab scanner namespace (`scry<pid>x<n>scan`); nothing else is accepted.
@@ -88,6 +107,7 @@ type Result<T = (), E = Box<dyn Error>> = std::result::Result<T, E>;
 fn main() -> ExitCode {
     let result = match Args::parse().command {
         Cmd::Up { seed, open_ports, loss, env, ports_file } => up(seed, open_ports, loss, &env, &ports_file),
+        Cmd::Services { hosts, silent, env } => services(hosts, silent, &env),
         Cmd::Measure { ns, out, cmd } => measure(&ns, out.as_deref(), &cmd),
     };
     match result {
@@ -160,6 +180,95 @@ fn up(seed: u64, open_ports: usize, loss: u8, env: &Path, ports_file: &Path) -> 
     writeln!(out, "scry-bench-lab: signal {sig}, tearing down {}", lab.prefix())?;
     drop(lab);
     Ok(ExitCode::SUCCESS)
+}
+
+/// Ports of each `services` target that accept and close at once (tcpwrapped).
+const WRAPPED_PORTS: [u16; 2] = [8001, 8002];
+/// The `services` target port that accepts and never sends a byte.
+const SILENT_PORT: u16 = 8003;
+
+fn services(hosts: usize, silent: bool, env: &Path) -> Result<ExitCode> {
+    let signals = scry_lab::Termination::block()?;
+    die_with_parent()?;
+    let spec = || TargetSpec::new().tcp_listen(&WRAPPED_PORTS);
+    let lab = (0..hosts).fold(Lab::builder(), |b, _| b.target(spec())).build()?;
+    let mut ports: Vec<u16> = Service::ALL.iter().flat_map(|s| s.tcp_ports().iter().copied()).collect();
+    ports.extend(WRAPPED_PORTS);
+    // Two threads start daemons (initdb and key generation dominate).
+    let started = Instant::now();
+    let daemons = std::thread::scope(|scope| {
+        let workers: Vec<_> = lab
+            .targets()
+            .chunks(hosts.div_ceil(2).max(1))
+            .map(|nodes| {
+                scope.spawn(move || -> Result<Vec<Daemon>, String> {
+                    let mut out = Vec::new();
+                    for node in nodes {
+                        for service in Service::ALL {
+                            let d =
+                                Daemon::start(node, service).map_err(|e| format!("{}: {e}", node.ns()))?;
+                            out.push(d);
+                        }
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().expect("daemon thread")).collect::<Result<Vec<_>, _>>()
+    })?;
+    let mut held = Vec::new();
+    if silent {
+        for node in lab.targets() {
+            let ip = node.ipv4();
+            held.push(node.run(move || std::net::TcpListener::bind((ip, SILENT_PORT)))??);
+        }
+        ports.push(SILENT_PORT);
+        for listener in &held {
+            let listener = listener.try_clone()?;
+            std::thread::spawn(move || hold_silently(&listener));
+        }
+    }
+    ports.sort_unstable();
+    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+    let ips: Vec<String> = lab.targets().iter().map(|t| t.ipv4().to_string()).collect();
+    let mut text = String::new();
+    let mut put = |key: &str, value: &dyn std::fmt::Display| writeln!(text, "{key}={value}");
+    put("LAB_PREFIX", &lab.prefix())?;
+    put("SCANNER_NS", &lab.scanner().ns())?;
+    put("SCANNER_IP", &lab.scanner().ipv4())?;
+    put("TARGET_IPS", &format_args!("\"{}\"", ips.join(" ")))?;
+    put("PORTS", &list.join(","))?;
+    put("DAEMONS", &daemons.iter().map(Vec::len).sum::<usize>())?;
+    write_atomically(env, &text)?;
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "{hosts} targets {}-{}, ports {}, {} daemons started in {:.1} s",
+        ips.first().map_or("", String::as_str),
+        ips.last().map_or("", String::as_str),
+        list.join(","),
+        daemons.iter().map(Vec::len).sum::<usize>(),
+        started.elapsed().as_secs_f64()
+    )?;
+    writeln!(out, "env: {}", env.display())?;
+    writeln!(out, "{READY_LINE} (pid {})", std::process::id())?;
+    out.flush()?;
+    let sig = signals.wait()?;
+    writeln!(out, "scry-bench-lab: signal {sig}, tearing down {}", lab.prefix())?;
+    drop(daemons);
+    drop(lab);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Accepts every connection and holds it open without sending, reading and
+/// dropping whatever comes, until the peer closes it.
+fn hold_silently(listener: &std::net::TcpListener) {
+    for conn in listener.incoming().flatten() {
+        std::thread::spawn(move || {
+            let mut conn = conn;
+            let _ = io::copy(&mut conn, &mut io::sink());
+        });
+    }
 }
 
 /// `n` distinct ports in 1-65535, ascending, a pure function of `seed`
@@ -308,7 +417,7 @@ fn measure(ns: &str, out: Option<&Path>, cmd: &[String]) -> Result<ExitCode> {
     let exit = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
     let report = format!(
         "exit={exit}\nwall_s={:.3}\ntx_packets={}\ntx_dropped={}\ntx_bytes={}\nrx_packets={}\n\
-         first_tx_s={:.3}\nburst_s={:.3}\nburst_pps={:.0}\ncpu_user_s={:.2}\ncpu_sys_s={:.2}\n",
+         first_tx_s={:.3}\nburst_s={:.3}\nburst_pps={:.0}\ncpu_user_s={:.2}\ncpu_sys_s={:.2}\nmax_rss_kib={}\n",
         wall.as_secs_f64(),
         after.tx_packets - before.tx_packets,
         after.tx_dropped - before.tx_dropped,
@@ -319,6 +428,8 @@ fn measure(ns: &str, out: Option<&Path>, cmd: &[String]) -> Result<ExitCode> {
         burst.pps,
         cpu(usage.ru_utime),
         cpu(usage.ru_stime),
+        // The largest peak of the child and the children it waited for (a root scry's scanning child).
+        usage.ru_maxrss,
     );
     eprint!("{report}");
     if let Some(path) = out {
