@@ -91,7 +91,7 @@ pub fn default_path() -> PathBuf {
 /// # Errors
 /// The store's error, as it says it (it names the file and what to do).
 pub fn open(at: &Location) -> anyhow::Result<Box<dyn History>> {
-    let is_url = at.text.contains("://");
+    let is_url = scry_store::is_postgres(&at.text);
     if !at.explicit && !is_url {
         if let Some(dir) = std::path::Path::new(&at.text).parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -165,15 +165,8 @@ pub fn new_scan(args: &Args, resolved: &Resolved, command_line: &str) -> NewScan
 fn scan_types(args: &Args, job: &Job) -> Vec<String> {
     let mut types: Vec<String> = match job {
         Job::Discovery(_) => vec!["ping".into()],
-        // nmap's names, as in `<scaninfo type=...>`: syn, connect, fin, ack, ..., udp.
-        Job::Ports(plans) => plans
-            .iter()
-            .map(|p| match p.probe.protocol() {
-                Protocol::Udp => "udp".to_owned(),
-                _ if p.info.connect => "connect".to_owned(),
-                _ => p.info.tcp.scan.name().to_owned(),
-            })
-            .collect(),
+        // nmap's names, as in `<scaninfo type=...>`.
+        Job::Ports(plans) => plans.iter().map(|p| p.info.scan_type(p.probe.protocol()).to_owned()).collect(),
     };
     if args.service_version {
         types.push("version".into());
@@ -216,8 +209,8 @@ pub struct Recorder {
     id: ScanId,
     writer: Option<SpawnedWriter>,
     decoder: ScryDecoder,
-    /// JSON text after the last complete line.
-    json: String,
+    /// Record text after the last complete line.
+    pending: String,
     /// From the `stats` record: the counters and whether the scan was cut short.
     end: Option<(ScanStats, bool)>,
     error: Option<scry_store::StoreError>,
@@ -248,7 +241,7 @@ impl Recorder {
             id,
             writer: Some(writer),
             decoder: ScryDecoder::default(),
-            json: String::new(),
+            pending: String::new(),
             end: None,
             error: None,
         })
@@ -261,16 +254,16 @@ impl Recorder {
             self.send(Observation::Output(OutputChunk { format: format.to_owned(), text }));
             return;
         }
-        self.json.push_str(&text);
-        if let Some(end) = self.json.rfind('\n') {
-            let lines: String = self.json.drain(..=end).collect();
+        self.pending.push_str(&text);
+        if let Some(end) = self.pending.rfind('\n') {
+            let lines: String = self.pending.drain(..=end).collect();
             for line in lines.lines() {
-                self.json_line(line);
+                self.record_line(line);
             }
         }
     }
 
-    fn json_line(&mut self, line: &str) {
+    fn record_line(&mut self, line: &str) {
         // The scan's own output: a line that does not decode is not worth stopping for.
         match self.decoder.decode_line(line, SystemTime::now()) {
             Ok(ScryRecord::Observation(o)) => self.send(o),

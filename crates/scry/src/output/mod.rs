@@ -55,6 +55,17 @@ impl ScanInfo {
     pub fn port_count(&self) -> usize {
         self.scans.iter().map(|(_, ports)| ports.len()).sum()
     }
+
+    /// nmap's name of the scan type of `protocol`'s ports, as in XML
+    /// `<scaninfo type=...>`: syn, connect, fin, null, xmas, ack, window,
+    /// maimon or udp.
+    pub fn scan_type(&self, protocol: Protocol) -> &'static str {
+        match protocol {
+            Protocol::Udp => "udp",
+            _ if self.connect => "connect",
+            _ => self.tcp.scan.name(),
+        }
+    }
 }
 
 /// What every report shows, from the command line.

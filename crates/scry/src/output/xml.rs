@@ -312,11 +312,7 @@ impl<W: Write> Sink for Xml<W> {
             let (count, services) = (ports.len().to_string(), port_ranges(ports));
             // nmap names the scan types syn, connect, fin, null, xmas, ack,
             // window, maimon and udp, and writes --scanflags on the TCP one.
-            let kind = match protocol {
-                Protocol::Udp => "udp",
-                _ if info.connect => "connect",
-                _ => info.tcp.scan.name(),
-            };
+            let kind = info.scan_type(*protocol);
             let flags = info.tcp.scanflags.filter(|_| *protocol == Protocol::Tcp).map(scanflags_names);
             let mut scaninfo = vec![("type", kind)];
             scaninfo.extend(flags.as_deref().map(|f| ("scanflags", f)));
