@@ -6,6 +6,7 @@
 //! is a keyed cookie of its 4-tuple, so replies are validated without a
 //! per-probe table. Scheduling takes `now` as an argument and does no I/O.
 
+pub mod adapt;
 pub mod cookie;
 pub mod discovery;
 pub mod pace;
