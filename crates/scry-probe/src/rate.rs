@@ -33,6 +33,15 @@ impl TokenBucket {
         self.rate
     }
 
+    /// Changes the rate from `now` on (an adaptive rate): tokens accrued at
+    /// the old rate are kept up to the new burst, 10 ms at the new rate.
+    pub fn set_rate(&mut self, rate: f64, now: Instant) {
+        self.refill(now);
+        self.rate = rate.max(1.0);
+        self.burst = (self.rate / 100.0).max(1.0);
+        self.tokens = self.tokens.min(self.burst);
+    }
+
     fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
@@ -147,6 +156,18 @@ mod tests {
             let expected = rate * 10.0;
             assert!((sent as f64 - expected).abs() <= expected * 0.01, "rate {rate}: sent {sent}");
         }
+    }
+
+    #[test]
+    fn a_new_rate_holds_from_when_it_is_set() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(1_000.0, start);
+        assert_eq!(bucket.take(start + Duration::from_millis(5), 100), 5);
+        bucket.set_rate(100_000.0, start + Duration::from_millis(5));
+        assert_eq!(bucket.take(start + Duration::from_millis(6), 1_000), 100);
+        bucket.set_rate(1_000.0, start + Duration::from_millis(10));
+        // 400 tokens accrued at the high rate, but the new burst is 10.
+        assert_eq!(bucket.take(start + Duration::from_millis(10), 1_000), 10);
     }
 
     #[test]

@@ -12,8 +12,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Default send rate in packets per second.
-pub const DEFAULT_RATE: f64 = 10_000.0;
 /// Default cap on retransmissions of an unanswered probe (nmap's
 /// `--max-retries` default). Fewer are sent unless loss is seen: a retry
 /// pass runs only when the pass before it drew new answers.
@@ -90,8 +88,9 @@ pub fn unsupported(option: &str) -> Option<&'static str> {
             .strip_prefix("-T")
             .is_some_and(|t| (t.len() == 1 && ("0"..="5").contains(&t)) || TIMING.contains(&t)) =>
         {
-            "timing templates are not available: scry sends at a fixed --rate PPS, retries up to \
-             --max-retries N times and waits --wait SECONDS for late replies"
+            "timing templates are not available: scry adapts its rate between --min-rate and \
+             --max-rate PPS (or keeps a fixed --rate PPS), retries up to --max-retries N times and \
+             waits --wait SECONDS for late replies"
         }
         _ if option.strip_prefix("-s").is_some_and(letters) => {
             "this scan type is not available; scry scans with -sS (SYN), -sT (connect), -sF, -sN, -sX, \
@@ -263,9 +262,18 @@ pub struct Args {
     #[arg(long = "excludefile", value_name = "FILE")]
     pub exclude_file: Option<PathBuf>,
 
-    /// Packets per second (with -sT, connection attempts per second).
-    #[arg(long = "rate", alias = "max-rate", value_name = "PPS", default_value_t = DEFAULT_RATE)]
-    pub rate: f64,
+    /// A fixed rate in packets per second (with -sT, connection attempts
+    /// per second). Without it the rate adapts between --min-rate and --max-rate.
+    #[arg(long = "rate", value_name = "PPS")]
+    pub rate: Option<f64>,
+
+    /// The adaptive rate's floor in packets per second (default 100).
+    #[arg(long = "min-rate", value_name = "PPS")]
+    pub min_rate: Option<f64>,
+
+    /// The adaptive rate's ceiling in packets per second (default 1000000).
+    #[arg(long = "max-rate", value_name = "PPS")]
+    pub max_rate: Option<f64>,
 
     /// Retransmissions of a probe that got no answer.
     #[arg(long = "retries", alias = "max-retries", value_name = "N", default_value_t = DEFAULT_RETRIES)]
@@ -655,7 +663,8 @@ mod tests {
         let a = parse("-oNscan.txt -p22,80 198.18.0.1");
         assert_eq!(a.output_normal, Some(PathBuf::from("scan.txt")));
         assert_eq!(a.ports.as_deref(), Some("22,80"));
-        assert_eq!((a.rate, a.retries, a.wait), (DEFAULT_RATE, DEFAULT_RETRIES, DEFAULT_WAIT));
+        assert_eq!((a.rate, a.retries, a.wait), (None, DEFAULT_RETRIES, DEFAULT_WAIT));
+        assert_eq!((a.min_rate, a.max_rate), (None, None));
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::output::ScanInfo;
 use crate::wire::{Needs, Wire};
 use crate::UsageError;
 use scry_capture::Route;
+use scry_probe::adapt::Bounds;
 use scry_probe::cookie::CookieKey;
 use scry_probe::discovery::{Discovery, Method};
 use scry_probe::payloads::Payloads;
@@ -253,7 +254,7 @@ impl Resolved {
                 let extra = hosts.saturating_mul(4 + if args.os_detect { 16 } else { 0 });
                 Needs {
                     capture_bytes: crate::wire::capture_bytes(probes.saturating_add(extra)),
-                    lanes: raw.then_some((args.rate, capacity)),
+                    lanes: raw.then_some((pace(args).map_or(0.0, Pace::ceiling), capacity)),
                     discovery: discovery.then_some(crate::discover::MAX_FRAME),
                     os: args.os_detect,
                 }
@@ -302,10 +303,86 @@ pub fn resolve_next_hops(
 /// Source ports a UDP scan spreads its probes over (the key picks one per target port).
 const UDP_SOURCE_PORTS: u16 = 256;
 
-fn check_timing(args: &Args) -> Result<(), UsageError> {
-    if args.rate.is_nan() || args.rate <= 0.0 {
-        return Err(UsageError(format!("--rate must be above 0, not {}", args.rate)));
+/// How fast a scan sends: a fixed `--rate` (masscan's meaning), or a rate
+/// that adapts between `--min-rate` and `--max-rate` (nmap's names) when no
+/// `--rate` is given (see `scry_probe::adapt`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Pace {
+    Fixed(f64),
+    Adaptive(Bounds),
+}
+
+impl Pace {
+    /// The rate to start at: the fixed rate, or the adaptive rate's start.
+    pub fn start(self) -> f64 {
+        match self {
+            Pace::Fixed(rate) => rate,
+            Pace::Adaptive(bounds) => bounds.start(),
+        }
     }
+
+    /// The highest rate the scan may reach.
+    pub fn ceiling(self) -> f64 {
+        match self {
+            Pace::Fixed(rate) => rate,
+            Pace::Adaptive(bounds) => bounds.max,
+        }
+    }
+
+    /// The bounds when the rate adapts.
+    pub fn adaptive(self) -> Option<Bounds> {
+        match self {
+            Pace::Fixed(_) => None,
+            Pace::Adaptive(bounds) => Some(bounds),
+        }
+    }
+}
+
+/// The pace `--rate`, `--min-rate` and `--max-rate` ask for.
+///
+/// `--rate` fixes the rate; given with `--min-rate` or `--max-rate` as well,
+/// it must lie between them (the rate stays fixed). Without `--rate`, a
+/// floor alone above the default ceiling raises the ceiling to it, and a
+/// ceiling alone below the default floor lowers the floor to it.
+///
+/// # Errors
+/// A rate that is not a number above 0, a floor above the ceiling, or a
+/// `--rate` outside them.
+pub fn pace(args: &Args) -> Result<Pace, UsageError> {
+    for (option, value) in
+        [("--rate", args.rate), ("--min-rate", args.min_rate), ("--max-rate", args.max_rate)]
+    {
+        if let Some(v) = value.filter(|v| !(v.is_finite() && *v > 0.0)) {
+            return Err(UsageError(format!("{option} must be above 0, not {v}")));
+        }
+    }
+    if let (Some(min), Some(max)) = (args.min_rate, args.max_rate) {
+        if min > max {
+            return Err(UsageError(format!("--min-rate {min} is above --max-rate {max}")));
+        }
+    }
+    let fixed = "--rate fixes the rate; --min-rate and --max-rate bound the rate scry adapts without --rate";
+    match args.rate {
+        Some(rate) => {
+            if let Some(min) = args.min_rate.filter(|min| rate < *min) {
+                return Err(UsageError(format!("--rate {rate} is below --min-rate {min} ({fixed})")));
+            }
+            if let Some(max) = args.max_rate.filter(|max| rate > *max) {
+                return Err(UsageError(format!("--rate {rate} is above --max-rate {max} ({fixed})")));
+            }
+            Ok(Pace::Fixed(rate))
+        }
+        None => {
+            let default = Bounds::default();
+            let min = args.min_rate.unwrap_or(default.min.min(args.max_rate.unwrap_or(f64::INFINITY)));
+            let max = args.max_rate.unwrap_or(default.max.max(min));
+            Ok(Pace::Adaptive(Bounds { min, max }))
+        }
+    }
+}
+
+fn check_timing(args: &Args) -> Result<(), UsageError> {
+    pace(args)?;
     if !(args.wait >= 0.0 && args.wait.is_finite()) {
         return Err(UsageError(format!("--wait must be a number of seconds >= 0, not {}", args.wait)));
     }
@@ -403,6 +480,7 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     let route = routing.route.clone();
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
     let start = SystemTime::now();
+    let pace = pace(args)?;
     let mut plans = Vec::new();
     // The phases before the resumed one were finished: none of their probes is sent again.
     for (phase, (protocol, ports)) in (1..).zip(scans).skip(resume_phase as usize - 1) {
@@ -482,8 +560,11 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
             positions,
             // Set by [`resolve_next_hops`].
             next_hops: NextHops::All(scry_packet::Mac::ZERO),
+            // UDP's answers are rationed by the targets (one ICMP error a
+            // second), no measure of the path: its rate stays at the start.
+            adaptive: pace.adaptive().filter(|_| protocol == Protocol::Tcp && probe.frames().is_some()),
             probe,
-            rate: args.rate,
+            rate: pace.start(),
             retries: args.retries,
             wait: Duration::from_secs_f64(args.wait),
             report_silent_hosts: args.no_ping,
@@ -562,7 +643,7 @@ fn discovery_plan(
         next_hops: NextHops::All(scry_packet::Mac::ZERO),
         up_by_arp: Vec::new(),
         discovery,
-        rate: args.rate,
+        rate: pace(args)?.start(),
         retries: args.retries,
         wait: Duration::from_secs_f64(args.wait),
         assume_up: args.no_ping,
@@ -661,4 +742,54 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         targets,
         discovery_hops,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn pace_of(line: &str) -> Result<Pace, String> {
+        let argv = std::iter::once("scry").chain(line.split_whitespace()).chain(["198.18.0.1"]);
+        pace(&Args::try_parse_from(argv).expect("parses")).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn without_rate_the_rate_adapts_within_the_default_bounds() {
+        assert_eq!(pace_of(""), Ok(Pace::Adaptive(Bounds { min: 100.0, max: 1_000_000.0 })));
+        assert_eq!(pace_of("--max-rate 50000"), Ok(Pace::Adaptive(Bounds { min: 100.0, max: 50_000.0 })));
+        assert_eq!(pace_of("--min-rate 5000"), Ok(Pace::Adaptive(Bounds { min: 5_000.0, max: 1_000_000.0 })));
+        // A floor above the default ceiling lifts it; a ceiling below the default floor lowers it.
+        assert_eq!(pace_of("--min-rate 2e6"), Ok(Pace::Adaptive(Bounds { min: 2e6, max: 2e6 })));
+        assert_eq!(pace_of("--max-rate 50"), Ok(Pace::Adaptive(Bounds { min: 50.0, max: 50.0 })));
+        assert_eq!(pace_of("").unwrap().start(), 10_000.0);
+        assert_eq!(pace_of("--max-rate 2000").unwrap().start(), 2_000.0);
+    }
+
+    #[test]
+    fn rate_fixes_the_rate_and_must_lie_within_bounds_given_with_it() {
+        assert_eq!(pace_of("--rate 4000"), Ok(Pace::Fixed(4_000.0)));
+        assert_eq!(pace_of("--rate 4000 --min-rate 1000 --max-rate 4000"), Ok(Pace::Fixed(4_000.0)));
+        let both =
+            "--rate fixes the rate; --min-rate and --max-rate bound the rate scry adapts without --rate";
+        assert_eq!(
+            pace_of("--rate 500 --min-rate 1000"),
+            Err(format!("--rate 500 is below --min-rate 1000 ({both})"))
+        );
+        assert_eq!(
+            pace_of("--rate 5000 --max-rate 1000"),
+            Err(format!("--rate 5000 is above --max-rate 1000 ({both})"))
+        );
+    }
+
+    #[test]
+    fn contradictory_or_bad_bounds_are_named() {
+        assert_eq!(
+            pace_of("--min-rate 5000 --max-rate 1000"),
+            Err("--min-rate 5000 is above --max-rate 1000".into())
+        );
+        assert_eq!(pace_of("--rate 0"), Err("--rate must be above 0, not 0".into()));
+        assert_eq!(pace_of("--min-rate=-5"), Err("--min-rate must be above 0, not -5".into()));
+        assert_eq!(pace_of("--max-rate inf"), Err("--max-rate must be above 0, not inf".into()));
+    }
 }

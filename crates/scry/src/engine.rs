@@ -9,6 +9,7 @@
 //! run follows nmap's retransmission rule (see `scry_probe::retry`), and the
 //! scan ends as soon as every probed pair has answered.
 
+use crate::adaptive::{Control, Gauge, Shown};
 use crate::dump::DumpTap;
 use crate::output::{Fanout, ScanInfo, Stats};
 use crate::pacing::{paced_pass, Arrivals, Scan};
@@ -158,7 +159,10 @@ pub struct Plan {
     pub positions: Range<u64>,
     pub next_hops: NextHops,
     pub probe: Prober,
+    /// The fixed rate, or the adaptive rate's start.
     pub rate: f64,
+    /// The adaptive rate's bounds; `None` keeps `rate` fixed.
+    pub adaptive: Option<scry_probe::adapt::Bounds>,
     pub retries: u32,
     pub wait: Duration,
     /// Report hosts that never answered (-Pn).
@@ -254,6 +258,8 @@ pub struct Counters {
     /// an earlier position while it runs or after Ctrl-C. From the shard's
     /// start up to here, every position was probed at least once.
     pub(crate) first_pass_end: AtomicU64,
+    /// The adaptive rate, for the senders and the progress display.
+    pub(crate) rate: Shown,
 }
 
 impl Default for Counters {
@@ -274,6 +280,7 @@ impl Default for Counters {
             probed: AtomicU64::new(0),
             answered: AtomicU64::new(0),
             first_pass_end: AtomicU64::new(0),
+            rate: Shown::default(),
         }
     }
 }
@@ -298,6 +305,7 @@ impl Counters {
         }
         self.pass.store(0, Ordering::Release);
         self.best_pass.store(0, Ordering::Release);
+        self.rate.fixed();
     }
 
     /// Every pair the first pass probed has answered: nothing is left to hear.
@@ -363,6 +371,8 @@ pub(crate) fn phase(
         anyhow::bail!("a connect phase sends no frames; it runs in crate::connect");
     };
 
+    let gauge = plan.adaptive.map(|_| Gauge::default());
+    let mut control = plan.adaptive.map(|bounds| Control::start(bounds, &counters.rate));
     let abort = AtomicBool::new(false);
     let stopping = Stopping { user: stop, abort: &abort };
     let rx_tap = hooks.tap.clone();
@@ -370,7 +380,15 @@ pub(crate) fn phase(
     let mut checkpointed = false;
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| match rx {
-            Some(rx) => receive(probe, rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref()),
+            Some(rx) => receive(
+                probe,
+                rx,
+                events_tx,
+                (counters, gauge.as_ref()),
+                &receiving_done,
+                start,
+                rx_tap.as_ref(),
+            ),
             // --offline: nothing can answer; wait for the end like a receiver would.
             None => {
                 while !receiving_done.load(Ordering::Acquire) {
@@ -380,8 +398,16 @@ pub(crate) fn phase(
             }
         });
         let sender = scope.spawn(|| {
-            let outcome =
-                send(plan, probe, txs, (&results, &arrivals), counters, stopping, start, tx_tap.as_ref());
+            let outcome = send(
+                plan,
+                probe,
+                txs,
+                (&results, &arrivals),
+                (counters, gauge.as_ref()),
+                stopping,
+                start,
+                tx_tap.as_ref(),
+            );
             sending_done.store(true, Ordering::Release);
             outcome
         });
@@ -405,7 +431,9 @@ pub(crate) fn phase(
                         next_checkpoint = Instant::now() + CHECKPOINT_EVERY;
                     }
                 }
-                match events.recv_timeout(Duration::from_millis(20)) {
+                // An adaptive rate is judged every few milliseconds.
+                let timeout = Duration::from_millis(if control.is_some() { 2 } else { 20 });
+                match events.recv_timeout(timeout) {
                     Ok(Event::Answer { host, port, result, syn_ack, from_host }) => {
                         stats.received += 1;
                         if let Reason::Unreachable(_) = result.reason {
@@ -437,6 +465,9 @@ pub(crate) fn phase(
                     }
                     Err(mpsc::RecvTimeoutError::Timeout) => {}
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+                if let (Some(control), Some(gauge)) = (control.as_mut(), gauge.as_ref()) {
+                    control.tick(gauge, counters.rtt_bound(), &counters.rate);
                 }
                 if sending_done.load(Ordering::Acquire) {
                     let from = *cooldown_from.get_or_insert_with(Instant::now);
@@ -480,7 +511,7 @@ fn receive(
     probe: &dyn Probe,
     rx: &mut Receiver,
     events: mpsc::Sender<Event>,
-    counters: &Counters,
+    (counters, gauge): (&Counters, Option<&Gauge>),
     done: &AtomicBool,
     start: Instant,
     tap: Option<&DumpTap>,
@@ -489,7 +520,16 @@ fn receive(
     rx.configure(&capture)?;
     let before = rx.stats()?;
     let link = rx.link_type();
+    let mut next_stats = Instant::now();
     while !done.load(Ordering::Acquire) {
+        if let Some(gauge) = gauge.filter(|_| Instant::now() >= next_stats) {
+            // The capture's drops are evidence for the adaptive rate.
+            let now = rx.stats()?;
+            let lost =
+                now.dropped.wrapping_sub(before.dropped) + now.if_dropped.wrapping_sub(before.if_dropped);
+            gauge.dropped(u64::from(lost));
+            next_stats = Instant::now() + Duration::from_millis(5);
+        }
         let drained = |at: Instant| {
             let ns = at.saturating_duration_since(start).as_nanos() as u64;
             counters.rx_drained_ns.store(ns, Ordering::Release);
@@ -516,6 +556,9 @@ fn receive(
                 let sample = probe.syn_ack_samples() && result.reason == Reason::SynAck;
                 let syn_ack = (sample && parsed.tcp().is_some()).then(|| Box::new(parsed));
                 let from_host = parsed.ip().is_some_and(|ip| ip.header.src == host);
+                if let Some(gauge) = gauge.filter(|_| from_host) {
+                    gauge.answer(host, result.reason);
+                }
                 let _ = events.send(Event::Answer { host, port, result, syn_ack, from_host });
             }
             Verdict::Invalid => {
@@ -540,7 +583,7 @@ fn send(
     probe: &dyn Probe,
     txs: &mut [Sender],
     (results, arrivals): (&Mutex<Results>, &Arrivals),
-    counters: &Counters,
+    (counters, gauge): (&Counters, Option<&Gauge>),
     stopping: Stopping<'_>,
     start: Instant,
     tap: Option<&DumpTap>,
@@ -571,7 +614,7 @@ fn send(
                 let handles: Vec<_> = (0..lanes)
                     .zip(txs.iter_mut().zip(buckets.iter_mut().zip(counted.iter_mut())))
                     .map(|(lane, (tx, (bucket, counted)))| {
-                        let wire = Lane { tx, bucket, counted };
+                        let wire = Lane { tx, bucket, counted, gauge };
                         scope.spawn(move || {
                             walk_lane(plan, probe, walk, lane, wire, counters, stopping, start, tap)
                         })
@@ -627,6 +670,8 @@ struct Lane<'a> {
     tx: &'a mut Sender,
     bucket: &'a mut TokenBucket,
     counted: &'a mut SendStats,
+    /// Counts probes to hosts known to answer, when the rate adapts.
+    gauge: Option<&'a Gauge>,
 }
 
 /// Adds what `tx` has sent since the last call to the shared counters.
@@ -646,7 +691,7 @@ fn walk_lane(
     probe: &dyn Probe,
     walk: &PassWalk<'_>,
     lane: u64,
-    Lane { tx, bucket, counted }: Lane<'_>,
+    Lane { tx, bucket, counted, gauge }: Lane<'_>,
     counters: &Counters,
     stopping: Stopping<'_>,
     start: Instant,
@@ -656,9 +701,16 @@ fn walk_lane(
     let nports = plan.ports.len() as u64;
     let end = plan.positions.end;
     let mut position = plan.positions.start + lane;
+    // The batch's targets, when the rate adapts.
+    let mut hosts: Vec<IpAddr> = Vec::with_capacity(if gauge.is_some() { BATCH } else { 0 });
     while position < end {
         if stopping.now() {
             return Ok(());
+        }
+        if let Some(rate) = counters.rate.rate().map(|r| r / walk.lanes as f64) {
+            if rate != bucket.rate() {
+                bucket.set_rate(rate, Instant::now());
+            }
         }
         let wait = bucket.wait_for(Instant::now(), BATCH as u32);
         if !wait.is_zero() {
@@ -676,6 +728,9 @@ fn walk_lane(
                 continue;
             }
             let Some(mac) = plan.next_hops.get(ip) else { continue };
+            if gauge.is_some() {
+                hosts.push(IpAddr::V4(ip));
+            }
             let ip_id = (index as u16) ^ (index >> 16) as u16;
             // A UDP port with several payloads takes a frame for each; the
             // last port of a batch may overdraw the grant by a few.
@@ -690,6 +745,9 @@ fn walk_lane(
             n += 1;
         }
         bucket.give_back(granted.saturating_sub(n) as u32);
+        if let Some(gauge) = gauge {
+            gauge.sent(gauge.count_known(hosts.drain(..)));
+        }
         if walk.pass == 0 {
             counters.probed.fetch_add(n as u64, Ordering::AcqRel);
             let now = start.elapsed().as_nanos() as u64;

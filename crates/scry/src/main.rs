@@ -1,5 +1,6 @@
 //! scry: the command line. Arguments -> resolved plan -> engine -> sinks.
 
+mod adaptive;
 mod auto_shard;
 mod cli;
 mod config;
@@ -343,7 +344,8 @@ fn run() -> anyhow::Result<ExitCode> {
     if let Some(mode) = progress::Mode::choose(args.quiet, args.stats_every, io::stderr().is_terminal()) {
         let total = plans.iter().map(progress::first_pass_probes).sum();
         // First, so that it stops before the other sinks print their tables.
-        sinks.insert(0, Box::new(progress::Progress::new(mode, Arc::clone(&counters), total)));
+        let progress = progress::Progress::new(mode, Arc::clone(&counters), total, args.verbose > 0);
+        sinks.insert(0, Box::new(progress));
     }
     let dump = pcap.map(dump::PcapFile::start).transpose()?;
     let mut link = link;

@@ -61,13 +61,15 @@ pub fn first_pass_probes(plan: &Plan) -> u64 {
 }
 
 /// One reading of the counters, and what it says.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 struct Reading {
     elapsed: Duration,
     sent: u64,
     /// Probes per second since the previous reading.
     current_pps: f64,
     found: u64,
+    /// The adaptive rate, and (with `-v`) why it last changed.
+    rate: Option<(f64, Option<String>)>,
 }
 
 impl Reading {
@@ -87,7 +89,8 @@ impl Reading {
         (pps > 0.0).then(|| Duration::from_secs_f64(left as f64 / pps))
     }
 
-    /// `40.00% done, 20000/50000 probes, 9990 pps now (10000 avg), 3 open found, ETA 0:00:03`
+    /// `40.00% done, 20000/50000 probes, 9990 pps now (10000 avg), 3 open found, ETA 0:00:03`,
+    /// with `, rate 20000 pps (up: ...)` before the ETA when the rate adapts.
     fn describe(&self, total: u64) -> String {
         let percent = if total == 0 { 100.0 } else { (self.sent.min(total) as f64 * 100.0) / total as f64 };
         let mut text = format!(
@@ -97,6 +100,12 @@ impl Reading {
             self.average_pps(),
             self.found
         );
+        if let Some((rate, why)) = &self.rate {
+            let _ = write!(text, ", rate {rate:.0} pps");
+            if let Some(why) = why {
+                let _ = write!(text, " ({why})");
+            }
+        }
         match self.eta(total) {
             _ if self.sent >= total => text.push_str(", retrying and waiting for late replies"),
             Some(eta) => {
@@ -120,6 +129,8 @@ struct Shared {
     found: AtomicU64,
     stop: AtomicBool,
     total: u64,
+    /// Say why the adaptive rate changed (`-v`).
+    verbose: bool,
 }
 
 impl Shared {
@@ -128,7 +139,9 @@ impl Shared {
         let dt = elapsed.saturating_sub(previous.0).as_secs_f64();
         let current_pps = if dt > 0.0 { sent.saturating_sub(previous.1) as f64 / dt } else { 0.0 };
         *previous = (elapsed, sent);
-        Reading { elapsed, sent, current_pps, found: self.found.load(Ordering::Relaxed) }
+        let shown = &self.counters.rate;
+        let rate = shown.rate().map(|r| (r, shown.why().filter(|_| self.verbose)));
+        Reading { elapsed, sent, current_pps, found: self.found.load(Ordering::Relaxed), rate }
     }
 }
 
@@ -142,8 +155,10 @@ pub struct Progress {
 
 impl Progress {
     /// Progress over `counters`, which the engine fills, for a first pass of `total` probes.
-    pub fn new(mode: Mode, counters: Arc<Counters>, total: u64) -> Progress {
-        let shared = Shared { counters, found: AtomicU64::new(0), stop: AtomicBool::new(false), total };
+    /// With `verbose`, the line says why an adaptive rate last changed.
+    pub fn new(mode: Mode, counters: Arc<Counters>, total: u64, verbose: bool) -> Progress {
+        let found = AtomicU64::new(0);
+        let shared = Shared { counters, found, stop: AtomicBool::new(false), total, verbose };
         Progress { mode, shared: Arc::new(shared), thread: None, start: Instant::now() }
     }
 
@@ -236,10 +251,14 @@ impl Sink for Progress {
             // not keep the other sinks from finishing, so its error is dropped.
             let reading = self.shared.read(self.start, &mut (Duration::ZERO, 0));
             let total = self.shared.total;
+            let peak = match self.shared.counters.rate.peak() {
+                Some(peak) => format!(", adaptive rate peaked at {peak:.0} pps"),
+                None => String::new(),
+            };
             let _ = writeln!(
                 io::stderr(),
                 "Stats: {} elapsed; finished, {} probes sent in all ({total} in the first pass), \
-                 {:.0} pps average, {} open found",
+                 {:.0} pps average, {} open found{peak}",
                 clock(reading.elapsed),
                 reading.sent,
                 reading.average_pps(),
@@ -271,17 +290,35 @@ mod tests {
 
     #[test]
     fn descriptions() {
-        let r = Reading { elapsed: Duration::from_secs(2), sent: 20_000, current_pps: 9_990.4, found: 3 };
+        let r = Reading {
+            elapsed: Duration::from_secs(2),
+            sent: 20_000,
+            current_pps: 9_990.4,
+            found: 3,
+            rate: None,
+        };
         assert_eq!(
             r.describe(50_000),
             "40.00% done, 20000/50000 probes, 9990 pps now (10000 avg), 3 open found, ETA 0:00:03"
         );
-        let done = Reading { sent: 50_100, ..r };
+        let done = Reading { sent: 50_100, ..r.clone() };
         assert_eq!(
             done.describe(50_000),
             "100.00% done, 50100/50000 probes, 9990 pps now (25050 avg), 3 open found, \
              retrying and waiting for late replies"
         );
         assert_eq!(clock(Duration::from_secs(3_725)), "1:02:05");
+        let adaptive = Reading { rate: Some((40_000.0, None)), ..r.clone() };
+        assert_eq!(
+            adaptive.describe(50_000),
+            "40.00% done, 20000/50000 probes, 9990 pps now (10000 avg), 3 open found, rate 40000 pps, ETA 0:00:03"
+        );
+        let why = Some("up: 0 of 200 unanswered in the last round".to_owned());
+        let verbose = Reading { rate: Some((40_000.0, why)), ..r };
+        assert_eq!(
+            verbose.describe(50_000),
+            "40.00% done, 20000/50000 probes, 9990 pps now (10000 avg), 3 open found, \
+             rate 40000 pps (up: 0 of 200 unanswered in the last round), ETA 0:00:03"
+        );
     }
 }

@@ -163,7 +163,7 @@ pub fn discover(
         }
         crate::config::Job::Ports(plans) if !args.no_ping && !loopback => {
             let Some(first) = plans.first() else { return Ok(false) };
-            let pace = (args.rate, args.retries);
+            let pace = (crate::config::pace(args)?.start(), args.retries);
             let up = crate::connect::discover(&first.targets, &ports, pace, limits.clone(), stop)?;
             for plan in plans.iter_mut() {
                 plan.only_up(up.clone());

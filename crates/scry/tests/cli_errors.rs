@@ -216,6 +216,22 @@ fn bad_exclude_and_rate() {
     refuses(&["-p", "80", "--rate", "0", "198.18.0.10"], "--rate must be above 0, not 0");
 }
 
+/// `--rate` fixes the rate (masscan); `--min-rate` and `--max-rate` bound
+/// the adaptive one (nmap): a contradiction among them is named.
+#[test]
+fn contradictory_rates() {
+    refuses(
+        &["-p", "80", "--min-rate", "5000", "--max-rate", "1000", "198.18.0.10"],
+        "--min-rate 5000 is above --max-rate 1000",
+    );
+    refuses(
+        &["-p", "80", "--rate", "20000", "--max-rate", "10000", "198.18.0.10"],
+        "--rate 20000 is above --max-rate 10000 (--rate fixes the rate; --min-rate and --max-rate bound the rate \
+         scry adapts without --rate)",
+    );
+    refuses(&["-p", "80", "--max-rate", "nan", "198.18.0.10"], "--max-rate must be above 0, not NaN");
+}
+
 #[test]
 fn clap_errors_are_status_2() {
     let out = run_unprivileged(&["-p", "80", "-g", "70000", "198.18.0.10"]);
@@ -328,8 +344,9 @@ fn nmap_options_scry_lacks_are_named() {
         ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV"),
         (
             "-T4",
-            "timing templates are not available: scry sends at a fixed --rate PPS, retries up to \
-             --max-retries N times and waits --wait SECONDS for late replies",
+            "timing templates are not available: scry adapts its rate between --min-rate and \
+             --max-rate PPS (or keeps a fixed --rate PPS), retries up to --max-retries N times and \
+             waits --wait SECONDS for late replies",
         ),
         ("-PO", "this discovery probe is not available; scry has -PE, -PP, -PS, -PA, -PU, -PR and -Pn"),
         ("-6", "scry scans IPv4 only"),
