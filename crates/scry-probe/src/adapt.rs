@@ -13,7 +13,8 @@
 //! The scan is cut into rounds. A round lasts at least [`ROUND`] and
 //! [`SAMPLES`] probes to answering hosts; its answers are counted over the
 //! same span shifted by `lag` (about two round trips), so replies still in
-//! flight when the round ends count for it. Then:
+//! flight when the round ends count for it, and only once the receiver has
+//! caught up with that time (a receiver behind is no loss). Then:
 //!
 //! - receive drops: the rate halves at once (our own capture cannot keep up);
 //! - loss (unanswered or refused share) within `background + margin`: the
@@ -183,9 +184,11 @@ impl RateControl {
         self.background
     }
 
-    /// Takes the evidence at `now`; `lag` is how long answers may take to
-    /// come back. Returns the new rate when it changes.
-    pub fn observe(&mut self, now: Instant, ev: Evidence, lag: Duration) -> Option<Change> {
+    /// Takes the evidence at `now`; `heard` is the time up to which every
+    /// answer that arrived is in `ev` (a receiver that is behind has not
+    /// counted the latest), and `lag` how long answers may take to come
+    /// back. Returns the new rate when it changes.
+    pub fn observe(&mut self, now: Instant, heard: Instant, ev: Evidence, lag: Duration) -> Option<Change> {
         let round = &mut self.round;
         // Drops within a lag of a change are the old rate's.
         if ev.dropped > round.at_start.dropped && now >= round.start + lag {
@@ -193,7 +196,7 @@ impl RateControl {
             self.phase = Phase::Avoid;
             return self.set(now, ev, self.rate * DECREASE, Why::Drops(n));
         }
-        if round.answered_from.is_none() && now >= round.start + lag {
+        if round.answered_from.is_none() && heard >= round.start + lag {
             round.answered_from = Some((ev.answered, ev.refused));
         }
         if round.end.is_none()
@@ -205,7 +208,7 @@ impl RateControl {
         let (Some((end, sent)), Some((answered0, refused0))) = (round.end, round.answered_from) else {
             return None;
         };
-        if now < end + lag {
+        if heard < end + lag {
             return None;
         }
         let of = sent - round.at_start.sent;

@@ -139,10 +139,12 @@ impl Control {
         Control { control }
     }
 
-    /// Feeds the controller what `gauge` counted; `rtt` bounds a round trip.
-    pub fn tick(&mut self, gauge: &Gauge, rtt: Option<Duration>, shown: &Shown) {
+    /// Feeds the controller what `gauge` counted up to `heard` (when the
+    /// receiver last found the capture empty); `rtt` bounds a round trip.
+    pub fn tick(&mut self, gauge: &Gauge, heard: Instant, rtt: Option<Duration>, shown: &Shown) {
         let lag = rtt.map_or(MIN_LAG, |rtt| rtt.saturating_mul(2).clamp(MIN_LAG, MAX_LAG));
-        if let Some(Change { rate, why }) = self.control.observe(Instant::now(), gauge.evidence(), lag) {
+        let evidence = gauge.evidence();
+        if let Some(Change { rate, why }) = self.control.observe(Instant::now(), heard, evidence, lag) {
             shown.set(rate, Some(why.to_string()));
         }
     }

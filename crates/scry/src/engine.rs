@@ -467,7 +467,8 @@ pub(crate) fn phase(
                     Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
                 if let (Some(control), Some(gauge)) = (control.as_mut(), gauge.as_ref()) {
-                    control.tick(gauge, counters.rtt_bound(), &counters.rate);
+                    let heard = start + Duration::from_nanos(counters.rx_drained_ns.load(Ordering::Acquire));
+                    control.tick(gauge, heard, counters.rtt_bound(), &counters.rate);
                 }
                 if sending_done.load(Ordering::Acquire) {
                     let from = *cooldown_from.get_or_insert_with(Instant::now);

@@ -77,7 +77,7 @@ fn simulate(path: &Path, bounds: Bounds, millis: usize) -> Run {
         let taken = arriving.min(path.receiver);
         ev.answered += taken;
         ev.dropped += arriving - taken;
-        control.observe(now, ev, LAG);
+        control.observe(now, now, ev, LAG);
     }
     Run { rates, answered: ev.answered, sent: ev.sent, control }
 }
@@ -155,15 +155,30 @@ fn rounds_need_answers_from_the_round_itself() {
     let ms = |n: u64| start + Duration::from_millis(n);
     // 200 probes by 10 ms, none answered by 10 ms + lag: all lost.
     let ev = Evidence { sent: 200, ..Evidence::default() };
-    assert_eq!(control.observe(ms(5), Evidence { sent: 100, ..ev }, LAG), None);
-    assert_eq!(control.observe(ms(10), ev, LAG), None);
-    let change = control.observe(ms(13), ev, LAG).expect("a decrease");
+    assert_eq!(control.observe(ms(5), ms(5), Evidence { sent: 100, ..ev }, LAG), None);
+    assert_eq!(control.observe(ms(10), ms(10), ev, LAG), None);
+    let change = control.observe(ms(13), ms(13), ev, LAG).expect("a decrease");
     assert_eq!(change, Change { rate: 5_000.0, why: Why::Down { lost: 200, refused: 0, of: 200 } });
     // At half the rate, still everything lost: not the rate's fault.
     let ev2 = Evidence { sent: 400, ..ev };
-    assert_eq!(control.observe(ms(23), ev2, LAG), None);
-    let change = control.observe(ms(26), ev2, LAG).expect("back up");
+    assert_eq!(control.observe(ms(23), ms(23), ev2, LAG), None);
+    let change = control.observe(ms(26), ms(26), ev2, LAG).expect("back up");
     assert_eq!(change, Change { rate: 10_000.0, why: Why::Background { loss: 1.0 } });
+}
+
+#[test]
+fn a_receiver_behind_delays_the_verdict() {
+    let start = Instant::now();
+    let mut control = RateControl::new(Bounds::default(), start);
+    let ms = |n: u64| start + Duration::from_millis(n);
+    control.observe(ms(4), ms(4), Evidence::default(), LAG);
+    let sent = Evidence { sent: 200, ..Evidence::default() };
+    control.observe(ms(10), ms(4), sent, LAG);
+    // The receiver has counted nothing past 4 ms: no verdict however late.
+    assert_eq!(control.observe(ms(50), ms(12), sent, LAG), None);
+    let answered = Evidence { answered: 200, ..sent };
+    let change = control.observe(ms(51), ms(51), answered, LAG).expect("an increase");
+    assert_eq!(change, Change { rate: 20_000.0, why: Why::Up { lost: 0, of: 200 } });
 }
 
 #[test]
@@ -171,10 +186,10 @@ fn refusals_count_as_loss() {
     let start = Instant::now();
     let mut control = RateControl::new(Bounds::default(), start);
     let ms = |n: u64| start + Duration::from_millis(n);
-    control.observe(ms(4), Evidence::default(), LAG);
+    control.observe(ms(4), ms(4), Evidence::default(), LAG);
     let ev = Evidence { sent: 200, answered: 200, refused: 40, dropped: 0 };
-    control.observe(ms(10), ev, LAG);
-    let change = control.observe(ms(13), ev, LAG).expect("a decrease");
+    control.observe(ms(10), ms(10), ev, LAG);
+    let change = control.observe(ms(13), ms(13), ev, LAG).expect("a decrease");
     assert_eq!(change.why, Why::Down { lost: 40, refused: 40, of: 200 });
 }
 
