@@ -127,3 +127,38 @@ fn stats_lines_count_probes_while_they_are_sent() {
         "{last}"
     );
 }
+
+/// Without `--rate` the rate adapts: every progress line while probes go
+/// out shows it, `-v` adds why it last changed, and the last line its peak.
+/// A fixed `--rate` shows none of this.
+#[test]
+fn stats_lines_show_the_adaptive_rate_and_with_v_why() {
+    let Some(lab) = lab() else { return };
+    for verbose in [false, true] {
+        let mut args = vec!["-p", "1-30000", "--stats-every", "20ms", "198.18.0.10"];
+        if verbose {
+            args.insert(0, "-v");
+        }
+        let out = scan(lab.scanner(), &args);
+        let stats: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("Stats: ")).collect();
+        let (last, running) = stats.split_last().expect("Stats lines");
+        assert!(!running.is_empty(), "{}", out.stderr);
+        for line in running {
+            let (_, rest) = line.split_once(", rate ").unwrap_or_else(|| panic!("no rate: {line}"));
+            let (rate, after) = rest.split_once(" pps").unwrap();
+            let rate: f64 = rate.parse().unwrap();
+            assert!((100.0..=1_000_000.0).contains(&rate), "{line}");
+            let why = after.starts_with(" (up: ") || after.starts_with(" (down: ");
+            assert!(!why || verbose, "a reason without -v: {line}");
+        }
+        if verbose {
+            assert!(running.iter().any(|l| l.contains(" pps (up: ")), "{}", out.stderr);
+        }
+        assert!(last.contains(", 3 open found, adaptive rate peaked at "), "{last}");
+    }
+    let fixed = scan(
+        lab.scanner(),
+        &["-v", "-p", "1-2000", "--rate", "4000", "--stats-every", "20ms", "198.18.0.10"],
+    );
+    assert!(!fixed.stderr.contains(", rate ") && !fixed.stderr.contains("peaked"), "{}", fixed.stderr);
+}

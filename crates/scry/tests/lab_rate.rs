@@ -129,7 +129,7 @@ fn behind_a_rate_limit_scry_misses_no_more_than_nmap() {
     nft(
         target,
         &format!(
-            "table inet scry_rate {{\n chain limit {{\n  type filter hook input priority -10; policy accept;\n  \
+            "table inet scry_rate {{\n chain cap {{\n  type filter hook input priority -10; policy accept;\n  \
              limit rate over {LIMIT_PPS}/second drop\n }}\n}}\n"
         ),
     );
@@ -145,6 +145,10 @@ fn behind_a_rate_limit_scry_misses_no_more_than_nmap() {
     let nmap_found = nmap_open(&String::from_utf8_lossy(&nmap.stdout));
     assert!(nmap_found.is_subset(&listening), "nmap: {nmap_found:?}");
     let (scry_missed, nmap_missed) = (LIMITED_LISTENERS - open.len(), LIMITED_LISTENERS - nmap_found.len());
+    eprintln!(
+        "behind {LIMIT_PPS} pps: scry missed {scry_missed} ({} sent), nmap {nmap_missed}",
+        out.stat("sent")
+    );
     assert!(
         scry_missed <= nmap_missed,
         "scry missed {scry_missed}, nmap {nmap_missed}: {}\n{}",
