@@ -27,7 +27,7 @@ OPEN_PORTS=${OPEN_PORTS:-1000}
 SEED=${SEED:-1}
 REPEATS=${REPEATS:-3}
 NMAP_LOSSY_EVERY=${NMAP_LOSSY_EVERY:-0}
-TOOL_TIMEOUT=${TOOL_TIMEOUT:-600}    # seconds, per tool run
+TOOL_TIMEOUT=${TOOL_TIMEOUT:-1200}   # seconds, per tool run (nmap at defaults under loss: minutes)
 
 [[ $(id -u) -eq 0 ]] || die "needs root (network namespaces, raw sockets)"
 for cmd in ip nft timeout nmap; do
