@@ -200,3 +200,17 @@ fn nothing_answering_the_rate_stays_at_its_start() {
     assert!(seen.iter().all(|(r, _)| *r == START_RATE), "{}", out.stderr);
     assert_eq!(peak(&out.stderr), START_RATE);
 }
+
+/// `--max-rate` caps a rate that would climb: on a clean link every
+/// progress line stays at or under it, and the peak reaches it.
+#[test]
+fn max_rate_caps_the_climb() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(&[22, 80, 443])));
+    let ip = lab.targets()[0].ipv4().to_string();
+    let out = scan(lab.scanner(), &["-p", "1-40000", "--max-rate", "20000", "--stats-every", "20ms", &ip]);
+    assert_eq!(out.in_state(lab.targets()[0].ipv4(), "open"), BTreeSet::from([22, 80, 443]));
+    let seen = rates(&out.stderr);
+    assert!(!seen.is_empty(), "{}", out.stderr);
+    assert!(seen.iter().all(|(r, _)| *r <= 20_000.0), "{}", out.stderr);
+    assert_eq!(peak(&out.stderr), 20_000.0, "{}", out.stderr);
+}
