@@ -21,7 +21,10 @@ pub use builder::{
     Ipv4Spec, Ipv6Spec, L4Spec, TcpSpec, UdpSpec,
 };
 pub use mac::{BadMac, Mac};
-pub use nd::{build_neighbor_advertisement, build_neighbor_solicitation, multicast_mac, solicited_node, Nd};
+pub use nd::{
+    answer_solicitation, build_neighbor_advertisement, build_neighbor_solicitation, multicast_mac,
+    solicited_node, Nd,
+};
 pub use parse::{parse_frame, Layer, LinkType, ParseError, Problem};
 pub use summary::{
     Arp, Frame, Icmp, IcmpError, IpHeader, IpPacket, Link, Net, Payload, Quoted, Tcp, Transport, Udp,

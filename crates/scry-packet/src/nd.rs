@@ -8,8 +8,9 @@
 //! section 7), with hop limit 255 so receivers know it was not routed.
 
 use crate::builder::{build_frame, EthernetSpec, IcmpSpec, IpSpec, Ipv6Spec, L4Spec};
+use crate::summary::{Frame, Transport};
 use crate::Mac;
-use std::net::Ipv6Addr;
+use std::net::{IpAddr, Ipv6Addr};
 
 /// ICMPv6 type of a Neighbor Solicitation.
 pub const NEIGHBOR_SOLICITATION: u8 = 135;
@@ -139,6 +140,31 @@ pub fn build_neighbor_advertisement(
     let rest = [na_flags::SOLICITED | na_flags::OVERRIDE, 0, 0, 0];
     let icmp = IcmpSpec { icmp_type: NEIGHBOR_ADVERTISEMENT, code: 0, rest, payload: &payload };
     nd_frame(EthernetSpec { src: src_mac, dst: dst_mac }, src_ip, dst_ip, icmp)
+}
+
+/// The Neighbor Advertisement that answers `frame` when it is a valid
+/// solicitation (ICMPv6 checksum right, hop limit 255, RFC 4861 section
+/// 7.1.1) for one of `ours`: from `our_mac` and the asked-for address to the
+/// solicitor's address and link-layer address (its source link-layer option,
+/// else the frame's source MAC). `None` for anything else, and for duplicate
+/// address detection probes (source `::`): an address someone else is
+/// claiming is not defended.
+///
+/// This is how a scan answers for a source address the kernel does not own
+/// (a spoofed `-S`), so that replies to it still find the scanner.
+pub fn answer_solicitation(frame: &Frame, our_mac: Mac, ours: &[Ipv6Addr]) -> Option<Vec<u8>> {
+    let ip = frame.ip()?;
+    let Transport::Icmp(icmp) = ip.transport else { return None };
+    let nd = icmp.nd.filter(|nd| nd.is_solicitation())?;
+    let IpAddr::V6(solicitor) = ip.header.src else { return None };
+    if !icmp.checksum_ok || ip.header.ttl != ND_HOP_LIMIT || solicitor.is_unspecified() {
+        return None;
+    }
+    if !ours.contains(&nd.target) {
+        return None;
+    }
+    let dst_mac = nd.link_addr.or(frame.link.src_mac)?;
+    Some(build_neighbor_advertisement(our_mac, nd.target, dst_mac, solicitor, nd.target))
 }
 
 #[cfg(test)]

@@ -260,3 +260,40 @@ fn icmpv4_errors_map_to_the_same_kinds() {
         assert_eq!(icmp.is_echo_reply(), t == 0);
     }
 }
+
+#[test]
+fn a_solicitation_for_our_address_is_answered() {
+    let spoofed: Ipv6Addr = "2001:2::99".parse().unwrap();
+    // The target asks who has our (spoofed) source address.
+    let ns = build_neighbor_solicitation(THEIR_MAC, them(), spoofed);
+    let frame = parse_frame(LinkType::Ethernet, &ns).unwrap();
+    let na = answer_solicitation(&frame, OUR_MAC, &[us(), spoofed]).expect("an answer");
+    let reply = parse_frame(LinkType::Ethernet, &na).unwrap();
+    assert_eq!((reply.link.src_mac, reply.link.dst_mac), (Some(OUR_MAC), Some(THEIR_MAC)));
+    let ip = reply.ip().unwrap().header;
+    assert_eq!((ip.src, ip.dst, ip.ttl), (IpAddr::V6(spoofed), IpAddr::V6(them()), 255));
+    let icmp = icmp_of(&reply);
+    assert!(icmp.checksum_ok);
+    let nd = icmp.nd.unwrap();
+    assert_eq!((nd.target, nd.link_addr, nd.flags), (spoofed, Some(OUR_MAC), 0x60));
+    // Not ours, not a solicitation, routed (hop limit below 255), a DAD probe, a bad checksum: no answer.
+    assert_eq!(answer_solicitation(&frame, OUR_MAC, &[us()]), None);
+    assert_eq!(answer_solicitation(&reply, OUR_MAC, &[spoofed]), None);
+    let mut routed = ns.clone();
+    routed[ETHERNET_LEN + IPV6::HOP_LIMIT] = 254;
+    assert_eq!(
+        answer_solicitation(&parse_frame(LinkType::Ethernet, &routed).unwrap(), OUR_MAC, &[spoofed]),
+        None
+    );
+    let dad = build_neighbor_solicitation(THEIR_MAC, Ipv6Addr::UNSPECIFIED, spoofed);
+    assert_eq!(
+        answer_solicitation(&parse_frame(LinkType::Ethernet, &dad).unwrap(), OUR_MAC, &[spoofed]),
+        None
+    );
+    let mut corrupt = ns.clone();
+    *corrupt.last_mut().unwrap() ^= 1;
+    assert_eq!(
+        answer_solicitation(&parse_frame(LinkType::Ethernet, &corrupt).unwrap(), OUR_MAC, &[spoofed]),
+        None
+    );
+}
