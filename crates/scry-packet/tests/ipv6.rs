@@ -297,3 +297,31 @@ fn a_solicitation_for_our_address_is_answered() {
         None
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn nd_parse_never_panics(t in 133u8..=137, code in 0u8..2, rest: [u8; 4], body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = Nd::parse(t, code, rest, &body);
+        }
+
+        #[test]
+        fn solicitation_and_answer_round_trip(mac: [u8; 6], src: [u8; 16], target: [u8; 16]) {
+            let (mac, src, target) = (Mac(mac), Ipv6Addr::from(src), Ipv6Addr::from(target));
+            prop_assume!(!src.is_unspecified());
+            let ns = parse_frame(LinkType::Ethernet, &build_neighbor_solicitation(mac, src, target)).unwrap();
+            prop_assert_eq!(icmp_of(&ns).nd, Some(Nd { icmp_type: 135, target, flags: 0, link_addr: Some(mac) }));
+            prop_assert_eq!(ns.link.dst_mac, Some(multicast_mac(solicited_node(target))));
+            let na = answer_solicitation(&ns, OUR_MAC, &[target]).expect("an answer");
+            let na = parse_frame(LinkType::Ethernet, &na).unwrap();
+            prop_assert_eq!(na.link.dst_mac, Some(mac));
+            prop_assert_eq!(na.ip().unwrap().header.dst, IpAddr::V6(src));
+            let icmp = icmp_of(&na);
+            prop_assert!(icmp.checksum_ok);
+            prop_assert_eq!(icmp.nd.map(|nd| (nd.target, nd.link_addr)), Some((target, Some(OUR_MAC))));
+        }
+    }
+}
