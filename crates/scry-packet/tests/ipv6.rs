@@ -325,3 +325,23 @@ mod properties {
         }
     }
 }
+
+/// An error quoting a later fragment of a datagram has no transport header
+/// to read: ports stay unknown instead of being read from the data.
+#[test]
+fn a_quoted_later_fragment_has_no_ports() {
+    let mut rest = vec![6, 0, 0, 8 * 2, 0, 0, 0x12, 0x34]; // fragment: offset 16 bytes, next TCP
+    rest.extend([0x9c, 0x40, 0, 80, 0xde, 0xad, 0xbe, 0xef]); // data that looks like TCP
+    let quote = v6_packet(us(), them(), 44, &rest);
+    let icmp = icmp_of(&error_from(them(), 3, 1, [0; 4], &quote));
+    assert_eq!(icmp.error(), Some(IcmpError::TimeExceeded { code: 1 }));
+    let q = icmp.quoted.unwrap();
+    assert_eq!((q.ip.fragment, q.ip.id, q.ip.protocol), (true, 0x1234, 6));
+    assert_eq!((q.src_port, q.dst_port, q.tcp_seq), (None, None, None));
+    assert_eq!(q.data.len(), 8);
+    // The first fragment (offset 0) still quotes its transport header.
+    let mut first = rest.clone();
+    first[2..4].copy_from_slice(&[0, 1]); // offset 0, more fragments
+    let q = icmp_of(&error_from(them(), 3, 1, [0; 4], &v6_packet(us(), them(), 44, &first))).quoted.unwrap();
+    assert_eq!((q.src_port, q.dst_port, q.tcp_seq), (Some(40000), Some(80), Some(0xdead_beef)));
+}
