@@ -119,3 +119,30 @@ fn a_spoofed_source_is_answered_for() {
     let table = ip_cmd(&t0, &["-6", "neigh", "show", &spoofed.to_string()]);
     assert!(table.contains(&format!("lladdr {}", lab.scanner().mac())), "t0's table: {table}");
 }
+
+/// The EUI-64 link-local address the kernel gives a MAC (RFC 4291 appendix A).
+fn link_local(mac: Mac) -> Ipv6Addr {
+    let m = mac.0;
+    Ipv6Addr::from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+}
+
+#[test]
+fn a_link_local_target_routes_through_the_named_interface() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let t0 = &lab.targets()[0];
+    let (dst, ours) = (link_local(mac(t0)), link_local(mac(lab.scanner())));
+    let addrs = ip_cmd(t0, &["-6", "addr", "show", "dev", "eth0"]);
+    assert!(addrs.contains(&format!("inet6 {dst}/64 scope link")), "{addrs}");
+    ip_cmd(lab.scanner(), &["-6", "neigh", "flush", "all"]);
+    let (route, found) = lab
+        .scanner()
+        .run(|| {
+            let overrides = scry_capture::RouteOverrides { iface: Some("eth0".into()), src: None };
+            let route = scry_capture::route_with(dst.into(), &overrides).unwrap();
+            let found = ask_many_via(std::slice::from_ref(&route), Duration::from_millis(600), None).unwrap();
+            (route, found)
+        })
+        .unwrap();
+    assert_eq!((route.iface.name.as_str(), route.src, route.gateway), ("eth0", IpAddr::V6(ours), None));
+    assert_eq!(found, vec![Some(mac(t0))]);
+}
