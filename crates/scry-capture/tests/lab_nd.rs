@@ -6,10 +6,11 @@
 //! its link-local and multicast groups, inside the lab.
 
 use scry_capture::{
-    ask_many_via, filter, resolve_mac, resolve_many, route_to, CaptureConfig, Interface, RawSender, Receiver,
+    ask_many_via, resolve_mac, resolve_many, route_to, route_with, CaptureConfig, NdResponder, RawSender,
+    Receiver, RouteOverrides,
 };
 use scry_lab::{lab_or_skip, Lab, Node, TargetSpec};
-use scry_packet::{answer_solicitation, parse_frame, Mac};
+use scry_packet::{parse_frame, Mac};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -79,27 +80,30 @@ fn a_spoofed_source_is_answered_for() {
     let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
     let (scanner, t0) = (lab.scanner().clone(), lab.targets()[0].clone());
     let spoofed: Ipv6Addr = "2001:2::99".parse().unwrap();
-    let our_mac = mac(&scanner);
+    let t0_addr = t0.ipv6();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let answered = std::thread::scope(|s| {
         let responder = s.spawn(|| {
             scanner
                 .run(move || {
-                    let iface = Interface::by_name("eth0").unwrap();
+                    let overrides = RouteOverrides { iface: None, src: Some(spoofed.into()) };
+                    let route = route_with(t0_addr.into(), &overrides).unwrap();
+                    let responder =
+                        NdResponder::for_route(&route).expect("the kernel does not own the source");
                     let config = CaptureConfig {
-                        filter: filter::solicitations_for(spoofed),
+                        filter: responder.filter(),
                         timeout: Duration::from_millis(20),
                         ..CaptureConfig::default()
                     };
                     let mut rx = Receiver::open("eth0", &config).unwrap();
-                    let tx = RawSender::open(&iface).unwrap();
+                    let tx = RawSender::open(&route.iface).unwrap();
                     ready_tx.send(()).unwrap();
                     let (deadline, mut answered) = (Instant::now() + Duration::from_secs(2), 0);
                     while Instant::now() < deadline && answered == 0 {
                         let link = rx.link_type();
                         let Some(frame) = rx.next_frame().unwrap() else { continue };
                         let Ok(frame) = parse_frame(link, frame.data) else { continue };
-                        if let Some(na) = answer_solicitation(&frame, our_mac, &[spoofed]) {
+                        if let Some(na) = responder.answer(&frame) {
                             tx.send(&na).unwrap();
                             answered += 1;
                         }
@@ -137,8 +141,8 @@ fn a_link_local_target_routes_through_the_named_interface() {
     let (route, found) = lab
         .scanner()
         .run(|| {
-            let overrides = scry_capture::RouteOverrides { iface: Some("eth0".into()), src: None };
-            let route = scry_capture::route_with(dst.into(), &overrides).unwrap();
+            let overrides = RouteOverrides { iface: Some("eth0".into()), src: None };
+            let route = route_with(dst.into(), &overrides).unwrap();
             let found = ask_many_via(std::slice::from_ref(&route), Duration::from_millis(600), None).unwrap();
             (route, found)
         })
