@@ -33,9 +33,11 @@ pub struct Personality {
     pub tcp_synack_retries: Option<u8>,
     /// `net.ipv4.ip_no_pmtu_disc`; `true` clears the DF bit on outgoing packets.
     pub ip_no_pmtu_disc: Option<bool>,
-    /// `net.ipv4.icmp_ratelimit` in ms; 0 lets every closed UDP port answer.
+    /// `net.ipv4.icmp_ratelimit` and `net.ipv6.icmp.ratelimit` in ms; 0
+    /// lets every closed UDP port answer, over either family.
     pub icmp_ratelimit: Option<u32>,
-    /// `net.ipv4.icmp_echo_ignore_all`; `true` makes the target ignore pings.
+    /// `net.ipv4.icmp_echo_ignore_all` and `net.ipv6.icmp.echo_ignore_all`;
+    /// `true` makes the target ignore pings of either family.
     pub icmp_echo_ignore_all: Option<bool>,
     /// Any other per-namespace sysctls, as (dotted key, value).
     pub extra: Vec<(String, String)>,
@@ -76,7 +78,9 @@ impl Personality {
         put("net.ipv4.tcp_synack_retries", self.tcp_synack_retries.map(|v| v.to_string()));
         put("net.ipv4.ip_no_pmtu_disc", self.ip_no_pmtu_disc.map(flag));
         put("net.ipv4.icmp_ratelimit", self.icmp_ratelimit.map(|v| v.to_string()));
+        put("net.ipv6.icmp.ratelimit", self.icmp_ratelimit.map(|v| v.to_string()));
         put("net.ipv4.icmp_echo_ignore_all", self.icmp_echo_ignore_all.map(flag));
+        put("net.ipv6.icmp.echo_ignore_all", self.icmp_echo_ignore_all.map(flag));
         out.extend(self.extra.iter().cloned());
         out
     }
@@ -169,7 +173,9 @@ pub struct TargetSpec {
     tcp: Vec<u16>,
     udp: Vec<u16>,
     drop_all: bool,
+    drop_ipv6: bool,
     drop_percent: u8,
+    drops: Vec<(Proto, u16)>,
     rejects: Vec<(Proto, u16, RejectWith)>,
 }
 
@@ -205,6 +211,26 @@ impl TargetSpec {
         self
     }
 
+    /// Drops every inbound IPv6 packet except neighbour discovery, leaving
+    /// IPv4 alone: a host that is up over IPv4 and silent over IPv6.
+    pub fn drop_all_ipv6(mut self) -> Self {
+        self.drop_ipv6 = true;
+        self
+    }
+
+    /// Silently drops inbound TCP to `ports` over both families (nmap's
+    /// `filtered`, reason `no-response`).
+    pub fn drop_tcp_ports(mut self, ports: &[u16]) -> Self {
+        self.drops.extend(ports.iter().map(|&p| (Proto::Tcp, p)));
+        self
+    }
+
+    /// Silently drops inbound UDP to `ports` over both families.
+    pub fn drop_udp_ports(mut self, ports: &[u16]) -> Self {
+        self.drops.extend(ports.iter().map(|&p| (Proto::Udp, p)));
+        self
+    }
+
     /// Drops each inbound packet with probability `percent`/100 (nft
     /// `numgen random`; netem is not available). Values over 100 are refused
     /// by [`crate::LabBuilder::build`].
@@ -213,7 +239,9 @@ impl TargetSpec {
         self
     }
 
-    /// Answers inbound TCP to `port` with `kind` instead of the stack.
+    /// Answers inbound TCP to `port` with `kind` instead of the stack, over
+    /// both families: the `icmpx` kinds become ICMPv6 for IPv6 (admin
+    /// prohibited is ICMPv6 type 1 code 1, port unreachable code 4).
     pub fn reject_tcp_port(mut self, port: u16, kind: RejectWith) -> Self {
         self.rejects.push((Proto::Tcp, port, kind));
         self
@@ -242,7 +270,11 @@ impl TargetSpec {
 
     /// Whether a firewall drops or rejects anything.
     pub fn has_firewall(&self) -> bool {
-        self.drop_all || self.drop_percent > 0 || !self.rejects.is_empty()
+        self.drop_all
+            || self.drop_ipv6
+            || self.drop_percent > 0
+            || !self.drops.is_empty()
+            || !self.rejects.is_empty()
     }
 
     /// Refuses specs the kernel or nft would reject later with a less clear message.
@@ -274,11 +306,17 @@ impl TargetSpec {
         }
         let policy = if self.drop_all { "drop" } else { "accept" };
         let mut rules = vec![format!("type filter hook input priority filter; policy {policy};")];
-        if self.drop_all {
+        if self.drop_all || self.drop_ipv6 {
             rules.push("icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept".to_owned());
+        }
+        if self.drop_ipv6 {
+            rules.push("meta nfproto ipv6 drop".to_owned());
         }
         if self.drop_percent > 0 {
             rules.push(format!("numgen random mod 100 < {} drop", self.drop_percent));
+        }
+        for (proto, port) in &self.drops {
+            rules.push(format!("{} dport {port} drop", proto.nft()));
         }
         for (proto, port, kind) in &self.rejects {
             rules.push(format!("{} dport {port} {}", proto.nft(), kind.nft_statement()));
@@ -294,6 +332,12 @@ impl TargetSpec {
             parts.push("drop all".to_owned());
         } else if self.drop_percent > 0 {
             parts.push(format!("drop {}%", self.drop_percent));
+        }
+        if self.drop_ipv6 && !self.drop_all {
+            parts.push("drop ipv6".to_owned());
+        }
+        for (proto, port) in &self.drops {
+            parts.push(format!("{}/{port} drop", proto.nft()));
         }
         for (proto, port, kind) in &self.rejects {
             let how = kind.nft_statement().rsplit(' ').next().unwrap_or_default();
@@ -336,6 +380,20 @@ mod tests {
     }
 
     #[test]
+    fn icmp_limits_and_echo_ignoring_cover_both_families() {
+        let p =
+            Personality { icmp_ratelimit: Some(0), icmp_echo_ignore_all: Some(true), ..Default::default() };
+        let want = [
+            ("net.ipv4.icmp_ratelimit", "0"),
+            ("net.ipv6.icmp.ratelimit", "0"),
+            ("net.ipv4.icmp_echo_ignore_all", "1"),
+            ("net.ipv6.icmp.echo_ignore_all", "1"),
+        ];
+        let want: Vec<(String, String)> = want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(p.sysctls(), want);
+    }
+
+    #[test]
     fn no_firewall_means_no_ruleset() {
         let t = TargetSpec::new().tcp_listen(&[22]);
         assert_eq!(t.nft_ruleset(), None);
@@ -370,6 +428,31 @@ mod tests {
         assert_eq!(
             t.firewall_summary(),
             "drop 30%, tcp/25 admin-prohibited, udp/161 port-unreachable, tcp/113 reset"
+        );
+    }
+
+    #[test]
+    fn per_port_and_ipv6_drops() {
+        let t = TargetSpec::new()
+            .drop_all_ipv6()
+            .drop_tcp_ports(&[23, 24])
+            .drop_udp_ports(&[69])
+            .reject_tcp_port(25, RejectWith::AdminProhibited);
+        assert_eq!(
+            t.nft_ruleset().unwrap(),
+            "table inet scry_lab {\n\tchain input {\n\
+             \t\ttype filter hook input priority filter; policy accept;\n\
+             \t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n\
+             \t\tmeta nfproto ipv6 drop\n\
+             \t\ttcp dport 23 drop\n\
+             \t\ttcp dport 24 drop\n\
+             \t\tudp dport 69 drop\n\
+             \t\ttcp dport 25 reject with icmpx type admin-prohibited\n\
+             \t}\n}\n"
+        );
+        assert_eq!(
+            t.firewall_summary(),
+            "drop ipv6, tcp/23 drop, tcp/24 drop, udp/69 drop, tcp/25 admin-prohibited"
         );
     }
 
