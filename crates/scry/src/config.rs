@@ -191,7 +191,7 @@ pub fn targets(args: &Args) -> Result<TargetSet, UsageError> {
 /// [`UsageError`] when every target is a broadcast address; the route dump failing.
 pub fn unicast_targets(targets: TargetSet) -> anyhow::Result<(TargetSet, Vec<Ipv4Addr>)> {
     let skipped: Vec<Ipv4Addr> =
-        scry_capture::broadcast_addresses()?.into_iter().filter(|a| targets.contains(*a)).collect();
+        scry_capture::broadcast_addresses()?.into_iter().filter(|a| targets.contains(IpAddr::V4(*a))).collect();
     if skipped.is_empty() {
         return Ok((targets, skipped));
     }

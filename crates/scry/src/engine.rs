@@ -25,7 +25,7 @@ use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -59,11 +59,11 @@ pub enum NextHops {
     /// Each target its own next hop: directly connected targets their own
     /// MAC, routed ones their router's. Targets in neither map did not
     /// answer ARP (or discovery) and are not probed.
-    PerHost { direct: HashMap<Ipv4Addr, Mac>, routed: HashMap<Ipv4Addr, Mac> },
+    PerHost { direct: HashMap<IpAddr, Mac>, routed: HashMap<IpAddr, Mac> },
 }
 
 impl NextHops {
-    pub(crate) fn get(&self, ip: Ipv4Addr) -> Option<Mac> {
+    pub(crate) fn get(&self, ip: IpAddr) -> Option<Mac> {
         match self {
             NextHops::All(mac) => Some(*mac),
             NextHops::PerHost { direct, routed } => direct.get(&ip).or_else(|| routed.get(&ip)).copied(),
@@ -80,15 +80,15 @@ impl NextHops {
 
     /// The MAC address of a directly connected target (none for routed ones).
     pub(crate) fn direct(&self, ip: IpAddr) -> Option<Mac> {
-        match (self, ip) {
-            (NextHops::PerHost { direct, .. }, IpAddr::V4(v4)) => direct.get(&v4).copied(),
-            _ => None,
+        match self {
+            NextHops::PerHost { direct, .. } => direct.get(&ip).copied(),
+            NextHops::All(_) => None,
         }
     }
 
     /// The directly connected targets that answered ARP.
-    pub(crate) fn direct_hosts(&self) -> Vec<Ipv4Addr> {
-        let mut hosts: Vec<Ipv4Addr> = match self {
+    pub(crate) fn direct_hosts(&self) -> Vec<IpAddr> {
+        let mut hosts: Vec<IpAddr> = match self {
             NextHops::PerHost { direct, .. } => direct.keys().copied().collect(),
             NextHops::All(_) => Vec::new(),
         };
@@ -177,8 +177,8 @@ impl Plan {
     /// Limits the scan to the hosts discovery found `up`: the others get no
     /// next hop, so no probe, and the up ones are reported with their reason.
     pub fn only_up(&mut self, up: HashMap<IpAddr, (Reason, Option<u8>)>) {
-        let keep = |ip: &Ipv4Addr| up.contains_key(&IpAddr::V4(*ip));
-        let kept = |map: &HashMap<Ipv4Addr, Mac>| {
+        let keep = |ip: &IpAddr| up.contains_key(ip);
+        let kept = |map: &HashMap<IpAddr, Mac>| {
             map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect()
         };
         self.next_hops = match &self.next_hops {
@@ -672,7 +672,7 @@ fn walk_lane(
             position += walk.lanes;
             let Some(ip) = plan.targets.get(index / nports) else { continue };
             let port = plan.ports[(index % nports) as usize];
-            if walk.answered.is_some_and(|a| a.contains(&(IpAddr::V4(ip), port))) {
+            if walk.answered.is_some_and(|a| a.contains(&(ip, port))) {
                 continue;
             }
             let Some(mac) = plan.next_hops.get(ip) else { continue };
@@ -681,7 +681,7 @@ fn walk_lane(
             // last port of a batch may overdraw the grant by a few.
             for which in 0..probe.frames(port) {
                 let slot = &mut tx.next_slot()?[..frame_len];
-                let len = probe.write(ip.into(), port, which, mac, ip_id, slot)?;
+                let len = probe.write(ip, port, which, mac, ip_id, slot)?;
                 if let Some(tap) = tap {
                     tap.sent(&slot[..len], len);
                 }

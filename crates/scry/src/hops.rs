@@ -16,7 +16,7 @@ use scry_packet::Mac;
 use scry_probe::targets::TargetSet;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Targets are looked up and ARP-resolved one by one; past this many, ask for --router-mac.
@@ -38,7 +38,7 @@ fn overrides(args: &Args) -> RouteOverrides {
 }
 
 /// Fails unless `route`, to `addr`, leaves like `first`.
-fn same_way_out(first: &Route, addr: Ipv4Addr, route: &Route) -> anyhow::Result<()> {
+fn same_way_out(first: &Route, addr: IpAddr, route: &Route) -> anyhow::Result<()> {
     if first.iface.name != route.iface.name || first.src != route.src {
         bail!(
             "targets need different interfaces or sources ({addr} via {} from {}, others via {} \
@@ -65,7 +65,7 @@ pub fn scan_route(args: &Args, targets: &TargetSet) -> anyhow::Result<ScanRoute>
             match &mut first {
                 None => first = Some(ScanRoute { route, mixed: false }),
                 Some(f) => {
-                    same_way_out(&f.route, addr, &route)?;
+                    same_way_out(&f.route, addr.into(), &route)?;
                     f.mixed |= f.route.gateway != route.gateway;
                 }
             }
@@ -127,14 +127,14 @@ pub fn next_hops(
 }
 
 /// Targets split by their route: directly connected, and routed with their gateway.
-type Split = (Vec<Ipv4Addr>, Vec<(Ipv4Addr, IpAddr)>);
+type Split = (Vec<IpAddr>, Vec<(IpAddr, IpAddr)>);
 
 /// Looks every target up: the directly connected ones, and the routed ones with their gateway.
 fn split(args: &Args, first: &Route, targets: &TargetSet) -> anyhow::Result<Split> {
     let overrides = overrides(args);
     let (mut on_link, mut routed) = (Vec::new(), Vec::new());
     for ip in targets.iter() {
-        let route = route_with(ip.into(), &overrides)?;
+        let route = route_with(ip, &overrides)?;
         same_way_out(first, ip, &route)?;
         match route.gateway {
             None => on_link.push(ip),
@@ -147,11 +147,11 @@ fn split(args: &Args, first: &Route, targets: &TargetSet) -> anyhow::Result<Spli
 /// ARP for each of `ips` on `route`'s link; those that answer, with their MAC.
 fn arp_each(
     route: &Route,
-    ips: &[Ipv4Addr],
+    ips: &[IpAddr],
     wire: &mut Option<&mut Wire>,
-) -> anyhow::Result<HashMap<Ipv4Addr, Mac>> {
+) -> anyhow::Result<HashMap<IpAddr, Mac>> {
     let routes: Vec<Route> =
-        ips.iter().map(|ip| Route { next_hop: IpAddr::V4(*ip), gateway: None, ..route.clone() }).collect();
+        ips.iter().map(|ip| Route { next_hop: *ip, gateway: None, ..route.clone() }).collect();
     // Host discovery: only a reply now says a target is up, never the kernel's table.
     let macs = match wire {
         Some(wire) => wire.with_arp(|lent| ask_many_via(&routes, ARP_TIMEOUT, Some(lent)))?,
