@@ -125,7 +125,10 @@ pub enum TargetError {
         limit: u64,
     },
     /// The IPv6 targets together would pass [`MAX_IPV6_TOTAL`].
-    #[error("target \"{token}\" brings the IPv6 targets to more than {} addresses; split the scan", MAX_IPV6_TOTAL)]
+    #[error(
+        "target \"{token}\" brings the IPv6 targets to more than {} addresses; split the scan",
+        MAX_IPV6_TOTAL
+    )]
     TooManyIpv6 {
         /// The token that passed the total.
         token: String,
@@ -541,7 +544,12 @@ fn power_of_two(bits: u32) -> String {
 }
 
 /// Makes room for `count` more ranges in `list`, merging duplicates if needed.
-fn reserve<T: Bound>(list: &mut Vec<(T, T)>, limit: usize, token: &str, count: u64) -> Result<(), TargetError> {
+fn reserve<T: Bound>(
+    list: &mut Vec<(T, T)>,
+    limit: usize,
+    token: &str,
+    count: u64,
+) -> Result<(), TargetError> {
     let fits = |list: &Vec<(T, T)>| count <= (limit - list.len().min(limit)) as u64;
     if !fits(list) {
         *list = normalize(std::mem::take(list));

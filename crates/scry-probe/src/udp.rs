@@ -194,7 +194,9 @@ impl Probe for UdpProbe {
                     {
                         PortState::Filtered
                     }
-                    Reason::TimeExceeded => PortState::Filtered,
+                    Reason::TimeExceeded | Reason::NoRoute | Reason::BeyondScope | Reason::RejectRoute => {
+                        PortState::Filtered
+                    }
                     _ => return Verdict::Invalid,
                 };
                 let result = PortResult { state, reason, ttl: ip.ttl };

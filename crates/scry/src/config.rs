@@ -190,8 +190,10 @@ pub fn targets(args: &Args) -> Result<TargetSet, UsageError> {
 /// # Errors
 /// [`UsageError`] when every target is a broadcast address; the route dump failing.
 pub fn unicast_targets(targets: TargetSet) -> anyhow::Result<(TargetSet, Vec<Ipv4Addr>)> {
-    let skipped: Vec<Ipv4Addr> =
-        scry_capture::broadcast_addresses()?.into_iter().filter(|a| targets.contains(IpAddr::V4(*a))).collect();
+    let skipped: Vec<Ipv4Addr> = scry_capture::broadcast_addresses()?
+        .into_iter()
+        .filter(|a| targets.contains(IpAddr::V4(*a)))
+        .collect();
     if skipped.is_empty() {
         return Ok((targets, skipped));
     }

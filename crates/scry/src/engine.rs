@@ -408,7 +408,7 @@ pub(crate) fn phase(
                 match events.recv_timeout(Duration::from_millis(20)) {
                     Ok(Event::Answer { host, port, result, syn_ack, from_host }) => {
                         stats.received += 1;
-                        if let Reason::Unreachable(_) = result.reason {
+                        if result.reason.is_unreachable() {
                             arrivals
                                 .lock()
                                 .expect("arrivals lock")

@@ -171,7 +171,10 @@ fn names_take_ipv4_first_and_with_minus_6_ipv6_first() {
     assert_eq!(resolve(Family::V4, &["v6only.test"]), ["2001:2::2:1"]);
     assert_eq!(resolve(Family::V6, &["v4only.test"]), ["198.18.6.1"]);
     assert_eq!(resolve(Family::V6, &["dual.test/127"]), ["2001:2::1:4", "2001:2::1:5"]);
-    assert_eq!(resolve(Family::V4, &["dual.test/31", "v6only.test"]), ["198.18.5.76", "198.18.5.77", "2001:2::2:1"]);
+    assert_eq!(
+        resolve(Family::V4, &["dual.test/31", "v6only.test"]),
+        ["198.18.5.76", "198.18.5.77", "2001:2::2:1"]
+    );
     let mut b = TargetSet::builder().resolver(resolver);
     assert_eq!(
         b.add("dual.test/33").unwrap_err().to_string(),
@@ -190,7 +193,8 @@ fn ipv6_literals_never_reach_the_resolver() {
 /// An IPv6 spec in a small space, so sets stay small and overlap.
 fn small_v6_spec() -> impl Strategy<Value = String> {
     prop_oneof![
-        (0u32..4096, 118u8..=128).prop_map(|(a, len)| format!("{}/{len}", Ipv6Addr::from(0x2001_0002_u128 << 96 | u128::from(a)))),
+        (0u32..4096, 118u8..=128)
+            .prop_map(|(a, len)| format!("{}/{len}", Ipv6Addr::from(0x2001_0002_u128 << 96 | u128::from(a)))),
         (0u32..4096).prop_map(|a| format!("{}", Ipv6Addr::from(0x2001_0002_u128 << 96 | u128::from(a)))),
         (0u32..64, 28u8..=32).prop_map(|(a, len)| format!("{}/{len}", Ipv4Addr::from(0xc612_0000 | a))),
     ]
