@@ -888,6 +888,12 @@ impl TargetSet {
         self.ranges6.iter().map(|&(s, e)| (Ipv6Addr::from(s), Ipv6Addr::from(e)))
     }
 
+    /// Every range of both families, in index order.
+    pub fn ip_ranges(&self) -> impl Iterator<Item = (IpAddr, IpAddr)> + '_ {
+        let v4 = self.ranges().map(|(s, e)| (IpAddr::V4(s), IpAddr::V4(e)));
+        v4.chain(self.ranges_v6().map(|(s, e)| (IpAddr::V6(s), IpAddr::V6(e))))
+    }
+
     /// Every address in index order: IPv4 ascending, then IPv6 ascending.
     pub fn iter(&self) -> Iter<'_> {
         Iter { v4: &self.ranges, v6: &self.ranges6, offset: 0, remaining: self.len() }

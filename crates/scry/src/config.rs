@@ -17,7 +17,7 @@ use scry_probe::permute::{Permutation, Shard};
 use scry_probe::ports::PortList;
 use scry_probe::services::{Protocol, Services};
 use scry_probe::syn::SynProbe;
-use scry_probe::targets::{TargetSet, TargetSetBuilder};
+use scry_probe::targets::{Family, TargetSet, TargetSetBuilder};
 use scry_probe::tcpscan::FlagProbe;
 use scry_probe::udp::UdpProbe;
 use std::collections::HashMap;
@@ -159,7 +159,16 @@ fn open_list(path: &std::path::Path) -> Result<Box<dyn Read>, UsageError> {
 /// The targets, with exclusions applied.
 pub fn targets(args: &Args) -> Result<TargetSet, UsageError> {
     let bad = |e: scry_probe::targets::TargetError| UsageError(e.to_string());
-    let mut builder = TargetSetBuilder::new().no_resolve(args.no_resolve);
+    let limit = scry_probe::targets::MAX_PREFIX_HOSTS_LIMIT;
+    if args.max_targets == 0 || args.max_targets > limit {
+        return Err(UsageError(format!(
+            "--max-targets {} is out of range: give 1 to {limit} addresses per IPv6 prefix",
+            args.max_targets
+        )));
+    }
+    let prefer = if args.ipv6 { Family::V6 } else { Family::V4 };
+    let mut builder =
+        TargetSetBuilder::new().no_resolve(args.no_resolve).prefer(prefer).max_prefix_hosts(args.max_targets);
     for spec in &args.targets {
         builder.add(spec).map_err(bad)?;
     }
@@ -179,7 +188,25 @@ pub fn targets(args: &Args) -> Result<TargetSet, UsageError> {
     if set.is_empty() {
         return Err(UsageError("every target is excluded; nothing to scan".into()));
     }
+    if set.len_v6() > 0 || args.ipv6 {
+        ipv6_limits(args)?;
+    }
     Ok(set)
+}
+
+/// What nmap refuses or cannot do with IPv6 targets: refused with nmap's
+/// words, or said once on stderr.
+fn ipv6_limits(args: &Args) -> Result<(), UsageError> {
+    if args.timestamp_ping {
+        return Err(UsageError("ICMP Timestamp and Address Mask pings are only valid for IPv4 (-PP)".into()));
+    }
+    if args.os_detect {
+        eprintln!(
+            "scry: warning: IPv6 OS detection is not available yet (nmap-os-db's fingerprints are of \
+             IPv4 probes); -O fingerprints the IPv4 hosts only"
+        );
+    }
+    Ok(())
 }
 
 /// `targets` less the addresses this network namespace routes as broadcast

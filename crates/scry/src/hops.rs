@@ -59,13 +59,13 @@ fn same_way_out(first: &Route, addr: IpAddr, route: &Route) -> anyhow::Result<()
 pub fn scan_route(args: &Args, targets: &TargetSet) -> anyhow::Result<ScanRoute> {
     let overrides = overrides(args);
     let mut first: Option<ScanRoute> = None;
-    for (lo, hi) in targets.ranges() {
+    for (lo, hi) in targets.ip_ranges() {
         for addr in [lo, hi] {
-            let route = route_with(addr.into(), &overrides)?;
+            let route = route_with(addr, &overrides)?;
             match &mut first {
                 None => first = Some(ScanRoute { route, mixed: false }),
                 Some(f) => {
-                    same_way_out(&f.route, addr.into(), &route)?;
+                    same_way_out(&f.route, addr, &route)?;
                     f.mixed |= f.route.gateway != route.gateway;
                 }
             }

@@ -51,6 +51,14 @@ fn a_mixed_set_indexes_ipv4_first_then_ipv6() {
     let less = s.without(&["198.18.0.1".parse().unwrap()]);
     assert_eq!(addrs(&less), ["198.18.0.2", "::ffff:198.18.0.9", "2001:2::4", "2001:2::5"]);
     assert_eq!(s.iter().size_hint(), (5, Some(5)));
+    assert_eq!(
+        s.ip_ranges().collect::<Vec<_>>(),
+        [
+            (ip("198.18.0.1"), ip("198.18.0.2")),
+            (ip("::ffff:198.18.0.9"), ip("::ffff:198.18.0.9")),
+            (ip("2001:2::4"), ip("2001:2::5"))
+        ]
+    );
 }
 
 #[test]
