@@ -3,12 +3,16 @@
 //! Receives through libpcap with a BPF filter ([`Receiver`]), sends whole
 //! Ethernet frames through a `PACKET_TX_RING` ([`TxRing`]) or a send-only
 //! `AF_PACKET` socket ([`RawSender`]), behind one in-place API ([`Sender`]),
-//! looks up interfaces ([`Interface`]) and writes pcap files ([`PcapWriter`]).
+//! looks up interfaces ([`Interface`]), routes ([`route_to`]) and next-hop
+//! MACs by our own ARP and IPv6 Neighbor Discovery ([`resolve_many`],
+//! [`ask_many_via`]), offers IPv6 filter snippets that see past extension
+//! headers ([`filter`]) and writes pcap files ([`PcapWriter`]).
 //! This and the command-line tool are the only crates that touch the
 //! operating system; errors say which interface and operation failed and,
 //! for permission failures, which capability is missing.
 
 mod error;
+pub mod filter;
 mod iface;
 mod neighbor;
 mod pcapfile;

@@ -1,34 +1,37 @@
 //! The destination MAC of a route's frames: its next hop's.
 //!
-//! First the kernel's neighbour table, read with one rtnetlink
-//! `RTM_GETNEIGH` dump for IPv4 and IPv6 alike; entries in a valid state
-//! (reachable, stale, delay, probe, permanent, noarp) count, as in
-//! `/proc/net/arp`'s "complete" flag. A miss is resolved:
+//! [`resolve_many`] first reads the kernel's neighbour table, with one
+//! rtnetlink `RTM_GETNEIGH` dump for IPv4 and IPv6 alike; entries in a valid
+//! state (reachable, stale, delay, probe, permanent, noarp) count, as in
+//! `/proc/net/arp`'s "complete" flag. [`ask_many_via`] (host discovery,
+//! nmap's `-PR`) never does: a table entry outlives its host. A miss is
+//! resolved on the wire by our own requests, out of the raw sender, resent a
+//! few times within the timeout, with a capture for the answers opened
+//! before the first one goes out:
 //!
-//! - IPv4 by our own ARP (RFC 826): a capture for replies addressed to us is
-//!   opened first, then broadcast requests go out of the raw sender, resent
-//!   a few times within the timeout. The kernel's table is left alone: Linux
-//!   does not learn from replies it did not ask for (`arp_accept` is 0).
-//! - IPv6 by the kernel: an `RTM_NEWNEIGH` with `NTF_USE` (what
-//!   `ip neigh replace ADDR dev IFACE use` sends) starts neighbour discovery
-//!   (RFC 4861) as if a packet were waiting for the address; the table is
-//!   then polled. scry-packet builds no neighbour solicitations, and the
-//!   kernel's are right by construction. This needs CAP_NET_ADMIN.
+//! - IPv4 by ARP (RFC 826): broadcast requests, replies addressed to us.
+//! - IPv6 by Neighbor Discovery (RFC 4861): a Neighbor Solicitation to the
+//!   next hop's solicited-node group with our link-layer address, answered
+//!   by a Neighbor Advertisement to our MAC.
+//!
+//! The kernel's table is left alone: Linux does not learn from ARP replies
+//! it did not ask for (`arp_accept` is 0), nor create entries from
+//! solicited advertisements it has no entry for (RFC 4861 section 7.2.5).
 //!
 //! Loopback routes need no MAC: their frames carry [`Mac::ZERO`].
 
-use crate::route::{attrs, family_of, ip_bytes, ip_from, message, Netlink, Route};
+use crate::route::{attrs, ip_from, message, Netlink, Route};
 use crate::send::MAX_BATCH;
 use crate::{CaptureConfig, Error, RawSender, Receiver};
-use scry_packet::{build_arp_request, parse_frame, Mac, Net};
+use scry_packet::nd::ND_HOP_LIMIT;
+use scry_packet::{build_arp_request, build_neighbor_solicitation, parse_frame, Frame, Mac, Net, Transport};
 use std::collections::{BTreeMap, HashMap};
-use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
-/// ARP requests sent for each unresolved IPv4 next hop within the timeout.
+/// ARP requests or solicitations sent for each unresolved next hop within the timeout.
 const ARP_ATTEMPTS: u32 = 3;
-/// How long one read of the capture or one sleep between table polls lasts.
+/// How long one read of the capture lasts.
 const POLL: Duration = Duration::from_millis(10);
 /// `ar_op` of an ARP reply (RFC 826).
 const ARP_REPLY: u16 = 2;
@@ -59,7 +62,7 @@ fn hop(route: &Route) -> Hop {
 /// # Errors
 /// [`Error::Unresolved`] when the next hop does not answer in time;
 /// [`Error::NoLinkAddress`] for an interface without an Ethernet address;
-/// [`Error::Privilege`] without CAP_NET_RAW (IPv4) or CAP_NET_ADMIN (IPv6);
+/// [`Error::Privilege`] without CAP_NET_RAW;
 /// otherwise the failing socket, capture or rtnetlink call.
 pub fn resolve_mac(route: &Route, timeout: Duration) -> Result<Mac, Error> {
     match resolve_many(std::slice::from_ref(route), timeout)?.pop().flatten() {
@@ -71,7 +74,7 @@ pub fn resolve_mac(route: &Route, timeout: Duration) -> Result<Mac, Error> {
 /// The MACs of many routes' next hops, in order, `None` where a next hop did
 /// not answer within `timeout`. Each distinct next hop is looked up once:
 /// one table dump for all, then one capture per interface with all its ARP
-/// requests sent in batches, and the IPv6 misses solicited side by side.
+/// requests and Neighbor Solicitations sent in batches.
 /// A zero `timeout` consults the kernel's table only.
 ///
 /// # Errors
@@ -100,11 +103,12 @@ pub fn resolve_many_via(
     lookup(routes, timeout, lent, true)
 }
 
-/// As [`resolve_many_via`], but an IPv4 next hop counts only when it
-/// answers an ARP request now: the kernel's table is not consulted. This
-/// is ARP as host discovery (nmap's `-PR`): a table entry outlives the
-/// host (a `STALE` entry stays for minutes after it went away), and a
-/// host must not be reported up from it.
+/// As [`resolve_many_via`], but a next hop counts only when it answers an
+/// ARP request or a Neighbor Solicitation now: the kernel's table is not
+/// consulted. This is ARP and ND as host discovery (nmap's `-PR`, also on
+/// an IPv6 link): a table entry outlives the host (a `STALE` entry stays
+/// for minutes after it went away), and a host must not be reported up
+/// from it.
 ///
 /// # Errors
 /// As [`resolve_many`].
@@ -160,8 +164,8 @@ fn learn_from_table(wanted: &mut BTreeMap<Hop, &Route>, found: &mut HashMap<Hop,
     Ok(())
 }
 
-/// ARPs for the IPv4 misses and has the kernel solicit the IPv6 ones,
-/// until all are found or the deadline passes.
+/// ARPs for the IPv4 misses and solicits the IPv6 ones, until all are
+/// found or the deadline passes.
 fn resolve_misses(
     mut wanted: BTreeMap<Hop, &Route>,
     (timeout, deadline): (Duration, Instant),
@@ -170,17 +174,14 @@ fn resolve_misses(
 ) -> Result<(), Error> {
     let mut sessions: BTreeMap<u32, ArpSession> = BTreeMap::new();
     for (&(index, next_hop), route) in &wanted {
-        match next_hop {
-            IpAddr::V4(ip) => match sessions.get_mut(&index) {
-                Some(session) => session.add(route, ip),
-                None => {
-                    let here = lent.take_if(|h| h.rx.iface() == route.iface.name);
-                    let mut session = ArpSession::open(route, here)?;
-                    session.add(route, ip);
-                    sessions.insert(index, session);
-                }
-            },
-            IpAddr::V6(_) => solicit(route)?,
+        match sessions.get_mut(&index) {
+            Some(session) => session.add(route, next_hop),
+            None => {
+                let here = lent.take_if(|h| h.rx.iface() == route.iface.name);
+                let mut session = ArpSession::open(route, here)?;
+                session.add(route, next_hop);
+                sessions.insert(index, session);
+            }
         }
     }
     let interval = timeout / ARP_ATTEMPTS;
@@ -195,12 +196,6 @@ fn resolve_misses(
         }
         for session in sessions.values_mut() {
             session.read_replies(deadline, found)?;
-        }
-        if wanted.keys().any(|(_, ip)| ip.is_ipv6()) {
-            if sessions.values().all(|s| s.complete(found)) {
-                std::thread::sleep(POLL);
-            }
-            learn_from_table(&mut wanted, found)?;
         }
         wanted.retain(|key, _| !found.contains_key(key));
     }
@@ -232,13 +227,13 @@ impl<T> std::ops::DerefMut for Lent<'_, T> {
     }
 }
 
-/// Our own ARP on one interface: a capture of replies to our MAC and a
-/// prebuilt request per next hop.
+/// Our own ARP and Neighbor Discovery on one interface: a capture of
+/// replies to our MAC and a prebuilt request per next hop.
 struct ArpSession<'a> {
     index: u32,
     rx: Lent<'a, Receiver>,
     tx: Lent<'a, RawSender>,
-    requests: Vec<(Ipv4Addr, Vec<u8>)>,
+    requests: Vec<(IpAddr, Vec<u8>)>,
 }
 
 impl<'a> ArpSession<'a> {
@@ -247,7 +242,10 @@ impl<'a> ArpSession<'a> {
     fn open(route: &Route, lent: Option<ArpHandles<'a>>) -> Result<ArpSession<'a>, Error> {
         let mac = route.iface.mac.ok_or_else(|| Error::NoLinkAddress(route.iface.name.clone()))?;
         let config = CaptureConfig {
-            filter: format!("arp and arp[{ARP_OP_OFFSET}:2] = {ARP_REPLY} and ether dst {mac}"),
+            filter: format!(
+                "(arp and arp[{ARP_OP_OFFSET}:2] = {ARP_REPLY} and ether dst {mac}) or {}",
+                crate::filter::ip6_to_mac(mac)
+            ),
             buffer_size: 1 << 20,
             snaplen: 128,
             timeout: POLL,
@@ -266,9 +264,13 @@ impl<'a> ArpSession<'a> {
         Ok(ArpSession { index: route.iface.index, rx, tx, requests: Vec::new() })
     }
 
-    fn add(&mut self, route: &Route, target: Ipv4Addr) {
+    fn add(&mut self, route: &Route, target: IpAddr) {
         let mac = route.iface.mac.unwrap_or(Mac::ZERO);
-        self.requests.push((target, build_arp_request(mac, arp_source(route), target)));
+        let request = match target {
+            IpAddr::V4(ip) => build_arp_request(mac, arp_source(route), ip),
+            IpAddr::V6(ip) => build_neighbor_solicitation(mac, nd_source(route), ip),
+        };
+        self.requests.push((target, request));
     }
 
     /// Broadcasts a request for every next hop still unanswered.
@@ -276,7 +278,7 @@ impl<'a> ArpSession<'a> {
         let frames: Vec<&[u8]> = self
             .requests
             .iter()
-            .filter(|(ip, _)| !found.contains_key(&(self.index, IpAddr::V4(*ip))))
+            .filter(|(ip, _)| !found.contains_key(&(self.index, *ip)))
             .map(|(_, frame)| frame.as_slice())
             .collect();
         let mut rest = frames.as_slice();
@@ -289,7 +291,7 @@ impl<'a> ArpSession<'a> {
 
     /// Whether every next hop of this session has answered.
     fn complete(&self, found: &HashMap<Hop, Mac>) -> bool {
-        self.requests.iter().all(|(ip, _)| found.contains_key(&(self.index, IpAddr::V4(*ip))))
+        self.requests.iter().all(|(ip, _)| found.contains_key(&(self.index, *ip)))
     }
 
     /// Reads replies until all are in, or the capture falls quiet for one
@@ -298,10 +300,9 @@ impl<'a> ArpSession<'a> {
         let link = self.rx.link_type();
         while !self.complete(found) {
             let Some(frame) = self.rx.next_frame()? else { break };
-            if let Ok(Net::Arp(arp)) = parse_frame(link, frame.data).map(|f| f.net) {
-                let from = IpAddr::V4(arp.sender_ip);
-                if arp.operation == ARP_REPLY && self.requests.iter().any(|(ip, _)| *ip == arp.sender_ip) {
-                    found.entry((self.index, from)).or_insert(arp.sender_mac);
+            if let Some((from, mac)) = parse_frame(link, frame.data).ok().as_ref().and_then(answer) {
+                if self.requests.iter().any(|(ip, _)| *ip == from) {
+                    found.entry((self.index, from)).or_insert(mac);
                 }
             }
             if Instant::now() >= deadline {
@@ -312,40 +313,57 @@ impl<'a> ArpSession<'a> {
     }
 }
 
+/// The address and MAC an ARP reply or a Neighbor Advertisement announces.
+/// An advertisement counts only with hop limit 255 and a right checksum
+/// (RFC 4861 section 7.1.2); its MAC is the target link-layer option, else
+/// the frame's source.
+fn answer(frame: &Frame) -> Option<(IpAddr, Mac)> {
+    match &frame.net {
+        Net::Arp(arp) if arp.operation == ARP_REPLY => Some((IpAddr::V4(arp.sender_ip), arp.sender_mac)),
+        Net::Ip(ip) => {
+            let Transport::Icmp(icmp) = ip.transport else { return None };
+            let nd = icmp.nd.filter(|nd| nd.is_advertisement())?;
+            if ip.header.ttl != ND_HOP_LIMIT || !icmp.checksum_ok {
+                return None;
+            }
+            Some((IpAddr::V6(nd.target), nd.link_addr.or(frame.link.src_mac)?))
+        }
+        _ => None,
+    }
+}
+
+/// The source of our Neighbor Solicitations: the route's source when it is
+/// the interface's own, else the interface's first IPv6 address, else `::`
+/// (then the advertisement goes to all nodes, which the capture also takes).
+/// As with ARP, a spoofed source never goes into a solicitation.
+fn nd_source(route: &Route) -> Ipv6Addr {
+    own_source(route, |ip| match ip {
+        IpAddr::V6(v6) => Some(v6),
+        IpAddr::V4(_) => None,
+    })
+    .unwrap_or(Ipv6Addr::UNSPECIFIED)
+}
+
 /// The sender address of our ARP requests: the route's source when it is
 /// the interface's own, else the interface's first IPv4 address, else
 /// 0.0.0.0 (an RFC 5227 probe). A spoofed `-S` address never goes into ARP,
 /// where it would teach the neighbours to send its traffic to us.
 fn arp_source(route: &Route) -> Ipv4Addr {
-    let own = |ip: &IpAddr| route.iface.addrs.iter().any(|(a, _)| a == ip);
-    let v4 = |ip: IpAddr| match ip {
+    own_source(route, |ip| match ip {
         IpAddr::V4(v4) => Some(v4),
         IpAddr::V6(_) => None,
-    };
-    Some(route.src)
-        .filter(own)
-        .and_then(v4)
-        .or_else(|| route.iface.addrs.iter().find_map(|(a, _)| v4(*a)))
-        .unwrap_or(Ipv4Addr::UNSPECIFIED)
+    })
+    .unwrap_or(Ipv4Addr::UNSPECIFIED)
 }
 
-/// Has the kernel start neighbour discovery for the route's next hop.
-fn solicit(route: &Route) -> Result<(), Error> {
-    let (family, _) = family_of(route.next_hop);
-    let ndmsg = ndmsg(family, route.iface.index, libc::NUD_NONE, libc::NTF_USE);
-    let dst = ip_bytes(route.next_hop);
-    let flags = libc::NLM_F_REQUEST | libc::NLM_F_ACK | libc::NLM_F_CREATE;
-    let request = message(libc::RTM_NEWNEIGH, flags as u16, &ndmsg, &[(libc::NDA_DST, &dst)]);
-    match Netlink::open().and_then(|nl| nl.call(&request)) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Err(Error::Privilege {
-            operation: "asking the kernel for neighbour discovery",
-            iface: route.iface.name.clone(),
-            capability: "CAP_NET_ADMIN",
-            detail: e.to_string(),
-        }),
-        Err(source) => Err(Error::Netlink { operation: "starting neighbour discovery", source }),
-    }
+/// The route's source if the interface owns it, else the interface's first
+/// address, of the family `pick` accepts.
+fn own_source<T>(route: &Route, pick: impl Fn(IpAddr) -> Option<T>) -> Option<T> {
+    let own = |ip: &IpAddr| route.iface.addrs.iter().any(|(a, _)| a == ip);
+    Some(route.src)
+        .filter(own)
+        .and_then(&pick)
+        .or_else(|| route.iface.addrs.iter().find_map(|(a, _)| pick(*a)))
 }
 
 fn ndmsg(family: u8, index: u32, state: u16, flags: u8) -> [u8; NDMSG_LEN] {
@@ -506,12 +524,6 @@ mod tests {
         assert_eq!(parse_neighbour(&hex("02 00 0000")), None);
     }
 
-    #[test]
-    fn solicit_request_is_ip_neigh_use() {
-        let ndmsg = ndmsg(libc::AF_INET6 as u8, 2, libc::NUD_NONE, libc::NTF_USE);
-        assert_eq!(ndmsg.to_vec(), hex("0a 00 0000 02000000 0000 01 00"));
-    }
-
     fn route(src: &str, next_hop: &str, addrs: &[&str]) -> Route {
         let iface = Interface {
             name: "eth0".into(),
@@ -532,6 +544,31 @@ mod tests {
         assert_eq!(arp_source(&spoofed), Ipv4Addr::new(198, 18, 0, 1));
         let bare = route("198.18.0.77", "198.18.0.10", &[]);
         assert_eq!(arp_source(&bare), Ipv4Addr::UNSPECIFIED, "an RFC 5227 probe");
+    }
+
+    #[test]
+    fn solicitations_never_carry_a_spoofed_source() {
+        let own = route("2001:2::1", "2001:2::a", &["198.18.0.1", "fe80::1", "2001:2::1"]);
+        assert_eq!(nd_source(&own), "2001:2::1".parse::<Ipv6Addr>().unwrap());
+        let spoofed = route("2001:2::99", "2001:2::a", &["198.18.0.1", "fe80::1", "2001:2::1"]);
+        assert_eq!(nd_source(&spoofed), "fe80::1".parse::<Ipv6Addr>().unwrap());
+        assert_eq!(nd_source(&route("2001:2::99", "2001:2::a", &[])), Ipv6Addr::UNSPECIFIED);
+    }
+
+    #[test]
+    fn advertisements_count_only_when_unrouted_and_intact() {
+        let (us, them): (Ipv6Addr, Ipv6Addr) = ("2001:2::1".parse().unwrap(), "2001:2::a".parse().unwrap());
+        let their_mac = Mac([2, 0, 0xc6, 0x12, 0, 10]);
+        let na = scry_packet::build_neighbor_advertisement(their_mac, them, LAB_MAC, us, them);
+        let parse = |bytes: &[u8]| parse_frame(scry_packet::LinkType::Ethernet, bytes).unwrap();
+        assert_eq!(answer(&parse(&na)), Some((IpAddr::V6(them), their_mac)));
+        let mut routed = na.clone();
+        routed[14 + 7] = 254;
+        assert_eq!(answer(&parse(&routed)), None);
+        let ns = build_neighbor_solicitation(their_mac, them, us);
+        assert_eq!(answer(&parse(&ns)), None, "a solicitation is not an answer");
+        let arp = build_arp_request(their_mac, Ipv4Addr::new(198, 18, 0, 10), Ipv4Addr::new(198, 18, 0, 1));
+        assert_eq!(answer(&parse(&arp)), None, "an ARP request is not an answer");
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! gateway, loopback, own address, no route, broadcast), the overrides must
 //! bend it as `-e` and `-S` promise, and `resolve_mac` must find the target's
 //! MAC from the kernel's neighbour table, by our own ARP when the table is
-//! empty, and by kernel-driven neighbour discovery for IPv6. Everything sent
+//! empty, and by our own neighbour discovery for IPv6. Everything sent
 //! goes to 198.18.0.0/24 or 2001:2::/64 from inside the lab.
 
 use scry_capture::{
@@ -181,7 +181,7 @@ fn populated_table_answers_without_sending() {
 }
 
 #[test]
-fn ipv6_resolves_through_kernel_neighbour_discovery() {
+fn ipv6_resolves_through_our_neighbour_discovery() {
     let Some(lab) = one_target_lab() else { return };
     let target = &lab.targets()[0];
     let t6 = IpAddr::V6(target.ipv6());
@@ -189,6 +189,9 @@ fn ipv6_resolves_through_kernel_neighbour_discovery() {
     let mac =
         lab.scanner().run(|| resolve_mac(&route_to(t6).unwrap(), Duration::from_secs(1))).unwrap().unwrap();
     assert_eq!(mac, Mac(target.mac().octets()));
+    // The kernel did not learn the address: the MAC came from our own solicitation.
+    let table = ip_cmd(lab.scanner(), &["-6", "neigh", "show", &t6.to_string()]);
+    assert!(!table.contains("lladdr"), "kernel table: {table}");
 }
 
 #[test]

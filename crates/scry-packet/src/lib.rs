@@ -10,6 +10,7 @@ pub mod builder;
 pub mod checksum;
 pub mod layout;
 mod mac;
+pub mod nd;
 pub mod parse;
 pub mod summary;
 pub mod tcp;
@@ -20,7 +21,14 @@ pub use builder::{
     Ipv4Spec, Ipv6Spec, L4Spec, TcpSpec, UdpSpec,
 };
 pub use mac::{BadMac, Mac};
+pub use nd::{
+    answer_solicitation, build_neighbor_advertisement, build_neighbor_solicitation, multicast_mac,
+    solicited_node, Nd,
+};
 pub use parse::{parse_frame, Layer, LinkType, ParseError, Problem};
-pub use summary::{Arp, Frame, Icmp, IpHeader, IpPacket, Link, Net, Payload, Quoted, Tcp, Transport, Udp};
+pub use summary::{
+    Arp, Frame, Icmp, IcmpError, IpHeader, IpPacket, Link, Net, Payload, Quoted, Tcp, Transport, Udp,
+    Unreachable,
+};
 pub use tcp::{TcpFlags, TcpOption, TcpOptions};
 pub use template::{TcpProbe, TcpTemplate};

@@ -6,6 +6,7 @@
 //! parsed leniently, since routers routinely truncate it.
 
 use crate::checksum::{checksum, transport_checksum};
+use crate::nd::Nd;
 use crate::summary::*;
 use crate::tcp::{TcpFlags, TcpOptions};
 use crate::Mac;
@@ -337,9 +338,12 @@ fn icmp_summary(
         rest,
         payload: Payload::new(payload),
         quoted: None,
+        nd: None,
     };
     if out.is_error() {
         out.quoted = quoted(payload);
+    } else if v6 {
+        out.nd = Nd::parse(icmp_type, code, rest, payload);
     }
     out
 }

@@ -3,6 +3,7 @@
 //! It holds everything the prober and the fingerprinter read from a reply, so
 //! nothing downstream touches the bytes again.
 
+use crate::nd::Nd;
 use crate::tcp::{TcpFlags, TcpOptions};
 use crate::Mac;
 use std::net::{IpAddr, Ipv4Addr};
@@ -227,6 +228,8 @@ pub struct Icmp {
     pub payload: Payload,
     /// For error messages, the offending packet's headers as quoted.
     pub quoted: Option<Quoted>,
+    /// For ICMPv6 Neighbor Solicitations and Advertisements, their content.
+    pub nd: Option<Nd>,
 }
 
 impl Icmp {
@@ -248,6 +251,84 @@ impl Icmp {
             matches!(self.icmp_type, 3 | 4 | 5 | 11 | 12)
         }
     }
+
+    /// True for an echo reply of either family (ICMP 0, ICMPv6 129).
+    pub fn is_echo_reply(&self) -> bool {
+        self.icmp_type == if self.v6 { 129 } else { 0 }
+    }
+
+    /// What an error message says, in terms common to ICMP and ICMPv6;
+    /// `None` for messages that are not errors.
+    pub fn error(&self) -> Option<IcmpError> {
+        if !self.is_error() {
+            return None;
+        }
+        let (t, code) = (self.icmp_type, self.code);
+        Some(match (self.v6, t) {
+            (false, 3) => IcmpError::Unreachable(match code {
+                0 => Unreachable::Net,
+                1 => Unreachable::Host,
+                2 => Unreachable::Protocol,
+                3 => Unreachable::Port,
+                9 | 10 | 13 => Unreachable::AdminProhibited,
+                _ => Unreachable::Other(code),
+            }),
+            (false, 11) | (true, 3) => IcmpError::TimeExceeded { code },
+            (false, 12) => IcmpError::ParameterProblem { code, pointer: u32::from(self.rest[0]) },
+            // RFC 4443 section 3.1 codes.
+            (true, 1) => IcmpError::Unreachable(match code {
+                0 => Unreachable::Net,
+                1 => Unreachable::AdminProhibited,
+                2 => Unreachable::BeyondScope,
+                3 => Unreachable::Host,
+                4 => Unreachable::Port,
+                5 => Unreachable::SourcePolicy,
+                6 => Unreachable::RejectRoute,
+                _ => Unreachable::Other(code),
+            }),
+            (true, 2) => IcmpError::PacketTooBig { mtu: u32::from_be_bytes(self.rest) },
+            (true, 4) => IcmpError::ParameterProblem { code, pointer: u32::from_be_bytes(self.rest) },
+            _ => IcmpError::Other { icmp_type: t, code },
+        })
+    }
+}
+
+/// An ICMP or ICMPv6 error, family-neutral.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IcmpError {
+    /// ICMP type 3 / ICMPv6 type 1.
+    Unreachable(Unreachable),
+    /// ICMPv6 type 2, with the next hop's MTU.
+    PacketTooBig { mtu: u32 },
+    /// ICMP type 11 / ICMPv6 type 3; code 0 is hop limit exceeded in transit.
+    TimeExceeded { code: u8 },
+    /// ICMP type 12 / ICMPv6 type 4, with the pointer to the bad octet.
+    ParameterProblem { code: u8, pointer: u32 },
+    /// Source quench, redirect.
+    Other { icmp_type: u8, code: u8 },
+}
+
+/// Why a destination is unreachable, merged over ICMP and ICMPv6 codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unreachable {
+    /// ICMP net unreachable (0) / ICMPv6 no route to destination (0).
+    Net,
+    /// ICMP host unreachable (1) / ICMPv6 address unreachable (3).
+    Host,
+    /// ICMP protocol unreachable (2); ICMPv6 has none (it uses parameter problem).
+    Protocol,
+    /// ICMP port unreachable (3) / ICMPv6 port unreachable (4).
+    Port,
+    /// ICMP codes 9, 10, 13 / ICMPv6 administratively prohibited (1).
+    AdminProhibited,
+    /// ICMPv6 beyond scope of source address (2).
+    BeyondScope,
+    /// ICMPv6 source address failed ingress/egress policy (5).
+    SourcePolicy,
+    /// ICMPv6 reject route to destination (6).
+    RejectRoute,
+    /// Any other code, as received.
+    Other(u8),
 }
 
 /// The offending packet quoted in an ICMP error: often truncated after the

@@ -336,7 +336,26 @@ fn valid_frames() -> Vec<Vec<u8>> {
         fixture("rst_ack.hex"),
         fixture("icmp_port_unreachable.hex"),
         build_arp_request(eth().src, scanner(), target()),
+        build_neighbor_solicitation(eth().src, "2001:2::1".parse().unwrap(), "2001:2::10".parse().unwrap()),
+        build_neighbor_advertisement(
+            eth().dst,
+            "2001:2::10".parse().unwrap(),
+            eth().src,
+            "2001:2::1".parse().unwrap(),
+            "2001:2::10".parse().unwrap(),
+        ),
     ];
+    // An ICMPv6 port unreachable quoting a UDP probe.
+    let ip6_back = IpSpec::new("2001:2::10".parse().unwrap(), "2001:2::1".parse().unwrap()).unwrap();
+    let quoted = build_ip(&ip6, &L4Spec::Udp(UdpSpec { src_port: 1, dst_port: 2, payload: b"q" })).unwrap();
+    frames.push(
+        build_frame(
+            &eth(),
+            &ip6_back,
+            &L4Spec::Icmp(IcmpSpec { icmp_type: 1, code: 4, rest: [0; 4], payload: &quoted }),
+        )
+        .unwrap(),
+    );
     for ip in [ip4, ip6] {
         frames.push(build_frame(&eth(), &ip, &tcp).unwrap());
         frames.push(
@@ -365,7 +384,7 @@ proptest! {
 
     #[test]
     fn mutated_frames_never_panic(
-        which in 0usize..10,
+        which in 0usize..16,
         edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
         cut in any::<prop::sample::Index>(),
         link in link_type(),

@@ -169,7 +169,9 @@ pub struct TargetSpec {
     tcp: Vec<u16>,
     udp: Vec<u16>,
     drop_all: bool,
+    drop_ipv6: bool,
     drop_percent: u8,
+    drops: Vec<(Proto, u16)>,
     rejects: Vec<(Proto, u16, RejectWith)>,
 }
 
@@ -205,6 +207,26 @@ impl TargetSpec {
         self
     }
 
+    /// Drops every inbound IPv6 packet except neighbour discovery, leaving
+    /// IPv4 alone: a host that is up over IPv4 and silent over IPv6.
+    pub fn drop_all_ipv6(mut self) -> Self {
+        self.drop_ipv6 = true;
+        self
+    }
+
+    /// Silently drops inbound TCP to `ports` over both families (nmap's
+    /// `filtered`, reason `no-response`).
+    pub fn drop_tcp_ports(mut self, ports: &[u16]) -> Self {
+        self.drops.extend(ports.iter().map(|&p| (Proto::Tcp, p)));
+        self
+    }
+
+    /// Silently drops inbound UDP to `ports` over both families.
+    pub fn drop_udp_ports(mut self, ports: &[u16]) -> Self {
+        self.drops.extend(ports.iter().map(|&p| (Proto::Udp, p)));
+        self
+    }
+
     /// Drops each inbound packet with probability `percent`/100 (nft
     /// `numgen random`; netem is not available). Values over 100 are refused
     /// by [`crate::LabBuilder::build`].
@@ -213,7 +235,9 @@ impl TargetSpec {
         self
     }
 
-    /// Answers inbound TCP to `port` with `kind` instead of the stack.
+    /// Answers inbound TCP to `port` with `kind` instead of the stack, over
+    /// both families: the `icmpx` kinds become ICMPv6 for IPv6 (admin
+    /// prohibited is ICMPv6 type 1 code 1, port unreachable code 4).
     pub fn reject_tcp_port(mut self, port: u16, kind: RejectWith) -> Self {
         self.rejects.push((Proto::Tcp, port, kind));
         self
@@ -242,7 +266,11 @@ impl TargetSpec {
 
     /// Whether a firewall drops or rejects anything.
     pub fn has_firewall(&self) -> bool {
-        self.drop_all || self.drop_percent > 0 || !self.rejects.is_empty()
+        self.drop_all
+            || self.drop_ipv6
+            || self.drop_percent > 0
+            || !self.drops.is_empty()
+            || !self.rejects.is_empty()
     }
 
     /// Refuses specs the kernel or nft would reject later with a less clear message.
@@ -274,11 +302,17 @@ impl TargetSpec {
         }
         let policy = if self.drop_all { "drop" } else { "accept" };
         let mut rules = vec![format!("type filter hook input priority filter; policy {policy};")];
-        if self.drop_all {
+        if self.drop_all || self.drop_ipv6 {
             rules.push("icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept".to_owned());
+        }
+        if self.drop_ipv6 {
+            rules.push("meta nfproto ipv6 drop".to_owned());
         }
         if self.drop_percent > 0 {
             rules.push(format!("numgen random mod 100 < {} drop", self.drop_percent));
+        }
+        for (proto, port) in &self.drops {
+            rules.push(format!("{} dport {port} drop", proto.nft()));
         }
         for (proto, port, kind) in &self.rejects {
             rules.push(format!("{} dport {port} {}", proto.nft(), kind.nft_statement()));
@@ -294,6 +328,12 @@ impl TargetSpec {
             parts.push("drop all".to_owned());
         } else if self.drop_percent > 0 {
             parts.push(format!("drop {}%", self.drop_percent));
+        }
+        if self.drop_ipv6 && !self.drop_all {
+            parts.push("drop ipv6".to_owned());
+        }
+        for (proto, port) in &self.drops {
+            parts.push(format!("{}/{port} drop", proto.nft()));
         }
         for (proto, port, kind) in &self.rejects {
             let how = kind.nft_statement().rsplit(' ').next().unwrap_or_default();
@@ -370,6 +410,31 @@ mod tests {
         assert_eq!(
             t.firewall_summary(),
             "drop 30%, tcp/25 admin-prohibited, udp/161 port-unreachable, tcp/113 reset"
+        );
+    }
+
+    #[test]
+    fn per_port_and_ipv6_drops() {
+        let t = TargetSpec::new()
+            .drop_all_ipv6()
+            .drop_tcp_ports(&[23, 24])
+            .drop_udp_ports(&[69])
+            .reject_tcp_port(25, RejectWith::AdminProhibited);
+        assert_eq!(
+            t.nft_ruleset().unwrap(),
+            "table inet scry_lab {\n\tchain input {\n\
+             \t\ttype filter hook input priority filter; policy accept;\n\
+             \t\ticmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept\n\
+             \t\tmeta nfproto ipv6 drop\n\
+             \t\ttcp dport 23 drop\n\
+             \t\ttcp dport 24 drop\n\
+             \t\tudp dport 69 drop\n\
+             \t\ttcp dport 25 reject with icmpx type admin-prohibited\n\
+             \t}\n}\n"
+        );
+        assert_eq!(
+            t.firewall_summary(),
+            "drop ipv6, tcp/23 drop, tcp/24 drop, udp/69 drop, tcp/25 admin-prohibited"
         );
     }
 
