@@ -81,6 +81,16 @@ impl Reason {
     /// The ICMP type 3 codes that mark a TCP port filtered.
     pub const FILTERING_UNREACHABLE_CODES: [u8; 7] = [0, 1, 2, 3, 9, 10, 13];
 
+    /// Why a directly connected `host` is up when it answered the next-hop
+    /// lookup: ARP for IPv4, Neighbor Discovery for IPv6, as nmap says.
+    pub fn neighbor_response(host: std::net::IpAddr) -> Reason {
+        if host.is_ipv4() {
+            Reason::ArpResponse
+        } else {
+            Reason::NdResponse
+        }
+    }
+
     /// Whether an ICMP or ICMPv6 destination unreachable gave this reason:
     /// what a host's ICMP rate limiter rations ([`crate::pace`]).
     pub fn is_unreachable(self) -> bool {

@@ -153,7 +153,9 @@ impl SynProbe {
 pub(crate) fn tcp_reply_filter(src: IpAddr, src_port: u16) -> String {
     match src {
         IpAddr::V4(src) => format!("dst host {src} and ((tcp and dst port {src_port}) or {ICMP_ERRORS})"),
-        IpAddr::V6(src) => format!("dst host {src} and ((tcp and dst port {src_port}) or icmp6)"),
+        // libpcap's tcp and icmp6 stop at the first IPv6 extension header:
+        // every IPv6 packet to us passes, and the parser walks past them.
+        IpAddr::V6(src) => format!("ip6 dst host {src}"),
     }
 }
 

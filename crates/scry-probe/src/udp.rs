@@ -102,9 +102,8 @@ impl Probe for UdpProbe {
             IpAddr::V4(src) => {
                 format!("dst host {src} and ((udp and dst portrange {first}-{last}) or {ICMP_ERRORS})")
             }
-            IpAddr::V6(src) => {
-                format!("dst host {src} and ((udp and dst portrange {first}-{last}) or icmp6)")
-            }
+            // As the TCP probes' (syn.rs): the parser sees past extension headers, libpcap does not.
+            IpAddr::V6(src) => format!("ip6 dst host {src}"),
         }
     }
 

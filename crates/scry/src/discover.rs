@@ -123,9 +123,10 @@ pub fn probe(
 ) -> anyhow::Result<Up> {
     let up: Mutex<Up> = Mutex::new(BTreeMap::new());
     for &ip in &plan.up_by_arp {
-        up.lock().expect("up lock").insert(ip, (Reason::ArpResponse, None));
+        let reason = Reason::neighbor_response(ip);
+        up.lock().expect("up lock").insert(ip, (reason, None));
         for sink in sinks.iter_mut() {
-            sink.host_up(ip, Reason::ArpResponse, None)?;
+            sink.host_up(ip, reason, None)?;
         }
     }
     rx.configure(&CaptureConfig { filter: plan.discovery.filter(), ..CaptureConfig::default() })?;

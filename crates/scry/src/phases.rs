@@ -107,8 +107,9 @@ fn announce_known_up(plan: &Plan, sinks: &mut Fanout<'_>) -> HashMap<IpAddr, (Re
         }
     } else {
         for ip in plan.next_hops.direct_hosts() {
-            up.insert(ip.into(), (Reason::ArpResponse, None));
-            sinks.each(|s| s.host_up(ip.into(), Reason::ArpResponse, None));
+            let reason = Reason::neighbor_response(ip);
+            up.insert(ip, (reason, None));
+            sinks.each(|s| s.host_up(ip, reason, None));
         }
     }
     up

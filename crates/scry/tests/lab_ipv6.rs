@@ -1,0 +1,179 @@
+//! IPv6 scans against nmap -6 on the same lab targets, in the same run:
+//! port states and reasons over TCP and UDP (open, closed, dropped and
+//! rejected with ICMPv6 admin-prohibited), directly connected and one hop
+//! away; discovery of on-link hosts by Neighbor Discovery and of routed ones
+//! by probes; IPv4 and IPv6 targets in one scan.
+
+mod common;
+
+use common::{parse_lines, SCRY};
+use scry_lab::{lab_or_skip, router_far_ipv6, Lab, Node, RejectWith, TargetSpec};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv6Addr};
+
+/// TCP ports: 22 and 80 open, 443 closed, 8080 dropped, 25 rejected.
+const TCP: &str = "22,25,80,443,8080";
+/// UDP ports: 53 open, 161 closed, 500 dropped, 69 rejected.
+const UDP: &str = "53,69,161,500";
+
+/// A target with every kind of port of [`TCP`] and [`UDP`].
+fn ports_target() -> TargetSpec {
+    TargetSpec::new()
+        .tcp_listen(&[22, 80])
+        .udp_listen(&[53])
+        .drop_tcp_ports(&[8080])
+        .drop_udp_ports(&[500])
+        .reject_tcp_port(25, RejectWith::AdminProhibited)
+        .reject_udp_port(69, RejectWith::AdminProhibited)
+}
+
+/// One port's (state, reason, reason TTL) by (host, protocol, port).
+type Ports = BTreeMap<(IpAddr, String, u16), (String, String, Option<u64>)>;
+
+/// Runs scry in `node` with JSON Lines out; its records.
+fn scry(node: &Node, args: &[&str]) -> Vec<Value> {
+    let out = node.command(SCRY).args(args).args(["-oJ", "-"]).output().expect("running scry");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "scry {args:?}: {stderr}");
+    parse_lines(&String::from_utf8_lossy(&out.stdout))
+}
+
+fn scry_ports(records: &[Value]) -> Ports {
+    records
+        .iter()
+        .filter(|r| r["type"] == "port")
+        .map(|r| {
+            let key = (
+                r["ip"].as_str().unwrap().parse().unwrap(),
+                r["proto"].as_str().unwrap().to_owned(),
+                r["port"].as_u64().unwrap() as u16,
+            );
+            (
+                key,
+                (
+                    r["state"].as_str().unwrap().to_owned(),
+                    r["reason"].as_str().unwrap().to_owned(),
+                    r["ttl"].as_u64(),
+                ),
+            )
+        })
+        .collect()
+}
+
+/// Runs `program` (scry or nmap) in `node` with `args`, --reason and -n;
+/// its normal output.
+fn normal(node: &Node, program: &str, args: &[&str]) -> String {
+    let out =
+        node.command(program).args(args).args(["--reason", "-n"]).output().expect("running the scanner");
+    assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Each line of normal output with the host whose report it is in.
+fn by_host(text: &str) -> impl Iterator<Item = (IpAddr, &str)> {
+    let mut host: Option<IpAddr> = None;
+    text.lines().filter_map(move |line| {
+        let report =
+            line.strip_prefix("Nmap scan report for ").or_else(|| line.strip_prefix("scry scan report for "));
+        if let Some(rest) = report {
+            host = rest.split_whitespace().next().and_then(|a| a.parse().ok());
+            return None;
+        }
+        Some((host?, line))
+    })
+}
+
+/// The port lines of normal output (`22/tcp open ssh syn-ack ttl 64`) by host.
+fn port_lines(text: &str) -> Ports {
+    let mut ports = Ports::new();
+    for (host, line) in by_host(text) {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let Some((port, proto)) = fields.first().and_then(|f| f.split_once('/')) else { continue };
+        let Ok(port) = port.parse::<u16>() else { continue };
+        // PORT STATE SERVICE REASON [ttl N]
+        let ttl = fields.iter().position(|f| *f == "ttl").and_then(|i| fields.get(i + 1)?.parse().ok());
+        ports.insert((host, proto.to_owned(), port), (fields[1].to_owned(), fields[3].to_owned(), ttl));
+    }
+    ports
+}
+
+/// Each host's "Host is up, received REASON" of normal output.
+fn host_reasons(text: &str) -> BTreeMap<IpAddr, String> {
+    by_host(text)
+        .filter_map(|(ip, line)| {
+            let rest = line.strip_prefix("Host is up, received ")?;
+            Some((ip, rest.split([' ', '.']).next().unwrap_or_default().to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn tcp_and_udp_port_states_and_reasons_equal_nmap_6() {
+    let lab = lab_or_skip!(Lab::builder().target(ports_target()).routed_target(ports_target()));
+    let (t0, r0) = (&lab.targets()[0], &lab.routed()[0]);
+    let (near, far) = (t0.ipv6().to_string(), r0.ipv6().to_string());
+    let ports = format!("T:{TCP},U:{UDP}");
+    let args = ["-6", "-sS", "-sU", "-Pn", "-p", &ports, &near, &far];
+    let ours = normal(lab.scanner(), SCRY, &args);
+    let theirs = normal(lab.scanner(), "nmap", &args);
+    assert_eq!(port_lines(&ours), port_lines(&theirs), "scry:\n{ours}\nnmap:\n{theirs}");
+    // The routed target's hop limit arrives one lower (the ports' reason TTLs,
+    // above); the directly connected one is up by its Neighbor Advertisement.
+    assert_eq!(host_reasons(&ours)[&IpAddr::V6(t0.ipv6())], "nd-response");
+    assert_eq!(host_reasons(&theirs)[&IpAddr::V6(t0.ipv6())], "nd-response");
+    // The JSON Lines carry the answered ones likewise.
+    let records = scry(lab.scanner(), &args);
+    let answered: Ports =
+        port_lines(&theirs).into_iter().filter(|(_, (_, reason, _))| reason != "no-response").collect();
+    assert_eq!(scry_ports(&records), answered);
+}
+
+/// nmap's four-probe race decides a routed host's reason: any answer will do.
+const ROUTED_REASONS: [&str; 3] = ["echo-reply", "syn-ack", "reset"];
+
+#[test]
+fn discovery_of_ipv6_subnets_finds_the_hosts_nmap_finds() {
+    let lab = lab_or_skip!(Lab::builder()
+        .targets([TargetSpec::new(), TargetSpec::new().tcp_listen(&[443]), TargetSpec::new().drop_all_ipv6()])
+        .routed_targets([
+            TargetSpec::new(),
+            TargetSpec::new().tcp_listen(&[443]),
+            TargetSpec::new().drop_all()
+        ]));
+    let near = format!("{}/120", lab.targets()[0].ipv6());
+    let far = format!("{}/120", lab.routed()[0].ipv6());
+    let scanner = lab.scanner().ipv6().to_string();
+    // The router answers for its address and the subnet-router anycast
+    // address (RFC 4291 2.6.1) on the near link, for its address on the far
+    // one; the silent targets answer solicitations, which no firewall drops,
+    // but nothing routed.
+    let router = lab.router().unwrap().ipv6();
+    let anycast = Ipv6Addr::from(u128::from(router) & !(u128::from(u64::MAX)));
+    let targets = lab.targets().iter().map(Node::ipv6);
+    let routed = lab.routed()[..2].iter().map(Node::ipv6);
+    let expected = |subnet: &String| -> Vec<IpAddr> {
+        let hosts: Vec<Ipv6Addr> = if *subnet == near {
+            [anycast, router].into_iter().chain(targets.clone()).collect()
+        } else {
+            std::iter::once(router_far_ipv6()).chain(routed.clone()).collect()
+        };
+        hosts.into_iter().map(IpAddr::V6).collect()
+    };
+    for (subnet, reasons) in [(&near, &["nd-response"][..]), (&far, &ROUTED_REASONS[..])] {
+        // Both leave out the scanner itself (nmap would list it, localhost-response).
+        let args = ["-6", "-sn", "--exclude", &scanner, subnet.as_str()];
+        let ours = normal(lab.scanner(), SCRY, &args);
+        let theirs = normal(lab.scanner(), "nmap", &args);
+        let (a, b) = (host_reasons(&ours), host_reasons(&theirs));
+        assert_eq!(
+            a.keys().collect::<Vec<_>>(),
+            b.keys().collect::<Vec<_>>(),
+            "scry:\n{ours}\nnmap:\n{theirs}"
+        );
+        assert_eq!(a.keys().copied().collect::<Vec<_>>(), expected(subnet), "{ours}");
+        for (ip, reason) in a.iter().chain(&b) {
+            assert!(reasons.contains(&reason.as_str()), "{ip}: {reason}\nscry:\n{ours}\nnmap:\n{theirs}");
+        }
+    }
+}
