@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::tools::{assert_valid_xml, libnmap, ndiff, read, scratch, text};
 use common::{parse_lines, SCRY};
 use scry_lab::{lab_or_skip, router_far_ipv6, Lab, Node, RejectWith, TargetSpec};
 use serde_json::Value;
@@ -176,4 +177,47 @@ fn discovery_of_ipv6_subnets_finds_the_hosts_nmap_finds() {
             assert!(reasons.contains(&reason.as_str()), "{ip}: {reason}\nscry:\n{ours}\nnmap:\n{theirs}");
         }
     }
+}
+
+/// The `Host:` lines of grepable output.
+fn grepable_hosts(text: &str) -> Vec<String> {
+    text.lines().filter(|l| l.starts_with("Host: ")).map(str::to_owned).collect()
+}
+
+/// Every output format of an IPv6 scan, read by nmap's tools and compared
+/// with nmap -6's own files of the same scan; the history keeps it and
+/// prints it back.
+#[test]
+fn every_output_format_holds_ipv6_hosts_as_nmap_writes_them() {
+    let lab = lab_or_skip!(Lab::builder().target(ports_target()));
+    let t0 = lab.targets()[0].ipv6().to_string();
+    let dir = scratch("ipv6-outputs");
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    let run = |program: &str, args: &[&str]| {
+        let out = lab.scanner().command(program).args(args).current_dir(&dir).output().unwrap();
+        assert!(out.status.success(), "{program}: {}", text(&out.stderr));
+        out
+    };
+    run(SCRY, &["-6", "-n", "-p", TCP, "-oA", "scry", "--db", &path("history.db"), &t0]);
+    run("nmap", &["-6", "-n", "-p", TCP, "-oA", "nmap", &t0]);
+    let (ours, theirs) = (dir.join("scry.xml"), dir.join("nmap.xml"));
+    assert_valid_xml(&ours);
+    assert!(read(&ours).contains(&format!("<address addr=\"{t0}\" addrtype=\"ipv6\"/>")), "{}", read(&ours));
+    let (status, diff) = ndiff(&theirs, &ours);
+    assert_eq!(status, Some(0), "{diff}");
+    assert!(diff.lines().skip(2).all(str::is_empty), "{diff}");
+    let report = libnmap(&ours);
+    assert_eq!(report["hosts"][0]["address"], t0.as_str(), "{report}");
+    assert_eq!(report["hosts"][0]["open"], serde_json::json!([22, 80]), "{report}");
+    assert_eq!(
+        grepable_hosts(&read(&dir.join("scry.gnmap"))),
+        grepable_hosts(&read(&dir.join("nmap.gnmap")))
+    );
+    // The history prints the scan back, in nmap's XML too.
+    let shown = run(SCRY, &["--db", &path("history.db"), "show", "1", "-oX", "-"]);
+    std::fs::write(dir.join("shown.xml"), &shown.stdout).unwrap();
+    assert_valid_xml(&dir.join("shown.xml"));
+    let (status, diff) = ndiff(&ours, &dir.join("shown.xml"));
+    assert_eq!(status, Some(0), "{diff}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod services;
+pub mod tools;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
