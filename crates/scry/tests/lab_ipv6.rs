@@ -7,11 +7,15 @@
 mod common;
 
 use common::tools::{assert_valid_xml, libnmap, ndiff, read, scratch, text};
-use common::{parse_lines, SCRY};
+use common::{ethernet, forged_tcp, forging_during, parse_lines, SCRY};
+use rand::rngs::StdRng;
+use rand::Rng;
 use scry_lab::{lab_or_skip, router_far_ipv6, Lab, Node, RejectWith, TargetSpec};
+use scry_packet::{build_frame, build_ip, IcmpSpec, IpSpec, L4Spec, TcpFlags, TcpSpec};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
 
 /// TCP ports: 22 and 80 open, 443 closed, 8080 dropped, 25 rejected.
 const TCP: &str = "22,25,80,443,8080";
@@ -220,4 +224,81 @@ fn every_output_format_holds_ipv6_hosts_as_nmap_writes_them() {
     let (status, diff) = ndiff(&ours, &dir.join("shown.xml"));
     assert_eq!(status, Some(0), "{diff}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The scanner's source port in the forgery test.
+const SOURCE_PORT: u16 = 40000;
+/// Closed ports of the victim that forged SYN-ACKs claim are open.
+const FORGED_OPEN: std::ops::Range<u16> = 1000..1100;
+/// Ports that forged ICMPv6 admin-prohibited errors claim are filtered.
+const FORGED_FILTERED: &[u16] = &[22, 80, 2000, 2001, 2002];
+
+/// One round of forgeries from `victim`'s IPv6 address to the scanner's:
+/// SYN-ACKs for [`FORGED_OPEN`] and RSTs for 22 and 80 with random
+/// acknowledgements, and ICMPv6 admin-prohibited errors (type 1 code 1)
+/// quoting SYNs from the scan's source port with sequence numbers scry never
+/// used.
+fn forgeries(forger: &Node, victim: Ipv6Addr, scanner: &Node, rng: &mut StdRng) -> Vec<Vec<u8>> {
+    let eth = ethernet(forger, scanner);
+    let to = (scanner.ipv6(), SOURCE_PORT);
+    let syn_acks = FORGED_OPEN.map(|port| (port, TcpFlags::SYN | TcpFlags::ACK));
+    let resets = [22, 80].map(|port| (port, TcpFlags::RST | TcpFlags::ACK));
+    let mut frames: Vec<Vec<u8>> = syn_acks
+        .chain(resets)
+        .map(|(port, flags)| forged_tcp(&eth, (victim, port), to, flags, rng))
+        .collect();
+    for &port in FORGED_FILTERED {
+        let probe = IpSpec::new(scanner.ipv6().into(), victim.into()).unwrap();
+        let syn = TcpSpec {
+            src_port: SOURCE_PORT,
+            dst_port: port,
+            seq: rng.random(),
+            flags: TcpFlags::SYN,
+            ..TcpSpec::default()
+        };
+        let quoted = build_ip(&probe, &L4Spec::Tcp(syn)).unwrap();
+        let error = IcmpSpec { icmp_type: 1, code: 1, rest: [0; 4], payload: &quoted };
+        let ip = IpSpec::new(victim.into(), scanner.ipv6().into()).unwrap();
+        frames.push(build_frame(&eth, &ip, &L4Spec::Icmp(error)).unwrap());
+    }
+    frames
+}
+
+/// Forged IPv6 replies aimed at the scan while it runs are never reported
+/// and the stats count them as rejected, as over IPv4 (lab_forged.rs).
+#[test]
+fn forged_ipv6_replies_and_icmpv6_errors_are_rejected() {
+    let lab = lab_or_skip!(Lab::builder()
+        .target(TargetSpec::new().tcp_listen(&[22, 80]))
+        .target(TargetSpec::new()));
+    let (victim, forger, scanner) = (lab.targets()[0].ipv6(), &lab.targets()[1], lab.scanner());
+    let (source, target) = (SOURCE_PORT.to_string(), victim.to_string());
+    let (records, forged) = forging_during(
+        forger,
+        Duration::from_millis(10),
+        |rng| forgeries(forger, victim, scanner, rng),
+        // About a second of probes, so forgeries arrive before, among and after the answers.
+        || scry(scanner, &["-p", "1-3000", "--rate", "3000", "-g", &source, &target]),
+    );
+    let ports = scry_ports(&records);
+    let host = IpAddr::V6(victim);
+    let in_state = |state: &str| -> Vec<u16> {
+        ports
+            .iter()
+            .filter(|((ip, _, _), (s, _, _))| *ip == host && s == state)
+            .map(|((_, _, p), _)| *p)
+            .collect()
+    };
+    assert_eq!(in_state("open"), [22, 80]);
+    assert_eq!(in_state("closed").len(), 3000 - 2);
+    assert_eq!(ports.len(), 3000, "only the victim's ports, each open or closed");
+    let believed: Vec<_> = records
+        .iter()
+        .filter(|r| r["type"] == "port" && r["state"] != "open" && r["state"] != "closed")
+        .collect();
+    assert!(believed.is_empty(), "forged ICMPv6 errors were believed: {believed:?}");
+    let stats = records.iter().find(|r| r["type"] == "stats").expect("a stats record");
+    let rejected = stats["rejected"].as_u64().unwrap();
+    assert!(rejected > 0, "no forgery was counted as rejected: {stats}");
+    assert!(rejected <= forged as u64, "rejected {rejected} but only {forged} forged");
 }
