@@ -77,6 +77,9 @@ pub struct Discovery {
     methods: Vec<Method>,
     syn: SynProbe,
     udp: UdpProbe,
+    /// The same discovery from a source of the other IP version, for a
+    /// scan of IPv4 and IPv6 targets together ([`Discovery::with_other_family`]).
+    other: Option<Box<Discovery>>,
 }
 
 impl Discovery {
@@ -95,7 +98,20 @@ impl Discovery {
         udp: UdpProbe,
     ) -> Result<Discovery, BuildError> {
         let syn = SynProbe::new(src, src_mac, src_port, ttl, key.clone())?;
-        Ok(Discovery { src, src_mac, src_port, ttl, key, methods, syn, udp })
+        Ok(Discovery { src, src_mac, src_port, ttl, key, methods, syn, udp, other: None })
+    }
+
+    /// Adds `other`, a discovery from a source of the other IP version: each
+    /// target then gets its own family's probes, and answers to either count.
+    pub fn with_other_family(mut self, other: Discovery) -> Discovery {
+        debug_assert_ne!(self.src.is_ipv4(), other.src.is_ipv4());
+        self.other = Some(Box::new(other));
+        self
+    }
+
+    /// The discovery whose source is of `dst`'s family, when it is not this one's.
+    fn other_for(&self, dst: IpAddr) -> Option<&Discovery> {
+        self.other.as_deref().filter(|_| dst.is_ipv4() != self.src.is_ipv4())
     }
 
     /// The probes each host gets, in sending order.
@@ -118,6 +134,9 @@ impl Discovery {
         // IPv6's advertisements come to our address, which the first part passes.
         if self.methods.contains(&Method::Arp) && self.src.is_ipv4() {
             parts.push("(arp and arp[6:2] == 2)".to_owned());
+        }
+        if let Some(other) = &self.other {
+            parts.push(other.filter());
         }
         parts.join(" or ")
     }
@@ -148,6 +167,9 @@ impl Discovery {
         ip_id: u16,
         out: &mut [u8],
     ) -> Result<usize, BuildError> {
+        if let Some(other) = self.other_for(dst) {
+            return other.write(dst, method, dst_mac, ip_id, out);
+        }
         let eth = EthernetSpec { src: self.src_mac, dst: dst_mac };
         let frame = match (method, dst, self.src) {
             (Method::Syn(port), ..) => return self.syn.write(dst, port, dst_mac, ip_id, out),
@@ -189,6 +211,14 @@ impl Discovery {
 
     /// Classifies a parsed frame.
     pub fn classify(&self, frame: &Frame) -> HostVerdict {
+        match (self.classify_own(frame), &self.other) {
+            (HostVerdict::Unrelated, Some(other)) => other.classify(frame),
+            (verdict, _) => verdict,
+        }
+    }
+
+    /// [`Discovery::classify`] for answers to this source only.
+    fn classify_own(&self, frame: &Frame) -> HostVerdict {
         if let Net::Arp(arp) = &frame.net {
             let ours = IpAddr::V4(arp.target_ip) == self.src && arp.operation == 2;
             return if ours && self.methods.contains(&Method::Arp) {

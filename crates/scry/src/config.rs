@@ -15,6 +15,7 @@ use scry_probe::discovery::{Discovery, Method};
 use scry_probe::payloads::Payloads;
 use scry_probe::permute::{Permutation, Shard};
 use scry_probe::ports::PortList;
+use scry_probe::probe::{ByFamily, Probe};
 use scry_probe::services::{Protocol, Services};
 use scry_probe::syn::SynProbe;
 use scry_probe::targets::{Family, TargetSet, TargetSetBuilder};
@@ -271,8 +272,8 @@ impl Resolved {
             Job::Ports(plans) => {
                 let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
                 let raw = plans.iter().any(|p| p.probe.frames().is_some());
-                let (route, mixed) = (&self.routing.route, self.routing.mixed);
-                let on_link = route.gateway.is_none() && !mixed;
+                let route = &self.routing.route;
+                let on_link = self.routing.all_on_link();
                 let discovery = !args.no_ping
                     && !route.iface.is_loopback
                     && discovery_methods(args, services, on_link).is_ok_and(|m| m != [Method::Arp]);
@@ -316,8 +317,8 @@ pub fn resolve_next_hops(
             for plan in plans.iter_mut() {
                 plan.next_hops = hops.clone();
             }
-            let route = &resolved.routing.route;
-            resolved.pre_discovery = pre_discovery(args, services, &resolved.targets, route, &hops)?;
+            let routing = &resolved.routing;
+            resolved.pre_discovery = pre_discovery(args, services, &resolved.targets, routing, &hops)?;
         }
         Job::Discovery(plan) if resolved.discovery_hops => {
             let hops = next_hops(args, &resolved.routing, &resolved.targets, verbose, wire)?;
@@ -436,30 +437,33 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     // The phases before the resumed one were finished: none of their probes is sent again.
     for (phase, (protocol, ports)) in (1..).zip(scans).skip(resume_phase as usize - 1) {
         let src_port = args.source_port.unwrap_or_else(|| rand::random_range(32768..=60999));
-        let probe = match (protocol, &payloads) {
-            (Protocol::Udp, Some(payloads)) => {
-                Prober::Frames(Box::new(udp_probe(args, &route, CookieKey::random(), Arc::clone(payloads))))
-            }
-            _ if args.connect_scan => Prober::Connect(Limits::new(
+        let frames = |route: &Route| -> anyhow::Result<Box<dyn Probe>> {
+            Ok(match (protocol, &payloads) {
+                (Protocol::Udp, Some(payloads)) => {
+                    Box::new(udp_probe(args, route, CookieKey::random(), Arc::clone(payloads)))
+                }
+                _ if tcp.is_plain_syn() => {
+                    Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?)
+                }
+                _ => Box::new(FlagProbe::new(
+                    route.src,
+                    src_mac,
+                    src_port,
+                    args.ttl,
+                    CookieKey::random(),
+                    tcp,
+                )?),
+            })
+        };
+        let probe = match &routing.ipv6 {
+            _ if args.connect_scan && protocol == Protocol::Tcp => Prober::Connect(Limits::new(
                 args.max_parallelism.map(|n| n as usize),
                 args.ttl,
                 args.iface.as_deref(),
             )),
-            _ if tcp.is_plain_syn() => Prober::Frames(Box::new(SynProbe::new(
-                route.src,
-                src_mac,
-                src_port,
-                args.ttl,
-                CookieKey::random(),
-            )?)),
-            _ => Prober::Frames(Box::new(FlagProbe::new(
-                route.src,
-                src_mac,
-                src_port,
-                args.ttl,
-                CookieKey::random(),
-                tcp,
-            )?)),
+            // IPv4 and IPv6 targets together: each family's probes from its own source.
+            Some(v6) => Prober::Frames(Box::new(ByFamily::new(frames(&route)?, frames(&v6.route)?))),
+            None => Prober::Frames(frames(&route)?),
         };
         let pairs = targets.len() * ports.len() as u64;
         let permutation = Permutation::new(pairs, seed);
@@ -543,9 +547,10 @@ fn pre_discovery(
     args: &Args,
     services: &Services,
     targets: &TargetSet,
-    route: &Route,
+    routing: &ScanRoute,
     next_hops: &NextHops,
 ) -> anyhow::Result<Option<Box<DiscoveryPlan>>> {
+    let route = &routing.route;
     let on_link = route.gateway.is_none() && !next_hops.is_mixed();
     if args.no_ping || route.iface.is_loopback {
         return Ok(None);
@@ -565,7 +570,7 @@ fn pre_discovery(
         debugging: args.debug,
         skipped_broadcast: Vec::new(),
     };
-    let plan = discovery_plan(args, targets.clone(), route, next_hops.clone(), methods, info)?;
+    let plan = discovery_plan(args, targets.clone(), routing, next_hops.clone(), methods, info)?;
     Ok(Some(Box::new(plan)))
 }
 
@@ -573,16 +578,22 @@ fn pre_discovery(
 fn discovery_plan(
     args: &Args,
     targets: TargetSet,
-    route: &Route,
+    routing: &ScanRoute,
     next_hops: NextHops,
     methods: Vec<Method>,
     info: ScanInfo,
 ) -> anyhow::Result<DiscoveryPlan> {
     let key = CookieKey::random();
-    let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
     let src_port = rand::random_range(32768..=60999);
-    let udp = udp_probe(args, route, key.clone(), payloads(args)?);
-    let discovery = Discovery::new(route.src, src_mac, src_port, args.ttl, key, methods, udp)?;
+    let family = |route: &Route| -> anyhow::Result<Discovery> {
+        let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
+        let udp = udp_probe(args, route, key.clone(), payloads(args)?);
+        Ok(Discovery::new(route.src, src_mac, src_port, args.ttl, key.clone(), methods.clone(), udp)?)
+    };
+    let mut discovery = family(&routing.route)?;
+    if let Some(v6) = &routing.ipv6 {
+        discovery = discovery.with_other_family(family(&v6.route)?);
+    }
     if args.verbose > 0 {
         eprintln!("scry: host discovery of {} targets with {:?}", targets.len(), discovery.methods());
     }
@@ -659,8 +670,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
     let (targets, skipped_broadcast) = unicast_targets(targets(args)?)?;
     let routing = scan_route(args, &targets)?;
     let route = &routing.route;
-    let on_link =
-        !route.iface.is_loopback && route.gateway.is_none() && !routing.mixed && args.router_mac.is_none();
+    let on_link = !route.iface.is_loopback && routing.all_on_link() && args.router_mac.is_none();
     let methods = discovery_methods(args, services, on_link)?;
     // ARP needs no next hop; the other probes get theirs in [`resolve_next_hops`].
     let discovery_hops = !(methods == [Method::Arp] || args.no_ping);
@@ -677,7 +687,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         skipped_broadcast,
     };
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
-    let plan = discovery_plan(args, targets.clone(), route, next_hops, methods, info)?;
+    let plan = discovery_plan(args, targets.clone(), &routing, next_hops, methods, info)?;
     let seed = 0; // discovery draws its own order per pass; nothing to resume
     Ok(Resolved {
         job: Job::Discovery(Box::new(plan)),

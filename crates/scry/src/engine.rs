@@ -60,6 +60,8 @@ pub enum NextHops {
     /// MAC, routed ones their router's. Targets in neither map did not
     /// answer ARP (or discovery) and are not probed.
     PerHost { direct: HashMap<IpAddr, Mac>, routed: HashMap<IpAddr, Mac> },
+    /// A scan of IPv4 and IPv6 targets: each family's next hops.
+    ByFamily { v4: Box<NextHops>, v6: Box<NextHops> },
 }
 
 impl NextHops {
@@ -67,6 +69,16 @@ impl NextHops {
         match self {
             NextHops::All(mac) => Some(*mac),
             NextHops::PerHost { direct, routed } => direct.get(&ip).or_else(|| routed.get(&ip)).copied(),
+            NextHops::ByFamily { .. } => self.family(ip).get(ip),
+        }
+    }
+
+    /// Of a scan of both families, the next hops of `ip`'s.
+    fn family(&self, ip: IpAddr) -> &NextHops {
+        match self {
+            NextHops::ByFamily { v4, .. } if ip.is_ipv4() => v4,
+            NextHops::ByFamily { v6, .. } => v6,
+            _ => self,
         }
     }
 
@@ -75,6 +87,10 @@ impl NextHops {
         match self {
             NextHops::All(_) => None,
             NextHops::PerHost { direct, routed } => Some(direct.len() + routed.len()),
+            NextHops::ByFamily { v4, v6 } => match (v4.reachable(), v6.reachable()) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            },
         }
     }
 
@@ -83,6 +99,7 @@ impl NextHops {
         match self {
             NextHops::PerHost { direct, .. } => direct.get(&ip).copied(),
             NextHops::All(_) => None,
+            NextHops::ByFamily { .. } => self.family(ip).direct(ip),
         }
     }
 
@@ -91,6 +108,7 @@ impl NextHops {
         let mut hosts: Vec<IpAddr> = match self {
             NextHops::PerHost { direct, .. } => direct.keys().copied().collect(),
             NextHops::All(_) => Vec::new(),
+            NextHops::ByFamily { v4, v6 } => [v4.direct_hosts(), v6.direct_hosts()].concat(),
         };
         hosts.sort_unstable();
         hosts
@@ -98,7 +116,20 @@ impl NextHops {
 
     /// Whether some targets are routed while others are directly connected.
     pub(crate) fn is_mixed(&self) -> bool {
-        matches!(self, NextHops::PerHost { routed, .. } if !routed.is_empty())
+        match self {
+            NextHops::PerHost { routed, .. } => !routed.is_empty(),
+            NextHops::All(_) => false,
+            // Directly connected targets of one family and routed ones of the other mix too.
+            NextHops::ByFamily { v4, v6 } => {
+                let direct = !self.direct_hosts().is_empty();
+                let routed = |h: &NextHops| match h {
+                    NextHops::All(_) => true,
+                    NextHops::PerHost { routed, .. } => !routed.is_empty(),
+                    NextHops::ByFamily { .. } => h.is_mixed(),
+                };
+                v4.is_mixed() || v6.is_mixed() || (direct && (routed(v4) || routed(v6)))
+            }
+        }
     }
 
     /// The same next hops without the directly connected targets.
@@ -107,6 +138,34 @@ impl NextHops {
             NextHops::All(mac) => NextHops::All(*mac),
             NextHops::PerHost { routed, .. } => {
                 NextHops::PerHost { direct: HashMap::new(), routed: routed.clone() }
+            }
+            NextHops::ByFamily { v4, v6 } => {
+                NextHops::ByFamily { v4: Box::new(v4.routed_only()), v6: Box::new(v6.routed_only()) }
+            }
+        }
+    }
+
+    /// Only the next hops of `keep`'s hosts; routed ones stay one hop away
+    /// (a routed host is no nearer for answering).
+    fn only(&self, keep: &dyn Fn(&IpAddr) -> bool, targets: &TargetSet) -> NextHops {
+        let kept = |map: &HashMap<IpAddr, Mac>| {
+            map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect()
+        };
+        match self {
+            NextHops::All(router) => NextHops::PerHost {
+                direct: HashMap::new(),
+                routed: targets.iter().filter(keep).map(|ip| (ip, *router)).collect(),
+            },
+            NextHops::PerHost { direct, routed } => {
+                NextHops::PerHost { direct: kept(direct), routed: kept(routed) }
+            }
+            NextHops::ByFamily { v4, v6 } => {
+                let v4_keep = |ip: &IpAddr| ip.is_ipv4() && keep(ip);
+                let v6_keep = |ip: &IpAddr| ip.is_ipv6() && keep(ip);
+                NextHops::ByFamily {
+                    v4: Box::new(v4.only(&v4_keep, targets)),
+                    v6: Box::new(v6.only(&v6_keep, targets)),
+                }
             }
         }
     }
@@ -178,19 +237,7 @@ impl Plan {
     /// next hop, so no probe, and the up ones are reported with their reason.
     pub fn only_up(&mut self, up: HashMap<IpAddr, (Reason, Option<u8>)>) {
         let keep = |ip: &IpAddr| up.contains_key(ip);
-        let kept = |map: &HashMap<IpAddr, Mac>| {
-            map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect()
-        };
-        self.next_hops = match &self.next_hops {
-            // Still one hop away: a routed host is no nearer for answering.
-            NextHops::All(router) => NextHops::PerHost {
-                direct: HashMap::new(),
-                routed: self.targets.iter().filter(keep).map(|ip| (ip, *router)).collect(),
-            },
-            NextHops::PerHost { direct, routed } => {
-                NextHops::PerHost { direct: kept(direct), routed: kept(routed) }
-            }
-        };
+        self.next_hops = self.next_hops.only(&keep, &self.targets);
         self.known_up = up;
     }
 }

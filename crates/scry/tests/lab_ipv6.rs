@@ -334,3 +334,51 @@ fn ten_percent_loss_keeps_recall_over_ipv6() {
     // how fast the receiver keeps up on a loaded machine: not asserted.)
     assert!(stats["sent"].as_u64().unwrap() > u64::from(u16::MAX), "{stats}");
 }
+
+/// Beyond nmap: one scan of IPv4 and IPv6 targets, directly connected and
+/// routed, reports each address once in its own family, with what nmap
+/// finds scanning each family on its own (nmap, then nmap -6).
+#[test]
+fn a_mixed_ipv4_and_ipv6_scan_reports_each_host_once_as_nmap_per_family() {
+    let lab = lab_or_skip!(Lab::builder().target(ports_target()).routed_target(ports_target()));
+    let (t0, r0) = (&lab.targets()[0], &lab.routed()[0]);
+    let v4 = [t0.ipv4().to_string(), r0.ipv4().to_string()];
+    let v6 = [t0.ipv6().to_string(), r0.ipv6().to_string()];
+    let ports = format!("T:{TCP},U:{UDP}");
+    let with = |targets: &[String]| -> Vec<String> {
+        let mut args: Vec<String> = ["-sS", "-sU", "-p", &ports].map(str::to_owned).to_vec();
+        args.extend_from_slice(targets);
+        args
+    };
+    let mixed: Vec<String> = with(&[v6[1].clone(), v4[0].clone(), v6[0].clone(), v4[1].clone()]);
+    let ours = normal(lab.scanner(), SCRY, &mixed.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut theirs = String::new();
+    for (family, targets) in [(None, &v4), (Some("-6"), &v6)] {
+        let mut args = with(targets);
+        args.extend(family.map(str::to_owned));
+        theirs += &normal(lab.scanner(), "nmap", &args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    assert_eq!(port_lines(&ours), port_lines(&theirs), "scry:\n{ours}\nnmap:\n{theirs}");
+    let reports: Vec<&str> = ours.lines().filter(|l| l.starts_with("scry scan report for ")).collect();
+    let addresses = [&v4[0], &v4[1], &v6[0], &v6[1]];
+    assert_eq!(reports.len(), 4, "{ours}");
+    for address in addresses {
+        assert_eq!(
+            reports.iter().filter(|l| l.ends_with(&format!(" {address}"))).count(),
+            1,
+            "{address}: {ours}"
+        );
+    }
+    // Up for the reasons nmap gives: the neighbour lookups on the link, the
+    // discovery probes one hop away.
+    let (a, b) = (host_reasons(&ours), host_reasons(&theirs));
+    assert_eq!(a[&IpAddr::V4(t0.ipv4())], "arp-response");
+    assert_eq!(a[&IpAddr::V6(t0.ipv6())], "nd-response");
+    assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
+    for routed in [IpAddr::V4(r0.ipv4()), IpAddr::V6(r0.ipv6())] {
+        assert!(
+            ["echo-reply", "syn-ack", "reset", "timestamp-reply"].contains(&a[&routed].as_str()),
+            "{ours}"
+        );
+    }
+}
