@@ -382,3 +382,36 @@ fn a_mixed_ipv4_and_ipv6_scan_reports_each_host_once_as_nmap_per_family() {
         );
     }
 }
+
+/// Linux rations ICMPv6 errors per peer (net.ipv6.icmp.ratelimit ms
+/// between them after a burst) as it does ICMP: a UDP scan of 30 closed
+/// ports, far faster than that, is paced to the target's limiter and finds
+/// every one closed, as over IPv4 (lab_udp.rs). (When the first pass sees
+/// only the burst, scry paces to IPv4 Linux's one a second, slower than an
+/// IPv6 limiter of 100 ms needs: about 25 s here.)
+#[test]
+fn udp_pacing_finds_every_closed_port_behind_the_icmpv6_rate_limit() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().udp_listen(&[53])));
+    let t0 = lab.targets()[0].ipv6();
+    let limit = lab.targets()[0].command("sysctl").args(["-n", "net.ipv6.icmp.ratelimit"]).output().unwrap();
+    let limit: u64 = String::from_utf8_lossy(&limit.stdout).trim().parse().unwrap();
+    assert!(limit > 0, "the target rations its ICMPv6 errors");
+    let records = scry(lab.scanner(), &["-sU", "-p", "U:1-30,53", &t0.to_string()]);
+    let ports = scry_ports(&records);
+    let mut want: Ports = (1..=30)
+        .map(|p| {
+            (
+                (IpAddr::V6(t0), "udp".to_owned(), p),
+                ("closed".to_owned(), "port-unreach".to_owned(), Some(64)),
+            )
+        })
+        .collect();
+    want.insert(
+        (IpAddr::V6(t0), "udp".to_owned(), 53),
+        ("open".to_owned(), "udp-response".to_owned(), Some(64)),
+    );
+    assert_eq!(ports, want);
+    // More than the limiter lets through at once: pacing was needed.
+    let stats = records.iter().find(|r| r["type"] == "stats").expect("a stats record");
+    assert!(stats["duration"].as_f64().unwrap() * 1000.0 > (30 - 6) as f64 * limit as f64 * 0.5, "{stats}");
+}
