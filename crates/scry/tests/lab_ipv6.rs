@@ -15,6 +15,7 @@ use scry_packet::{build_frame, build_ip, IcmpSpec, IpSpec, L4Spec, TcpFlags, Tcp
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
+use std::process::Command;
 use std::time::Duration;
 
 /// TCP ports: 22 and 80 open, 443 closed, 8080 dropped, 25 rejected.
@@ -414,4 +415,38 @@ fn udp_pacing_finds_every_closed_port_behind_the_icmpv6_rate_limit() {
     // More than the limiter lets through at once: pacing was needed.
     let stats = records.iter().find(|r| r["type"] == "stats").expect("a stats record");
     assert!(stats["duration"].as_f64().unwrap() * 1000.0 > (30 - 6) as f64 * limit as f64 * 0.5, "{stats}");
+}
+
+/// `--shard`/`--seed` split an IPv6 scan exactly, and `--pcap` writes its
+/// frames as tcpdump reads them: one SYN per port from the source port,
+/// the answers to it.
+#[test]
+fn shards_and_pcap_over_ipv6() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(&[22, 80])));
+    let target = lab.targets()[0].ipv6().to_string();
+    let base = ["-p", "1-200", "-g", "40000", "--seed", "7"];
+    let shard = |which: &str| {
+        let mut args = base.to_vec();
+        args.extend(["--shard", which, &target]);
+        scry_ports(&scry(lab.scanner(), &args))
+    };
+    let (first, second) = (shard("0/2"), shard("1/2"));
+    let whole = scry_ports(&scry(lab.scanner(), &[&base[..], &[&target]].concat()));
+    assert_eq!(whole.len(), 200);
+    assert!(first.keys().all(|k| !second.contains_key(k)), "the shards overlap");
+    assert_eq!(first.into_iter().chain(second).collect::<Ports>(), whole);
+
+    let file = std::env::temp_dir().join(format!("scry-test-{}-v6.pcap", std::process::id()));
+    let records = scry(lab.scanner(), &[&base[..], &["--pcap", file.to_str().unwrap(), &target]].concat());
+    let dump = Command::new("tcpdump").args(["-nn", "-r"]).arg(&file).output().expect("tcpdump runs");
+    std::fs::remove_file(&file).unwrap();
+    assert!(dump.status.success(), "tcpdump: {}", text(&dump.stderr));
+    let dump = text(&dump.stdout);
+    let count = |pred: &dyn Fn(&str) -> bool| dump.lines().filter(|l| l.contains("IP6 ") && pred(l)).count();
+    let stats = records.iter().find(|r| r["type"] == "stats").expect("a stats record");
+    let syns = count(&|l| l.contains(".40000 > ") && l.contains("Flags [S]"));
+    assert_eq!(syns as u64, stats["sent"].as_u64().unwrap(), "{dump}");
+    assert_eq!(syns, 200, "{dump}");
+    assert_eq!(count(&|l| l.contains(".40000: Flags [S.]")), 2, "{dump}");
+    assert_eq!(count(&|l| l.contains(".40000: Flags [R.]")), 198, "{dump}");
 }
