@@ -309,10 +309,11 @@ fn run() -> anyhow::Result<ExitCode> {
     let config::Job::Ports(plans) = &resolved.job else { unreachable!("discovery returned above") };
 
     // Progress stays outside: it ends with the SYN scan, before OS detection.
-    if let (Some(db), Some(wire)) = (os_db, &mut wire) {
+    // An IPv6-only scan has no IPv4 host to fingerprint: config said so.
+    if let (Some(db), Some(wire), true) = (os_db, &mut wire, resolved.src.is_ipv4()) {
         let options = os_options(&args, &resolved, db, wire, Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
-    } else if !args.no_os_guess && !args.connect_scan {
+    } else if !args.no_os_guess && !args.connect_scan && !(args.os_detect && resolved.src.is_ipv6()) {
         // -O's result replaces the one-packet guess rather than sitting beside it.
         let guesser = osquick::Guesser::new(data.os_db(&args.os_db));
         let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;
@@ -619,7 +620,9 @@ fn os_options(
     };
     let plan = &plans[0];
     let std::net::IpAddr::V4(src) = resolved.src else {
-        return Err(UsageError("-O works over IPv4 only".into()).into());
+        return Err(
+            UsageError("IPv6 OS detection is not available yet; -O works over IPv4 only".into()).into()
+        );
     };
     Ok(osscan::OsOptions {
         db,

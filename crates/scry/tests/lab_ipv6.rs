@@ -450,3 +450,31 @@ fn shards_and_pcap_over_ipv6() {
     assert_eq!(count(&|l| l.contains(".40000: Flags [S.]")), 2, "{dump}");
     assert_eq!(count(&|l| l.contains(".40000: Flags [R.]")), 198, "{dump}");
 }
+
+/// nmap-os-db holds IPv4 fingerprints: -O says once that IPv6 OS detection
+/// is not available yet, and without -O the one-SYN-ACK guess says once
+/// that IPv6 hosts get none; the ports are scanned all the same.
+#[test]
+fn os_detection_says_once_that_ipv6_hosts_get_none() {
+    let lab =
+        lab_or_skip!(Lab::builder()
+            .targets([TargetSpec::new().tcp_listen(&[22]), TargetSpec::new().tcp_listen(&[22]),]));
+    let targets: Vec<String> = lab.targets().iter().map(|t| t.ipv6().to_string()).collect();
+    let run = |extra: &[&str]| {
+        let mut cmd = lab.scanner().command(SCRY);
+        cmd.args(["-p", "22,80"]).args(extra).args(&targets).args(["-oJ", "-"]);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let records = parse_lines(&text(&out.stdout));
+        let open = records.iter().filter(|r| r["type"] == "port" && r["state"] == "open").count();
+        assert_eq!(open, 2, "{records:?}");
+        assert!(records.iter().all(|r| r["type"] != "os" && r["type"] != "os_quick"), "{records:?}");
+        text(&out.stderr)
+    };
+    let with_o = run(&["-O"]);
+    let said = "IPv6 OS detection is not available yet";
+    assert_eq!(with_o.matches(said).count(), 1, "{with_o}");
+    let quick = run(&[]);
+    let said = "no OS guess for IPv6 hosts: nmap-os-db's fingerprints are of IPv4 replies";
+    assert_eq!(quick.matches(said).count(), 1, "{quick}");
+}
