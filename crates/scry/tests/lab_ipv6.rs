@@ -478,3 +478,16 @@ fn os_detection_says_once_that_ipv6_hosts_get_none() {
     let said = "no OS guess for IPv6 hosts: nmap-os-db's fingerprints are of IPv4 replies";
     assert_eq!(quick.matches(said).count(), 1, "{quick}");
 }
+
+/// -sT over IPv6 goes through the kernel's IPv6 sockets and reads as nmap
+/// -6 -sT reads the same ports, directly connected and routed.
+#[test]
+fn connect_scan_over_ipv6_equals_nmap() {
+    let lab = lab_or_skip!(Lab::builder().target(ports_target()).routed_target(ports_target()));
+    let (near, far) = (lab.targets()[0].ipv6().to_string(), lab.routed()[0].ipv6().to_string());
+    let args = ["-6", "-sT", "-Pn", "-p", TCP, &near, &far];
+    let ours = normal(lab.scanner(), SCRY, &args);
+    let theirs = normal(lab.scanner(), "nmap", &args);
+    assert_eq!(port_lines(&ours), port_lines(&theirs), "scry:\n{ours}\nnmap:\n{theirs}");
+    assert_eq!(port_lines(&ours).len(), 10, "{ours}");
+}
