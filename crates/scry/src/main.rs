@@ -348,19 +348,25 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let dump = pcap.map(dump::PcapFile::start).transpose()?;
     let mut link = link;
+    let mut lanes = match &mut wire {
+        Some(wire) => std::mem::take(&mut wire.lanes),
+        None => {
+            let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
+            vec![scry_capture::Sender::discard(capacity)]
+        }
+    };
+    let capture = wire.as_ref().map(|wire| &*wire.capture);
+    // A spoofed IPv6 -S: the scan answers the targets' solicitations for it.
+    let responder = resolved.ipv6_route().and_then(scry_capture::NdResponder::for_route);
+    let neighbors =
+        wire.as_ref().zip(responder).map(|(wire, responder)| engine::Neighbors { responder, tx: &wire.arp });
     let hooks = engine::Hooks {
         tap: dump.as_ref().map(dump::PcapDump::tap),
         checkpoint: Some(Box::new(|phase, position| match &mut link {
             Some(link) => link.tell(privileges::Note::Checkpoint(phase, position)),
             None => checkpoints.save(phase, position),
         })),
-    };
-    let (capture, mut lanes) = match &mut wire {
-        Some(wire) => (Some(&*wire.capture), std::mem::take(&mut wire.lanes)),
-        None => {
-            let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
-            (None, vec![scry_capture::Sender::discard(capacity)])
-        }
+        neighbors,
     };
     let outcome = phases::run(plans, capture, &mut lanes, &mut sinks, &stop, &counters, hooks);
     if let Some(dump) = dump {

@@ -491,3 +491,30 @@ fn connect_scan_over_ipv6_equals_nmap() {
     assert_eq!(port_lines(&ours), port_lines(&theirs), "scry:\n{ours}\nnmap:\n{theirs}");
     assert_eq!(port_lines(&ours).len(), 10, "{ours}");
 }
+
+/// From a spoofed IPv6 source (-S an address no interface has), the target
+/// must find that address by Neighbor Discovery before it replies; the scan
+/// answers its solicitations itself, so the ports read as from the real one.
+#[test]
+fn a_spoofed_ipv6_source_gets_its_replies() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(&[22, 80])));
+    let t0 = lab.targets()[0].ipv6();
+    let spoofed = Ipv6Addr::from(u128::from(lab.scanner().ipv6()) + 0x99).to_string();
+    let records = scry(
+        lab.scanner(),
+        &["-S", &spoofed, "-e", scry_lab::IFACE, "-Pn", "-p", "22,80,443", &t0.to_string()],
+    );
+    let ports = scry_ports(&records);
+    let state = |port: u16| {
+        ports.get(&(IpAddr::V6(t0), "tcp".to_owned(), port)).map(|(s, r, _)| (s.as_str(), r.as_str()))
+    };
+    assert_eq!(
+        [state(22), state(80), state(443)],
+        [Some(("open", "syn-ack")), Some(("open", "syn-ack")), Some(("closed", "reset"))],
+        "{records:?}"
+    );
+    // The target now knows the spoofed address at the scanner's MAC.
+    let neigh = lab.targets()[0].command("ip").args(["-6", "neigh", "show", &spoofed]).output().unwrap();
+    let neigh = text(&neigh.stdout);
+    assert!(neigh.contains(&format!("lladdr {}", lab.scanner().mac())), "{neigh}");
+}
