@@ -518,3 +518,26 @@ fn a_spoofed_ipv6_source_gets_its_replies() {
     let neigh = text(&neigh.stdout);
     assert!(neigh.contains(&format!("lladdr {}", lab.scanner().mac())), "{neigh}");
 }
+
+/// The EUI-64 link-local address the kernel gives a node (RFC 4291 appendix A).
+fn link_local(node: &Node) -> Ipv6Addr {
+    let m = node.mac().octets();
+    Ipv6Addr::from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+}
+
+/// A link-local target with its interface (`fe80::...%eth0`) is scanned
+/// through that interface, as nmap -6 scans it.
+#[test]
+fn a_link_local_target_is_scanned_through_its_interface() {
+    let lab = lab_or_skip!(Lab::builder().target(ports_target()));
+    let target = format!("{}%{}", link_local(&lab.targets()[0]), scry_lab::IFACE);
+    let args = ["-6", "-sS", "-p", TCP, &target];
+    let ours = normal(lab.scanner(), SCRY, &args);
+    let theirs = normal(lab.scanner(), "nmap", &args);
+    assert_eq!(port_lines(&ours), port_lines(&theirs), "scry:\n{ours}\nnmap:\n{theirs}");
+    assert_eq!(port_lines(&ours).len(), 5, "{ours}");
+    let wrong = lab.scanner().command(SCRY).args(["-e", "lo", "-p", "22", &target]).output().unwrap();
+    assert!(!wrong.status.success(), "{}", text(&wrong.stderr));
+    let said = format!("target {} names interface eth0, but -e says lo", link_local(&lab.targets()[0]));
+    assert!(text(&wrong.stderr).contains(&said), "{}", text(&wrong.stderr));
+}
