@@ -538,6 +538,6 @@ fn a_link_local_target_is_scanned_through_its_interface() {
     assert_eq!(port_lines(&ours).len(), 5, "{ours}");
     let wrong = lab.scanner().command(SCRY).args(["-e", "lo", "-p", "22", &target]).output().unwrap();
     assert!(!wrong.status.success(), "{}", text(&wrong.stderr));
-    let said = format!("target {} names interface eth0, but -e says lo", link_local(&lab.targets()[0]));
+    let said = format!("target {target} names interface eth0, but -e says lo");
     assert!(text(&wrong.stderr).contains(&said), "{}", text(&wrong.stderr));
 }
