@@ -43,7 +43,7 @@ pub struct ScanRoute {
 impl ScanRoute {
     /// Whether every target, of either family, is directly connected.
     pub fn all_on_link(&self) -> bool {
-        self.route.gateway.is_none() && !self.mixed && self.ipv6.as_ref().is_none_or(|r| r.all_on_link())
+        self.route.gateway.is_none() && !self.mixed && self.ipv6.as_ref().map_or(true, |r| r.all_on_link())
     }
 }
 

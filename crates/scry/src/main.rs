@@ -313,7 +313,7 @@ fn run() -> anyhow::Result<ExitCode> {
     if let (Some(db), Some(wire), true) = (os_db, &mut wire, resolved.src.is_ipv4()) {
         let options = os_options(&args, &resolved, db, wire, Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
-    } else if !args.no_os_guess && !args.connect_scan && !(args.os_detect && resolved.src.is_ipv6()) {
+    } else if !(args.no_os_guess || args.connect_scan || (args.os_detect && resolved.src.is_ipv6())) {
         // -O's result replaces the one-packet guess rather than sitting beside it.
         let guesser = osquick::Guesser::new(data.os_db(&args.os_db));
         let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;
