@@ -7,7 +7,7 @@
 mod common;
 
 use common::tools::{assert_valid_xml, libnmap, ndiff, read, scratch, text};
-use common::{ethernet, forged_tcp, forging_during, parse_lines, SCRY};
+use common::{ethernet, forged_tcp, forging_during, nft, parse_lines, SCRY};
 use rand::rngs::StdRng;
 use rand::Rng;
 use scry_lab::{lab_or_skip, router_far_ipv6, Lab, Node, RejectWith, TargetSpec};
@@ -540,4 +540,76 @@ fn a_link_local_target_is_scanned_through_its_interface() {
     assert!(!wrong.status.success(), "{}", text(&wrong.stderr));
     let said = format!("target {target} names interface eth0, but -e says lo");
     assert!(text(&wrong.stderr).contains(&said), "{}", text(&wrong.stderr));
+}
+
+/// The scanner's eth0 transmit counter.
+fn tx_packets(lab: &Lab) -> u64 {
+    let out = lab.scanner().command("cat").arg("/sys/class/net/eth0/statistics/tx_packets").output().unwrap();
+    text(&out.stdout).trim().parse().unwrap()
+}
+
+/// Runs `program` with `args` in the scanner: wall seconds, packets sent on
+/// eth0, standard output.
+fn timed(lab: &Lab, program: &str, args: &[&str]) -> (f64, u64, String) {
+    let before = tx_packets(lab);
+    let begin = std::time::Instant::now();
+    let out = lab.scanner().command(program).args(args).output().unwrap();
+    let wall = begin.elapsed().as_secs_f64();
+    assert!(out.status.success(), "{program} {args:?}: {}", text(&out.stderr));
+    (wall, tx_packets(lab) - before, text(&out.stdout))
+}
+
+/// The measurements of docs/benchmarks.md's IPv6 section, printed as table
+/// rows (`cargo test --release -p scry --test lab_ipv6 -- --ignored
+/// --nocapture benchmark`): the 1000-open-port host over IPv6 against nmap -6
+/// and over IPv4, and the send rate into a sink over IPv6 against IPv4's.
+/// Nothing is asserted about time.
+#[test]
+#[ignore]
+fn benchmark_ipv6_against_nmap_and_ipv4() {
+    let listening = common::random_ports(0x5c12_1000, 1000, SOURCE_PORT);
+    let ports: Vec<u16> = listening.iter().copied().collect();
+    let lab = lab_or_skip!(Lab::builder()
+        .target(TargetSpec::new().tcp_listen(&ports))
+        .routed_target(TargetSpec::new()));
+    let t0 = &lab.targets()[0];
+    let (v4, v6) = (t0.ipv4().to_string(), t0.ipv6().to_string());
+    let source = SOURCE_PORT.to_string();
+    let recall = |json: &str| {
+        let open = parse_lines(json)
+            .iter()
+            .filter(|r| r["type"] == "port" && r["state"] == "open")
+            .filter(|r| listening.contains(&(r["port"].as_u64().unwrap() as u16)))
+            .count();
+        format!("{open}/1000")
+    };
+    println!("| tool | case | wall s | sent | pps (sent/wall) | recall |");
+    println!("|---|---|---:|---:|---:|---:|");
+    let row = |tool: &str, case: &str, (wall, sent, recall): (f64, u64, String)| {
+        println!("| {tool} | {case} | {wall:.2} | {sent} | {:.0} | {recall} |", sent as f64 / wall);
+    };
+    for (family, target) in [("IPv6", &v6), ("IPv4", &v4)] {
+        for rate in ["50000", "10000000"] {
+            let (wall, sent, out) =
+                timed(&lab, SCRY, &["-p-", "--rate", rate, "-g", &source, "-Pn", target, "-oJ", "-"]);
+            row("scry", &format!("{family} `-p-` --rate {rate}"), (wall, sent, recall(&out)));
+        }
+    }
+    for (family, flag, target) in [("IPv6", Some("-6"), &v6), ("IPv4", None, &v4)] {
+        let mut args = vec!["-p-", "-T4", "-n", "-Pn", "-oG", "-", target.as_str()];
+        args.extend(flag);
+        let (wall, sent, out) = timed(&lab, "nmap", &args);
+        let open = out.matches("/open/").count();
+        row("nmap", &format!("{family} `-p-` -T4"), (wall, sent, format!("{open}/1000")));
+    }
+    // The sink: the router forwards nothing, so every probe is only sent.
+    let router = lab.router().unwrap();
+    nft(router, "table inet sink {\n chain forward {\n  type filter hook forward priority filter; policy drop;\n }\n}\n");
+    let far6 = format!("{}/120", lab.routed()[0].ipv6());
+    let far4 = format!("{}/24", lab.routed()[0].ipv4());
+    for (family, net) in [("IPv6", &far6), ("IPv4", &far4)] {
+        let args = ["-Pn", "--open", "-p", "1-4096", "--rate", "10000000", net.as_str(), "-oJ", "-"];
+        let (wall, sent, _) = timed(&lab, SCRY, &args);
+        row("scry", &format!("{family} sink, 256 x 4096 probes"), (wall, sent, "-".to_owned()));
+    }
 }
