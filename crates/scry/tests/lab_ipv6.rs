@@ -613,3 +613,34 @@ fn benchmark_ipv6_against_nmap_and_ipv4() {
         row("scry", &format!("{family} sink, 256 x 4096 probes"), (wall, sent, "-".to_owned()));
     }
 }
+
+/// An IPv6 scan stopped with SIGINT leaves a resume file; `scry --resume`
+/// finishes it, and the two runs together report every port once.
+#[test]
+fn a_stopped_ipv6_scan_resumes_where_it_stopped() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(&[22, 80])));
+    let target = lab.targets()[0].ipv6().to_string();
+    let resume = std::env::temp_dir().join(format!("scry-test-{}-v6.resume", std::process::id()));
+    let args =
+        ["-p", "1-3000", "--rate", "500", "--seed", "5", "--resume-file", resume.to_str().unwrap(), &target];
+    let (mut child, mut stdout) = common::spawn_piped(lab.scanner(), &args);
+    let mut first = common::read_answers(&mut stdout, 50);
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    std::io::Read::read_to_string(&mut stdout, &mut first).unwrap();
+    assert!(child.wait().unwrap().success());
+    let first = scry_ports(&parse_lines(&first));
+    assert!(first.len() >= 50 && first.len() < 3000, "{} ports before the stop", first.len());
+    // The resume file holds the first run's arguments, -oJ - among them.
+    let second = lab.scanner().command(SCRY).args(["--resume", resume.to_str().unwrap()]).output().unwrap();
+    assert!(second.status.success(), "{}", text(&second.stderr));
+    let second = scry_ports(&parse_lines(&text(&second.stdout)));
+    // A finished scan removes its resume file.
+    assert!(!resume.exists(), "the finished scan left {}", resume.display());
+    assert!(first.keys().all(|k| !second.contains_key(k)), "a port was probed twice");
+    let all: Ports = first.into_iter().chain(second).collect();
+    assert_eq!(all.len(), 3000);
+    let open: Vec<u16> = all.iter().filter(|(_, (s, _, _))| s == "open").map(|((_, _, p), _)| *p).collect();
+    assert_eq!(open, [22, 80]);
+}
