@@ -647,3 +647,28 @@ fn a_stopped_ipv6_scan_resumes_where_it_stopped() {
     let open: Vec<u16> = all.iter().filter(|(_, (s, _, _))| s == "open").map(|((_, _, p), _)| *p).collect();
     assert_eq!(open, [22, 80]);
 }
+
+/// `-sn` of IPv4 and IPv6 targets together, on the link and one hop away:
+/// every host up once in its family, by ARP, ND or the discovery probes.
+#[test]
+fn a_mixed_ping_scan_finds_every_host_in_its_family() {
+    let lab = lab_or_skip!(Lab::builder()
+        .target(TargetSpec::new())
+        .routed_target(TargetSpec::new().tcp_listen(&[443])));
+    let (t0, r0) = (&lab.targets()[0], &lab.routed()[0]);
+    let targets =
+        [t0.ipv4().to_string(), t0.ipv6().to_string(), r0.ipv4().to_string(), r0.ipv6().to_string()];
+    let mut args = vec!["-sn"];
+    args.extend(targets.iter().map(String::as_str));
+    let ours = normal(lab.scanner(), SCRY, &args);
+    let up = host_reasons(&ours);
+    assert_eq!(up.len(), 4, "{ours}");
+    assert_eq!(up[&IpAddr::V4(t0.ipv4())], "arp-response", "{ours}");
+    assert_eq!(up[&IpAddr::V6(t0.ipv6())], "nd-response", "{ours}");
+    for routed in [IpAddr::V4(r0.ipv4()), IpAddr::V6(r0.ipv6())] {
+        assert!(
+            ["echo-reply", "syn-ack", "reset", "timestamp-reply"].contains(&up[&routed].as_str()),
+            "{ours}"
+        );
+    }
+}
