@@ -672,3 +672,48 @@ fn a_mixed_ping_scan_finds_every_host_in_its_family() {
         );
     }
 }
+
+/// `-sV` over IPv6 reaches services through the kernel's IPv6 sockets and
+/// names them as nmap -6 -sV does (nmap without its NSE version scripts).
+#[test]
+fn version_detection_over_ipv6_equals_nmap() {
+    use common::services::{nmap_datadir, nmap_present};
+    use scry_lab::{Daemon, Service};
+    if !nmap_present() {
+        return;
+    }
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let t0 = &lab.targets()[0];
+    let daemons: Vec<Daemon> =
+        [Service::Ssh, Service::Redis].into_iter().filter_map(|s| Daemon::start_or_skip(t0, s)).collect();
+    if daemons.is_empty() {
+        return;
+    }
+    let ports: Vec<String> =
+        daemons.iter().flat_map(|d| d.service().tcp_ports()).map(u16::to_string).collect();
+    let (ports, target) = (ports.join(","), t0.ipv6().to_string());
+    let dir = nmap_datadir("v6-version");
+    let ours = normal(lab.scanner(), SCRY, &["-6", "-sV", "-Pn", "-p", &ports, &target]);
+    let theirs = normal(
+        lab.scanner(),
+        "nmap",
+        &["-6", "-sV", "-Pn", "-p", &ports, "--datadir", dir.to_str().unwrap(), &target],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    // PORT STATE SERVICE REASON VERSION...: everything after the reason's TTL.
+    let versions = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains("/tcp "))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(2)
+                    .filter(|w| *w != "ttl" && *w != "64" && *w != "syn-ack")
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    assert_eq!(versions(&ours), versions(&theirs), "scry:\n{ours}\nnmap:\n{theirs}");
+    assert_eq!(versions(&ours).len(), ports.split(',').count(), "{ours}");
+    assert!(versions(&ours).iter().all(|v| v.split_whitespace().count() > 1), "{ours}");
+}
