@@ -717,3 +717,27 @@ fn version_detection_over_ipv6_equals_nmap() {
     assert_eq!(versions(&ours).len(), ports.split(',').count(), "{ours}");
     assert!(versions(&ours).iter().all(|v| v.split_whitespace().count() > 1), "{ours}");
 }
+
+/// A hitlist on standard input (`-iL -`), one address a line, IPv6 and IPv4
+/// mixed, with an IPv6 prefix excluded by `--excludefile`.
+#[test]
+fn an_address_list_on_stdin_with_an_ipv6_exclude_file() {
+    let lab =
+        lab_or_skip!(Lab::builder()
+            .targets([TargetSpec::new().tcp_listen(&[22]), TargetSpec::new().tcp_listen(&[22])]));
+    let (t0, t1) = (&lab.targets()[0], &lab.targets()[1]);
+    let skip = std::env::temp_dir().join(format!("scry-test-{}-skip.txt", std::process::id()));
+    std::fs::write(&skip, format!("# not this one\n{}/128\n", t1.ipv6())).unwrap();
+    let list = format!("{}\n# a comment\n{}\n{}\n", t0.ipv6(), t1.ipv6(), t1.ipv4());
+    let mut cmd = lab.scanner().command(SCRY);
+    cmd.args(["-iL", "-", "--excludefile", skip.to_str().unwrap(), "-p", "22", "-oJ", "-"]);
+    let (code, out, err) = common::run_with_input(&mut cmd, &list);
+    std::fs::remove_file(&skip).unwrap();
+    assert_eq!(code, 0, "{err}");
+    let open: Vec<IpAddr> = scry_ports(&parse_lines(&out))
+        .into_iter()
+        .filter(|(_, (s, _, _))| s == "open")
+        .map(|((ip, _, _), _)| ip)
+        .collect();
+    assert_eq!(open, [IpAddr::V4(t1.ipv4()), IpAddr::V6(t0.ipv6())]);
+}
