@@ -10,6 +10,12 @@
 //! from it, RFC 9293 §3.10.7.1), and for UDP the [`UdpProbe`]'s source port.
 //! Any validated answer from the target itself means up; ICMP errors sent by
 //! routers say nothing about the host.
+//!
+//! Over IPv6 nmap's default is `-PE -PS443 -PA80` (no timestamp request,
+//! which ICMPv6 lacks: [`Method::Timestamp`] writes nothing for an IPv6
+//! target), and `-PR` on the local link is Neighbor Discovery: a Neighbor
+//! Solicitation to the target's solicited-node group, answered by a
+//! Neighbor Advertisement (`nd-response`, as nmap says).
 
 use crate::cookie::{CookieKey, Flow, ProbeKind};
 use crate::probe::Probe;
@@ -17,8 +23,8 @@ use crate::state::{PortState, Reason};
 use crate::syn::{addressed_to, ip_header, SynProbe, Verdict};
 use crate::udp::UdpProbe;
 use scry_packet::{
-    build_arp_request, build_frame, BuildError, EthernetSpec, Frame, IcmpEchoSpec, IcmpSpec, IpSpec, L4Spec,
-    Mac, Net, TcpFlags, TcpSpec, Transport,
+    build_arp_request, build_frame, build_neighbor_solicitation, nd::ND_HOP_LIMIT, BuildError, EthernetSpec,
+    Frame, IcmpEchoSpec, IcmpSpec, IpSpec, L4Spec, Mac, Net, TcpFlags, TcpSpec, Transport,
 };
 use std::net::IpAddr;
 
@@ -35,7 +41,7 @@ pub enum Method {
     Ack(u16),
     /// `-PU PORT`: UDP datagram, with the port's payload.
     Udp(u16),
-    /// `-PR`: ARP request (IPv4 on the local link only).
+    /// `-PR`: ARP request on the local link; for IPv6 targets a Neighbor Solicitation.
     Arp,
 }
 
@@ -71,6 +77,9 @@ pub struct Discovery {
     methods: Vec<Method>,
     syn: SynProbe,
     udp: UdpProbe,
+    /// The same discovery from a source of the other IP version, for a
+    /// scan of IPv4 and IPv6 targets together ([`Discovery::with_other_family`]).
+    other: Option<Box<Discovery>>,
 }
 
 impl Discovery {
@@ -89,7 +98,20 @@ impl Discovery {
         udp: UdpProbe,
     ) -> Result<Discovery, BuildError> {
         let syn = SynProbe::new(src, src_mac, src_port, ttl, key.clone())?;
-        Ok(Discovery { src, src_mac, src_port, ttl, key, methods, syn, udp })
+        Ok(Discovery { src, src_mac, src_port, ttl, key, methods, syn, udp, other: None })
+    }
+
+    /// Adds `other`, a discovery from a source of the other IP version: each
+    /// target then gets its own family's probes, and answers to either count.
+    pub fn with_other_family(mut self, other: Discovery) -> Discovery {
+        debug_assert_ne!(self.src.is_ipv4(), other.src.is_ipv4());
+        self.other = Some(Box::new(other));
+        self
+    }
+
+    /// The discovery whose source is of `dst`'s family, when it is not this one's.
+    fn other_for(&self, dst: IpAddr) -> Option<&Discovery> {
+        self.other.as_deref().filter(|_| dst.is_ipv4() != self.src.is_ipv4())
     }
 
     /// The probes each host gets, in sending order.
@@ -99,13 +121,22 @@ impl Discovery {
 
     /// The pcap-filter(7) expression selecting possible answers.
     pub fn filter(&self) -> String {
-        let ip = format!("dst host {} and (icmp or icmp6 or (tcp and dst port {}))", self.src, self.src_port);
+        // libpcap's icmp6 and tcp stop at the first IPv6 extension header:
+        // every IPv6 packet to us passes, and the parser walks past them.
+        let ip = match self.src {
+            IpAddr::V4(src) => format!("dst host {src} and (icmp or (tcp and dst port {}))", self.src_port),
+            IpAddr::V6(src) => format!("ip6 dst host {src}"),
+        };
         let mut parts = vec![format!("({ip})")];
         if self.methods.iter().any(|m| matches!(m, Method::Udp(_))) {
             parts.push(format!("({})", self.udp.filter()));
         }
-        if self.methods.contains(&Method::Arp) {
+        // IPv6's advertisements come to our address, which the first part passes.
+        if self.methods.contains(&Method::Arp) && self.src.is_ipv4() {
             parts.push("(arp and arp[6:2] == 2)".to_owned());
+        }
+        if let Some(other) = &self.other {
+            parts.push(other.filter());
         }
         parts.join(" or ")
     }
@@ -136,11 +167,17 @@ impl Discovery {
         ip_id: u16,
         out: &mut [u8],
     ) -> Result<usize, BuildError> {
+        if let Some(other) = self.other_for(dst) {
+            return other.write(dst, method, dst_mac, ip_id, out);
+        }
         let eth = EthernetSpec { src: self.src_mac, dst: dst_mac };
         let frame = match (method, dst, self.src) {
             (Method::Syn(port), ..) => return self.syn.write(dst, port, dst_mac, ip_id, out),
             (Method::Udp(port), ..) => return self.udp.write(dst, port, 0, dst_mac, ip_id, out),
             (Method::Arp, IpAddr::V4(target), IpAddr::V4(us)) => build_arp_request(self.src_mac, us, target),
+            (Method::Arp, IpAddr::V6(target), IpAddr::V6(us)) => {
+                build_neighbor_solicitation(self.src_mac, us, target)
+            }
             (Method::Timestamp, IpAddr::V4(_), _) => {
                 let (id, seq) = self.icmp_cookie(dst, ProbeKind::ICMP_TIMESTAMP);
                 let [a, b] = id.to_be_bytes();
@@ -174,6 +211,14 @@ impl Discovery {
 
     /// Classifies a parsed frame.
     pub fn classify(&self, frame: &Frame) -> HostVerdict {
+        match (self.classify_own(frame), &self.other) {
+            (HostVerdict::Unrelated, Some(other)) => other.classify(frame),
+            (verdict, _) => verdict,
+        }
+    }
+
+    /// [`Discovery::classify`] for answers to this source only.
+    fn classify_own(&self, frame: &Frame) -> HostVerdict {
         if let Net::Arp(arp) = &frame.net {
             let ours = IpAddr::V4(arp.target_ip) == self.src && arp.operation == 2;
             return if ours && self.methods.contains(&Method::Arp) {
@@ -194,6 +239,20 @@ impl Discovery {
             Verdict::Invalid => HostVerdict::Invalid,
         };
         match transport {
+            Transport::Icmp(icmp) if icmp.nd.is_some() => match icmp.nd {
+                // An advertisement to us, as nmap's ND ping; hop limit 255
+                // proves it came from the link (RFC 4861 7.1.2).
+                Some(nd)
+                    if nd.is_advertisement()
+                        && self.methods.contains(&Method::Arp)
+                        && icmp.checksum_ok
+                        && ip.ttl == ND_HOP_LIMIT =>
+                {
+                    let mac = nd.link_addr.or(frame.link.src_mac);
+                    HostVerdict::Up { host: nd.target.into(), reason: Reason::NdResponse, ttl: None, mac }
+                }
+                _ => HostVerdict::Unrelated,
+            },
             Transport::Icmp(icmp) => {
                 let (kind, reason) = match (icmp.v6, icmp.icmp_type) {
                     (false, 0) | (true, 129) => (ProbeKind::ICMP_ECHO, Reason::EchoReply),

@@ -53,6 +53,79 @@ pub trait Probe: Send + Sync {
     }
 }
 
+/// A probe module for IPv4 and IPv6 targets together: each target gets the
+/// frames of the module whose source is of its family, and a reply is
+/// classified by the module it answers (beyond nmap, which scans one family
+/// at a time; masscan mixes them likewise).
+pub struct ByFamily {
+    v4: Box<dyn Probe>,
+    v6: Box<dyn Probe>,
+}
+
+impl ByFamily {
+    /// `v4` sends from an IPv4 source and `v6` from an IPv6 one; both scan
+    /// the same protocol the same way.
+    pub fn new(v4: Box<dyn Probe>, v6: Box<dyn Probe>) -> ByFamily {
+        debug_assert_eq!(v4.protocol(), v6.protocol());
+        ByFamily { v4, v6 }
+    }
+
+    fn of(&self, dst: IpAddr) -> &dyn Probe {
+        if dst.is_ipv4() {
+            self.v4.as_ref()
+        } else {
+            self.v6.as_ref()
+        }
+    }
+}
+
+impl Probe for ByFamily {
+    fn protocol(&self) -> Protocol {
+        self.v4.protocol()
+    }
+
+    fn filter(&self) -> String {
+        format!("({}) or ({})", self.v4.filter(), self.v6.filter())
+    }
+
+    fn max_frame_len(&self) -> usize {
+        self.v4.max_frame_len().max(self.v6.max_frame_len())
+    }
+
+    fn frames(&self, port: u16) -> usize {
+        self.v4.frames(port)
+    }
+
+    fn write(
+        &self,
+        dst: IpAddr,
+        port: u16,
+        which: usize,
+        dst_mac: Mac,
+        ip_id: u16,
+        out: &mut [u8],
+    ) -> Result<usize, BuildError> {
+        self.of(dst).write(dst, port, which, dst_mac, ip_id, out)
+    }
+
+    fn classify(&self, frame: &Frame) -> Verdict {
+        let from_v4 = frame.ip().is_some_and(|packet| packet.header.dst.is_ipv4());
+        if from_v4 {
+            self.v4.classify(frame)
+        } else {
+            self.v6.classify(frame)
+        }
+    }
+
+    fn syn_ack_samples(&self) -> bool {
+        self.v4.syn_ack_samples()
+    }
+
+    fn silent_state(&self) -> PortState {
+        self.v4.silent_state()
+    }
+}
+
 impl Probe for SynProbe {
     fn protocol(&self) -> Protocol {
         Protocol::Tcp

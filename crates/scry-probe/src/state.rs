@@ -59,12 +59,20 @@ pub enum Reason {
     NoResponse,
     /// ICMP type 3 with this code.
     Unreachable(u8),
-    /// ICMP time exceeded in transit.
+    /// ICMP time exceeded in transit (ICMPv6 type 3 too).
     TimeExceeded,
+    /// ICMPv6 destination unreachable, no route to destination (code 0).
+    NoRoute,
+    /// ICMPv6 destination unreachable, beyond scope of source address (code 2).
+    BeyondScope,
+    /// ICMPv6 destination unreachable, reject route to destination (code 6).
+    RejectRoute,
     EchoReply,
     /// ICMP timestamp reply (`-PP`).
     TimestampReply,
     ArpResponse,
+    /// A Neighbor Advertisement answered our solicitation (IPv6's ARP).
+    NdResponse,
     /// The user said so (`-Pn`).
     UserSet,
 }
@@ -72,6 +80,37 @@ pub enum Reason {
 impl Reason {
     /// The ICMP type 3 codes that mark a TCP port filtered.
     pub const FILTERING_UNREACHABLE_CODES: [u8; 7] = [0, 1, 2, 3, 9, 10, 13];
+
+    /// Why a directly connected `host` is up when it answered the next-hop
+    /// lookup: ARP for IPv4, Neighbor Discovery for IPv6, as nmap says.
+    pub fn neighbor_response(host: std::net::IpAddr) -> Reason {
+        if host.is_ipv4() {
+            Reason::ArpResponse
+        } else {
+            Reason::NdResponse
+        }
+    }
+
+    /// Whether an ICMP or ICMPv6 destination unreachable gave this reason:
+    /// what a host's ICMP rate limiter rations ([`crate::pace`]).
+    pub fn is_unreachable(self) -> bool {
+        matches!(self, Reason::Unreachable(_) | Reason::NoRoute | Reason::BeyondScope | Reason::RejectRoute)
+    }
+
+    /// The reason nmap gives an ICMPv6 destination unreachable with `code`
+    /// (RFC 4443 3.1; nmap's icmpv6_to_reason); `None` for codes it does not know.
+    pub fn from_icmpv6_unreachable(code: u8) -> Option<Reason> {
+        Some(match code {
+            0 => Reason::NoRoute,
+            // Administratively prohibited; source address failed ingress/egress policy.
+            1 | 5 => Reason::Unreachable(13),
+            2 => Reason::BeyondScope,
+            3 => Reason::Unreachable(1),
+            4 => Reason::Unreachable(3),
+            6 => Reason::RejectRoute,
+            _ => return None,
+        })
+    }
 
     /// nmap's reason string.
     pub fn as_str(self) -> &'static str {
@@ -92,9 +131,13 @@ impl Reason {
             Reason::Unreachable(13) => "admin-prohibited",
             Reason::Unreachable(_) => "unreach",
             Reason::TimeExceeded => "time-exceeded",
+            Reason::NoRoute => "no-route",
+            Reason::BeyondScope => "beyond-scope",
+            Reason::RejectRoute => "reject-route",
             Reason::EchoReply => "echo-reply",
             Reason::TimestampReply => "timestamp-reply",
             Reason::ArpResponse => "arp-response",
+            Reason::NdResponse => "nd-response",
             Reason::UserSet => "user-set",
         }
     }

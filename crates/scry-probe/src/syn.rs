@@ -153,7 +153,9 @@ impl SynProbe {
 pub(crate) fn tcp_reply_filter(src: IpAddr, src_port: u16) -> String {
     match src {
         IpAddr::V4(src) => format!("dst host {src} and ((tcp and dst port {src_port}) or {ICMP_ERRORS})"),
-        IpAddr::V6(src) => format!("dst host {src} and ((tcp and dst port {src_port}) or icmp6)"),
+        // libpcap's tcp and icmp6 stop at the first IPv6 extension header:
+        // every IPv6 packet to us passes, and the parser walks past them.
+        IpAddr::V6(src) => format!("ip6 dst host {src}"),
     }
 }
 
@@ -218,14 +220,14 @@ pub(crate) fn addressed_to(frame: &Frame, us: IpAddr) -> Option<(&IpHeader, &Tra
 
 /// For an ICMP or ICMPv6 error that says what became of a probe, the
 /// datagram it quotes and why, as nmap names it: destination unreachable
-/// ([`Reason::Unreachable`] with its code in ICMPv4 numbering) or time
-/// exceeded ([`Reason::TimeExceeded`], which nmap reads as filtered). Gives
+/// ([`Reason::Unreachable`] with its ICMPv4 code, or an ICMPv6 code's
+/// reason, [`Reason::from_icmpv6_unreachable`]) or time exceeded ([`Reason::TimeExceeded`], which nmap reads as filtered). Gives
 /// [`Verdict::Invalid`] when it quotes nothing readable or a checksum is
 /// wrong, and `None` for every other message.
 pub(crate) fn icmp_error(ip: &IpHeader, icmp: &Icmp) -> Option<Result<(Quoted, Reason), Verdict>> {
     let reason = match (icmp.v6, icmp.icmp_type) {
         (false, 3) => Reason::Unreachable(icmp.code),
-        (true, 1) => Reason::Unreachable(v6_code_as_v4(icmp.code)),
+        (true, 1) => Reason::from_icmpv6_unreachable(icmp.code)?,
         (false, 11) | (true, 3) => Reason::TimeExceeded,
         _ => return None,
     };
@@ -239,15 +241,3 @@ pub(crate) fn icmp_error(ip: &IpHeader, icmp: &Icmp) -> Option<Result<(Quoted, R
 /// The pcap-filter(7) term for the ICMPv4 errors [`icmp_error`] reads.
 pub(crate) const ICMP_ERRORS: &str =
     "(icmp and (icmp[icmptype] == icmp-unreach or icmp[icmptype] == icmp-timxceed))";
-
-/// Maps an ICMPv6 destination-unreachable code (RFC 4443) to the ICMPv4 code
-/// nmap reports for the same condition.
-fn v6_code_as_v4(code: u8) -> u8 {
-    match code {
-        0 => 0,  // no route -> net unreachable
-        1 => 13, // administratively prohibited
-        3 => 1,  // address unreachable -> host unreachable
-        4 => 3,  // port unreachable
-        _ => 13,
-    }
-}

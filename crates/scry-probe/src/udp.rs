@@ -102,9 +102,8 @@ impl Probe for UdpProbe {
             IpAddr::V4(src) => {
                 format!("dst host {src} and ((udp and dst portrange {first}-{last}) or {ICMP_ERRORS})")
             }
-            IpAddr::V6(src) => {
-                format!("dst host {src} and ((udp and dst portrange {first}-{last}) or icmp6)")
-            }
+            // As the TCP probes' (syn.rs): the parser sees past extension headers, libpcap does not.
+            IpAddr::V6(src) => format!("ip6 dst host {src}"),
         }
     }
 
@@ -194,7 +193,9 @@ impl Probe for UdpProbe {
                     {
                         PortState::Filtered
                     }
-                    Reason::TimeExceeded => PortState::Filtered,
+                    Reason::TimeExceeded | Reason::NoRoute | Reason::BeyondScope | Reason::RejectRoute => {
+                        PortState::Filtered
+                    }
                     _ => return Verdict::Invalid,
                 };
                 let result = PortResult { state, reason, ttl: ip.ttl };

@@ -77,7 +77,6 @@ pub fn unsupported(option: &str) -> Option<&'static str> {
     Some(match option {
         "-A" => "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV",
         "-sC" => "NSE scripts are not available in scry",
-        "-6" => "scry scans IPv4 only",
         "-r" => {
             "a stateless scan walks a random permutation of every (address, port) pair; \
                  give --seed to repeat an order"
@@ -354,6 +353,17 @@ pub struct Args {
     /// Never resolve hostnames.
     #[arg(short = 'n')]
     pub no_resolve: bool,
+
+    /// Hostnames resolve to their IPv6 address first [-6]. IPv4 and IPv6
+    /// addresses may be given together with or without it; each host is
+    /// scanned and reported in its own family.
+    #[arg(short = '6')]
+    pub ipv6: bool,
+
+    /// The most addresses one IPv6 prefix may hold (a /64 holds 2^64;
+    /// default 16777216, a /104; at most 4294967296).
+    #[arg(long = "max-targets", value_name = "N", default_value_t = scry_probe::targets::DEFAULT_MAX_PREFIX_HOSTS)]
+    pub max_targets: u64,
 
     /// Normal output to FILE [-oN].
     #[arg(long = "output-normal", value_name = "FILE")]

@@ -16,9 +16,10 @@ use scry_probe::discovery::{Discovery, Method};
 use scry_probe::payloads::Payloads;
 use scry_probe::permute::{Permutation, Shard};
 use scry_probe::ports::PortList;
+use scry_probe::probe::{ByFamily, Probe};
 use scry_probe::services::{Protocol, Services};
 use scry_probe::syn::SynProbe;
-use scry_probe::targets::{TargetSet, TargetSetBuilder};
+use scry_probe::targets::{Family, TargetSet, TargetSetBuilder};
 use scry_probe::tcpscan::FlagProbe;
 use scry_probe::udp::UdpProbe;
 use std::collections::HashMap;
@@ -160,7 +161,16 @@ fn open_list(path: &std::path::Path) -> Result<Box<dyn Read>, UsageError> {
 /// The targets, with exclusions applied.
 pub fn targets(args: &Args) -> Result<TargetSet, UsageError> {
     let bad = |e: scry_probe::targets::TargetError| UsageError(e.to_string());
-    let mut builder = TargetSetBuilder::new().no_resolve(args.no_resolve);
+    let limit = scry_probe::targets::MAX_PREFIX_HOSTS_LIMIT;
+    if args.max_targets == 0 || args.max_targets > limit {
+        return Err(UsageError(format!(
+            "--max-targets {} is out of range: give 1 to {limit} addresses per IPv6 prefix",
+            args.max_targets
+        )));
+    }
+    let prefer = if args.ipv6 { Family::V6 } else { Family::V4 };
+    let mut builder =
+        TargetSetBuilder::new().no_resolve(args.no_resolve).prefer(prefer).max_prefix_hosts(args.max_targets);
     for spec in &args.targets {
         builder.add(spec).map_err(bad)?;
     }
@@ -180,7 +190,25 @@ pub fn targets(args: &Args) -> Result<TargetSet, UsageError> {
     if set.is_empty() {
         return Err(UsageError("every target is excluded; nothing to scan".into()));
     }
+    if set.len_v6() > 0 || args.ipv6 {
+        ipv6_limits(args)?;
+    }
     Ok(set)
+}
+
+/// What nmap refuses or cannot do with IPv6 targets: refused with nmap's
+/// words, or said once on stderr.
+fn ipv6_limits(args: &Args) -> Result<(), UsageError> {
+    if args.timestamp_ping {
+        return Err(UsageError("ICMP Timestamp and Address Mask pings are only valid for IPv4 (-PP)".into()));
+    }
+    if args.os_detect {
+        eprintln!(
+            "scry: warning: IPv6 OS detection is not available yet (nmap-os-db's fingerprints are of \
+             IPv4 probes); -O fingerprints the IPv4 hosts only"
+        );
+    }
+    Ok(())
 }
 
 /// `targets` less the addresses this network namespace routes as broadcast
@@ -191,8 +219,10 @@ pub fn targets(args: &Args) -> Result<TargetSet, UsageError> {
 /// # Errors
 /// [`UsageError`] when every target is a broadcast address; the route dump failing.
 pub fn unicast_targets(targets: TargetSet) -> anyhow::Result<(TargetSet, Vec<Ipv4Addr>)> {
-    let skipped: Vec<Ipv4Addr> =
-        scry_capture::broadcast_addresses()?.into_iter().filter(|a| targets.contains(*a)).collect();
+    let skipped: Vec<Ipv4Addr> = scry_capture::broadcast_addresses()?
+        .into_iter()
+        .filter(|a| targets.contains(IpAddr::V4(*a)))
+        .collect();
     if skipped.is_empty() {
         return Ok((targets, skipped));
     }
@@ -232,6 +262,14 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// The route of the scan's IPv6 targets, if it has any.
+    pub fn ipv6_route(&self) -> Option<&Route> {
+        match &self.routing.ipv6 {
+            Some(v6) => Some(&v6.route),
+            None => self.route.src.is_ipv6().then_some(&self.route),
+        }
+    }
+
     /// Every target of the scan (after excludes and skipped broadcast addresses).
     pub fn targets(&self) -> &TargetSet {
         &self.targets
@@ -243,8 +281,8 @@ impl Resolved {
             Job::Ports(plans) => {
                 let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
                 let raw = plans.iter().any(|p| p.probe.frames().is_some());
-                let (route, mixed) = (&self.routing.route, self.routing.mixed);
-                let on_link = route.gateway.is_none() && !mixed;
+                let route = &self.routing.route;
+                let on_link = self.routing.all_on_link();
                 let discovery = !args.no_ping
                     && !route.iface.is_loopback
                     && discovery_methods(args, services, on_link).is_ok_and(|m| m != [Method::Arp]);
@@ -288,8 +326,8 @@ pub fn resolve_next_hops(
             for plan in plans.iter_mut() {
                 plan.next_hops = hops.clone();
             }
-            let route = &resolved.routing.route;
-            resolved.pre_discovery = pre_discovery(args, services, &resolved.targets, route, &hops)?;
+            let routing = &resolved.routing;
+            resolved.pre_discovery = pre_discovery(args, services, &resolved.targets, routing, &hops)?;
         }
         Job::Discovery(plan) if resolved.discovery_hops => {
             let hops = next_hops(args, &resolved.routing, &resolved.targets, verbose, wire)?;
@@ -485,30 +523,33 @@ pub fn resolve(args: &Args, services: &Services, command_line: String) -> anyhow
     // The phases before the resumed one were finished: none of their probes is sent again.
     for (phase, (protocol, ports)) in (1..).zip(scans).skip(resume_phase as usize - 1) {
         let src_port = args.source_port.unwrap_or_else(|| rand::random_range(32768..=60999));
-        let probe = match (protocol, &payloads) {
-            (Protocol::Udp, Some(payloads)) => {
-                Prober::Frames(Box::new(udp_probe(args, &route, CookieKey::random(), Arc::clone(payloads))))
-            }
-            _ if args.connect_scan => Prober::Connect(Limits::new(
+        let frames = |route: &Route| -> anyhow::Result<Box<dyn Probe>> {
+            Ok(match (protocol, &payloads) {
+                (Protocol::Udp, Some(payloads)) => {
+                    Box::new(udp_probe(args, route, CookieKey::random(), Arc::clone(payloads)))
+                }
+                _ if tcp.is_plain_syn() => {
+                    Box::new(SynProbe::new(route.src, src_mac, src_port, args.ttl, CookieKey::random())?)
+                }
+                _ => Box::new(FlagProbe::new(
+                    route.src,
+                    src_mac,
+                    src_port,
+                    args.ttl,
+                    CookieKey::random(),
+                    tcp,
+                )?),
+            })
+        };
+        let probe = match &routing.ipv6 {
+            _ if args.connect_scan && protocol == Protocol::Tcp => Prober::Connect(Limits::new(
                 args.max_parallelism.map(|n| n as usize),
                 args.ttl,
                 args.iface.as_deref(),
             )),
-            _ if tcp.is_plain_syn() => Prober::Frames(Box::new(SynProbe::new(
-                route.src,
-                src_mac,
-                src_port,
-                args.ttl,
-                CookieKey::random(),
-            )?)),
-            _ => Prober::Frames(Box::new(FlagProbe::new(
-                route.src,
-                src_mac,
-                src_port,
-                args.ttl,
-                CookieKey::random(),
-                tcp,
-            )?)),
+            // IPv4 and IPv6 targets together: each family's probes from its own source.
+            Some(v6) => Prober::Frames(Box::new(ByFamily::new(frames(&route)?, frames(&v6.route)?))),
+            None => Prober::Frames(frames(&route)?),
         };
         let pairs = targets.len() * ports.len() as u64;
         let permutation = Permutation::new(pairs, seed);
@@ -595,9 +636,10 @@ fn pre_discovery(
     args: &Args,
     services: &Services,
     targets: &TargetSet,
-    route: &Route,
+    routing: &ScanRoute,
     next_hops: &NextHops,
 ) -> anyhow::Result<Option<Box<DiscoveryPlan>>> {
+    let route = &routing.route;
     let on_link = route.gateway.is_none() && !next_hops.is_mixed();
     if args.no_ping || route.iface.is_loopback {
         return Ok(None);
@@ -617,7 +659,7 @@ fn pre_discovery(
         debugging: args.debug,
         skipped_broadcast: Vec::new(),
     };
-    let plan = discovery_plan(args, targets.clone(), route, next_hops.clone(), methods, info)?;
+    let plan = discovery_plan(args, targets.clone(), routing, next_hops.clone(), methods, info)?;
     Ok(Some(Box::new(plan)))
 }
 
@@ -625,16 +667,22 @@ fn pre_discovery(
 fn discovery_plan(
     args: &Args,
     targets: TargetSet,
-    route: &Route,
+    routing: &ScanRoute,
     next_hops: NextHops,
     methods: Vec<Method>,
     info: ScanInfo,
 ) -> anyhow::Result<DiscoveryPlan> {
     let key = CookieKey::random();
-    let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
     let src_port = rand::random_range(32768..=60999);
-    let udp = udp_probe(args, route, key.clone(), payloads(args)?);
-    let discovery = Discovery::new(route.src, src_mac, src_port, args.ttl, key, methods, udp)?;
+    let family = |route: &Route| -> anyhow::Result<Discovery> {
+        let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
+        let udp = udp_probe(args, route, key.clone(), payloads(args)?);
+        Ok(Discovery::new(route.src, src_mac, src_port, args.ttl, key.clone(), methods.clone(), udp)?)
+    };
+    let mut discovery = family(&routing.route)?;
+    if let Some(v6) = &routing.ipv6 {
+        discovery = discovery.with_other_family(family(&v6.route)?);
+    }
     if args.verbose > 0 {
         eprintln!("scry: host discovery of {} targets with {:?}", targets.len(), discovery.methods());
     }
@@ -711,8 +759,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
     let (targets, skipped_broadcast) = unicast_targets(targets(args)?)?;
     let routing = scan_route(args, &targets)?;
     let route = &routing.route;
-    let on_link =
-        !route.iface.is_loopback && route.gateway.is_none() && !routing.mixed && args.router_mac.is_none();
+    let on_link = !route.iface.is_loopback && routing.all_on_link() && args.router_mac.is_none();
     let methods = discovery_methods(args, services, on_link)?;
     // ARP needs no next hop; the other probes get theirs in [`resolve_next_hops`].
     let discovery_hops = !(methods == [Method::Arp] || args.no_ping);
@@ -729,7 +776,7 @@ fn resolve_discovery(args: &Args, services: &Services, command_line: String) -> 
         skipped_broadcast,
     };
     let src_mac = route.iface.mac.unwrap_or(scry_packet::Mac::ZERO);
-    let plan = discovery_plan(args, targets.clone(), route, next_hops, methods, info)?;
+    let plan = discovery_plan(args, targets.clone(), &routing, next_hops, methods, info)?;
     let seed = 0; // discovery draws its own order per pass; nothing to resume
     Ok(Resolved {
         job: Job::Discovery(Box::new(plan)),

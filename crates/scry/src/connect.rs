@@ -31,7 +31,7 @@ use scry_probe::state::{PortState, Reason};
 use scry_probe::targets::TargetSet;
 use std::collections::{HashMap, HashSet};
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -166,9 +166,9 @@ pub struct Walk<'a> {
 /// The driver's caller: keeps the answers and says which pairs still need one.
 pub trait Answers {
     /// A pair answered; `true` when it was its first answer.
-    fn record(&mut self, ip: Ipv4Addr, port: u16, result: PortResult) -> bool;
+    fn record(&mut self, ip: IpAddr, port: u16, result: PortResult) -> bool;
     /// Whether `ip:port` still needs a connection (in a retry pass, or once its host is known).
-    fn wanted(&self, ip: Ipv4Addr, port: u16) -> bool;
+    fn wanted(&self, ip: IpAddr, port: u16) -> bool;
     /// Called every [`TICK`] while the walk runs; `false` stops it (an output failed).
     fn tick(&mut self, _counters: &Counters) -> bool {
         true
@@ -177,7 +177,7 @@ pub trait Answers {
 
 /// One finished attempt.
 struct Done {
-    ip: Ipv4Addr,
+    ip: IpAddr,
     port: u16,
     outcome: Outcome,
     rtt: Duration,
@@ -185,14 +185,17 @@ struct Done {
 
 /// Connects to `ip:port` within `timeout`, then closes at once (with a RST).
 async fn attempt(
-    (ip, port): (Ipv4Addr, u16),
+    (ip, port): (IpAddr, u16),
     timeout: Duration,
     ttl: u8,
     device: Option<&str>,
 ) -> (Outcome, Duration) {
     let start = Instant::now();
     let connected = async {
-        let socket = tokio::net::TcpSocket::new_v4()?;
+        let socket = match ip {
+            IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+            IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+        };
         if let Some(name) = device {
             // Kernels before 5.7 allow this to root only; like nmap, go on without it then.
             match socket.bind_device(Some(name.as_bytes())) {
@@ -203,8 +206,13 @@ async fn attempt(
         // Linger 0: closing sends a RST at once and never blocks.
         let linger = libc::linger { l_onoff: 1, l_linger: 0 };
         set_option(&socket, (libc::SOL_SOCKET, libc::SO_LINGER), &linger)?;
-        set_option(&socket, (libc::IPPROTO_IP, libc::IP_TTL), &libc::c_int::from(ttl))?;
-        let stream = socket.connect(SocketAddr::new(IpAddr::V4(ip), port)).await?;
+        // --ttl: the IPv4 TTL, or the IPv6 hop limit.
+        let hops = match ip {
+            IpAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_TTL),
+            IpAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS),
+        };
+        set_option(&socket, hops, &libc::c_int::from(ttl))?;
+        let stream = socket.connect(SocketAddr::new(ip, port)).await?;
         // A connection to loopback whose source port the kernel picked equal
         // to the port probed connects to itself (a simultaneous open): that
         // is no listener, so it counts as no answer and is tried again, as
@@ -385,7 +393,7 @@ async fn drive_async(
 /// The driver's state besides the walk.
 struct Flight {
     /// Each host's cap, while it has connections in flight.
-    hosts: HashMap<Ipv4Addr, Arc<Semaphore>>,
+    hosts: HashMap<IpAddr, Arc<Semaphore>>,
     timeout: Timeout,
     driven: Driven,
 }
@@ -478,8 +486,8 @@ struct PhaseAnswers<'s, 'f, 'h> {
 }
 
 impl Answers for PhaseAnswers<'_, '_, '_> {
-    fn record(&mut self, ip: Ipv4Addr, port: u16, result: PortResult) -> bool {
-        let host = IpAddr::V4(ip);
+    fn record(&mut self, ip: IpAddr, port: u16, result: PortResult) -> bool {
+        let host = ip;
         self.stats.received += 1;
         if self.results.record(host, port, result) == Recorded::Duplicate {
             self.stats.duplicates += 1;
@@ -494,8 +502,8 @@ impl Answers for PhaseAnswers<'_, '_, '_> {
         true
     }
 
-    fn wanted(&self, ip: Ipv4Addr, port: u16) -> bool {
-        !self.results.has(IpAddr::V4(ip), port)
+    fn wanted(&self, ip: IpAddr, port: u16) -> bool {
+        !self.results.has(ip, port)
     }
 
     fn tick(&mut self, counters: &Counters) -> bool {
@@ -547,19 +555,19 @@ pub fn discover(
 #[derive(Default)]
 struct Discovered {
     up: HashMap<IpAddr, (Reason, Option<u8>)>,
-    answered: HashSet<(Ipv4Addr, u16)>,
+    answered: HashSet<(IpAddr, u16)>,
 }
 
 impl Answers for Discovered {
-    fn record(&mut self, ip: Ipv4Addr, port: u16, result: PortResult) -> bool {
+    fn record(&mut self, ip: IpAddr, port: u16, result: PortResult) -> bool {
         if result.state != PortState::Filtered {
-            self.up.entry(IpAddr::V4(ip)).or_insert((result.reason, None));
+            self.up.entry(ip).or_insert((result.reason, None));
         }
         self.answered.insert((ip, port))
     }
 
-    fn wanted(&self, ip: Ipv4Addr, port: u16) -> bool {
-        !self.up.contains_key(&IpAddr::V4(ip)) && !self.answered.contains(&(ip, port))
+    fn wanted(&self, ip: IpAddr, port: u16) -> bool {
+        !self.up.contains_key(&ip) && !self.answered.contains(&(ip, port))
     }
 }
 

@@ -16,7 +16,7 @@ use scry_probe::rate::TokenBucket;
 use scry_probe::state::Reason;
 use scry_probe::targets::TargetSet;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant};
@@ -38,7 +38,7 @@ pub struct DiscoveryPlan {
     pub next_hops: NextHops,
     /// Directly connected targets that answered ARP in a scan that also has
     /// routed ones: up already, and not probed.
-    pub up_by_arp: Vec<Ipv4Addr>,
+    pub up_by_arp: Vec<IpAddr>,
     pub discovery: Discovery,
     pub rate: f64,
     pub retries: u32,
@@ -85,7 +85,7 @@ pub fn run(
         ..Stats::default()
     };
     let up = if plan.assume_up { Up::new() } else { probe(plan, rx, tx, sinks, stop, &mut stats)? };
-    for ip in plan.targets.iter().map(IpAddr::V4) {
+    for ip in plan.targets.iter() {
         let reason = up.get(&ip).copied();
         if reason.is_none() && !plan.assume_up {
             for sink in sinks.iter_mut() {
@@ -122,11 +122,11 @@ pub fn probe(
     stats: &mut Stats,
 ) -> anyhow::Result<Up> {
     let up: Mutex<Up> = Mutex::new(BTreeMap::new());
-    for ip in &plan.up_by_arp {
-        let ip = IpAddr::V4(*ip);
-        up.lock().expect("up lock").insert(ip, (Reason::ArpResponse, None));
+    for &ip in &plan.up_by_arp {
+        let reason = Reason::neighbor_response(ip);
+        up.lock().expect("up lock").insert(ip, (reason, None));
         for sink in sinks.iter_mut() {
-            sink.host_up(ip, Reason::ArpResponse, None)?;
+            sink.host_up(ip, reason, None)?;
         }
     }
     rx.configure(&CaptureConfig { filter: plan.discovery.filter(), ..CaptureConfig::default() })?;
@@ -140,10 +140,7 @@ pub fn probe(
                 let Some(frame) = rx.next_frame()? else { continue };
                 let Ok(parsed) = parse_frame(link, frame.data) else { continue };
                 match plan.discovery.classify(&parsed) {
-                    HostVerdict::Up { host: IpAddr::V4(host), reason, ttl, .. }
-                        if plan.targets.index_of(host).is_some() =>
-                    {
-                        let host = IpAddr::V4(host);
+                    HostVerdict::Up { host, reason, ttl, .. } if plan.targets.contains(host) => {
                         let _ = events_tx.send((host, reason, ttl));
                     }
                     HostVerdict::Invalid => {
@@ -224,12 +221,12 @@ fn send_pass(plan: &DiscoveryPlan, tx: &mut Sender, up: &Mutex<Up>, stop: &Atomi
             };
             let Some(ip) = plan.targets.get(index / methods.len() as u64) else { continue };
             let method = methods[(index % methods.len() as u64) as usize];
-            if answered.contains_key(&IpAddr::V4(ip)) {
+            if answered.contains_key(&ip) {
                 continue;
             }
             let Some(mac) = plan.next_hops.get(ip) else { continue };
             let slot = &mut tx.next_slot()?[..MAX_FRAME];
-            let len = plan.discovery.write(ip.into(), method, mac, index as u16, slot)?;
+            let len = plan.discovery.write(ip, method, mac, index as u16, slot)?;
             if len > 0 {
                 tx.commit(len)?;
                 n += 1;

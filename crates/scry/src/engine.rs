@@ -26,7 +26,7 @@ use scry_probe::syn::Verdict;
 use scry_probe::targets::TargetSet;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -50,6 +50,15 @@ pub struct Hooks<'a> {
     /// while the first pass runs, once more if the scan is stopped (Ctrl-C,
     /// SIGTERM), and, once it has been called, as each later phase starts.
     pub checkpoint: Option<Box<dyn FnMut(u32, u64) + 'a>>,
+    /// Answers Neighbor Solicitations for an IPv6 source the kernel does
+    /// not own (a spoofed -S), so that targets can reply to it.
+    pub neighbors: Option<Neighbors<'a>>,
+}
+
+/// The solicitations a scan answers itself, and the sender it answers on.
+pub struct Neighbors<'a> {
+    pub responder: scry_capture::NdResponder,
+    pub tx: &'a scry_capture::RawSender,
 }
 
 /// Where frames for each target go on the link.
@@ -60,14 +69,26 @@ pub enum NextHops {
     /// Each target its own next hop: directly connected targets their own
     /// MAC, routed ones their router's. Targets in neither map did not
     /// answer ARP (or discovery) and are not probed.
-    PerHost { direct: HashMap<Ipv4Addr, Mac>, routed: HashMap<Ipv4Addr, Mac> },
+    PerHost { direct: HashMap<IpAddr, Mac>, routed: HashMap<IpAddr, Mac> },
+    /// A scan of IPv4 and IPv6 targets: each family's next hops.
+    ByFamily { v4: Box<NextHops>, v6: Box<NextHops> },
 }
 
 impl NextHops {
-    pub(crate) fn get(&self, ip: Ipv4Addr) -> Option<Mac> {
+    pub(crate) fn get(&self, ip: IpAddr) -> Option<Mac> {
         match self {
             NextHops::All(mac) => Some(*mac),
             NextHops::PerHost { direct, routed } => direct.get(&ip).or_else(|| routed.get(&ip)).copied(),
+            NextHops::ByFamily { .. } => self.family(ip).get(ip),
+        }
+    }
+
+    /// Of a scan of both families, the next hops of `ip`'s.
+    fn family(&self, ip: IpAddr) -> &NextHops {
+        match self {
+            NextHops::ByFamily { v4, .. } if ip.is_ipv4() => v4,
+            NextHops::ByFamily { v6, .. } => v6,
+            _ => self,
         }
     }
 
@@ -76,22 +97,28 @@ impl NextHops {
         match self {
             NextHops::All(_) => None,
             NextHops::PerHost { direct, routed } => Some(direct.len() + routed.len()),
+            NextHops::ByFamily { v4, v6 } => match (v4.reachable(), v6.reachable()) {
+                (None, None) => None,
+                (a, b) => Some(a.unwrap_or(0) + b.unwrap_or(0)),
+            },
         }
     }
 
     /// The MAC address of a directly connected target (none for routed ones).
     pub(crate) fn direct(&self, ip: IpAddr) -> Option<Mac> {
-        match (self, ip) {
-            (NextHops::PerHost { direct, .. }, IpAddr::V4(v4)) => direct.get(&v4).copied(),
-            _ => None,
+        match self {
+            NextHops::PerHost { direct, .. } => direct.get(&ip).copied(),
+            NextHops::All(_) => None,
+            NextHops::ByFamily { .. } => self.family(ip).direct(ip),
         }
     }
 
     /// The directly connected targets that answered ARP.
-    pub(crate) fn direct_hosts(&self) -> Vec<Ipv4Addr> {
-        let mut hosts: Vec<Ipv4Addr> = match self {
+    pub(crate) fn direct_hosts(&self) -> Vec<IpAddr> {
+        let mut hosts: Vec<IpAddr> = match self {
             NextHops::PerHost { direct, .. } => direct.keys().copied().collect(),
             NextHops::All(_) => Vec::new(),
+            NextHops::ByFamily { v4, v6 } => [v4.direct_hosts(), v6.direct_hosts()].concat(),
         };
         hosts.sort_unstable();
         hosts
@@ -99,7 +126,20 @@ impl NextHops {
 
     /// Whether some targets are routed while others are directly connected.
     pub(crate) fn is_mixed(&self) -> bool {
-        matches!(self, NextHops::PerHost { routed, .. } if !routed.is_empty())
+        match self {
+            NextHops::PerHost { routed, .. } => !routed.is_empty(),
+            NextHops::All(_) => false,
+            // Directly connected targets of one family and routed ones of the other mix too.
+            NextHops::ByFamily { v4, v6 } => {
+                let direct = !self.direct_hosts().is_empty();
+                let routed = |h: &NextHops| match h {
+                    NextHops::All(_) => true,
+                    NextHops::PerHost { routed, .. } => !routed.is_empty(),
+                    NextHops::ByFamily { .. } => h.is_mixed(),
+                };
+                v4.is_mixed() || v6.is_mixed() || (direct && (routed(v4) || routed(v6)))
+            }
+        }
     }
 
     /// The same next hops without the directly connected targets.
@@ -108,6 +148,34 @@ impl NextHops {
             NextHops::All(mac) => NextHops::All(*mac),
             NextHops::PerHost { routed, .. } => {
                 NextHops::PerHost { direct: HashMap::new(), routed: routed.clone() }
+            }
+            NextHops::ByFamily { v4, v6 } => {
+                NextHops::ByFamily { v4: Box::new(v4.routed_only()), v6: Box::new(v6.routed_only()) }
+            }
+        }
+    }
+
+    /// Only the next hops of `keep`'s hosts; routed ones stay one hop away
+    /// (a routed host is no nearer for answering).
+    fn only(&self, keep: &dyn Fn(&IpAddr) -> bool, targets: &TargetSet) -> NextHops {
+        let kept = |map: &HashMap<IpAddr, Mac>| {
+            map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect()
+        };
+        match self {
+            NextHops::All(router) => NextHops::PerHost {
+                direct: HashMap::new(),
+                routed: targets.iter().filter(keep).map(|ip| (ip, *router)).collect(),
+            },
+            NextHops::PerHost { direct, routed } => {
+                NextHops::PerHost { direct: kept(direct), routed: kept(routed) }
+            }
+            NextHops::ByFamily { v4, v6 } => {
+                let v4_keep = |ip: &IpAddr| ip.is_ipv4() && keep(ip);
+                let v6_keep = |ip: &IpAddr| ip.is_ipv6() && keep(ip);
+                NextHops::ByFamily {
+                    v4: Box::new(v4.only(&v4_keep, targets)),
+                    v6: Box::new(v6.only(&v6_keep, targets)),
+                }
             }
         }
     }
@@ -181,20 +249,8 @@ impl Plan {
     /// Limits the scan to the hosts discovery found `up`: the others get no
     /// next hop, so no probe, and the up ones are reported with their reason.
     pub fn only_up(&mut self, up: HashMap<IpAddr, (Reason, Option<u8>)>) {
-        let keep = |ip: &Ipv4Addr| up.contains_key(&IpAddr::V4(*ip));
-        let kept = |map: &HashMap<Ipv4Addr, Mac>| {
-            map.iter().filter(|(ip, _)| keep(ip)).map(|(ip, m)| (*ip, *m)).collect()
-        };
-        self.next_hops = match &self.next_hops {
-            // Still one hop away: a routed host is no nearer for answering.
-            NextHops::All(router) => NextHops::PerHost {
-                direct: HashMap::new(),
-                routed: self.targets.iter().filter(keep).map(|ip| (ip, *router)).collect(),
-            },
-            NextHops::PerHost { direct, routed } => {
-                NextHops::PerHost { direct: kept(direct), routed: kept(routed) }
-            }
-        };
+        let keep = |ip: &IpAddr| up.contains_key(ip);
+        self.next_hops = self.next_hops.only(&keep, &self.targets);
         self.known_up = up;
     }
 }
@@ -376,19 +432,22 @@ pub(crate) fn phase(
     let abort = AtomicBool::new(false);
     let stopping = Stopping { user: stop, abort: &abort };
     let rx_tap = hooks.tap.clone();
+    let neighbors = hooks.neighbors.as_ref();
     let tx_tap = hooks.tap.clone();
     let mut checkpointed = false;
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| match rx {
-            Some(rx) => receive(
-                probe,
-                rx,
-                events_tx,
-                (counters, gauge.as_ref()),
-                &receiving_done,
-                start,
-                rx_tap.as_ref(),
-            ),
+            Some(rx) => {
+                let tap = rx_tap.as_ref();
+                receive(
+                    probe,
+                    rx,
+                    events_tx,
+                    (counters, gauge.as_ref()),
+                    (&receiving_done, start),
+                    (tap, neighbors),
+                )
+            }
             // --offline: nothing can answer; wait for the end like a receiver would.
             None => {
                 while !receiving_done.load(Ordering::Acquire) {
@@ -436,7 +495,7 @@ pub(crate) fn phase(
                 match events.recv_timeout(timeout) {
                     Ok(Event::Answer { host, port, result, syn_ack, from_host }) => {
                         stats.received += 1;
-                        if let Reason::Unreachable(_) = result.reason {
+                        if result.reason.is_unreachable() {
                             arrivals
                                 .lock()
                                 .expect("arrivals lock")
@@ -513,11 +572,14 @@ fn receive(
     rx: &mut Receiver,
     events: mpsc::Sender<Event>,
     (counters, gauge): (&Counters, Option<&Gauge>),
-    done: &AtomicBool,
-    start: Instant,
-    tap: Option<&DumpTap>,
+    (done, start): (&AtomicBool, Instant),
+    (tap, neighbors): (Option<&DumpTap>, Option<&Neighbors<'_>>),
 ) -> anyhow::Result<scry_capture::CaptureStats> {
-    let capture = CaptureConfig { filter: probe.filter(), ..CaptureConfig::default() };
+    let filter = match neighbors {
+        Some(n) => format!("({}) or {}", probe.filter(), n.responder.filter()),
+        None => probe.filter(),
+    };
+    let capture = CaptureConfig { filter, ..CaptureConfig::default() };
     rx.configure(&capture)?;
     let before = rx.stats()?;
     let link = rx.link_type();
@@ -543,6 +605,14 @@ fn receive(
             counters.rejected.fetch_add(1, Ordering::Relaxed);
             continue;
         };
+        if let Some(answer) = neighbors.and_then(|n| n.responder.answer(&parsed)) {
+            // A target asking where our spoofed source is: tell it, or it never replies.
+            let sent = neighbors.map(|n| n.tx.send(&answer));
+            if let (Some(tap), Some(Ok(()))) = (tap, sent) {
+                tap.sent(&answer, answer.len());
+            }
+            continue;
+        }
         match probe.classify(&parsed) {
             Verdict::Port { host, port, result } => {
                 let now = start.elapsed().as_nanos() as u64;
@@ -725,19 +795,19 @@ fn walk_lane(
             position += walk.lanes;
             let Some(ip) = plan.targets.get(index / nports) else { continue };
             let port = plan.ports[(index % nports) as usize];
-            if walk.answered.is_some_and(|a| a.contains(&(IpAddr::V4(ip), port))) {
+            if walk.answered.is_some_and(|a| a.contains(&(ip, port))) {
                 continue;
             }
             let Some(mac) = plan.next_hops.get(ip) else { continue };
             if gauge.is_some() {
-                hosts.push(IpAddr::V4(ip));
+                hosts.push(ip);
             }
             let ip_id = (index as u16) ^ (index >> 16) as u16;
             // A UDP port with several payloads takes a frame for each; the
             // last port of a batch may overdraw the grant by a few.
             for which in 0..probe.frames(port) {
                 let slot = &mut tx.next_slot()?[..frame_len];
-                let len = probe.write(ip.into(), port, which, mac, ip_id, slot)?;
+                let len = probe.write(ip, port, which, mac, ip_id, slot)?;
                 if let Some(tap) = tap {
                     tap.sent(&slot[..len], len);
                 }

@@ -148,7 +148,7 @@ pub fn new_scan(args: &Args, resolved: &Resolved, command_line: &str) -> NewScan
         scope: Scope {
             targets,
             excludes,
-            ranges: resolved.targets().ranges().map(|(a, b)| (IpAddr::V4(a), IpAddr::V4(b))).collect(),
+            ranges: resolved.targets().ip_ranges().collect(),
             ports,
             scan_types: scan_types(args, &resolved.job),
             seed: args.seed,

@@ -6,6 +6,10 @@
 //! every target routed the same way gets one next hop. When the ends
 //! disagree (a direct target and a routed one in one scan, as nmap takes
 //! them), every target is looked up on its own.
+//!
+//! A scan of IPv4 and IPv6 targets together has a route for each family
+//! (each its own source address), both through one interface; each
+//! family's next hops are resolved as if it were scanned alone.
 
 use crate::cli::Args;
 use crate::engine::NextHops;
@@ -13,10 +17,10 @@ use crate::wire::Wire;
 use anyhow::bail;
 use scry_capture::{ask_many_via, resolve_many, resolve_many_via, route_with, Route, RouteOverrides};
 use scry_packet::Mac;
-use scry_probe::targets::TargetSet;
+use scry_probe::targets::{Family, TargetSet};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, HashMap};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 /// Targets are looked up and ARP-resolved one by one; past this many, ask for --router-mac.
@@ -31,14 +35,38 @@ const ARP_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct ScanRoute {
     pub route: Route,
     pub mixed: bool,
+    /// In a scan of both families, the IPv6 targets' route; `route` is then
+    /// the IPv4 targets'.
+    pub ipv6: Option<Box<ScanRoute>>,
 }
 
-fn overrides(args: &Args) -> RouteOverrides {
-    RouteOverrides { iface: args.iface.clone(), src: args.source }
+impl ScanRoute {
+    /// Whether every target, of either family, is directly connected.
+    pub fn all_on_link(&self) -> bool {
+        self.route.gateway.is_none() && !self.mixed && self.ipv6.as_ref().map_or(true, |r| r.all_on_link())
+    }
+}
+
+/// The route lookup's overrides for `addr`: -e, or the interface a
+/// link-local target names (`fe80::1%eth0`), and -S for targets of its family.
+fn overrides(args: &Args, targets: &TargetSet, addr: IpAddr) -> anyhow::Result<RouteOverrides> {
+    let zone = match addr {
+        IpAddr::V6(v6) => targets.zone(v6),
+        IpAddr::V4(_) => None,
+    };
+    let iface = match (&args.iface, zone) {
+        (Some(e), Some(zone)) if e != zone => {
+            let problem = format!("target {addr}%{zone} names interface {zone}, but -e says {e}");
+            return Err(crate::UsageError(problem).into());
+        }
+        (Some(e), _) => Some(e.clone()),
+        (None, zone) => zone.map(str::to_owned),
+    };
+    Ok(RouteOverrides { iface, src: args.source.filter(|s| s.is_ipv4() == addr.is_ipv4()) })
 }
 
 /// Fails unless `route`, to `addr`, leaves like `first`.
-fn same_way_out(first: &Route, addr: Ipv4Addr, route: &Route) -> anyhow::Result<()> {
+fn same_way_out(first: &Route, addr: IpAddr, route: &Route) -> anyhow::Result<()> {
     if first.iface.name != route.iface.name || first.src != route.src {
         bail!(
             "targets need different interfaces or sources ({addr} via {} from {}, others via {} \
@@ -57,13 +85,37 @@ fn same_way_out(first: &Route, addr: Ipv4Addr, route: &Route) -> anyhow::Result<
 /// # Errors
 /// No route, or targets that need different interfaces or sources.
 pub fn scan_route(args: &Args, targets: &TargetSet) -> anyhow::Result<ScanRoute> {
-    let overrides = overrides(args);
+    let v4 = family_route(args, targets, targets.ranges().map(|(lo, hi)| (lo.into(), hi.into())))?;
+    let v6 = family_route(args, targets, targets.ranges_v6().map(|(lo, hi)| (lo.into(), hi.into())))?;
+    match (v4, v6) {
+        (Some(mut v4), Some(v6)) => {
+            let (a, b) = (&v4.route.iface.name, &v6.route.iface.name);
+            if a != b {
+                bail!(
+                    "the IPv4 targets leave by {a} and the IPv6 ones by {b}; scan each family \
+                     separately, or choose one interface with -e"
+                );
+            }
+            v4.ipv6 = Some(Box::new(v6));
+            Ok(v4)
+        }
+        (Some(route), None) | (None, Some(route)) => Ok(route),
+        (None, None) => bail!("no targets"),
+    }
+}
+
+/// The route of one family's targets, from the ends of its ranges; `None` without any.
+fn family_route(
+    args: &Args,
+    targets: &TargetSet,
+    ranges: impl Iterator<Item = (IpAddr, IpAddr)>,
+) -> anyhow::Result<Option<ScanRoute>> {
     let mut first: Option<ScanRoute> = None;
-    for (lo, hi) in targets.ranges() {
+    for (lo, hi) in ranges {
         for addr in [lo, hi] {
-            let route = route_with(addr.into(), &overrides)?;
+            let route = route_with(addr, &overrides(args, targets, addr)?)?;
             match &mut first {
-                None => first = Some(ScanRoute { route, mixed: false }),
+                None => first = Some(ScanRoute { route, mixed: false, ipv6: None }),
                 Some(f) => {
                     same_way_out(&f.route, addr, &route)?;
                     f.mixed |= f.route.gateway != route.gateway;
@@ -71,7 +123,7 @@ pub fn scan_route(args: &Args, targets: &TargetSet) -> anyhow::Result<ScanRoute>
             }
         }
     }
-    first.ok_or_else(|| anyhow::anyhow!("no targets"))
+    Ok(first)
 }
 
 /// Next-hop MACs: one for routed or loopback targets, one per directly
@@ -86,6 +138,12 @@ pub fn next_hops(
     verbose: bool,
     mut wire: Option<&mut Wire>,
 ) -> anyhow::Result<NextHops> {
+    if let Some(v6) = &scan.ipv6 {
+        let v4 = ScanRoute { route: scan.route.clone(), mixed: scan.mixed, ipv6: None };
+        let v4 = next_hops(args, &v4, &targets.only(Family::V4), verbose, wire.as_deref_mut())?;
+        let v6 = next_hops(args, v6, &targets.only(Family::V6), verbose, wire)?;
+        return Ok(NextHops::ByFamily { v4: Box::new(v4), v6: Box::new(v6) });
+    }
     let route = &scan.route;
     if let Some(mac) = args.router_mac {
         return Ok(NextHops::All(mac));
@@ -127,14 +185,13 @@ pub fn next_hops(
 }
 
 /// Targets split by their route: directly connected, and routed with their gateway.
-type Split = (Vec<Ipv4Addr>, Vec<(Ipv4Addr, IpAddr)>);
+type Split = (Vec<IpAddr>, Vec<(IpAddr, IpAddr)>);
 
 /// Looks every target up: the directly connected ones, and the routed ones with their gateway.
 fn split(args: &Args, first: &Route, targets: &TargetSet) -> anyhow::Result<Split> {
-    let overrides = overrides(args);
     let (mut on_link, mut routed) = (Vec::new(), Vec::new());
     for ip in targets.iter() {
-        let route = route_with(ip.into(), &overrides)?;
+        let route = route_with(ip, &overrides(args, targets, ip)?)?;
         same_way_out(first, ip, &route)?;
         match route.gateway {
             None => on_link.push(ip),
@@ -147,11 +204,11 @@ fn split(args: &Args, first: &Route, targets: &TargetSet) -> anyhow::Result<Spli
 /// ARP for each of `ips` on `route`'s link; those that answer, with their MAC.
 fn arp_each(
     route: &Route,
-    ips: &[Ipv4Addr],
+    ips: &[IpAddr],
     wire: &mut Option<&mut Wire>,
-) -> anyhow::Result<HashMap<Ipv4Addr, Mac>> {
+) -> anyhow::Result<HashMap<IpAddr, Mac>> {
     let routes: Vec<Route> =
-        ips.iter().map(|ip| Route { next_hop: IpAddr::V4(*ip), gateway: None, ..route.clone() }).collect();
+        ips.iter().map(|ip| Route { next_hop: *ip, gateway: None, ..route.clone() }).collect();
     // Host discovery: only a reply now says a target is up, never the kernel's table.
     let macs = match wire {
         Some(wire) => wire.with_arp(|lent| ask_many_via(&routes, ARP_TIMEOUT, Some(lent)))?,

@@ -53,13 +53,16 @@ pub struct Guesser {
     first: HashMap<IpAddr, (u16, Frame)>,
     /// The last host guessed: the sinks ask one after another.
     last: Option<(IpAddr, Option<Guess>)>,
+    /// Whether the scan has been told that IPv6 hosts get no guess.
+    told_ipv6: bool,
 }
 
 impl Guesser {
     /// The guesser, starting to read the database; call once privileges are given up
     /// (a thread runs from here on).
     pub fn new(db_paths: Result<Vec<PathBuf>, Missing>) -> Rc<RefCell<Guesser>> {
-        let mut guesser = Guesser { db_paths, db: Db::Unread, first: HashMap::new(), last: None };
+        let mut guesser =
+            Guesser { db_paths, db: Db::Unread, first: HashMap::new(), last: None, told_ipv6: false };
         guesser.start_reading();
         Rc::new(RefCell::new(guesser))
     }
@@ -75,8 +78,16 @@ impl Guesser {
         }));
     }
 
-    /// Keeps `ip`'s first SYN-ACK.
+    /// Keeps `ip`'s first SYN-ACK. An IPv6 host's is no sample: nmap-os-db
+    /// holds fingerprints of IPv4 replies (TTL, IP ID, DF), so the scan is
+    /// told once that IPv6 hosts get no guess.
     fn keep(&mut self, ip: IpAddr, port: u16, frame: &Frame) {
+        if ip.is_ipv6() {
+            if !std::mem::replace(&mut self.told_ipv6, true) {
+                eprintln!("scry: no OS guess for IPv6 hosts: nmap-os-db's fingerprints are of IPv4 replies");
+            }
+            return;
+        }
         self.first.entry(ip).or_insert((port, *frame));
     }
 

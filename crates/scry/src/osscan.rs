@@ -233,7 +233,7 @@ fn detect(options: &OsOptions, held: &[Held], interrupted: bool) -> anyhow::Resu
     let mut targets = Vec::new();
     for h in held {
         let IpAddr::V4(ip) = h.ip else { continue };
-        let Some(mac) = options.next_hops.get(ip) else { continue };
+        let Some(mac) = options.next_hops.get(h.ip) else { continue };
         // OS detection's TCP probes want an open and a closed TCP port (an
         // unfiltered one will do, as after an ACK scan), and U1 a closed
         // UDP port when the scan found one (as nmap).

@@ -74,21 +74,20 @@ pub fn paced_pass(
             continue;
         }
         match queue.next(Instant::now()) {
-            Next::Send(IpAddr::V4(ip), port) => {
-                let answered = results.lock().expect("results lock").has(ip.into(), port);
+            Next::Send(ip, port) => {
+                let answered = results.lock().expect("results lock").has(ip, port);
                 let Some(mac) = scan.next_hops.get(ip).filter(|_| !answered) else {
                     bucket.give_back(1);
                     continue;
                 };
                 for which in 0..scan.probe.frames(port) {
                     let slot = &mut tx.next_slot()?[..frame_len];
-                    let len = scan.probe.write(ip.into(), port, which, mac, port, slot)?;
+                    let len = scan.probe.write(ip, port, which, mac, port, slot)?;
                     tx.commit(len)?;
                 }
                 tx.flush();
                 flushed(tx);
             }
-            Next::Send(..) => bucket.give_back(1),
             Next::WaitUntil(at) => {
                 bucket.give_back(1);
                 std::thread::sleep(

@@ -107,8 +107,9 @@ fn announce_known_up(plan: &Plan, sinks: &mut Fanout<'_>) -> HashMap<IpAddr, (Re
         }
     } else {
         for ip in plan.next_hops.direct_hosts() {
-            up.insert(ip.into(), (Reason::ArpResponse, None));
-            sinks.each(|s| s.host_up(ip.into(), Reason::ArpResponse, None));
+            let reason = Reason::neighbor_response(ip);
+            up.insert(ip, (reason, None));
+            sinks.each(|s| s.host_up(ip, reason, None));
         }
     }
     up
@@ -120,8 +121,7 @@ fn probed_ports<'a>(plan: &'a Plan, ip: IpAddr, probed: &Range<u64>) -> Cow<'a, 
     if *probed == (0..plan.permutation.len()) {
         return Cow::Borrowed(&plan.ports);
     }
-    let IpAddr::V4(v4) = ip else { return Cow::Owned(Vec::new()) };
-    let Some(host) = plan.targets.index_of(v4) else { return Cow::Owned(Vec::new()) };
+    let Some(host) = plan.targets.index_of(ip) else { return Cow::Owned(Vec::new()) };
     let first = host * plan.ports.len() as u64;
     let ports = plan
         .ports
@@ -161,7 +161,7 @@ fn report_hosts(
     };
     if lead.report_silent_hosts {
         for ip in lead.targets.iter() {
-            report(ip.into(), sinks);
+            report(ip, sinks);
         }
     } else {
         let mut hosts: Vec<IpAddr> = up.keys().copied().collect();

@@ -187,7 +187,6 @@ pub fn ping_scan(
     sinks: &mut [Box<dyn crate::output::Sink>],
     stop: &std::sync::atomic::AtomicBool,
 ) -> anyhow::Result<()> {
-    use std::net::IpAddr;
     let start = std::time::Instant::now();
     for sink in sinks.iter_mut() {
         sink.begin(&plan.info)?;
@@ -202,7 +201,7 @@ pub fn ping_scan(
         skipped_broadcast: plan.info.skipped_broadcast.len() as u64,
         ..Default::default()
     };
-    for ip in plan.targets.iter().map(IpAddr::V4) {
+    for ip in plan.targets.iter() {
         let reason = up.get(&ip).copied();
         for sink in sinks.iter_mut() {
             match reason {

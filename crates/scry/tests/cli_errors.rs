@@ -349,7 +349,6 @@ fn nmap_options_scry_lacks_are_named() {
              waits --wait SECONDS for late replies",
         ),
         ("-PO", "this discovery probe is not available; scry has -PE, -PP, -PS, -PA, -PU, -PR and -Pn"),
-        ("-6", "scry scans IPv4 only"),
     ] {
         refuses(&[option, "-p", "80", "198.18.0.10"], &format!("nmap's {option} is not supported: {why}"));
     }
@@ -383,5 +382,38 @@ fn version_database_errors_name_the_place() {
     refuses(
         &["-sV", "--versiondb", "/nonexistent-scry/probes", "-p", "22", "198.18.0.10"],
         "-sV: /nonexistent-scry/probes: No such file or directory (os error 2)",
+    );
+}
+
+/// IPv6 targets nmap -6 would take, refused where they cannot be walked or
+/// where nmap refuses the option with IPv6.
+#[test]
+fn ipv6_targets_scry_cannot_walk_or_probe() {
+    refuses(
+        &["-p", "80", "2001:2::/64"],
+        "target \"2001:2::/64\" holds 18446744073709551616 addresses, more than the 16777216 one IPv6 \
+         prefix may hold; give a longer prefix or an address list (-iL), or raise --max-targets (at most \
+         4294967296)",
+    );
+    refuses(
+        &["-p", "80", "--max-targets", "256", "2001:2::/119"],
+        "target \"2001:2::/119\" holds 512 addresses, more than the 256 one IPv6 prefix may hold; give a \
+         longer prefix or an address list (-iL), or raise --max-targets (at most 4294967296)",
+    );
+    refuses(
+        &["-p", "80", "--max-targets", "0", "2001:2::1"],
+        "--max-targets 0 is out of range: give 1 to 4294967296 addresses per IPv6 prefix",
+    );
+    refuses(
+        &["-p", "80", "fe80::1"],
+        "bad target \"fe80::1\": a link-local address needs its interface, as in fe80::1%eth0",
+    );
+    refuses(
+        &["-sn", "-PP", "-6", "2001:2::1"],
+        "ICMP Timestamp and Address Mask pings are only valid for IPv4 (-PP)",
+    );
+    refuses(
+        &["-sn", "-PP", "198.18.0.1", "2001:2::1"],
+        "ICMP Timestamp and Address Mask pings are only valid for IPv4 (-PP)",
     );
 }

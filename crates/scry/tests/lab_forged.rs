@@ -6,9 +6,9 @@
 
 mod common;
 
-use common::{command, ethernet, forged_tcp, icmp_unreachable, scan, Scan, QUOTED_LEN};
+use common::{command, ethernet, forged_tcp, forging_during, icmp_unreachable, scan, Scan, QUOTED_LEN};
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use scry_capture::{CaptureConfig, Interface, RawSender, Receiver};
 use scry_lab::{lab_or_skip, Lab, Node, TargetSpec};
 use scry_packet::{
@@ -89,37 +89,15 @@ fn forged_replies_are_rejected_not_reported() {
     let lab =
         lab_or_skip!(Lab::builder().target(TargetSpec::new().tcp_listen(OPEN)).target(TargetSpec::new()));
     let (victim, forger, scanner) = (lab.targets()[0].ipv4(), &lab.targets()[1], lab.scanner());
-    let stop = AtomicBool::new(false);
-    let (started_tx, started) = mpsc::channel();
-
-    let (out, forged) = std::thread::scope(|s| {
-        let forging = s.spawn(|| {
-            forger
-                .run(|| {
-                    let tx = RawSender::open(&Interface::by_name(scry_lab::IFACE).unwrap()).unwrap();
-                    let mut rng = StdRng::seed_from_u64(0xf0f0);
-                    let mut sent = 0usize;
-                    while !stop.load(Ordering::Acquire) {
-                        let frames = forgeries(forger, victim, scanner, &mut rng);
-                        for frame in &frames {
-                            tx.send(frame).unwrap();
-                        }
-                        sent += frames.len();
-                        let _ = started_tx.send(());
-                        std::thread::sleep(ROUND);
-                    }
-                    sent
-                })
-                .unwrap()
-        });
-        started.recv().expect("the forger died before its first round");
-        let source = SOURCE_PORT.to_string();
-        let target = victim.to_string();
+    let source = SOURCE_PORT.to_string();
+    let target = victim.to_string();
+    let (out, forged) = forging_during(
+        forger,
+        ROUND,
+        |rng| forgeries(forger, victim, scanner, rng),
         // About a second of probes, so forgeries arrive before, among and after the answers.
-        let out = scan(scanner, &["-p", "1-3000", "--rate", "3000", "-g", &source, &target]);
-        stop.store(true, Ordering::Release);
-        (out, forging.join().unwrap())
-    });
+        || scan(scanner, &["-p", "1-3000", "--rate", "3000", "-g", &source, &target]),
+    );
 
     assert_eq!(out.in_state(victim, "open"), OPEN.iter().copied().collect::<BTreeSet<_>>());
     let closed = out.in_state(victim, "closed");

@@ -7,74 +7,18 @@
 
 mod common;
 
+use common::tools::{assert_valid_xml, libnmap, ndiff, read, scratch, text, tool};
 use common::{scan, spawn_piped, Scan};
 use scry_lab::{lab_or_skip, Lab, Personality, RejectWith, TargetSpec};
-use serde_json::Value;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-const DTD: &str = "/usr/share/nmap/nmap.dtd";
 const XSL: &str = "/usr/share/nmap/nmap.xsl";
 /// 101 ports: more than 25 closed ones, so some are only counted.
 const PORTS: &str = "1-100,443";
 const OPEN: &[u16] = &[22, 80, 443];
 const PROHIBITED: u16 = 25;
-
-/// A fresh directory for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("scry-test-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Runs a tool of Debian package `package`; fails the test when it is missing.
-fn tool(program: &str, package: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} ({package}, scripts/install-deps.sh): {e}"))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-fn read(path: &Path) -> String {
-    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// `xmllint --dtdvalid` against nmap's DTD: succeeds silently.
-fn assert_valid_xml(path: &Path) {
-    let out = tool("xmllint", "libxml2-utils", &["--noout", "--dtdvalid", DTD, path.to_str().unwrap()]);
-    assert!(out.status.success(), "{} is not valid nmap XML:\n{}", path.display(), text(&out.stderr));
-    assert_eq!(text(&out.stderr), "");
-}
-
-/// What python3-libnmap reads from an XML file: per host, address, MAC,
-/// status and listed ports `[port, protocol, state, reason, service]`, and
-/// the counted ("extraports") states with their counts.
-fn libnmap(path: &Path) -> Value {
-    const SCRIPT: &str = r#"
-import json, sys
-from libnmap.parser import NmapParser
-report = NmapParser.parse_fromfile(sys.argv[1])
-print(json.dumps({
-    "up": report.hosts_up, "total": report.hosts_total, "scan_type": report.scan_type,
-    "hosts": [{
-        "address": h.address, "mac": h.mac, "status": h.status,
-        "ports": [[s.port, s.protocol, s.state, s.reason, s.service] for s in h.services],
-        "open": [p for p, _ in h.get_open_ports()],
-        "extraports": [[r["reason"], int(r["count"])] for r in h.extraports_reasons or []],
-    } for h in report.hosts],
-}))
-"#;
-    let out = tool("/usr/bin/python3", "python3-libnmap", &["-c", SCRIPT, path.to_str().unwrap()]);
-    assert!(out.status.success(), "libnmap could not read {}:\n{}", path.display(), text(&out.stderr));
-    serde_json::from_slice(&out.stdout).expect("the script prints JSON")
-}
 
 /// The lab of most tests here: t0 with open, closed and prohibited ports, t1 silent.
 fn lab() -> Option<Lab> {
@@ -174,11 +118,6 @@ fn xml_scan(lab: &Lab, dir: &Path, name: &str) -> PathBuf {
     let out = cmd.current_dir(dir).output().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
     dir.join(name)
-}
-
-fn ndiff(a: &Path, b: &Path) -> (Option<i32>, String) {
-    let out = tool("ndiff", "ndiff", &[a.to_str().unwrap(), b.to_str().unwrap()]);
-    (out.status.code(), text(&out.stdout))
 }
 
 #[test]

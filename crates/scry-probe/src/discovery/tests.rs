@@ -99,7 +99,47 @@ fn timestamp_reply_is_up_and_ipv6_has_no_timestamp() {
     let v6 = discovery_from("2001:2::1", &[Method::Timestamp, Method::Arp]);
     let mut out = [0u8; 128];
     assert_eq!(v6.write(ip("2001:2::10"), Method::Timestamp, TARGET_MAC, 0, &mut out), Ok(0));
-    assert_eq!(v6.write(ip("2001:2::10"), Method::Arp, TARGET_MAC, 0, &mut out), Ok(0));
+}
+
+/// -PR on an IPv6 link: a Neighbor Solicitation to the target's
+/// solicited-node group; its advertisement is up with nmap's nd-response.
+#[test]
+fn ipv6_arp_ping_is_neighbor_discovery() {
+    let d = discovery_from("2001:2::1", &[Method::Arp]);
+    let ns = sent(&d, "2001:2::10", Method::Arp);
+    let packet = ns.ip().unwrap();
+    assert_eq!((packet.header.dst, packet.header.ttl), (ip("ff02::1:ff00:10"), 255));
+    assert_eq!(ns.link.dst_mac, Some(Mac([0x33, 0x33, 0xff, 0, 0, 0x10])));
+    let nd = icmp_of(&ns).nd.unwrap();
+    assert!(nd.is_solicitation());
+    assert_eq!((nd.target, nd.link_addr), ("2001:2::10".parse().unwrap(), Some(US_MAC)));
+    let advert = |from: &str, hop_limit: Option<u8>| {
+        let mut bytes = scry_packet::build_neighbor_advertisement(
+            TARGET_MAC,
+            from.parse().unwrap(),
+            US_MAC,
+            "2001:2::1".parse().unwrap(),
+            "2001:2::10".parse().unwrap(),
+        );
+        if let Some(hops) = hop_limit {
+            bytes[ETHERNET_LEN + 7] = hops;
+        }
+        parse_frame(LinkType::Ethernet, &bytes).unwrap()
+    };
+    let answer = HostVerdict::Up {
+        host: ip("2001:2::10"),
+        reason: Reason::NdResponse,
+        ttl: None,
+        mac: Some(TARGET_MAC),
+    };
+    assert_eq!(d.classify(&advert("2001:2::10", None)), answer);
+    assert_eq!(Reason::NdResponse.as_str(), "nd-response");
+    // From off the link (a hop limit below 255): no answer.
+    assert_eq!(d.classify(&advert("2001:2::10", Some(254))), HostVerdict::Unrelated);
+    // Without -PR, an advertisement says nothing.
+    let echo_only = discovery_from("2001:2::1", &[Method::Echo]);
+    assert_eq!(echo_only.classify(&advert("2001:2::10", None)), HostVerdict::Unrelated);
+    assert_eq!(d.filter(), "(ip6 dst host 2001:2::1)");
 }
 
 #[test]
@@ -208,7 +248,7 @@ fn arp_reply_is_up_with_its_mac() {
 fn filter_names_every_answer() {
     assert_eq!(
         discovery_from(US, &Method::NMAP_DEFAULT).filter(),
-        "(dst host 198.18.0.1 and (icmp or icmp6 or (tcp and dst port 45000)))"
+        "(dst host 198.18.0.1 and (icmp or (tcp and dst port 45000)))"
     );
     let f = discovery().filter();
     assert!(
@@ -227,4 +267,28 @@ proptest! {
             }
         }
     }
+}
+
+/// A discovery of both families: ARP and echo to IPv4 targets from the IPv4
+/// source, Neighbor Solicitation and ICMPv6 echo to IPv6 ones from the IPv6
+/// source, and answers to either read by the one they answer.
+#[test]
+fn with_the_other_family_each_target_gets_its_own_probes() {
+    let methods = [Method::Echo, Method::Arp];
+    let d = discovery_from(US, &methods).with_other_family(discovery_from("2001:2::1", &methods));
+    assert_eq!(icmp_of(&sent(&d, TARGET, Method::Echo)).icmp_type, 8);
+    let echo6 = icmp_of(&sent(&d, "2001:2::10", Method::Echo));
+    assert_eq!(echo6.icmp_type, 128);
+    assert!(matches!(sent(&d, TARGET, Method::Arp).net, Net::Arp(_)));
+    assert!(icmp_of(&sent(&d, "2001:2::10", Method::Arp)).nd.is_some_and(|nd| nd.is_solicitation()));
+    let answer = reply(
+        "2001:2::10",
+        "2001:2::1",
+        L4Spec::Icmp(IcmpSpec { icmp_type: 129, code: 0, rest: echo6.rest, payload: &[] }),
+    );
+    assert!(matches!(d.classify(&answer), HostVerdict::Up { reason: Reason::EchoReply, .. }));
+    assert_eq!(
+        d.filter(),
+        "(dst host 198.18.0.1 and (icmp or (tcp and dst port 45000))) or (arp and arp[6:2] == 2) or (ip6 dst host 2001:2::1)"
+    );
 }

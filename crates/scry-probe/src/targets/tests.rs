@@ -6,11 +6,11 @@ use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-fn builder() -> TargetSetBuilder {
+pub(super) fn builder() -> TargetSetBuilder {
     TargetSet::builder().no_resolve(true)
 }
 
-fn set(specs: &[&str]) -> TargetSet {
+pub(super) fn set(specs: &[&str]) -> TargetSet {
     let mut b = builder();
     for spec in specs {
         b.add(spec).unwrap();
@@ -18,15 +18,19 @@ fn set(specs: &[&str]) -> TargetSet {
     b.build()
 }
 
-fn addrs(set: &TargetSet) -> Vec<String> {
+pub(super) fn addrs(set: &TargetSet) -> Vec<String> {
     set.iter().map(|a| a.to_string()).collect()
 }
 
-fn message(spec: &str) -> String {
+pub(super) fn message(spec: &str) -> String {
     builder().add(spec).unwrap_err().to_string()
 }
 
-fn ip(text: &str) -> Ipv4Addr {
+pub(super) fn ip(text: &str) -> IpAddr {
+    text.parse().unwrap()
+}
+
+fn v4(text: &str) -> Ipv4Addr {
     text.parse().unwrap()
 }
 
@@ -37,6 +41,7 @@ fn fake_resolver(calls: Arc<AtomicUsize>) -> impl FnMut(&str) -> io::Result<Vec<
         match host.to_ascii_lowercase().as_str() {
             "scanme.test" => Ok(vec!["2001:db8::1".parse().unwrap(), "198.18.5.77".parse().unwrap()]),
             "v6only.test" => Ok(vec!["2001:db8::1".parse().unwrap()]),
+            "empty.test" => Ok(Vec::new()),
             _ => Err(io::Error::new(io::ErrorKind::NotFound, "Name or service not known")),
         }
     }
@@ -54,16 +59,16 @@ fn single_addresses_and_cidr_blocks() {
     assert_eq!(set(&["198.18.0.1/31"]).len(), 2);
     let everything = set(&["1.2.3.4/0"]);
     assert_eq!(everything.len(), 1 << 32);
-    assert_eq!(everything.get((1 << 32) - 1), Some(Ipv4Addr::BROADCAST));
-    assert_eq!(everything.index_of(Ipv4Addr::BROADCAST), Some((1 << 32) - 1));
-    assert_eq!(set(&["10.0.0.0/8"]).ranges().collect::<Vec<_>>(), [(ip("10.0.0.0"), ip("10.255.255.255"))]);
+    assert_eq!(everything.get((1 << 32) - 1), Some(IpAddr::V4(Ipv4Addr::BROADCAST)));
+    assert_eq!(everything.index_of(IpAddr::V4(Ipv4Addr::BROADCAST)), Some((1 << 32) - 1));
+    assert_eq!(set(&["10.0.0.0/8"]).ranges().collect::<Vec<_>>(), [(v4("10.0.0.0"), v4("10.255.255.255"))]);
 }
 
 #[test]
 fn octet_ranges_and_lists() {
     assert_eq!(set(&["198.18.0.1-20"]).len(), 20);
     let two = set(&["198.18.1-2.0-255"]);
-    assert_eq!(two.ranges().collect::<Vec<_>>(), [(ip("198.18.1.0"), ip("198.18.2.255"))]);
+    assert_eq!(two.ranges().collect::<Vec<_>>(), [(v4("198.18.1.0"), v4("198.18.2.255"))]);
     assert_eq!(
         addrs(&set(&["198.18.0.1,3,5-7"])),
         ["198.18.0.1", "198.18.0.3", "198.18.0.5", "198.18.0.6", "198.18.0.7"]
@@ -119,7 +124,6 @@ fn errors_name_the_token_and_why() {
         message("198.18.0-1.0/24"),
         "bad target \"198.18.0-1.0/24\": octet ranges and lists cannot be combined with a /prefix"
     );
-    assert_eq!(message("::1"), "bad target \"::1\": IPv6 targets are not supported (scry scans IPv4 only)");
     assert_eq!(message(""), "bad target \"\": empty target");
     assert_eq!(
         message("bad host!"),
@@ -152,8 +156,8 @@ fn hostnames_resolve_once_to_their_first_ipv4_address() {
     assert_eq!(addrs(&b.build()), ["198.18.5.76", "198.18.5.78", "198.18.5.79"]);
 
     let mut b = TargetSet::builder().resolver(fake_resolver(calls.clone()));
-    let err = b.add("v6only.test").unwrap_err();
-    assert_eq!(err.to_string(), "cannot resolve \"v6only.test\": it has no IPv4 address");
+    let err = b.add("empty.test").unwrap_err();
+    assert_eq!(err.to_string(), "cannot resolve \"empty.test\": it has no IPv4 or IPv6 address");
     let err = b.add("nosuch.invalid").unwrap_err();
     assert_eq!(err.to_string(), "cannot resolve \"nosuch.invalid\": Name or service not known");
     assert!(matches!(err, TargetError::Resolve { problem: ResolveProblem::Lookup(_), .. }));
@@ -288,14 +292,14 @@ fn exclusions_are_removed() {
 #[test]
 fn get_index_of_and_contains_agree_across_ranges() {
     let s = set(&["198.18.0.1-3", "198.18.0.10", "255.255.255.254-", "0.0.0.0"]);
-    let all: Vec<Ipv4Addr> = s.iter().collect();
+    let all: Vec<IpAddr> = s.iter().collect();
     assert_eq!(all.len() as u64, s.len());
     for (i, &a) in all.iter().enumerate() {
         assert_eq!(s.get(i as u64), Some(a));
         assert_eq!(s.index_of(a), Some(i as u64));
     }
-    assert_eq!(all.first(), Some(&Ipv4Addr::UNSPECIFIED));
-    assert_eq!(all.last(), Some(&Ipv4Addr::BROADCAST));
+    assert_eq!(all.first(), Some(&IpAddr::V4(Ipv4Addr::UNSPECIFIED)));
+    assert_eq!(all.last(), Some(&IpAddr::V4(Ipv4Addr::BROADCAST)));
     assert!(!s.contains(ip("198.18.0.4")) && !s.contains(ip("198.18.0.0")));
     assert_eq!(s.get(u64::MAX), None);
     assert_eq!(s.iter().size_hint(), (7, Some(7)));
@@ -355,12 +359,12 @@ proptest! {
             for &b in &values[1] {
                 for &c in &values[2] {
                     for &d in &values[3] {
-                        expected.push(Ipv4Addr::new(a, b, c, d));
+                        expected.push(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
                     }
                 }
             }
         }
-        let got: Vec<Ipv4Addr> = set(&[&octet_text(&spec)]).iter().collect();
+        let got: Vec<IpAddr> = set(&[&octet_text(&spec)]).iter().collect();
         prop_assert_eq!(got, expected);
     }
 
@@ -377,10 +381,10 @@ proptest! {
             b.exclude_list(spec.as_bytes(), "x").unwrap();
         }
         let s = b.build();
-        let included: BTreeSet<Ipv4Addr> = include.iter().flat_map(|t| set(&[t]).iter().collect::<Vec<_>>()).collect();
-        let excluded: BTreeSet<Ipv4Addr> = exclude.iter().flat_map(|t| set(&[t]).iter().collect::<Vec<_>>()).collect();
-        let expected: Vec<Ipv4Addr> = included.difference(&excluded).copied().collect();
-        let got: Vec<Ipv4Addr> = s.iter().collect();
+        let included: BTreeSet<IpAddr> = include.iter().flat_map(|t| set(&[t]).iter().collect::<Vec<_>>()).collect();
+        let excluded: BTreeSet<IpAddr> = exclude.iter().flat_map(|t| set(&[t]).iter().collect::<Vec<_>>()).collect();
+        let expected: Vec<IpAddr> = included.difference(&excluded).copied().collect();
+        let got: Vec<IpAddr> = s.iter().collect();
         prop_assert_eq!(got.len() as u64, s.len());
         prop_assert_eq!(&got, &expected);
         for (i, &a) in got.iter().enumerate() {
@@ -398,7 +402,7 @@ proptest! {
 #[test]
 fn without_removes_only_addresses_in_the_set() {
     let s = set(&["198.19.255.0/24", "198.18.0.1"]);
-    let less = s.without(&[ip("198.19.255.255"), ip("198.19.255.0"), ip("198.18.7.7")]);
+    let less = s.without(&[v4("198.19.255.255"), v4("198.19.255.0"), v4("198.18.7.7")]);
     assert_eq!(less.len(), s.len() - 2);
     assert!(!less.contains(ip("198.19.255.255")) && !less.contains(ip("198.19.255.0")));
     assert!(less.contains(ip("198.19.255.254")) && less.contains(ip("198.18.0.1")));

@@ -205,6 +205,46 @@ fn icmpv6_port_unreachable_is_closed() {
     assert!(p.filter().contains("dst host 2001:2::1"));
 }
 
+/// Every ICMPv6 destination-unreachable code as nmap reads it for UDP
+/// (scan_engine_raw.cc, reason.cc): port unreachable from the target is
+/// closed, from a router filtered; the others filtered with their reason;
+/// time exceeded filtered; unknown codes ignored.
+#[test]
+fn icmpv6_errors_follow_nmaps_table() {
+    const IPV6_HEADER_LEN: usize = 40;
+    let p = probe_with(Payloads::builtin(), "2001:2::1");
+    let quoted: Vec<u8> = sent(&p, "2001:2::10", 161, 0)[ETHERNET_LEN..].to_vec();
+    let from_router = |icmp_type, code| {
+        let reply = icmp_error("2001:2::ff", "2001:2::1", icmp_type, code, &quoted);
+        let (host, port, state, reason) = port_result(p.classify(&reply));
+        assert_eq!((host, port), (ip("2001:2::10"), 161));
+        (state, reason.as_str())
+    };
+    let table: Vec<_> = (0..=6).map(|code| from_router(1, code)).collect();
+    let filtered = PortState::Filtered;
+    assert_eq!(
+        table,
+        [
+            (filtered, "no-route"),
+            (filtered, "admin-prohibited"),
+            (filtered, "beyond-scope"),
+            (filtered, "host-unreach"),
+            (filtered, "port-unreach"),
+            (filtered, "admin-prohibited"),
+            (filtered, "reject-route"),
+        ]
+    );
+    assert_eq!(from_router(3, 0), (filtered, "time-exceeded"));
+    assert_eq!(from_router(3, 1), (filtered, "time-exceeded"));
+    let unknown = icmp_error("2001:2::ff", "2001:2::1", 1, 7, &quoted);
+    assert_eq!(p.classify(&unknown), Verdict::Unrelated);
+    // An error quoting a source port the key did not pick: forged or stale.
+    let mut forged = quoted.clone();
+    forged[IPV6_HEADER_LEN + 1] ^= 1;
+    let forged = icmp_error("2001:2::10", "2001:2::1", 1, 4, &forged);
+    assert_eq!(p.classify(&forged), Verdict::Invalid);
+}
+
 #[test]
 fn probe_trait_writes_every_datagram_within_max_frame_len() {
     let payloads = Payloads::parse("udp 7 \"a\"\nudp 7 \"0123456789\"", "t").unwrap();

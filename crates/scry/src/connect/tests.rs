@@ -31,14 +31,14 @@ fn connect_results_read_as_nmap_reads_them() {
 
 /// Collects what the driver finds.
 #[derive(Default)]
-struct Found(BTreeMap<(Ipv4Addr, u16), PortResult>);
+struct Found(BTreeMap<(IpAddr, u16), PortResult>);
 
 impl Answers for Found {
-    fn record(&mut self, ip: Ipv4Addr, port: u16, result: PortResult) -> bool {
+    fn record(&mut self, ip: IpAddr, port: u16, result: PortResult) -> bool {
         self.0.insert((ip, port), result).is_none()
     }
 
-    fn wanted(&self, ip: Ipv4Addr, port: u16) -> bool {
+    fn wanted(&self, ip: IpAddr, port: u16) -> bool {
         !self.0.contains_key(&(ip, port))
     }
 }
@@ -47,11 +47,22 @@ impl Answers for Found {
 /// connection each, as the counters say.
 #[test]
 fn the_driver_connects_to_every_pair_of_the_walk_on_loopback() {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    drive_loopback("127.0.0.1");
+}
+
+/// The same over IPv6 (-sT -6 goes through the kernel's IPv6 sockets).
+#[test]
+fn the_driver_connects_over_ipv6_loopback() {
+    drive_loopback("::1");
+}
+
+fn drive_loopback(address: &str) {
+    let lo: IpAddr = address.parse().unwrap();
+    let listener = std::net::TcpListener::bind((lo, 0)).unwrap();
     let open = listener.local_addr().unwrap().port();
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind((lo, 0)).unwrap().local_addr().unwrap().port();
     let mut targets = scry_probe::targets::TargetSetBuilder::new();
-    targets.add("127.0.0.1").unwrap();
+    targets.add(address).unwrap();
     let targets = targets.build();
     let ports = [open, closed];
     let permutation = Permutation::new(2, 7);
@@ -68,8 +79,7 @@ fn the_driver_connects_to_every_pair_of_the_walk_on_loopback() {
     let limits = Limits { parallelism: 4, per_host: 2, ttl: 64, device: None };
     let (counters, mut found) = (Counters::default(), Found::default());
     let driven = drive(&walk, limits, &AtomicBool::new(false), &counters, &mut found).unwrap();
-    let lo = Ipv4Addr::LOCALHOST;
-    let expected: BTreeMap<(Ipv4Addr, u16), PortResult> = [
+    let expected: BTreeMap<(IpAddr, u16), PortResult> = [
         ((lo, open), PortResult { state: PortState::Open, reason: Reason::SynAck, ttl: 0 }),
         ((lo, closed), PortResult { state: PortState::Closed, reason: Reason::ConnRefused, ttl: 0 }),
     ]
@@ -79,6 +89,7 @@ fn the_driver_connects_to_every_pair_of_the_walk_on_loopback() {
     assert!(driven.strange.is_empty());
     // Both answered in the first pass: no retry.
     assert_eq!(counters.sent.load(Ordering::Relaxed), 2);
+    drop(listener);
 }
 
 #[test]

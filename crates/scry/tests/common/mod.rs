@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod services;
+pub mod tools;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -478,10 +479,10 @@ pub fn icmp_unreachable(
 
 /// A TCP segment with `flags` from `src`:`src_port` to `dst`:`dst_port`
 /// and random sequence and acknowledgement numbers: what a blind forger sends.
-pub fn forged_tcp(
+pub fn forged_tcp<A: Into<std::net::IpAddr>>(
     eth: &EthernetSpec,
-    (src, src_port): (Ipv4Addr, u16),
-    (dst, dst_port): (Ipv4Addr, u16),
+    (src, src_port): (A, u16),
+    (dst, dst_port): (A, u16),
     flags: TcpFlags,
     rng: &mut impl Rng,
 ) -> Vec<u8> {
@@ -495,4 +496,46 @@ pub fn forged_tcp(
         ..TcpSpec::default()
     };
     build_frame(eth, &IpSpec::new(src.into(), dst.into()).unwrap(), &L4Spec::Tcp(tcp)).unwrap()
+}
+
+/// While `scan` runs in the calling thread, sends rounds of `forgeries`
+/// (given a seeded RNG) from `forger`'s namespace every `round`, from before
+/// the scan starts until it ends; the scan's result and how many frames were
+/// forged.
+pub fn forging_during<T: Send>(
+    forger: &Node,
+    round: std::time::Duration,
+    mut forgeries: impl FnMut(&mut StdRng) -> Vec<Vec<u8>> + Send,
+    scan: impl FnOnce() -> T,
+) -> (T, usize) {
+    let stop = AtomicBool::new(false);
+    let (started_tx, started) = mpsc::channel();
+    std::thread::scope(|s| {
+        let forging = s.spawn(|| {
+            forger
+                .run(|| {
+                    let tx = scry_capture::RawSender::open(
+                        &scry_capture::Interface::by_name(scry_lab::IFACE).unwrap(),
+                    )
+                    .unwrap();
+                    let mut rng = StdRng::seed_from_u64(0xf0f0);
+                    let mut sent = 0usize;
+                    while !stop.load(Ordering::Acquire) {
+                        let frames = forgeries(&mut rng);
+                        for frame in &frames {
+                            tx.send(frame).unwrap();
+                        }
+                        sent += frames.len();
+                        let _ = started_tx.send(());
+                        std::thread::sleep(round);
+                    }
+                    sent
+                })
+                .unwrap()
+        });
+        started.recv().expect("the forger died before its first round");
+        let out = scan();
+        stop.store(true, Ordering::Release);
+        (out, forging.join().unwrap())
+    })
 }
