@@ -10,6 +10,10 @@
 
 use std::time::{Duration, Instant};
 
+/// The lowest rate a bucket keeps: one probe an hour, below nmap's slowest
+/// timing template (`-T0`, one probe per 5 minutes).
+pub const MIN_RATE: f64 = 1.0 / 3600.0;
+
 /// A token bucket issuing probes at `rate` per second, a batch at a time.
 #[derive(Clone, Debug)]
 pub struct TokenBucket {
@@ -20,10 +24,10 @@ pub struct TokenBucket {
 }
 
 impl TokenBucket {
-    /// A bucket starting empty at `now`. `rate` is clamped to at least 1
-    /// pps; the burst is 10 ms of sending, at least one token.
+    /// A bucket starting empty at `now`. `rate` is clamped to at least
+    /// [`MIN_RATE`]; the burst is 10 ms of sending, at least one token.
     pub fn new(rate: f64, now: Instant) -> TokenBucket {
-        let rate = rate.max(1.0);
+        let rate = rate.max(MIN_RATE);
         let burst = (rate / 100.0).max(1.0);
         TokenBucket { rate, burst, tokens: 0.0, last: now }
     }
@@ -37,7 +41,7 @@ impl TokenBucket {
     /// the old rate are kept up to the new burst, 10 ms at the new rate.
     pub fn set_rate(&mut self, rate: f64, now: Instant) {
         self.refill(now);
-        self.rate = rate.max(1.0);
+        self.rate = rate.max(MIN_RATE);
         self.burst = (self.rate / 100.0).max(1.0);
         self.tokens = self.tokens.min(self.burst);
     }
@@ -107,6 +111,22 @@ mod tests {
             let expected = rate * 10.0;
             assert!((sent - expected).abs() <= expected * 0.01 + 1.0, "rate {rate}: sent {sent}");
         }
+    }
+
+    /// Regression: the bucket clamped every rate to at least 1 pps, so
+    /// nmap's slow templates (-T0 to -T2, down to one probe per 300 s)
+    /// would have sent once a second.
+    #[test]
+    fn holds_rates_below_one_per_second() {
+        // Each run ends half an interval past the last probe expected.
+        for (rate, run, expected) in [(2.5, 100.2, 250), (1.0 / 15.0, 307.5, 20), (1.0 / 300.0, 3150.0, 10)] {
+            let sent = simulate(rate, 64, Duration::from_secs_f64(run));
+            assert_eq!(sent, expected, "rate {rate}");
+        }
+        let mut bucket = TokenBucket::new(1.0 / 300.0, Instant::now());
+        assert_eq!(bucket.wait(), Duration::from_secs(300));
+        bucket.set_rate(2.5, Instant::now());
+        assert_eq!(bucket.rate(), 2.5);
     }
 
     /// As `simulate`, waiting each time for a whole batch.
