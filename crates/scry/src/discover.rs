@@ -210,7 +210,7 @@ fn send_pass(plan: &DiscoveryPlan, tx: &mut Sender, up: &Mutex<Up>, stop: &Atomi
     while !exhausted && !stop.load(Ordering::Relaxed) {
         let granted = bucket.take(Instant::now(), BATCH as u32) as usize;
         if granted == 0 {
-            std::thread::sleep(bucket.wait());
+            std::thread::sleep(bucket.wait().min(crate::engine::LONGEST_PACE));
             continue;
         }
         let mut n = 0;

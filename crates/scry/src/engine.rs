@@ -837,10 +837,15 @@ fn walk_lane(
     Ok(())
 }
 
+/// The longest the send loop sleeps before it looks for a stop again.
+pub const LONGEST_PACE: Duration = Duration::from_millis(100);
+
 /// Sleeps for short waits by spinning: thread::sleep overshoots by ~50 µs.
+/// A long wait (a rate below 10 pps, as -T0 to -T2 set) is slept at most
+/// [`LONGEST_PACE`] at a time, so the caller sees a stop between.
 fn pace(wait: Duration) {
     if wait > Duration::from_micros(200) {
-        std::thread::sleep(wait - Duration::from_micros(100));
+        std::thread::sleep((wait - Duration::from_micros(100)).min(LONGEST_PACE));
     } else {
         let until = Instant::now() + wait;
         while Instant::now() < until {
