@@ -15,6 +15,10 @@
 #[allow(dead_code)]
 #[path = "../src/cli.rs"]
 mod cli;
+// cli.rs parses -T with it.
+#[allow(dead_code)]
+#[path = "../src/timing.rs"]
+mod timing;
 
 use clap::CommandFactory;
 use clap_complete::Shell;

@@ -4,7 +4,9 @@
 //! expressible as clap short flags, so [`nmap_aliases`] rewrites exactly those
 //! tokens to long options before clap parses; everything else is clap's.
 
-use clap::{ArgAction, Parser};
+use crate::timing::Template;
+use clap::parser::ValueSource;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser};
 use scry_packet::{Mac, TcpFlags};
 use scry_probe::tcpscan::{TcpScan, TcpScanSpec};
 use std::ffi::OsString;
@@ -72,7 +74,6 @@ const SYNONYMS: &[(&str, &str)] = &[
 /// What an nmap option scry does not have is, and what scry offers instead;
 /// `None` for anything else (clap then reports it as unknown).
 pub fn unsupported(option: &str) -> Option<&'static str> {
-    const TIMING: &[&str] = &["paranoid", "sneaky", "polite", "normal", "aggressive", "insane"];
     let letters = |rest: &str| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric());
     Some(match option {
         "-A" => "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV",
@@ -83,14 +84,6 @@ pub fn unsupported(option: &str) -> Option<&'static str> {
         }
         _ if option.starts_with("--script") => "NSE scripts are not available in scry",
         _ if option == "--traceroute" => "traceroute is not available in scry",
-        _ if option
-            .strip_prefix("-T")
-            .is_some_and(|t| (t.len() == 1 && ("0"..="5").contains(&t)) || TIMING.contains(&t)) =>
-        {
-            "timing templates are not available: scry adapts its rate between --min-rate and \
-             --max-rate PPS (or keeps a fixed --rate PPS), retries up to --max-retries N times and \
-             waits --wait SECONDS for late replies"
-        }
         _ if option.strip_prefix("-s").is_some_and(letters) => {
             "this scan type is not available; scry scans with -sS (SYN), -sT (connect), -sF, -sN, -sX, \
              -sM (FIN, NULL, Xmas, Maimon), -sA (ACK), -sW (window), --scanflags, -sU (UDP) and -sn \
@@ -273,6 +266,12 @@ pub struct Args {
     /// The adaptive rate's ceiling in packets per second (default 1000000).
     #[arg(long = "max-rate", value_name = "PPS")]
     pub max_rate: Option<f64>,
+
+    /// nmap's timing template: 0-5 or paranoid, sneaky, polite, normal,
+    /// aggressive, insane (docs/scanning.md: what each sets here). Options
+    /// given explicitly override it, before or after it.
+    #[arg(short = 'T', value_name = "0-5|NAME", value_parser = Template::parse)]
+    pub timing: Option<Template>,
 
     /// Retransmissions of a probe that got no answer.
     #[arg(long = "retries", alias = "max-retries", value_name = "N", default_value_t = DEFAULT_RETRIES)]
@@ -616,7 +615,20 @@ impl Args {
     /// also counts as a -v, and -dN sets both levels to at least N (nmap
     /// sets them to N where -dN stands; scry does not track the order).
     pub fn parse_nmap(argv: impl IntoIterator<Item = OsString>) -> Args {
-        Args::parse_from(nmap_aliases(argv)).fold_debugging()
+        Args::try_parse_nmap(argv).unwrap_or_else(|e| e.exit())
+    }
+
+    /// [`Args::parse_nmap`], returning clap's error; a timing template (`-T`)
+    /// fills in the options not given explicitly ([`crate::timing::apply`]).
+    ///
+    /// # Errors
+    /// What clap rejects, formatted as clap reports it.
+    pub fn try_parse_nmap(argv: impl IntoIterator<Item = OsString>) -> Result<Args, clap::Error> {
+        let mut command = Args::command();
+        let matches = command.try_get_matches_from_mut(nmap_aliases(argv))?;
+        let mut args = Args::from_arg_matches(&matches).map_err(|e| e.format(&mut command))?;
+        crate::timing::apply(&mut args, |id| matches.value_source(id) == Some(ValueSource::CommandLine));
+        Ok(args.fold_debugging())
     }
 
     fn fold_debugging(mut self) -> Args {
@@ -636,7 +648,7 @@ mod tests {
 
     fn parse(line: &str) -> Args {
         let argv = std::iter::once("scry").chain(line.split_whitespace()).map(OsString::from);
-        Args::try_parse_from(nmap_aliases(argv)).unwrap().fold_debugging()
+        Args::try_parse_nmap(argv).unwrap()
     }
 
     #[test]
@@ -645,15 +657,16 @@ mod tests {
         assert!(a.no_ping);
         assert_eq!(a.top_ports, Some(100));
         assert_eq!(parse("-F --top-ports 5 198.18.0.10").top_ports, Some(5));
-        let a = parse("-sY -T4 -oS x -sS 198.18.0.10");
-        assert_eq!(a.unsupported, ["-sY", "-T4", "-oS"]);
+        let a = parse("-sY -A -oS x -sS 198.18.0.10");
+        assert_eq!(a.unsupported, ["-sY", "-A", "-oS"]);
         assert!(a.syn_scan);
         // Options scry has are left alone.
         for line in ["-sS -sU -Pn -PS22 -oN out -p- 198.18.0.10", "-sSU -oJ - 198.18.0.10", "-sn 198.18.0.10"]
         {
             assert_eq!(parse(line).unsupported, Vec::<String>::new(), "{line}");
         }
-        assert_eq!(unsupported("-T"), None);
+        // Timing templates are scry's own now (crate::timing).
+        assert_eq!(unsupported("-T4"), None);
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod phases;
 mod privileges;
 mod progress;
 mod resume;
+mod timing;
 mod unprivileged;
 mod version;
 mod wire;

@@ -1,0 +1,91 @@
+use super::*;
+use crate::cli::{DEFAULT_RETRIES, DEFAULT_WAIT};
+use crate::config::{pace, Pace};
+use scry_probe::adapt::Bounds;
+
+fn parse(line: &str) -> Args {
+    let argv = std::iter::once("scry").chain(line.split_whitespace()).chain(["198.18.0.1"]);
+    Args::try_parse_nmap(argv.map(Into::into)).expect("parses")
+}
+
+/// (max-rate, retries, wait, host-timeout, max-parallelism) after parsing `line`.
+fn knobs(line: &str) -> (Option<f64>, u32, f64, Option<Duration>, Option<u32>) {
+    let a = parse(line);
+    (a.max_rate, a.retries, a.wait, a.host_timeout, a.max_parallelism)
+}
+
+const FIFTEEN_MINUTES: Option<Duration> = Some(Duration::from_secs(900));
+
+#[test]
+fn each_template_sets_nmaps_values_in_scrys_terms() {
+    let defaults = (None, DEFAULT_RETRIES, DEFAULT_WAIT, None, None);
+    assert_eq!(knobs(""), defaults);
+    assert_eq!(knobs("-T0"), (Some(1.0 / 300.0), DEFAULT_RETRIES, 300.0, None, Some(1)));
+    assert_eq!(knobs("-T1"), (Some(1.0 / 15.0), DEFAULT_RETRIES, 15.0, None, Some(1)));
+    assert_eq!(knobs("-T2"), (Some(2.5), DEFAULT_RETRIES, DEFAULT_WAIT, None, Some(1)));
+    assert_eq!(knobs("-T3"), defaults);
+    assert_eq!(knobs("-T4"), (None, 6, 1.25, None, None));
+    assert_eq!(knobs("-T5"), (None, 2, 0.3, FIFTEEN_MINUTES, None));
+}
+
+#[test]
+fn names_digits_and_spellings_as_nmap_takes_them() {
+    for (digit, name) in NAMES.iter().enumerate() {
+        let by_digit = parse(&format!("-T{digit}")).timing;
+        assert_eq!(by_digit.map(|t| t as usize), Some(digit));
+        assert_eq!(parse(&format!("-T {name}")).timing, by_digit, "{name}");
+        assert_eq!(parse(&format!("-T{}", name.to_uppercase())).timing, by_digit, "{name}");
+    }
+    assert_eq!(parse("-TAggressive").timing, Some(Template::Aggressive));
+    assert_eq!(parse("").timing, None);
+    // The later template wins, as in nmap.
+    assert_eq!(knobs("-T5 -T4"), knobs("-T4"));
+}
+
+#[test]
+fn bad_templates_name_the_token() {
+    let why = |t: &str| {
+        format!(
+            "unknown timing template \"{t}\": use 0-5 or paranoid, sneaky, polite, normal, aggressive, \
+             insane (e.g. -T4)"
+        )
+    };
+    for bad in ["6", "fast", "45", "-1", "", "insane5"] {
+        assert_eq!(Template::parse(bad), Err(why(bad)), "{bad}");
+    }
+}
+
+#[test]
+fn explicit_options_override_the_template_before_or_after_it() {
+    for line in ["-T4 --max-retries 1 --wait 3", "--max-retries 1 --wait 3 -T4", "--retries 1 -T4 --wait 3"] {
+        assert_eq!(knobs(line), (None, 1, 3.0, None, None), "{line}");
+    }
+    // An explicit value equal to scry's default still beats the template.
+    assert_eq!(knobs("--max-retries 10 -T5 --wait 1"), (None, 10, 1.0, FIFTEEN_MINUTES, None));
+    for line in ["-T5 --host-timeout 2m --max-parallelism 8", "--host-timeout 2m --max-parallelism 8 -T5"] {
+        assert_eq!(knobs(line), (None, 2, 0.3, Some(Duration::from_secs(120)), Some(8)), "{line}");
+    }
+    for line in ["-T2 --max-parallelism 4", "--max-parallelism 4 -T2"] {
+        assert_eq!(knobs(line), (Some(2.5), DEFAULT_RETRIES, DEFAULT_WAIT, None, Some(4)), "{line}");
+    }
+}
+
+#[test]
+fn an_explicit_rate_replaces_the_templates_ceiling() {
+    let pace_of = |line: &str| pace(&parse(line)).map_err(|e| e.0);
+    assert_eq!(pace_of("-T2"), Ok(Pace::Adaptive(Bounds { min: 2.5, max: 2.5 })));
+    assert_eq!(pace_of("-T0"), Ok(Pace::Adaptive(Bounds { min: 1.0 / 300.0, max: 1.0 / 300.0 })));
+    for line in ["-T2 --rate 50", "--rate 50 -T2"] {
+        assert_eq!(pace_of(line), Ok(Pace::Fixed(50.0)), "{line}");
+    }
+    for line in ["-T1 --max-rate 40", "--max-rate 40 -T1"] {
+        assert_eq!(pace_of(line), Ok(Pace::Adaptive(Bounds { min: 40.0, max: 40.0 })), "{line}");
+    }
+    for line in ["-T2 --min-rate 500", "--min-rate 500 -T2"] {
+        assert_eq!(pace_of(line), Ok(Pace::Adaptive(Bounds { min: 500.0, max: 1_000_000.0 })), "{line}");
+    }
+    // The fast templates keep the adaptive rate and its default bounds.
+    for line in ["-T4", "-T5", "-T3"] {
+        assert_eq!(pace_of(line), pace_of(""), "{line}");
+    }
+}
