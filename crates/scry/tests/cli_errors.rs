@@ -342,15 +342,25 @@ fn nmap_options_scry_lacks_are_named() {
         ("-sY", scan_types),
         ("-sSY", scan_types),
         ("-A", "aggressive mode (-O plus version, script and traceroute scans); scry has -O and -sV"),
-        (
-            "-T4",
-            "timing templates are not available: scry adapts its rate between --min-rate and \
-             --max-rate PPS (or keeps a fixed --rate PPS), retries up to --max-retries N times and \
-             waits --wait SECONDS for late replies",
-        ),
         ("-PO", "this discovery probe is not available; scry has -PE, -PP, -PS, -PA, -PU, -PR and -Pn"),
     ] {
         refuses(&[option, "-p", "80", "198.18.0.10"], &format!("nmap's {option} is not supported: {why}"));
+    }
+}
+
+/// nmap's timing templates are 0-5 or six names; anything else is named.
+#[test]
+fn bad_timing_template_is_named() {
+    for (args, token) in [(["-T6"].as_slice(), "6"), (&["-Tfast"], "fast"), (&["-T", "turbo"], "turbo")] {
+        let out = run_unprivileged(&[args, &["-p", "80", "198.18.0.10"]].concat());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let why = format!(
+            "unknown timing template \"{token}\": use 0-5 or paranoid, sneaky, polite, normal, aggressive, \
+             insane (e.g. -T4)"
+        );
+        assert!(stderr.contains(&why) && stderr.contains("-T <0-5|NAME>"), "{args:?}: {stderr}");
+        assert!(out.stdout.is_empty(), "{args:?}");
     }
 }
 
