@@ -15,8 +15,9 @@
 # IMAP/POP3, PostgreSQL, Redis, memcached), two ports that accept and
 # close (tcpwrapped) and, with SILENT=1, one that accepts and never sends.
 # nmap runs with a data directory whose NSE script database is empty, so its
-# `version` scripts do not rewrite its answers. scry has no timing templates
-# (-T4 is refused), so it runs with its defaults throughout.
+# `version` scripts do not rewrite its answers. scry runs with its defaults
+# throughout (its -T4 sets only the port scan's retries and cooldown:
+# docs/scanning.md, "Timing templates").
 #
 # Measured as throughput.sh measures (`scry-bench-lab measure`: wall time,
 # the child's CPU time and ru_maxrss). Tools run only inside the lab's
