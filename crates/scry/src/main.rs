@@ -107,6 +107,9 @@ fn run() -> anyhow::Result<ExitCode> {
         let why = cli::unsupported(option).unwrap_or("it is not available");
         return Err(UsageError(format!("nmap's {option} is not supported: {why}")).into());
     }
+    if let Some(why) = timing::refused(&args) {
+        return Err(UsageError(why).into());
+    }
     // `--shard auto`: from here on, a plain `I/N` and the run's id.
     if let Some(spec) = args.shard.clone().filter(|s| auto_shard::is_auto(s)) {
         let env = |name: &str| std::env::var(name).ok();

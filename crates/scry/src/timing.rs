@@ -100,6 +100,24 @@ impl Template {
     }
 }
 
+/// What cannot carry over: `-O` with a serial template. OS detection sends
+/// its probes on nmap's own schedule (the six sequence probes 100 ms apart,
+/// which its fingerprint's timing tests measure), and no rate ceiling
+/// spaces them out; a scan promised as serial would not be.
+pub fn refused(args: &Args) -> Option<String> {
+    let template = args.timing?;
+    let serial = template.settings().max_parallelism.is_some();
+    (serial && args.os_detect).then(|| {
+        let n = template as usize;
+        format!(
+            "-T{n} ({}) with -O: OS detection sends its probes on nmap's schedule (the sequence probes \
+             100 ms apart), which one probe at a time, {} apart, cannot keep; leave out -O or use -T3 or above",
+            NAMES[n],
+            ["300 s", "15 s", "0.4 s"][n]
+        )
+    })
+}
+
 /// Applies `args.timing` to the options not given explicitly; `given`
 /// says whether an option (by its clap id) was on the command line. The
 /// template's rate ceiling is left out when any of `--rate`, `--min-rate`

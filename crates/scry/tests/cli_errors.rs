@@ -362,6 +362,12 @@ fn bad_timing_template_is_named() {
         assert!(stderr.contains(&why) && stderr.contains("-T <0-5|NAME>"), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty(), "{args:?}");
     }
+    // What does not carry over is refused by name.
+    refuses(
+        &["-O", "-T", "polite", "-p", "80", "198.18.0.10"],
+        "-T2 (polite) with -O: OS detection sends its probes on nmap's schedule (the sequence probes 100 ms \
+         apart), which one probe at a time, 0.4 s apart, cannot keep; leave out -O or use -T3 or above",
+    );
 }
 
 /// Regression: shards without a seed each drew their own order, so they

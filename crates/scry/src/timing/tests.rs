@@ -89,3 +89,21 @@ fn an_explicit_rate_replaces_the_templates_ceiling() {
         assert_eq!(pace_of(line), pace_of(""), "{line}");
     }
 }
+
+#[test]
+fn os_detection_with_a_serial_template_is_refused_by_name() {
+    assert_eq!(
+        refused(&parse("-O -T2")),
+        Some(
+            "-T2 (polite) with -O: OS detection sends its probes on nmap's schedule (the sequence probes \
+             100 ms apart), which one probe at a time, 0.4 s apart, cannot keep; leave out -O or use -T3 or \
+             above"
+                .into()
+        )
+    );
+    assert!(refused(&parse("-Tparanoid -O")).is_some_and(|why| why.starts_with("-T0 (paranoid) with -O")));
+    assert!(refused(&parse("-T1 -O")).is_some_and(|why| why.contains(", 15 s apart,")));
+    for fine in ["-O -T3", "-O -T4", "-O -T5", "-O", "-T2", "-T0 -sV"] {
+        assert_eq!(refused(&parse(fine)), None, "{fine}");
+    }
+}
