@@ -28,11 +28,20 @@ fn aggressive_finds_exactly_the_listeners_and_polite_agrees() {
     assert!(closed.is_disjoint(&listening));
 
     // One open and one closed port, one probe per 0.4 s.
-    let polite = scan(lab.scanner(), &["-Tpolite", "-p", "22,23", "--no-os-guess", &target]);
+    let polite =
+        scan(lab.scanner(), &["-Tpolite", "-p", "22,23", "--no-os-guess", "--stats-every", "100ms", &target]);
     let (open, closed): (BTreeSet<u16>, BTreeSet<u16>) = ([22].into(), [23].into());
     assert_eq!((polite.in_state(ip, "open"), polite.in_state(ip, "closed")), (open, closed));
     let same: Vec<_> = fast.triples().into_iter().filter(|(_, port, _)| [22, 23].contains(port)).collect();
     assert_eq!(polite.triples().into_iter().collect::<Vec<_>>(), same);
     // Two probes: both ports answered, so no retry went out.
     assert_eq!(polite.stat("sent"), 2, "{}", polite.stats());
+    // The progress lines show the template's 2.5 pps (in whole pps), not the default start.
+    let shown: Vec<&str> = polite
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("Stats: "))
+        .filter_map(|l| l.split_once(", rate ")?.1.split_once(" pps").map(|(rate, _)| rate))
+        .collect();
+    assert!(!shown.is_empty() && shown.iter().all(|r| *r == "2"), "{}", polite.stderr);
 }
