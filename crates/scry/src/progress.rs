@@ -101,7 +101,7 @@ impl Reading {
             self.found
         );
         if let Some((rate, why)) = &self.rate {
-            let _ = write!(text, ", rate {rate:.0} pps");
+            let _ = write!(text, ", rate {} pps", rate_text(*rate));
             if let Some(why) = why {
                 let _ = write!(text, " ({why})");
             }
@@ -252,7 +252,7 @@ impl Sink for Progress {
             let reading = self.shared.read(self.start, &mut (Duration::ZERO, 0));
             let total = self.shared.total;
             let peak = match self.shared.counters.rate.peak() {
-                Some(peak) => format!(", adaptive rate peaked at {peak:.0} pps"),
+                Some(peak) => format!(", adaptive rate peaked at {} pps", rate_text(peak)),
                 None => String::new(),
             };
             let _ = writeln!(
@@ -273,6 +273,18 @@ impl Drop for Progress {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A rate in whole pps, or to three significant digits below 10 pps (the
+/// slow timing templates' 2.5, 0.0667 and 0.00333) rather than 0.
+fn rate_text(rate: f64) -> String {
+    if rate >= 10.0 || rate <= 0.0 {
+        return format!("{rate:.0}");
+    }
+    let decimals = (2.0 - rate.log10().floor()).max(0.0) as usize;
+    let text = format!("{rate:.decimals$}");
+    let text = text.trim_end_matches('0');
+    text.trim_end_matches('.').to_owned()
 }
 
 #[cfg(test)]
@@ -312,6 +324,12 @@ mod tests {
         assert_eq!(
             adaptive.describe(50_000),
             "40.00% done, 20000/50000 probes, 9990 pps now (10000 avg), 3 open found, rate 40000 pps, ETA 0:00:03"
+        );
+        // Regression: a timing template's rate below 1 pps was shown as 0.
+        let rates = [1_000_000.0, 40_000.0, 12.4, 9.5, 2.5, 1.0, 1.0 / 15.0, 1.0 / 300.0];
+        assert_eq!(
+            rates.map(rate_text),
+            ["1000000", "40000", "12", "9.5", "2.5", "1", "0.0667", "0.00333"].map(String::from)
         );
         let why = Some("up: 0 of 200 unanswered in the last round".to_owned());
         let verbose = Reading { rate: Some((40_000.0, why)), ..r };

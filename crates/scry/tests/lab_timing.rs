@@ -36,12 +36,12 @@ fn aggressive_finds_exactly_the_listeners_and_polite_agrees() {
     assert_eq!(polite.triples().into_iter().collect::<Vec<_>>(), same);
     // Two probes: both ports answered, so no retry went out.
     assert_eq!(polite.stat("sent"), 2, "{}", polite.stats());
-    // The progress lines show the template's 2.5 pps (in whole pps), not the default start.
+    // The progress lines show the template's rate, not the default start.
     let shown: Vec<&str> = polite
         .stderr
         .lines()
         .filter(|l| l.starts_with("Stats: "))
         .filter_map(|l| l.split_once(", rate ")?.1.split_once(" pps").map(|(rate, _)| rate))
         .collect();
-    assert!(!shown.is_empty() && shown.iter().all(|r| *r == "2"), "{}", polite.stderr);
+    assert!(!shown.is_empty() && shown.iter().all(|r| *r == "2.5"), "{}", polite.stderr);
 }
