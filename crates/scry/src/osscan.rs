@@ -35,6 +35,12 @@ use crate::output::{HostReport, OsReport, PortTable, PortsUsed, ScanInfo, Servic
 /// polled at least this often.
 const POLL: Duration = Duration::from_millis(2);
 
+/// The most replies from one host that can wait in the capture between two
+/// reads ([`POLL`] apart): a host gets at most one probe per 25 ms, and a
+/// SYN-ACK may come twice. The capture buffer is sized by this, not by the
+/// 16 probes a host gets in all.
+pub const REPLIES_IN_FLIGHT: u64 = 2;
+
 /// nmap stops after this many tries unless the fingerprint is fit to submit.
 const STANDARD_TRIES: u32 = 2;
 
