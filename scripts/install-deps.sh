@@ -4,7 +4,7 @@
 #   iproute2 nftables    the namespace lab (ip netns, veth, bridge, nft rules)
 #   tcpdump              fixtures and pcap-file checks
 #   nmap                 the oracle (OS fingerprints) and nmap-os-db/nmap-services
-#   masscan zmap         benchmark yardsticks
+#   masscan zmap netsniff-ng  benchmark yardsticks (trafgen)
 #   iputils-ping procps  lab readiness checks and sysctl
 #   ethtool              NIC offload settings (GRO/GSO/TSO) in lab tests and benchmarks
 #   libxml2-utils xsltproc ndiff python3-libnmap
@@ -41,7 +41,7 @@ if [ ! -e "$policy" ]; then
   printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && own_policy=true
 fi
 apt-get install -y -qq --no-install-recommends \
-  libpcap-dev iproute2 nftables tcpdump nmap masscan zmap iputils-ping procps ethtool pkg-config \
+  libpcap-dev iproute2 nftables tcpdump nmap masscan zmap netsniff-ng iputils-ping procps ethtool pkg-config \
   libxml2-utils xsltproc ndiff python3-libnmap libcap2-bin util-linux \
   dnsmasq-base chrony snmpd dpkg-dev libpcre2-dev e2fsprogs g++ libssl-dev \
   openssh-server nginx-light vsftpd postfix dovecot-imapd dovecot-pop3d redis-server \

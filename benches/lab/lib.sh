@@ -1,4 +1,4 @@
-# Helpers for the lab benchmarks (throughput.sh, loss.sh): building, the lab
+# Helpers for the lab benchmarks (throughput.sh, loss.sh, ...): building, the lab
 # and its range guard, measured runs, reading each tool's output (open
 # ports, its own claims) and the results table. Sourced; expects $root (the
 # repository), $raw (the raw output directory), $TOOL_TIMEOUT and an array
@@ -197,4 +197,54 @@ table() {
     echo "| tool | case | sent (veth tx) | veth tx drops | wall s | pps (sent/wall) | burst pps (1-99%) | tool's own claim | CPU s | recall | false pos |"
     echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|"
     printf '%s\n' "$@"
+}
+
+# start_lab_with SECONDS SUBCOMMAND ARGS...: `scry-bench-lab SUBCOMMAND ARGS
+# --env $raw/lab.env` in the background (it lives as long as this shell),
+# waits up to SECONDS until it is ready, shows its log and reads lab.env.
+start_lab_with() {
+    local seconds=$1
+    shift
+    "$benchlab" "$@" --env "$raw/lab.env" >"$raw/lab.log" 2>&1 &
+    lab_pid=$!
+    for _ in $(seq $((seconds * 10))); do
+        grep -q '^scry-bench-lab: ready' "$raw/lab.log" 2>/dev/null && break
+        kill -0 "$lab_pid" 2>/dev/null || { cat "$raw/lab.log" >&2; die "lab did not come up"; }
+        sleep 0.1
+    done
+    grep -q '^scry-bench-lab: ready' "$raw/lab.log" || die "lab not ready after $seconds s"
+    cat "$raw/lab.log" >&2
+    # shellcheck source=/dev/null
+    . "$raw/lab.env"
+    [[ $SCANNER_NS =~ ^scry[0-9]+x[0-9]+scan$ ]] || die "unexpected scanner namespace $SCANNER_NS"
+}
+
+# measured ID -- CMD...: runs CMD in the scanner namespace, keeps its report
+# (wall and CPU time, ru_maxrss, packets) in ID.measure.
+measured() {
+    local id=$1
+    shift 2
+    printf '%-16s %s\n' "$id" "$*" >>"$raw/commands.txt"
+    echo "== $id: $*" >&2
+    "$benchlab" measure --ns "$SCANNER_NS" --out "$raw/$id.measure" -- \
+        timeout --foreground -k 10 "$TOOL_TIMEOUT" "$@" >"$raw/$id.stdout" 2>"$raw/$id.stderr" ||
+        echo "   $id exited $(kv "$raw/$id.measure" exit)" >&2
+}
+
+nudge_pid=
+
+# masscan 1.3.2's receive thread only notices the end of a scan when a
+# packet arrives (robertdavidgraham/masscan#144): start_nudge pings the
+# scanner from the gateway (which drops the replies) while masscan runs,
+# 5 packets/s; stop_nudge stops it.
+start_nudge() {
+    ip netns exec "$GW_NS" ping -q -i 0.2 "$SCANNER_IP" >/dev/null 2>&1 &
+    nudge_pid=$!
+}
+stop_nudge() {
+    if [[ -n $nudge_pid ]]; then
+        kill "$nudge_pid" 2>/dev/null || true
+        wait "$nudge_pid" 2>/dev/null || true
+        nudge_pid=
+    fi
 }

@@ -59,18 +59,7 @@ trap_exit
 
 silent=()
 [[ $SILENT == 1 ]] && silent=(--silent)
-"$benchlab" services --hosts "$HOSTS" "${silent[@]}" --env "$raw/lab.env" >"$raw/lab.log" 2>&1 &
-lab_pid=$!
-for _ in $(seq $((LAB_TIMEOUT * 10))); do
-    grep -q '^scry-bench-lab: ready' "$raw/lab.log" 2>/dev/null && break
-    kill -0 "$lab_pid" 2>/dev/null || { cat "$raw/lab.log" >&2; die "lab did not come up"; }
-    sleep 0.1
-done
-grep -q '^scry-bench-lab: ready' "$raw/lab.log" || die "lab not ready after $LAB_TIMEOUT s"
-cat "$raw/lab.log" >&2
-# shellcheck source=/dev/null
-. "$raw/lab.env"
-[[ $SCANNER_NS =~ ^scry[0-9]+x[0-9]+scan$ ]] || die "unexpected scanner namespace $SCANNER_NS"
+start_lab_with "$LAB_TIMEOUT" services --hosts "$HOSTS" "${silent[@]}"
 read -r -a all <<<"$TARGET_IPS"
 for ip in "${all[@]}"; do
     lab_net "$ip"
@@ -81,17 +70,6 @@ per_host=$(tr ',' '\n' <<<"$PORTS" | wc -l)
 nmapdir=$raw/nmap-data
 mkdir -p "$nmapdir/scripts"
 : >"$nmapdir/scripts/script.db"
-
-# measured ID -- CMD...: runs CMD in the scanner namespace, keeps its report in ID.measure.
-measured() {
-    local id=$1
-    shift 2
-    printf '%-16s %s\n' "$id" "$*" >>"$raw/commands.txt"
-    echo "== $id: $*" >&2
-    "$benchlab" measure --ns "$SCANNER_NS" --out "$raw/$id.measure" -- \
-        timeout --foreground -k 10 "$TOOL_TIMEOUT" "$@" >"$raw/$id.stdout" 2>"$raw/$id.stderr" ||
-        echo "   $id exited $(kv "$raw/$id.measure" exit)" >&2
-}
 
 for n in 1 "${#all[@]}"; do
     targets=("${all[@]:0:n}")

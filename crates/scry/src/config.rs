@@ -286,10 +286,16 @@ impl Resolved {
                 let discovery = !args.no_ping
                     && !route.iface.is_loopback
                     && discovery_methods(args, services, on_link).is_ok_and(|m| m != [Method::Arp]);
-                // First-pass replies, host discovery's (a few per host) and OS detection's (16 probes a host).
+                // First-pass replies, host discovery's (a few per host; else
+                // one ARP reply) and OS detection's in flight: the capture is
+                // read every few milliseconds and a host is sent at most one
+                // OS probe per 25 ms, so at most two of its replies (one and
+                // a retransmitted SYN-ACK) wait at once, not all 16.
                 let hosts = plans.first().map_or(0, |p| p.targets.len());
                 let probes: u64 = plans.iter().map(|p| p.targets.len() * p.ports.len() as u64).sum();
-                let extra = hosts.saturating_mul(4 + if args.os_detect { 16 } else { 0 });
+                let found = if discovery { 4 } else { 1 };
+                let os = if args.os_detect { crate::osscan::REPLIES_IN_FLIGHT } else { 0 };
+                let extra = hosts.saturating_mul(found + os);
                 Needs {
                     capture_bytes: crate::wire::capture_bytes(probes.saturating_add(extra)),
                     lanes: raw.then_some((pace(args).map_or(0.0, Pace::ceiling), capacity)),

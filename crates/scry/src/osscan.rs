@@ -35,6 +35,12 @@ use crate::output::{HostReport, OsReport, PortTable, PortsUsed, ScanInfo, Servic
 /// polled at least this often.
 const POLL: Duration = Duration::from_millis(2);
 
+/// The most replies from one host that can wait in the capture between two
+/// reads ([`POLL`] apart): a host gets at most one probe per 25 ms, and a
+/// SYN-ACK may come twice. The capture buffer is sized by this, not by the
+/// 16 probes a host gets in all.
+pub const REPLIES_IN_FLIGHT: u64 = 2;
+
 /// nmap stops after this many tries unless the fingerprint is fit to submit.
 const STANDARD_TRIES: u32 = 2;
 
@@ -383,24 +389,35 @@ fn one_try(options: &OsOptions, targets: &[&Target]) -> anyhow::Result<Vec<Excha
     let mut lives: Vec<Live> = targets.iter().map(|t| live(options, t, clock.elapsed())).collect();
     let index: HashMap<IpAddr, usize> =
         targets.iter().enumerate().map(|(i, t)| (IpAddr::V4(t.ip), i)).collect();
+    let mut last_send = None;
+    let mut failed = None;
     while lives.iter().any(|l| !l.schedule.is_done()) && !options.stop.load(Ordering::Relaxed) {
-        let now = clock.elapsed();
-        for l in &mut lives {
-            while let Some(probe) = l.schedule.poll(now) {
-                tx.send(&l.set.frame(probe, &l.eth)?)?;
-            }
+        // What is due is sent once every reply captured so far has been
+        // handled (when a read finds nothing waiting), so that a stall of
+        // this process cannot make a probe whose reply is waiting look
+        // unanswered and be resent (nmap then leaves II out, and the
+        // fingerprint would depend on the machine's load); and at least
+        // every POLL while replies keep coming.
+        if last_send.map_or(true, |t| clock.elapsed() >= t + POLL) {
+            send_due(&mut lives, tx, clock.elapsed())?;
+            last_send = Some(clock.elapsed());
         }
-        while let Some(frame) = rx.next_frame()? {
-            let Ok(parsed) = parse_frame(link, frame.data) else { continue };
-            let Some(&i) = parsed.ip().and_then(|ip| index.get(&ip.header.src)) else { continue };
-            let l = &mut lives[i];
-            if let Some(probe) = l.set.classify(&parsed) {
-                l.replies.push(Reply { probe, frame: parsed, after_resend: l.schedule.sends(probe) > 1 });
-                l.schedule.on_reply(probe, clock.elapsed());
+        let next = rx.next_frame_or_drained(|_| {
+            if failed.is_none() {
+                failed = send_due(&mut lives, tx, clock.elapsed()).err();
+                last_send = Some(clock.elapsed());
             }
-            if clock.elapsed() >= now + POLL {
-                break;
-            }
+        })?;
+        if let Some(e) = failed.take() {
+            return Err(e);
+        }
+        let Some(frame) = next else { continue };
+        let Ok(parsed) = parse_frame(link, frame.data) else { continue };
+        let Some(&i) = parsed.ip().and_then(|ip| index.get(&ip.header.src)) else { continue };
+        let l = &mut lives[i];
+        if let Some(probe) = l.set.classify(&parsed) {
+            l.replies.push(Reply { probe, frame: parsed, after_resend: l.schedule.sends(probe) > 1 });
+            l.schedule.on_reply(probe, clock.elapsed());
         }
     }
     // nmap knows the distance of localhost (0) and of a directly connected host (1).
@@ -423,6 +440,16 @@ fn one_try(options: &OsOptions, targets: &[&Target]) -> anyhow::Result<Vec<Excha
             closed_tcp_guessed: l.closed_tcp_guessed,
         })
         .collect())
+}
+
+/// Sends every probe due at `now`, host by host.
+fn send_due(lives: &mut [Live], tx: &RawSender, now: Duration) -> anyhow::Result<()> {
+    for l in lives {
+        while let Some(probe) = l.schedule.poll(now) {
+            tx.send(&l.set.frame(probe, &l.eth)?)?;
+        }
+    }
+    Ok(())
 }
 
 /// Fresh random choices for one host's try, as nmap makes them.

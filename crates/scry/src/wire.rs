@@ -14,22 +14,27 @@ use std::sync::{Arc, Mutex};
 /// a second thread costs nothing at rates it is not needed for.
 const ONE_LANE_PPS: f64 = 600_000.0;
 
-/// Bytes kept of each captured frame: whole frames, since OS detection
-/// takes the CRC-32 of all of a reset's data (RD) and the capture is shared.
-pub const SNAPLEN: i32 = 65_535;
+/// Bytes kept of each captured frame. libpcap (immediate mode, so
+/// TPACKET_V2) gives every frame a fixed slot: the snap length (or the
+/// largest frame the interface may hand over, 64 KiB with receive
+/// offloads, if less) plus its header, in a block of pages rounded up to a
+/// power of two. 65,535 made that a 128 KiB block per reply; 3,968 keeps
+/// the slot in one 4 KiB page. Every reply a scan or OS detection reads
+/// (SYN-ACKs, resets with their data for RD, ICMP errors with the quoted
+/// datagram, UDP answers) fits in an Ethernet MTU, so stays whole; only
+/// frames beyond 3,968 bytes (jumbo links) are cut.
+pub const SNAPLEN: i32 = 3_968;
 
-/// Capture buffer per reply the scan may draw: libpcap gives each frame a
-/// slot for the largest frame the interface may hand over (64 KiB with
-/// GRO/TSO offloads), so this is what a burst of replies can take.
-const CAPTURE_PER_REPLY: u64 = 64 << 10;
+/// Capture buffer per reply the scan may draw: one frame slot (above).
+const CAPTURE_PER_REPLY: u64 = 4 << 10;
 /// The smallest capture buffer asked for.
 const CAPTURE_MIN: u64 = 4 << 20;
 
 /// The capture buffer for a scan that may draw `replies` replies at once:
-/// as much as they could fill, between 4 MiB and the default 64 MiB.
-/// Allocating (and zeroing) the default's ring, which libpcap doubles to
-/// 128 MiB, took 0.15-0.5 s before the first probe, whatever the scan's
-/// size, and was most of a small scan's memory (docs/benchmarks.md).
+/// a slot each, between 4 MiB (1024 slots) and the default 64 MiB.
+/// Allocating (and zeroing) the default's ring, which 64 KiB snap lengths
+/// doubled to 128 MiB, took 0.15-0.5 s before the first probe, whatever the
+/// scan's size, and was most of a small scan's memory (docs/benchmarks.md).
 pub fn capture_bytes(replies: u64) -> i32 {
     let most = u64::try_from(CaptureConfig::default().buffer_size).unwrap_or(CAPTURE_MIN);
     let bytes = replies.saturating_mul(CAPTURE_PER_REPLY).clamp(CAPTURE_MIN, most.max(CAPTURE_MIN));
@@ -100,10 +105,10 @@ mod tests {
     #[test]
     fn the_capture_buffer_follows_the_replies_a_scan_may_draw() {
         assert_eq!(capture_bytes(0), 4 << 20);
-        assert_eq!(capture_bytes(13), 4 << 20);
-        assert_eq!(capture_bytes(416), 416 << 16);
-        assert_eq!(capture_bytes(1000), 1000 << 16);
-        assert_eq!(capture_bytes(1024), 64 << 20);
+        assert_eq!(capture_bytes(1024), 4 << 20);
+        assert_eq!(capture_bytes(1025), 1025 << 12);
+        assert_eq!(capture_bytes(16_000), 16_000 << 12);
+        assert_eq!(capture_bytes(16_384), 64 << 20);
         assert_eq!(capture_bytes(u64::MAX), 64 << 20);
     }
 }

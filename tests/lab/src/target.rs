@@ -54,6 +54,27 @@ impl Personality {
         }
     }
 
+    /// The `i`th of 64 distinct stacks for OS detection at scale (then
+    /// again from the start): TTL 64, 128, 255 or 32 (bits 0-1), timestamps
+    /// (bit 2), window scaling (bit 3) and SACK (bit 4) off when set, ECN
+    /// requested (bit 5), and one of three receive buffers (so SYN-ACK
+    /// windows) by `i % 3`.
+    pub fn variant(i: usize) -> Self {
+        const TTLS: [u8; 4] = [64, 128, 255, 32];
+        const RMEM: [&str; 3] = ["4096 131072 33554432", "4096 8192 16384", "4096 65535 4194304"];
+        let i = i % 64;
+        let bit = |n: usize| i >> n & 1 == 1;
+        Self {
+            ttl: Some(TTLS[i % 4]),
+            tcp_timestamps: Some(!bit(2)),
+            tcp_window_scaling: Some(!bit(3)),
+            tcp_sack: Some(!bit(4)),
+            tcp_ecn: Some(if bit(5) { 1 } else { 2 }),
+            tcp_rmem: Some(RMEM[i % 3].to_owned()),
+            ..Self::default()
+        }
+    }
+
     /// The sysctls to write, as (dotted key, value), in order.
     pub fn sysctls(&self) -> Vec<(String, String)> {
         let flag = |b: bool| if b { "1" } else { "0" }.to_owned();
@@ -361,6 +382,18 @@ mod tests {
     fn default_personality_writes_nothing() {
         assert!(Personality::default().sysctls().is_empty());
         assert_eq!(Personality::default().summary(), "");
+    }
+
+    #[test]
+    fn the_64_variants_are_distinct_and_repeat() {
+        let all: std::collections::HashSet<String> =
+            (0..64).map(|i| Personality::variant(i).summary()).collect();
+        assert_eq!(all.len(), 64);
+        assert_eq!(Personality::variant(64), Personality::variant(0));
+        assert_eq!(
+            Personality::variant(37).summary(),
+            "ttl=128 ts=off ws=on sack=on ecn=1 rmem=\"4096 8192 16384\""
+        );
     }
 
     #[test]

@@ -17,6 +17,10 @@
 //! ports that accept and close (tcpwrapped) and one that accepts and stays
 //! silent, for `benches/lab/version.sh`.
 //!
+//! `os --hosts N` builds a scanner and N targets with distinct TCP/IP
+//! stacks ([`Personality::variant`]), each listening on port 22, for
+//! `benches/lab/os_scale.sh`.
+//!
 //! `measure --ns NS -- CMD...` runs `CMD` inside the lab scanner namespace
 //! `NS` (via `ip netns exec`) while sampling that namespace's `eth0`
 //! counters every millisecond, and reports packets sent (and dropped by the
@@ -88,6 +92,15 @@ enum Cmd {
         #[arg(long)]
         env: PathBuf,
     },
+    /// Build N targets with distinct TCP/IP stacks listening on port 22, and hold them like `up`.
+    Os {
+        /// How many targets (the stacks repeat after 64).
+        #[arg(long, default_value_t = 64)]
+        hosts: usize,
+        /// Write KEY=VALUE lines (shell-sourceable) describing the lab here.
+        #[arg(long)]
+        env: PathBuf,
+    },
     /// Run CMD in the scanner namespace NS and report what left its eth0.
     Measure {
         /// A lab scanner namespace (`scry<pid>x<n>scan`); nothing else is accepted.
@@ -108,6 +121,7 @@ fn main() -> ExitCode {
     let result = match Args::parse().command {
         Cmd::Up { seed, open_ports, loss, env, ports_file } => up(seed, open_ports, loss, &env, &ports_file),
         Cmd::Services { hosts, silent, env } => services(hosts, silent, &env),
+        Cmd::Os { hosts, env } => os(hosts, &env),
         Cmd::Measure { ns, out, cmd } => measure(&ns, out.as_deref(), &cmd),
     };
     match result {
@@ -256,6 +270,36 @@ fn services(hosts: usize, silent: bool, env: &Path) -> Result<ExitCode> {
     let sig = signals.wait()?;
     writeln!(out, "scry-bench-lab: signal {sig}, tearing down {}", lab.prefix())?;
     drop(daemons);
+    drop(lab);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The port each `os` target listens on; port 1 is closed on every one.
+const OS_OPEN_PORT: u16 = 22;
+
+fn os(hosts: usize, env: &Path) -> Result<ExitCode> {
+    let signals = scry_lab::Termination::block()?;
+    die_with_parent()?;
+    let spec = |i| TargetSpec::new().personality(Personality::variant(i)).tcp_listen(&[OS_OPEN_PORT]);
+    let lab = (0..hosts).fold(Lab::builder(), |b, i| b.target(spec(i))).build()?;
+    let ips: Vec<String> = lab.targets().iter().map(|t| t.ipv4().to_string()).collect();
+    let mut text = String::new();
+    let mut put = |key: &str, value: &dyn std::fmt::Display| writeln!(text, "{key}={value}");
+    put("LAB_PREFIX", &lab.prefix())?;
+    put("SCANNER_NS", &lab.scanner().ns())?;
+    put("SCANNER_IP", &lab.scanner().ipv4())?;
+    put("TARGET_IPS", &format_args!("\"{}\"", ips.join(" ")))?;
+    put("OPEN_PORT", &OS_OPEN_PORT)?;
+    write_atomically(env, &text)?;
+    let mut out = io::stdout().lock();
+    for (i, node) in lab.targets().iter().enumerate() {
+        writeln!(out, "{:<5} {:<13} {}", node.label(), node.ipv4(), Personality::variant(i).summary())?;
+    }
+    writeln!(out, "env: {}", env.display())?;
+    writeln!(out, "{READY_LINE} (pid {})", std::process::id())?;
+    out.flush()?;
+    let sig = signals.wait()?;
+    writeln!(out, "scry-bench-lab: signal {sig}, tearing down {}", lab.prefix())?;
     drop(lab);
     Ok(ExitCode::SUCCESS)
 }
