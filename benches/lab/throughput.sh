@@ -59,23 +59,6 @@ raw=$(cd "$OUT_DIR" && pwd)
 outside_list "$raw/outside.txt"
 : >"$raw/zmap.conf"   # replaces /etc/zmap/zmap.conf, whose blacklist covers 198.18.0.0/15
 
-nudge_pid=
-
-# masscan 1.3.2's receive thread only notices the end of a scan when a
-# packet arrives (robertdavidgraham/masscan#144): ping the scanner from the
-# gateway (which drops the replies) while masscan runs. Adds 5 packets/s.
-start_nudge() {
-    ip netns exec "$GW_NS" ping -q -i 0.2 "$SCANNER_IP" >/dev/null 2>&1 &
-    nudge_pid=$!
-}
-stop_nudge() {
-    if [[ -n $nudge_pid ]]; then
-        kill "$nudge_pid" 2>/dev/null || true
-        wait "$nudge_pid" 2>/dev/null || true
-        nudge_pid=
-    fi
-}
-
 # After each run: stop the pings that nudge masscan (see start_nudge).
 after_run() { stop_nudge; }
 
