@@ -631,10 +631,10 @@ pub(crate) mod tests {
 
     #[test]
     fn no_route_message() {
-        // Formatting only: nothing is ever sent to this documentation address.
+        // Formatting only: nothing is sent.
         assert_eq!(
-            Error::NoRoute(ip("203.0.113.5")).to_string(),
-            "no route to 203.0.113.5 (this network namespace has no matching route and no default route)"
+            Error::NoRoute(ip("198.19.0.5")).to_string(),
+            "no route to 198.19.0.5 (this network namespace has no matching route and no default route)"
         );
     }
 

@@ -6,10 +6,11 @@
 //! its link-local and multicast groups, inside the lab.
 
 use scry_capture::{
-    ask_many_via, filter, resolve_mac, resolve_many, route_to, CaptureConfig, Interface, RawSender, Receiver,
+    ask_many_via, resolve_mac, resolve_many, route_to, route_with, CaptureConfig, NdResponder, RawSender,
+    Receiver, RouteOverrides,
 };
 use scry_lab::{lab_or_skip, Lab, Node, TargetSpec};
-use scry_packet::{answer_solicitation, parse_frame, Mac};
+use scry_packet::{parse_frame, Mac};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
@@ -79,27 +80,30 @@ fn a_spoofed_source_is_answered_for() {
     let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
     let (scanner, t0) = (lab.scanner().clone(), lab.targets()[0].clone());
     let spoofed: Ipv6Addr = "2001:2::99".parse().unwrap();
-    let our_mac = mac(&scanner);
+    let t0_addr = t0.ipv6();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let answered = std::thread::scope(|s| {
         let responder = s.spawn(|| {
             scanner
                 .run(move || {
-                    let iface = Interface::by_name("eth0").unwrap();
+                    let overrides = RouteOverrides { iface: None, src: Some(spoofed.into()) };
+                    let route = route_with(t0_addr.into(), &overrides).unwrap();
+                    let responder =
+                        NdResponder::for_route(&route).expect("the kernel does not own the source");
                     let config = CaptureConfig {
-                        filter: filter::solicitations_for(spoofed),
+                        filter: responder.filter(),
                         timeout: Duration::from_millis(20),
                         ..CaptureConfig::default()
                     };
                     let mut rx = Receiver::open("eth0", &config).unwrap();
-                    let tx = RawSender::open(&iface).unwrap();
+                    let tx = RawSender::open(&route.iface).unwrap();
                     ready_tx.send(()).unwrap();
                     let (deadline, mut answered) = (Instant::now() + Duration::from_secs(2), 0);
                     while Instant::now() < deadline && answered == 0 {
                         let link = rx.link_type();
                         let Some(frame) = rx.next_frame().unwrap() else { continue };
                         let Ok(frame) = parse_frame(link, frame.data) else { continue };
-                        if let Some(na) = answer_solicitation(&frame, our_mac, &[spoofed]) {
+                        if let Some(na) = responder.answer(&frame) {
                             tx.send(&na).unwrap();
                             answered += 1;
                         }
@@ -118,4 +122,31 @@ fn a_spoofed_source_is_answered_for() {
     assert_eq!(answered, 1);
     let table = ip_cmd(&t0, &["-6", "neigh", "show", &spoofed.to_string()]);
     assert!(table.contains(&format!("lladdr {}", lab.scanner().mac())), "t0's table: {table}");
+}
+
+/// The EUI-64 link-local address the kernel gives a MAC (RFC 4291 appendix A).
+fn link_local(mac: Mac) -> Ipv6Addr {
+    let m = mac.0;
+    Ipv6Addr::from([0xfe, 0x80, 0, 0, 0, 0, 0, 0, m[0] ^ 2, m[1], m[2], 0xff, 0xfe, m[3], m[4], m[5]])
+}
+
+#[test]
+fn a_link_local_target_routes_through_the_named_interface() {
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let t0 = &lab.targets()[0];
+    let (dst, ours) = (link_local(mac(t0)), link_local(mac(lab.scanner())));
+    let addrs = ip_cmd(t0, &["-6", "addr", "show", "dev", "eth0"]);
+    assert!(addrs.contains(&format!("inet6 {dst}/64 scope link")), "{addrs}");
+    ip_cmd(lab.scanner(), &["-6", "neigh", "flush", "all"]);
+    let (route, found) = lab
+        .scanner()
+        .run(|| {
+            let overrides = RouteOverrides { iface: Some("eth0".into()), src: None };
+            let route = route_with(dst.into(), &overrides).unwrap();
+            let found = ask_many_via(std::slice::from_ref(&route), Duration::from_millis(600), None).unwrap();
+            (route, found)
+        })
+        .unwrap();
+    assert_eq!((route.iface.name.as_str(), route.src, route.gateway), ("eth0", IpAddr::V6(ours), None));
+    assert_eq!(found, vec![Some(mac(t0))]);
 }

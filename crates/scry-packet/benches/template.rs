@@ -7,7 +7,7 @@ use criterion::{black_box, criterion_group, criterion_main, Criterion, Throughpu
 use scry_packet::{
     build_frame, EthernetSpec, IpSpec, L4Spec, Mac, TcpFlags, TcpOption, TcpProbe, TcpSpec, TcpTemplate,
 };
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// The option layout of nmap's first OS-detection SYN, which scry's scan SYN uses.
 const OPTIONS: &[TcpOption<'static>] = &[
@@ -36,6 +36,12 @@ fn probe(i: u32) -> TcpProbe {
     }
 }
 
+/// As [`probe`], to an address in 2001:2::/48.
+fn probe6(i: u32) -> TcpProbe {
+    let dst = Ipv6Addr::new(0x2001, 2, 0, 0, 0, 0, (i >> 16) as u16 & 1, i as u16);
+    TcpProbe { dst: dst.into(), ..probe(i) }
+}
+
 fn bench(c: &mut Criterion) {
     let (eth, ip, tcp) = specs();
     let template = TcpTemplate::new(&eth, &ip, &tcp).unwrap();
@@ -47,6 +53,14 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             i = i.wrapping_add(1);
             black_box(template.write(&probe(i), &mut buf).unwrap());
+        })
+    });
+    let ip6 = IpSpec::new("2001:2::1".parse().unwrap(), "2001:2::a".parse().unwrap()).unwrap();
+    let template6 = TcpTemplate::new(&eth, &ip6, &tcp).unwrap();
+    group.bench_function("template_patch_ipv6", |b| {
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(template6.write(&probe6(i), &mut buf).unwrap());
         })
     });
     group.bench_function("fresh_build", |b| {

@@ -218,7 +218,7 @@ fn v6_header(
     exts: &etherparse::Ipv6ExtensionsSlice<'_>,
     protocol: IpNumber,
 ) -> IpHeader {
-    let (id, fragment) = v6_fragment(exts);
+    let (id, fragment, _) = v6_fragment(exts);
     IpHeader {
         version: 6,
         src: h.source_addr().into(),
@@ -235,21 +235,23 @@ fn v6_header(
     }
 }
 
-/// The identification of the fragment header among `exts`, if there is one.
+/// The identification and offset (in 8-byte units) of the fragment header
+/// among `exts`, and whether there is one.
 ///
 /// Walks the headers with etherparse's checked slicers instead of its
 /// `Ipv6ExtensionsSlice` iterator: the iterator trusts that the header each
 /// one names next is inside the slice, which is false for the lax slicing of
 /// a truncated packet quoted in an ICMPv6 error, and it then reads past the
 /// slice (found by the `frame` fuzz target).
-fn v6_fragment(exts: &etherparse::Ipv6ExtensionsSlice<'_>) -> (u32, bool) {
+fn v6_fragment(exts: &etherparse::Ipv6ExtensionsSlice<'_>) -> (u32, bool, u16) {
     use etherparse::{ip_number, IpAuthHeaderSlice, Ipv6FragmentHeaderSlice, Ipv6RawExtHeaderSlice};
     let (mut next, mut rest) = (exts.first_header(), exts.slice());
     while let Some(kind) = next {
         let (len, after) = match kind {
             ip_number::IPV6_FRAG => {
-                return Ipv6FragmentHeaderSlice::from_slice(rest)
-                    .map_or((0, false), |frag| (frag.identification(), true));
+                return Ipv6FragmentHeaderSlice::from_slice(rest).map_or((0, false, 0), |frag| {
+                    (frag.identification(), true, frag.fragment_offset().value())
+                });
             }
             ip_number::IPV6_HOP_BY_HOP | ip_number::IPV6_ROUTE | ip_number::IPV6_DEST_OPTIONS => {
                 match Ipv6RawExtHeaderSlice::from_slice(rest) {
@@ -266,7 +268,7 @@ fn v6_fragment(exts: &etherparse::Ipv6ExtensionsSlice<'_>) -> (u32, bool) {
         rest = &rest[len..];
         next = Some(after);
     }
-    (0, false)
+    (0, false, 0)
 }
 
 fn transport(ip: &IpHeader, t: &TransportSlice<'_>) -> Transport {
@@ -352,14 +354,17 @@ fn icmp_summary(
 /// its IP header is there.
 fn quoted(data: &[u8]) -> Option<Quoted> {
     let lax = LaxSlicedPacket::from_ip(data).ok()?;
-    let (ip, payload) = match lax.net.as_ref()? {
+    // A later fragment (non-zero offset) quotes data, not a transport header.
+    let (ip, payload, later_fragment) = match lax.net.as_ref()? {
         LaxNetSlice::Ipv4(v4) => {
             let payload = v4.payload();
-            (v4_header(&v4.header(), payload.ip_number), payload.payload)
+            let later = v4.header().fragments_offset().value() != 0;
+            (v4_header(&v4.header(), payload.ip_number), payload.payload, later)
         }
         LaxNetSlice::Ipv6(v6) => {
             let payload = v6.payload();
-            (v6_header(&v6.header(), v6.extensions(), payload.ip_number), payload.payload)
+            let later = v6_fragment(v6.extensions()).2 != 0;
+            (v6_header(&v6.header(), v6.extensions(), payload.ip_number), payload.payload, later)
         }
         LaxNetSlice::Arp(_) => return None,
     };
@@ -374,6 +379,10 @@ fn quoted(data: &[u8]) -> Option<Quoted> {
         icmp: None,
         data: Payload::new(payload.get(8..).unwrap_or(&[])),
     };
+    if later_fragment {
+        q.data = Payload::new(payload);
+        return Some(q);
+    }
     match IpNumber(ip.protocol) {
         IpNumber::TCP => {
             q.src_port = word(0);

@@ -348,6 +348,8 @@ pub struct Quoted {
     pub udp_checksum: Option<u16>,
     /// ICMP echo (type, code, id, seq), when an echo is quoted.
     pub icmp: Option<(u8, u8, u16, u16)>,
-    /// The transport bytes after the first eight (a UDP probe's payload).
+    /// The transport bytes after the first eight (a UDP probe's payload);
+    /// for a later fragment (non-zero offset), which carries no transport
+    /// header and leaves every transport field `None`, all the quoted data.
     pub data: Payload,
 }

@@ -297,3 +297,51 @@ fn a_solicitation_for_our_address_is_answered() {
         None
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn nd_parse_never_panics(t in 133u8..=137, code in 0u8..2, rest: [u8; 4], body in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = Nd::parse(t, code, rest, &body);
+        }
+
+        #[test]
+        fn solicitation_and_answer_round_trip(mac: [u8; 6], src: [u8; 16], target: [u8; 16]) {
+            let (mac, src, target) = (Mac(mac), Ipv6Addr::from(src), Ipv6Addr::from(target));
+            prop_assume!(!src.is_unspecified());
+            let ns = parse_frame(LinkType::Ethernet, &build_neighbor_solicitation(mac, src, target)).unwrap();
+            prop_assert_eq!(icmp_of(&ns).nd, Some(Nd { icmp_type: 135, target, flags: 0, link_addr: Some(mac) }));
+            prop_assert_eq!(ns.link.dst_mac, Some(multicast_mac(solicited_node(target))));
+            let na = answer_solicitation(&ns, OUR_MAC, &[target]).expect("an answer");
+            let na = parse_frame(LinkType::Ethernet, &na).unwrap();
+            prop_assert_eq!(na.link.dst_mac, Some(mac));
+            prop_assert_eq!(na.ip().unwrap().header.dst, IpAddr::V6(src));
+            let icmp = icmp_of(&na);
+            prop_assert!(icmp.checksum_ok);
+            prop_assert_eq!(icmp.nd.map(|nd| (nd.target, nd.link_addr)), Some((target, Some(OUR_MAC))));
+        }
+    }
+}
+
+/// An error quoting a later fragment of a datagram has no transport header
+/// to read: ports stay unknown instead of being read from the data.
+#[test]
+fn a_quoted_later_fragment_has_no_ports() {
+    let mut rest = vec![6, 0, 0, 8 * 2, 0, 0, 0x12, 0x34]; // fragment: offset 16 bytes, next TCP
+    rest.extend([0x9c, 0x40, 0, 80, 0xde, 0xad, 0xbe, 0xef]); // data that looks like TCP
+    let quote = v6_packet(us(), them(), 44, &rest);
+    let icmp = icmp_of(&error_from(them(), 3, 1, [0; 4], &quote));
+    assert_eq!(icmp.error(), Some(IcmpError::TimeExceeded { code: 1 }));
+    let q = icmp.quoted.unwrap();
+    assert_eq!((q.ip.fragment, q.ip.id, q.ip.protocol), (true, 0x1234, 6));
+    assert_eq!((q.src_port, q.dst_port, q.tcp_seq), (None, None, None));
+    assert_eq!(q.data.len(), 8);
+    // The first fragment (offset 0) still quotes its transport header.
+    let mut first = rest.clone();
+    first[2..4].copy_from_slice(&[0, 1]); // offset 0, more fragments
+    let q = icmp_of(&error_from(them(), 3, 1, [0; 4], &v6_packet(us(), them(), 44, &first))).quoted.unwrap();
+    assert_eq!((q.src_port, q.dst_port, q.tcp_seq), (Some(40000), Some(80), Some(0xdead_beef)));
+}

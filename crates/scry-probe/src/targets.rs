@@ -723,7 +723,7 @@ impl Bound for u128 {
 fn normalize<T: Bound>(mut ranges: Vec<(T, T)>) -> Vec<(T, T)> {
     ranges.sort_unstable();
     ranges.dedup_by(|next, kept| {
-        let touches = kept.1.succ().is_none_or(|after| next.0 <= after);
+        let touches = kept.1.succ().map_or(true, |after| next.0 <= after);
         if touches {
             kept.1 = kept.1.max(next.1);
         }

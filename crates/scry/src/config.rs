@@ -261,6 +261,14 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// The route of the scan's IPv6 targets, if it has any.
+    pub fn ipv6_route(&self) -> Option<&Route> {
+        match &self.routing.ipv6 {
+            Some(v6) => Some(&v6.route),
+            None => self.route.src.is_ipv6().then_some(&self.route),
+        }
+    }
+
     /// Every target of the scan (after excludes and skipped broadcast addresses).
     pub fn targets(&self) -> &TargetSet {
         &self.targets

@@ -49,6 +49,15 @@ pub struct Hooks<'a> {
     /// while the first pass runs, once more if the scan is stopped (Ctrl-C,
     /// SIGTERM), and, once it has been called, as each later phase starts.
     pub checkpoint: Option<Box<dyn FnMut(u32, u64) + 'a>>,
+    /// Answers Neighbor Solicitations for an IPv6 source the kernel does
+    /// not own (a spoofed -S), so that targets can reply to it.
+    pub neighbors: Option<Neighbors<'a>>,
+}
+
+/// The solicitations a scan answers itself, and the sender it answers on.
+pub struct Neighbors<'a> {
+    pub responder: scry_capture::NdResponder,
+    pub tx: &'a scry_capture::RawSender,
 }
 
 /// Where frames for each target go on the link.
@@ -413,11 +422,15 @@ pub(crate) fn phase(
     let abort = AtomicBool::new(false);
     let stopping = Stopping { user: stop, abort: &abort };
     let rx_tap = hooks.tap.clone();
+    let neighbors = hooks.neighbors.as_ref();
     let tx_tap = hooks.tap.clone();
     let mut checkpointed = false;
     let capture = std::thread::scope(|scope| -> anyhow::Result<scry_capture::CaptureStats> {
         let receiver = scope.spawn(|| match rx {
-            Some(rx) => receive(probe, rx, events_tx, counters, &receiving_done, start, rx_tap.as_ref()),
+            Some(rx) => {
+                let tap = rx_tap.as_ref();
+                receive(probe, rx, events_tx, counters, (&receiving_done, start), (tap, neighbors))
+            }
             // --offline: nothing can answer; wait for the end like a receiver would.
             None => {
                 while !receiving_done.load(Ordering::Acquire) {
@@ -528,11 +541,14 @@ fn receive(
     rx: &mut Receiver,
     events: mpsc::Sender<Event>,
     counters: &Counters,
-    done: &AtomicBool,
-    start: Instant,
-    tap: Option<&DumpTap>,
+    (done, start): (&AtomicBool, Instant),
+    (tap, neighbors): (Option<&DumpTap>, Option<&Neighbors<'_>>),
 ) -> anyhow::Result<scry_capture::CaptureStats> {
-    let capture = CaptureConfig { filter: probe.filter(), ..CaptureConfig::default() };
+    let filter = match neighbors {
+        Some(n) => format!("({}) or {}", probe.filter(), n.responder.filter()),
+        None => probe.filter(),
+    };
+    let capture = CaptureConfig { filter, ..CaptureConfig::default() };
     rx.configure(&capture)?;
     let before = rx.stats()?;
     let link = rx.link_type();
@@ -549,6 +565,14 @@ fn receive(
             counters.rejected.fetch_add(1, Ordering::Relaxed);
             continue;
         };
+        if let Some(answer) = neighbors.and_then(|n| n.responder.answer(&parsed)) {
+            // A target asking where our spoofed source is: tell it, or it never replies.
+            let sent = neighbors.map(|n| n.tx.send(&answer));
+            if let (Some(tap), Some(Ok(()))) = (tap, sent) {
+                tap.sent(&answer, answer.len());
+            }
+            continue;
+        }
         match probe.classify(&parsed) {
             Verdict::Port { host, port, result } => {
                 let now = start.elapsed().as_nanos() as u64;

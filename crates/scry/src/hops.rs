@@ -43,13 +43,26 @@ pub struct ScanRoute {
 impl ScanRoute {
     /// Whether every target, of either family, is directly connected.
     pub fn all_on_link(&self) -> bool {
-        self.route.gateway.is_none() && !self.mixed && self.ipv6.as_ref().is_none_or(|r| r.all_on_link())
+        self.route.gateway.is_none() && !self.mixed && self.ipv6.as_ref().map_or(true, |r| r.all_on_link())
     }
 }
 
-/// The route lookups' overrides: -e, and -S for targets of its family.
-fn overrides(args: &Args, v4: bool) -> RouteOverrides {
-    RouteOverrides { iface: args.iface.clone(), src: args.source.filter(|s| s.is_ipv4() == v4) }
+/// The route lookup's overrides for `addr`: -e, or the interface a
+/// link-local target names (`fe80::1%eth0`), and -S for targets of its family.
+fn overrides(args: &Args, targets: &TargetSet, addr: IpAddr) -> anyhow::Result<RouteOverrides> {
+    let zone = match addr {
+        IpAddr::V6(v6) => targets.zone(v6),
+        IpAddr::V4(_) => None,
+    };
+    let iface = match (&args.iface, zone) {
+        (Some(e), Some(zone)) if e != zone => {
+            let problem = format!("target {addr}%{zone} names interface {zone}, but -e says {e}");
+            return Err(crate::UsageError(problem).into());
+        }
+        (Some(e), _) => Some(e.clone()),
+        (None, zone) => zone.map(str::to_owned),
+    };
+    Ok(RouteOverrides { iface, src: args.source.filter(|s| s.is_ipv4() == addr.is_ipv4()) })
 }
 
 /// Fails unless `route`, to `addr`, leaves like `first`.
@@ -72,8 +85,8 @@ fn same_way_out(first: &Route, addr: IpAddr, route: &Route) -> anyhow::Result<()
 /// # Errors
 /// No route, or targets that need different interfaces or sources.
 pub fn scan_route(args: &Args, targets: &TargetSet) -> anyhow::Result<ScanRoute> {
-    let v4 = family_route(args, true, targets.ranges().map(|(lo, hi)| (lo.into(), hi.into())))?;
-    let v6 = family_route(args, false, targets.ranges_v6().map(|(lo, hi)| (lo.into(), hi.into())))?;
+    let v4 = family_route(args, targets, targets.ranges().map(|(lo, hi)| (lo.into(), hi.into())))?;
+    let v6 = family_route(args, targets, targets.ranges_v6().map(|(lo, hi)| (lo.into(), hi.into())))?;
     match (v4, v6) {
         (Some(mut v4), Some(v6)) => {
             let (a, b) = (&v4.route.iface.name, &v6.route.iface.name);
@@ -94,14 +107,13 @@ pub fn scan_route(args: &Args, targets: &TargetSet) -> anyhow::Result<ScanRoute>
 /// The route of one family's targets, from the ends of its ranges; `None` without any.
 fn family_route(
     args: &Args,
-    v4: bool,
+    targets: &TargetSet,
     ranges: impl Iterator<Item = (IpAddr, IpAddr)>,
 ) -> anyhow::Result<Option<ScanRoute>> {
-    let overrides = overrides(args, v4);
     let mut first: Option<ScanRoute> = None;
     for (lo, hi) in ranges {
         for addr in [lo, hi] {
-            let route = route_with(addr, &overrides)?;
+            let route = route_with(addr, &overrides(args, targets, addr)?)?;
             match &mut first {
                 None => first = Some(ScanRoute { route, mixed: false, ipv6: None }),
                 Some(f) => {
@@ -177,10 +189,9 @@ type Split = (Vec<IpAddr>, Vec<(IpAddr, IpAddr)>);
 
 /// Looks every target up: the directly connected ones, and the routed ones with their gateway.
 fn split(args: &Args, first: &Route, targets: &TargetSet) -> anyhow::Result<Split> {
-    let overrides = overrides(args, first.src.is_ipv4());
     let (mut on_link, mut routed) = (Vec::new(), Vec::new());
     for ip in targets.iter() {
-        let route = route_with(ip, &overrides)?;
+        let route = route_with(ip, &overrides(args, targets, ip)?)?;
         same_way_out(first, ip, &route)?;
         match route.gateway {
             None => on_link.push(ip),

@@ -309,10 +309,11 @@ fn run() -> anyhow::Result<ExitCode> {
     let config::Job::Ports(plans) = &resolved.job else { unreachable!("discovery returned above") };
 
     // Progress stays outside: it ends with the SYN scan, before OS detection.
-    if let (Some(db), Some(wire)) = (os_db, &mut wire) {
+    // An IPv6-only scan has no IPv4 host to fingerprint: config said so.
+    if let (Some(db), Some(wire), true) = (os_db, &mut wire, resolved.src.is_ipv4()) {
         let options = os_options(&args, &resolved, db, wire, Arc::clone(&stop))?;
         sinks = vec![Box::new(osscan::OsDetect::new(sinks, options))];
-    } else if !args.no_os_guess && !args.connect_scan {
+    } else if !(args.no_os_guess || args.connect_scan || (args.os_detect && resolved.src.is_ipv6())) {
         // -O's result replaces the one-packet guess rather than sitting beside it.
         let guesser = osquick::Guesser::new(data.os_db(&args.os_db));
         let wrap = |s| Box::new(osquick::QuickOs::new(s, Rc::clone(&guesser))) as Box<dyn output::Sink>;
@@ -347,19 +348,25 @@ fn run() -> anyhow::Result<ExitCode> {
     }
     let dump = pcap.map(dump::PcapFile::start).transpose()?;
     let mut link = link;
+    let mut lanes = match &mut wire {
+        Some(wire) => std::mem::take(&mut wire.lanes),
+        None => {
+            let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
+            vec![scry_capture::Sender::discard(capacity)]
+        }
+    };
+    let capture = wire.as_ref().map(|wire| &*wire.capture);
+    // A spoofed IPv6 -S: the scan answers the targets' solicitations for it.
+    let responder = resolved.ipv6_route().and_then(scry_capture::NdResponder::for_route);
+    let neighbors =
+        wire.as_ref().zip(responder).map(|(wire, responder)| engine::Neighbors { responder, tx: &wire.arp });
     let hooks = engine::Hooks {
         tap: dump.as_ref().map(dump::PcapDump::tap),
         checkpoint: Some(Box::new(|phase, position| match &mut link {
             Some(link) => link.tell(privileges::Note::Checkpoint(phase, position)),
             None => checkpoints.save(phase, position),
         })),
-    };
-    let (capture, mut lanes) = match &mut wire {
-        Some(wire) => (Some(&*wire.capture), std::mem::take(&mut wire.lanes)),
-        None => {
-            let capacity = plans.iter().map(|p| p.probe.max_frame_len()).max().unwrap_or(0);
-            (None, vec![scry_capture::Sender::discard(capacity)])
-        }
+        neighbors,
     };
     let outcome = phases::run(plans, capture, &mut lanes, &mut sinks, &stop, &counters, hooks);
     if let Some(dump) = dump {
@@ -619,7 +626,9 @@ fn os_options(
     };
     let plan = &plans[0];
     let std::net::IpAddr::V4(src) = resolved.src else {
-        return Err(UsageError("-O works over IPv4 only".into()).into());
+        return Err(
+            UsageError("IPv6 OS detection is not available yet; -O works over IPv4 only".into()).into()
+        );
     };
     Ok(osscan::OsOptions {
         db,

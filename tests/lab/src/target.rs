@@ -33,9 +33,11 @@ pub struct Personality {
     pub tcp_synack_retries: Option<u8>,
     /// `net.ipv4.ip_no_pmtu_disc`; `true` clears the DF bit on outgoing packets.
     pub ip_no_pmtu_disc: Option<bool>,
-    /// `net.ipv4.icmp_ratelimit` in ms; 0 lets every closed UDP port answer.
+    /// `net.ipv4.icmp_ratelimit` and `net.ipv6.icmp.ratelimit` in ms; 0
+    /// lets every closed UDP port answer, over either family.
     pub icmp_ratelimit: Option<u32>,
-    /// `net.ipv4.icmp_echo_ignore_all`; `true` makes the target ignore pings.
+    /// `net.ipv4.icmp_echo_ignore_all` and `net.ipv6.icmp.echo_ignore_all`;
+    /// `true` makes the target ignore pings of either family.
     pub icmp_echo_ignore_all: Option<bool>,
     /// Any other per-namespace sysctls, as (dotted key, value).
     pub extra: Vec<(String, String)>,
@@ -76,7 +78,9 @@ impl Personality {
         put("net.ipv4.tcp_synack_retries", self.tcp_synack_retries.map(|v| v.to_string()));
         put("net.ipv4.ip_no_pmtu_disc", self.ip_no_pmtu_disc.map(flag));
         put("net.ipv4.icmp_ratelimit", self.icmp_ratelimit.map(|v| v.to_string()));
+        put("net.ipv6.icmp.ratelimit", self.icmp_ratelimit.map(|v| v.to_string()));
         put("net.ipv4.icmp_echo_ignore_all", self.icmp_echo_ignore_all.map(flag));
+        put("net.ipv6.icmp.echo_ignore_all", self.icmp_echo_ignore_all.map(flag));
         out.extend(self.extra.iter().cloned());
         out
     }
@@ -373,6 +377,20 @@ mod tests {
         let want: Vec<(String, String)> = want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         assert_eq!(keys, want);
         assert_eq!(p.summary(), "ttl=128 ts=off");
+    }
+
+    #[test]
+    fn icmp_limits_and_echo_ignoring_cover_both_families() {
+        let p =
+            Personality { icmp_ratelimit: Some(0), icmp_echo_ignore_all: Some(true), ..Default::default() };
+        let want = [
+            ("net.ipv4.icmp_ratelimit", "0"),
+            ("net.ipv6.icmp.ratelimit", "0"),
+            ("net.ipv4.icmp_echo_ignore_all", "1"),
+            ("net.ipv6.icmp.echo_ignore_all", "1"),
+        ];
+        let want: Vec<(String, String)> = want.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        assert_eq!(p.sysctls(), want);
     }
 
     #[test]

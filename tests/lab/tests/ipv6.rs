@@ -134,3 +134,41 @@ fn drop_all_ipv6_leaves_ipv4_up() {
     c4.expect("IPv4 still connects");
     assert_eq!(c6.unwrap_err().kind(), ErrorKind::TimedOut);
 }
+
+/// Closed UDP ports of `target` among 40001..=40000+n that answer a
+/// datagram with an ICMPv6 port unreachable, sent all at once.
+fn closed_udp_answers(lab: &Lab, target: std::net::Ipv6Addr, n: u16) -> usize {
+    lab.scanner()
+        .run(|| {
+            let socks: Vec<UdpSocket> = (1..=n)
+                .map(|i| {
+                    let sock = UdpSocket::bind("[::]:0").unwrap();
+                    sock.connect(SocketAddr::new(target.into(), 40000 + i)).unwrap();
+                    sock.send(b"probe").unwrap();
+                    sock
+                })
+                .collect();
+            std::thread::sleep(SHORT);
+            socks
+                .iter()
+                .filter(|s| {
+                    s.set_nonblocking(true).unwrap();
+                    s.recv(&mut [0; 8]).is_err_and(|e| e.kind() == ErrorKind::ConnectionRefused)
+                })
+                .count()
+        })
+        .unwrap()
+}
+
+#[test]
+fn icmp_ratelimit_zero_lets_every_closed_udp_port_answer_over_ipv6() {
+    let unlimited = Personality { icmp_ratelimit: Some(0), ..Personality::default() };
+    let lab = lab_or_skip!(Lab::builder()
+        .target(TargetSpec::new().personality(unlimited))
+        .target(TargetSpec::new()));
+    let [t0, t1] = lab.targets() else { panic!("two targets") };
+    assert_eq!(closed_udp_answers(&lab, t0.ipv6(), 30), 30);
+    // Linux's default (1000 ms per peer, a burst of a few) answers fewer.
+    let limited = closed_udp_answers(&lab, t1.ipv6(), 30);
+    assert!(limited < 30, "{limited} of 30 answered with the default rate limit");
+}
