@@ -168,5 +168,6 @@ if has_case sink; then
     } | tee "$raw/sink.md"
 fi
 
+echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$raw/versions.txt"
 echo
 cat "$raw/versions.txt"
