@@ -35,6 +35,7 @@ SEED=${SEED:-1}
 HOST_RATE=${HOST_RATE:-50000}        # case host: scry once more at this --rate (0 skips)
 SINK_PORTS=${SINK_PORTS:-16}         # case sink: ports 1-SINK_PORTS x 65536 addresses
 SINK_RATE=${SINK_RATE:-10000000}     # case sink: "as fast as you can"
+SINK_REPEAT=${SINK_REPEAT:-3}        # case sink: IPv4 and IPv6 runs, alternating, this many times each
 TOOLS=${TOOLS:-"scry nmap masscan"}
 CASES=${CASES:-"host sink"}
 TOOL_TIMEOUT=${TOOL_TIMEOUT:-900}    # seconds, per tool run
@@ -129,32 +130,34 @@ sink_rows=()
 if has_case sink; then
     rows=()
     SINK_NS=$GW_NS ROW=sink_row
-    for family in 4 6; do
-        if [[ $family == 6 ]]; then
-            net=$sink6 src=$SCANNER_IP6 exclude=$raw/outside6.txt
-            lab_net6 "$net"
-        else
-            net=$sink4 src=$SCANNER_IP exclude=$raw/outside.txt
-            lab_net "$net"
-        fi
-        case="IPv$family: 1-$SINK_PORTS x $net, nothing answers"
-        if has_tool scry; then
-            run "s$family-scry" "$case" scry none -- "$scry" -sS -Pn -n --open -p "1-$SINK_PORTS" \
-                --rate "$SINK_RATE" --retries 0 --wait 0 -e eth0 -S "$src" --router-mac "$GW_MAC" \
-                --seed "$SEED" --excludefile "$exclude" -oJ "$raw/s$family-scry.json" "$net"
-        fi
-        if has_tool masscan; then
+    for pass in $(seq "$SINK_REPEAT"); do
+        for family in 4 6; do
             if [[ $family == 6 ]]; then
-                mac_flag=--router-mac-ipv6
+                net=$sink6 src=$SCANNER_IP6 exclude=$raw/outside6.txt
+                lab_net6 "$net"
             else
-                mac_flag=--router-mac
+                net=$sink4 src=$SCANNER_IP exclude=$raw/outside.txt
+                lab_net "$net"
             fi
-            start_nudge
-            run "s$family-masscan" "$case" masscan none -- masscan --adapter eth0 --adapter-ip "$src" \
-                --adapter-mac "$SCANNER_MAC" "$mac_flag" "$GW_MAC" --excludefile "$exclude" \
-                -p "1-$SINK_PORTS" --rate "$SINK_RATE" --wait 0 --seed "$SEED" \
-                -oL "$raw/s$family-masscan.txt" "$net"
-        fi
+            case="IPv$family: 1-$SINK_PORTS x $net, nothing answers, pass $pass"
+            if has_tool scry; then
+                run "s$family-scry-$pass" "$case" scry none -- "$scry" -sS -Pn -n --open -p "1-$SINK_PORTS" \
+                    --rate "$SINK_RATE" --retries 0 --wait 0 -e eth0 -S "$src" --router-mac "$GW_MAC" \
+                    --seed "$SEED" --excludefile "$exclude" -oJ "$raw/s$family-scry-$pass.json" "$net"
+            fi
+            if has_tool masscan; then
+                if [[ $family == 6 ]]; then
+                    mac_flag=--router-mac-ipv6
+                else
+                    mac_flag=--router-mac
+                fi
+                start_nudge
+                run "s$family-masscan-$pass" "$case" masscan none -- masscan --adapter eth0 --adapter-ip "$src" \
+                    --adapter-mac "$SCANNER_MAC" "$mac_flag" "$GW_MAC" --excludefile "$exclude" \
+                    -p "1-$SINK_PORTS" --rate "$SINK_RATE" --wait 0 --seed "$SEED" \
+                    -oL "$raw/s$family-masscan-$pass.txt" "$net"
+            fi
+        done
     done
     unset SINK_NS ROW
     # The gateway's own count of what it dropped, per family: every probe went to the sink prefix.
