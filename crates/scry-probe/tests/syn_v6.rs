@@ -138,3 +138,38 @@ fn forged_icmpv6_errors_are_rejected() {
     bad[last] ^= 1;
     assert_eq!(classify(&probe, &bad), Verdict::Invalid);
 }
+
+/// A scan of both families: each target gets its family's frame, and each
+/// reply is read by the module it answers.
+#[test]
+fn by_family_writes_and_reads_each_family_with_its_own_module() {
+    use scry_probe::probe::{ByFamily, Probe};
+    let v4 = SynProbe::new(ip("198.18.0.1"), US_MAC, SOURCE_PORT, 64, CookieKey::from_seed(4)).unwrap();
+    let both = ByFamily::new(Box::new(v4), Box::new(probe()));
+    assert_eq!(
+        both.filter(),
+        "(dst host 198.18.0.1 and ((tcp and dst port 40000) or (icmp and (icmp[icmptype] == icmp-unreach or \
+         icmp[icmptype] == icmp-timxceed)))) or (ip6 dst host 2001:2::1)"
+    );
+    assert_eq!(both.max_frame_len(), ETHERNET_LEN + 40 + 40);
+    let mut out = vec![0; both.max_frame_len()];
+    for (dst, ethertype, len) in
+        [("198.18.0.10", [8, 0], ETHERNET_LEN + 20 + 40), ("2001:2::10", [0x86, 0xdd], 94)]
+    {
+        let n = both.write(ip(dst), PORT, 0, THEM_MAC, 1, &mut out).unwrap();
+        assert_eq!((n, &out[12..14]), (len, &ethertype[..]), "{dst}");
+        let sent = parse_frame(LinkType::Ethernet, &out[..n]).unwrap();
+        assert_eq!(sent.ip().unwrap().header.dst, ip(dst));
+    }
+    // The IPv6 SYN-ACK is read by the IPv6 module, with its key.
+    let open = both.classify(
+        &parse_frame(LinkType::Ethernet, &reply(&probe(), TcpFlags::SYN | TcpFlags::ACK, 1)).unwrap(),
+    );
+    assert_eq!(port_result(open).2, PortState::Open);
+    assert_eq!(
+        both.classify(
+            &parse_frame(LinkType::Ethernet, &reply(&probe(), TcpFlags::SYN | TcpFlags::ACK, 2)).unwrap()
+        ),
+        Verdict::Invalid
+    );
+}

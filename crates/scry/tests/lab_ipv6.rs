@@ -68,8 +68,11 @@ fn scry_ports(records: &[Value]) -> Ports {
 }
 
 /// Runs `program` (scry or nmap) in `node` with `args`, --reason and -n;
-/// its normal output.
+/// its normal output. Runs one at a time in this test binary.
 fn normal(node: &Node, program: &str, args: &[&str]) -> String {
+    // One comparison at a time: a connect() timing out on a loaded machine
+    // reads as no-response where nmap, run later, saw the ICMPv6 error.
+    let _one_at_a_time = common::heavy();
     let out =
         node.command(program).args(args).args(["--reason", "-n"]).output().expect("running the scanner");
     assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -643,4 +646,98 @@ fn a_stopped_ipv6_scan_resumes_where_it_stopped() {
     assert_eq!(all.len(), 3000);
     let open: Vec<u16> = all.iter().filter(|(_, (s, _, _))| s == "open").map(|((_, _, p), _)| *p).collect();
     assert_eq!(open, [22, 80]);
+}
+
+/// `-sn` of IPv4 and IPv6 targets together, on the link and one hop away:
+/// every host up once in its family, by ARP, ND or the discovery probes.
+#[test]
+fn a_mixed_ping_scan_finds_every_host_in_its_family() {
+    let lab = lab_or_skip!(Lab::builder()
+        .target(TargetSpec::new())
+        .routed_target(TargetSpec::new().tcp_listen(&[443])));
+    let (t0, r0) = (&lab.targets()[0], &lab.routed()[0]);
+    let targets =
+        [t0.ipv4().to_string(), t0.ipv6().to_string(), r0.ipv4().to_string(), r0.ipv6().to_string()];
+    let mut args = vec!["-sn"];
+    args.extend(targets.iter().map(String::as_str));
+    let ours = normal(lab.scanner(), SCRY, &args);
+    let up = host_reasons(&ours);
+    assert_eq!(up.len(), 4, "{ours}");
+    assert_eq!(up[&IpAddr::V4(t0.ipv4())], "arp-response", "{ours}");
+    assert_eq!(up[&IpAddr::V6(t0.ipv6())], "nd-response", "{ours}");
+    for routed in [IpAddr::V4(r0.ipv4()), IpAddr::V6(r0.ipv6())] {
+        assert!(
+            ["echo-reply", "syn-ack", "reset", "timestamp-reply"].contains(&up[&routed].as_str()),
+            "{ours}"
+        );
+    }
+}
+
+/// `-sV` over IPv6 reaches services through the kernel's IPv6 sockets and
+/// names them as nmap -6 -sV does (nmap without its NSE version scripts).
+#[test]
+fn version_detection_over_ipv6_equals_nmap() {
+    use common::services::{nmap_datadir, nmap_present};
+    use scry_lab::{Daemon, Service};
+    if !nmap_present() {
+        return;
+    }
+    let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new()));
+    let t0 = &lab.targets()[0];
+    let daemons: Vec<Daemon> =
+        [Service::Ssh, Service::Redis].into_iter().filter_map(|s| Daemon::start_or_skip(t0, s)).collect();
+    if daemons.is_empty() {
+        return;
+    }
+    let ports: Vec<String> =
+        daemons.iter().flat_map(|d| d.service().tcp_ports()).map(u16::to_string).collect();
+    let (ports, target) = (ports.join(","), t0.ipv6().to_string());
+    let dir = nmap_datadir("v6-version");
+    let ours = normal(lab.scanner(), SCRY, &["-6", "-sV", "-Pn", "-p", &ports, &target]);
+    let theirs = normal(
+        lab.scanner(),
+        "nmap",
+        &["-6", "-sV", "-Pn", "-p", &ports, "--datadir", dir.to_str().unwrap(), &target],
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    // PORT STATE SERVICE REASON VERSION...: everything after the reason's TTL.
+    let versions = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.contains("/tcp "))
+            .map(|l| {
+                l.split_whitespace()
+                    .skip(2)
+                    .filter(|w| *w != "ttl" && *w != "64" && *w != "syn-ack")
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    };
+    assert_eq!(versions(&ours), versions(&theirs), "scry:\n{ours}\nnmap:\n{theirs}");
+    assert_eq!(versions(&ours).len(), ports.split(',').count(), "{ours}");
+    assert!(versions(&ours).iter().all(|v| v.split_whitespace().count() > 1), "{ours}");
+}
+
+/// A hitlist on standard input (`-iL -`), one address a line, IPv6 and IPv4
+/// mixed, with an IPv6 prefix excluded by `--excludefile`.
+#[test]
+fn an_address_list_on_stdin_with_an_ipv6_exclude_file() {
+    let lab =
+        lab_or_skip!(Lab::builder()
+            .targets([TargetSpec::new().tcp_listen(&[22]), TargetSpec::new().tcp_listen(&[22])]));
+    let (t0, t1) = (&lab.targets()[0], &lab.targets()[1]);
+    let skip = std::env::temp_dir().join(format!("scry-test-{}-skip.txt", std::process::id()));
+    std::fs::write(&skip, format!("# not this one\n{}/128\n", t1.ipv6())).unwrap();
+    let list = format!("{}\n# a comment\n{}\n{}\n", t0.ipv6(), t1.ipv6(), t1.ipv4());
+    let mut cmd = lab.scanner().command(SCRY);
+    cmd.args(["-iL", "-", "--excludefile", skip.to_str().unwrap(), "-p", "22", "-oJ", "-"]);
+    let (code, out, err) = common::run_with_input(&mut cmd, &list);
+    std::fs::remove_file(&skip).unwrap();
+    assert_eq!(code, 0, "{err}");
+    let open: Vec<IpAddr> = scry_ports(&parse_lines(&out))
+        .into_iter()
+        .filter(|(_, (s, _, _))| s == "open")
+        .map(|((ip, _, _), _)| ip)
+        .collect();
+    assert_eq!(open, [IpAddr::V4(t1.ipv4()), IpAddr::V6(t0.ipv6())]);
 }

@@ -268,3 +268,27 @@ proptest! {
         }
     }
 }
+
+/// A discovery of both families: ARP and echo to IPv4 targets from the IPv4
+/// source, Neighbor Solicitation and ICMPv6 echo to IPv6 ones from the IPv6
+/// source, and answers to either read by the one they answer.
+#[test]
+fn with_the_other_family_each_target_gets_its_own_probes() {
+    let methods = [Method::Echo, Method::Arp];
+    let d = discovery_from(US, &methods).with_other_family(discovery_from("2001:2::1", &methods));
+    assert_eq!(icmp_of(&sent(&d, TARGET, Method::Echo)).icmp_type, 8);
+    let echo6 = icmp_of(&sent(&d, "2001:2::10", Method::Echo));
+    assert_eq!(echo6.icmp_type, 128);
+    assert!(matches!(sent(&d, TARGET, Method::Arp).net, Net::Arp(_)));
+    assert!(icmp_of(&sent(&d, "2001:2::10", Method::Arp)).nd.is_some_and(|nd| nd.is_solicitation()));
+    let answer = reply(
+        "2001:2::10",
+        "2001:2::1",
+        L4Spec::Icmp(IcmpSpec { icmp_type: 129, code: 0, rest: echo6.rest, payload: &[] }),
+    );
+    assert!(matches!(d.classify(&answer), HostVerdict::Up { reason: Reason::EchoReply, .. }));
+    assert_eq!(
+        d.filter(),
+        "(dst host 198.18.0.1 and (icmp or (tcp and dst port 45000))) or (arp and arp[6:2] == 2) or (ip6 dst host 2001:2::1)"
+    );
+}
