@@ -74,19 +74,39 @@ trap_exit() {
 # run ID CASE TOOL TRUTH -- CMD...: measure CMD in the scanner namespace, add a row.
 # TRUTH is the target's IP (recall and false positives against open-ports.txt)
 # or "none" (nothing is open: every open report is a false positive).
+# With $SINK_NS set, measure also counts what arrives on that namespace's eth0;
+# with $ROW set, that function makes the row instead of `row`.
 run() {
     local id=$1 case=$2 tool=$3 truth=$4
     shift 5
     printf '%-28s %s\n' "$id" "$*" >>"$raw/commands.txt"
     echo "== $id: $*" >&2
     local rc=0
-    "$benchlab" measure --ns "$SCANNER_NS" --out "$raw/$id.measure" -- \
+    "$benchlab" measure --ns "$SCANNER_NS" ${SINK_NS:+--sink "$SINK_NS"} --out "$raw/$id.measure" -- \
         timeout --foreground -k 10 "$TOOL_TIMEOUT" "$@" >"$raw/$id.stdout" 2>"$raw/$id.stderr" || rc=$?
     if declare -F after_run >/dev/null; then
         after_run
     fi
-    rows+=("$(row "$id" "$case" "$tool" "$truth" "$rc")")
+    rows+=("$(${ROW:-row} "$id" "$case" "$tool" "$truth" "$rc")")
     echo "   ${rows[-1]}" >&2
+}
+
+nudge_pid=
+
+# masscan 1.3.2's receive thread only notices the end of a scan when a
+# packet arrives (robertdavidgraham/masscan#144): ping the scanner from the
+# gateway (which drops the replies) while masscan runs. Adds 5 packets/s.
+# Needs $GW_NS and $SCANNER_IP (start_lab).
+start_nudge() {
+    ip netns exec "$GW_NS" ping -q -i 0.2 "$SCANNER_IP" >/dev/null 2>&1 &
+    nudge_pid=$!
+}
+stop_nudge() {
+    if [[ -n $nudge_pid ]]; then
+        kill "$nudge_pid" 2>/dev/null || true
+        wait "$nudge_pid" 2>/dev/null || true
+        nudge_pid=
+    fi
 }
 
 # lab_net ADDR[/LEN]: refuses anything not inside 198.18.0.0/15.
@@ -96,6 +116,23 @@ lab_net() {
         return 0
     fi
     [[ $1 == 198.18.0.0/15 ]] || die "refusing target $1: not inside 198.18.0.0/15"
+}
+
+# lab_net6 ADDR[/LEN]: refuses anything not inside 2001:2::/48 (the third
+# group must be 0, written out or inside a "::").
+lab_net6() {
+    local re='^2001:2:(:|0:)[0-9a-f:]*(/(4[89]|[5-9][0-9]|1[01][0-9]|12[0-8]))?$'
+    [[ $1 =~ $re && $1 != *:::* ]] || die "refusing target $1: not inside 2001:2::/48"
+}
+
+# outside_list6 FILE: the complement of 2001:2::/48 as 48 IPv6 prefixes, for
+# the same purpose: flip each of the /48's first 48 bits in turn.
+outside_list6() {
+    local lab=$((0x200100020000)) i net
+    for ((i = 0; i < 48; i++)); do
+        net=$((((lab >> (47 - i)) ^ 1) << (47 - i)))
+        printf '%x:%x:%x::/%d\n' $((net >> 32)) $(((net >> 16) & 0xffff)) $((net & 0xffff)) $((i + 1))
+    done >"$1"
 }
 
 # outside_list FILE: the complement of 198.18.0.0/15 as CIDR blocks, given

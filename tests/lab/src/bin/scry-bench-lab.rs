@@ -6,6 +6,8 @@
 //! - `t0` is a *gateway* to a void: the scanner routes `198.19.0.0/16` via
 //!   it, and it forwards nothing (forwarding off, and an nft `prerouting`
 //!   rule dropping that /16), so a scan of the /16 measures pure send rate.
+//!   The same for IPv6: the scanner routes `2001:2:0:ff::/64` via it, it
+//!   holds a blackhole route for that /64 and nft drops it before routing.
 //! - `t1` listens on N TCP ports drawn from 1-65535 by a seeded generator.
 //! - `t2` listens on the same ports and drops a percentage of inbound packets.
 //!
@@ -26,12 +28,14 @@
 //! counters every millisecond, and reports packets sent (and dropped by the
 //! veth), wall time, the rate of the main sending burst, and the command's
 //! CPU time and peak resident memory. Every tool is measured the same way, whatever it claims.
+//! With `--sink NS2` it also counts what arrived on `NS2`'s `eth0` (the
+//! gateway's receive counter: the rate at the sink, not the sender's).
 
 use std::error::Error;
 use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
@@ -47,6 +51,9 @@ const READY_LINE: &str = "scry-bench-lab: ready";
 /// The empty network routed into the gateway. Inside 198.18.0.0/15, outside the lab's /24.
 const VOID_NET: Ipv4Addr = Ipv4Addr::new(198, 19, 0, 0);
 const VOID_PREFIX: u8 = 16;
+/// The empty IPv6 network routed into the gateway. Inside 2001:2::/48, outside the lab's /64s.
+const VOID6_NET: Ipv6Addr = Ipv6Addr::new(0x2001, 0x2, 0, 0xff, 0, 0, 0, 0);
+const VOID6_PREFIX: u8 = 64;
 /// How often `measure` samples the interface counters.
 const SAMPLE_EVERY: Duration = Duration::from_millis(1);
 
@@ -106,6 +113,9 @@ enum Cmd {
         /// A lab scanner namespace (`scry<pid>x<n>scan`); nothing else is accepted.
         #[arg(long)]
         ns: String,
+        /// A lab target namespace (`scry<pid>x<n>t<i>`) whose eth0 receive counter is sampled too.
+        #[arg(long)]
+        sink: Option<String>,
         /// Append the KEY=VALUE report here as well as to stderr.
         #[arg(long)]
         out: Option<PathBuf>,
@@ -122,7 +132,7 @@ fn main() -> ExitCode {
         Cmd::Up { seed, open_ports, loss, env, ports_file } => up(seed, open_ports, loss, &env, &ports_file),
         Cmd::Services { hosts, silent, env } => services(hosts, silent, &env),
         Cmd::Os { hosts, env } => os(hosts, &env),
-        Cmd::Measure { ns, out, cmd } => measure(&ns, out.as_deref(), &cmd),
+        Cmd::Measure { ns, sink, out, cmd } => measure(&ns, sink.as_deref(), out.as_deref(), &cmd),
     };
     match result {
         Ok(code) => code,
@@ -137,8 +147,9 @@ fn up(seed: u64, open_ports: usize, loss: u8, env: &Path, ports_file: &Path) -> 
     if !(1..=65535).contains(&open_ports) {
         return Err(format!("--open-ports {open_ports}: must be 1 to 65535").into());
     }
-    let void = std::net::IpAddr::V4(VOID_NET);
-    assert!(in_lab_range(void), "the void network must stay inside the lab range");
+    for void in [std::net::IpAddr::V4(VOID_NET), std::net::IpAddr::V6(VOID6_NET)] {
+        assert!(in_lab_range(void), "the void networks must stay inside the lab range");
+    }
     let signals = scry_lab::Termination::block()?;
     // The script may die without running its trap (SIGKILL): take the lab down with it.
     die_with_parent()?;
@@ -165,9 +176,11 @@ fn up(seed: u64, open_ports: usize, loss: u8, env: &Path, ports_file: &Path) -> 
     for (name, node) in [("SCANNER", lab.scanner()), ("GW", gw), ("OPEN", open), ("LOSSY", lossy)] {
         put(&format!("{name}_NS"), &node.ns())?;
         put(&format!("{name}_IP"), &node.ipv4())?;
+        put(&format!("{name}_IP6"), &node.ipv6())?;
         put(&format!("{name}_MAC"), &node.mac())?;
     }
     put("VOID_NET", &format_args!("{VOID_NET}/{VOID_PREFIX}"))?;
+    put("VOID6_NET", &format_args!("{VOID6_NET}/{VOID6_PREFIX}"))?;
     put("LOSS_PCT", &loss)?;
     put("OPEN_PORTS", &ports.len())?;
     put("OPEN_PORTS_FILE", &ports_file.display())?;
@@ -176,15 +189,19 @@ fn up(seed: u64, open_ports: usize, loss: u8, env: &Path, ports_file: &Path) -> 
     write_atomically(env, &text)?;
 
     let mut out = io::stdout().lock();
-    writeln!(out, "node  netns                 ipv4          mac                role")?;
+    writeln!(out, "node  netns                 ipv4          ipv6        mac                role")?;
     let roles = [
         (lab.scanner(), "scanner".to_owned()),
-        (gw, format!("gateway to {VOID_NET}/{VOID_PREFIX}: forwards nothing, drops all")),
+        (
+            gw,
+            format!("gateway to {VOID_NET}/{VOID_PREFIX} and {VOID6_NET}/{VOID6_PREFIX}: forwards nothing, drops all"),
+        ),
         (open, format!("{} TCP listeners (seed {seed})", ports.len())),
         (lossy, format!("same listeners, drops {loss}% inbound")),
     ];
     for (node, role) in roles {
-        writeln!(out, "{:<5} {:<21} {:<13} {}  {role}", node.label(), node.ns(), node.ipv4(), node.mac())?;
+        let (label, ns, v4, v6, mac) = (node.label(), node.ns(), node.ipv4(), node.ipv6(), node.mac());
+        writeln!(out, "{label:<5} {ns:<21} {v4:<13} {v6:<11} {mac}  {role}")?;
     }
     writeln!(out, "hub   {}  (bridge br0)", lab.hub_ns())?;
     writeln!(out, "env: {}  ports: {}", env.display(), ports_file.display())?;
@@ -338,27 +355,35 @@ fn random_ports(seed: u64, n: usize) -> Vec<u16> {
     ports
 }
 
-/// Routes the void /16 from the scanner via the gateway, and makes the
-/// gateway drop it before routing (forwarding is off as well).
+/// Routes the void /16 and the void IPv6 /64 from the scanner via the
+/// gateway, and makes the gateway drop both before routing (forwarding is
+/// off as well, and the /64 has a blackhole route, so nothing answers even
+/// without the nft rule: no ICMPv6 "no route").
 fn route_void(lab: &Lab, gw: &Node) -> Result {
     let net = format!("{VOID_NET}/{VOID_PREFIX}");
-    let status = lab
-        .scanner()
-        .command("ip")
-        .args(["route", "add", &net, "via", &gw.ipv4().to_string(), "dev", IFACE])
-        .status()?;
-    if !status.success() {
-        return Err(format!("ip route add {net} in {} failed: {status}", lab.scanner().ns()).into());
-    }
+    let net6 = format!("{VOID6_NET}/{VOID6_PREFIX}");
+    let (via, via6) = (gw.ipv4().to_string(), gw.ipv6().to_string());
+    ip(lab.scanner(), &["route", "add", &net, "via", &via, "dev", IFACE])?;
+    ip(lab.scanner(), &["-6", "route", "add", &net6, "via", &via6, "dev", IFACE])?;
+    ip(gw, &["-6", "route", "add", "blackhole", &net6])?;
     let rules = format!(
-        "table ip scry_bench {{\n\tchain void {{\n\t\ttype filter hook prerouting priority raw; policy accept;\n\
-         \t\tip daddr {net} drop\n\t}}\n}}\n"
+        "table inet scry_bench {{\n\tchain void {{\n\t\ttype filter hook prerouting priority raw; policy accept;\n\
+         \t\tip daddr {net} counter drop\n\t\tip6 daddr {net6} counter drop\n\t}}\n}}\n"
     );
     let mut nft = gw.command("nft").args(["-f", "-"]).stdin(Stdio::piped()).spawn()?;
     nft.stdin.take().expect("piped stdin").write_all(rules.as_bytes())?;
     let status = nft.wait()?;
     if !status.success() {
         return Err(format!("nft in {} failed: {status}", gw.ns()).into());
+    }
+    Ok(())
+}
+
+/// Runs `ip ARGS` in `node`'s namespace.
+fn ip(node: &Node, args: &[&str]) -> Result {
+    let status = node.command("ip").args(args).status()?;
+    if !status.success() {
+        return Err(format!("ip {} in {} failed: {status}", args.join(" "), node.ns()).into());
     }
     Ok(())
 }
@@ -423,18 +448,27 @@ impl DevStats {
     }
 }
 
-fn measure(ns: &str, out: Option<&Path>, cmd: &[String]) -> Result<ExitCode> {
+fn measure(ns: &str, sink: Option<&str>, out: Option<&Path>, cmd: &[String]) -> Result<ExitCode> {
     if !matches!(parse_ns_name(ns), Some((_, Role::Scanner))) {
         return Err(format!("{ns:?} is not a lab scanner namespace (scry<pid>x<n>scan)").into());
     }
-    // Single-threaded here, so the whole process moves; /proc/self/net then shows the lab.
-    let handle = File::open(Path::new(scry_lab::NETNS_DIR).join(ns))?;
-    // SAFETY: the fd is valid for the call; CLONE_NEWNET only switches the network namespace.
-    if unsafe { libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-        return Err(format!("setns {ns}: {}", io::Error::last_os_error()).into());
-    }
+    // The sink's counters first: /proc/self/net/dev shows the namespace it was opened in.
+    let mut sink_dev = match sink {
+        Some(sink) if matches!(parse_ns_name(sink), Some((_, Role::Target(_)))) => {
+            enter_netns(sink)?;
+            Some(DevStats::open(IFACE)?)
+        }
+        Some(sink) => {
+            return Err(format!("{sink:?} is not a lab target namespace (scry<pid>x<n>t<i>)").into())
+        }
+        None => None,
+    };
+    enter_netns(ns)?;
     let mut dev = DevStats::open(IFACE)?;
     let before = dev.read()?;
+    let sink_before = sink_dev.as_mut().map(DevStats::read).transpose()?;
+    let mut sink_moves: Vec<(Duration, u64)> = Vec::new();
+    let mut arrived = 0;
     let start = Instant::now();
     // `ip netns exec` also gives the tool the namespace's /sys, as tools expect.
     let child = Command::new("ip").args(["netns", "exec", ns]).args(cmd).spawn()?;
@@ -449,6 +483,13 @@ fn measure(ns: &str, out: Option<&Path>, cmd: &[String]) -> Result<ExitCode> {
             sent = now;
             moves.push((start.elapsed(), sent));
         }
+        if let (Some(dev), Some(before)) = (sink_dev.as_mut(), sink_before) {
+            let now = dev.read()?.rx_packets - before.rx_packets;
+            if now != arrived {
+                arrived = now;
+                sink_moves.push((start.elapsed(), arrived));
+            }
+        }
         if let Some(done) = done {
             break done;
         }
@@ -459,7 +500,7 @@ fn measure(ns: &str, out: Option<&Path>, cmd: &[String]) -> Result<ExitCode> {
     let burst = Burst::of(&moves);
     let cpu = |tv: libc::timeval| Duration::new(tv.tv_sec as u64, tv.tv_usec as u32 * 1000).as_secs_f64();
     let exit = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
-    let report = format!(
+    let mut report = format!(
         "exit={exit}\nwall_s={:.3}\ntx_packets={}\ntx_dropped={}\ntx_bytes={}\nrx_packets={}\n\
          first_tx_s={:.3}\nburst_s={:.3}\nburst_pps={:.0}\ncpu_user_s={:.2}\ncpu_sys_s={:.2}\nmax_rss_kib={}\n",
         wall.as_secs_f64(),
@@ -475,12 +516,34 @@ fn measure(ns: &str, out: Option<&Path>, cmd: &[String]) -> Result<ExitCode> {
         // The largest peak of the child and the children it waited for (a root scry's scanning child).
         usage.ru_maxrss,
     );
+    if let (Some(dev), Some(before)) = (sink_dev.as_mut(), sink_before) {
+        // Late arrivals: the sink's counter may lag the sender's by a moment.
+        std::thread::sleep(Duration::from_millis(100));
+        let rx = dev.read()?.rx_packets - before.rx_packets;
+        let burst = Burst::of(&sink_moves);
+        write!(
+            report,
+            "sink_rx_packets={rx}\nsink_burst_s={:.3}\nsink_burst_pps={:.0}\n",
+            burst.secs, burst.pps
+        )?;
+    }
     eprint!("{report}");
     if let Some(path) = out {
         let mut file = File::options().create(true).append(true).open(path)?;
         file.write_all(report.as_bytes())?;
     }
     Ok(ExitCode::from(u8::try_from(exit).unwrap_or(1)))
+}
+
+/// Moves this process into the lab namespace `ns`: it is single-threaded
+/// here, so all of it moves, and /proc/self/net then shows that namespace.
+fn enter_netns(ns: &str) -> Result {
+    let handle = File::open(Path::new(scry_lab::NETNS_DIR).join(ns))?;
+    // SAFETY: the fd is valid for the call; CLONE_NEWNET only switches the network namespace.
+    if unsafe { libc::setns(handle.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        return Err(format!("setns {ns}: {}", io::Error::last_os_error()).into());
+    }
+    Ok(())
 }
 
 /// The main sending phase: from the sample where 1% of the packets had
