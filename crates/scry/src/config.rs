@@ -807,6 +807,31 @@ mod tests {
         pace(&Args::try_parse_from(argv).expect("parses")).map_err(|e| e.0)
     }
 
+    // Lives here, not beside the templates: the scry-assets example
+    // compiles timing.rs (and its tests) without this module.
+    #[test]
+    fn an_explicit_rate_replaces_the_templates_ceiling() {
+        let pace_of = |line: &str| {
+            let argv = std::iter::once("scry").chain(line.split_whitespace()).chain(["198.18.0.1"]);
+            pace(&Args::try_parse_nmap(argv.map(Into::into)).expect("parses")).map_err(|e| e.0)
+        };
+        assert_eq!(pace_of("-T2"), Ok(Pace::Adaptive(Bounds { min: 2.5, max: 2.5 })));
+        assert_eq!(pace_of("-T0"), Ok(Pace::Adaptive(Bounds { min: 1.0 / 300.0, max: 1.0 / 300.0 })));
+        for line in ["-T2 --rate 50", "--rate 50 -T2"] {
+            assert_eq!(pace_of(line), Ok(Pace::Fixed(50.0)), "{line}");
+        }
+        for line in ["-T1 --max-rate 40", "--max-rate 40 -T1"] {
+            assert_eq!(pace_of(line), Ok(Pace::Adaptive(Bounds { min: 40.0, max: 40.0 })), "{line}");
+        }
+        for line in ["-T2 --min-rate 500", "--min-rate 500 -T2"] {
+            assert_eq!(pace_of(line), Ok(Pace::Adaptive(Bounds { min: 500.0, max: 1_000_000.0 })), "{line}");
+        }
+        // The fast templates keep the adaptive rate and its default bounds.
+        for line in ["-T4", "-T5", "-T3"] {
+            assert_eq!(pace_of(line), pace_of(""), "{line}");
+        }
+    }
+
     #[test]
     fn without_rate_the_rate_adapts_within_the_default_bounds() {
         assert_eq!(pace_of(""), Ok(Pace::Adaptive(Bounds { min: 100.0, max: 1_000_000.0 })));

@@ -1,7 +1,5 @@
 use super::*;
 use crate::cli::{DEFAULT_RETRIES, DEFAULT_WAIT};
-use crate::config::{pace, Pace};
-use scry_probe::adapt::Bounds;
 
 fn parse(line: &str) -> Args {
     let argv = std::iter::once("scry").chain(line.split_whitespace()).chain(["198.18.0.1"]);
@@ -67,26 +65,6 @@ fn explicit_options_override_the_template_before_or_after_it() {
     }
     for line in ["-T2 --max-parallelism 4", "--max-parallelism 4 -T2"] {
         assert_eq!(knobs(line), (Some(2.5), DEFAULT_RETRIES, DEFAULT_WAIT, None, Some(4)), "{line}");
-    }
-}
-
-#[test]
-fn an_explicit_rate_replaces_the_templates_ceiling() {
-    let pace_of = |line: &str| pace(&parse(line)).map_err(|e| e.0);
-    assert_eq!(pace_of("-T2"), Ok(Pace::Adaptive(Bounds { min: 2.5, max: 2.5 })));
-    assert_eq!(pace_of("-T0"), Ok(Pace::Adaptive(Bounds { min: 1.0 / 300.0, max: 1.0 / 300.0 })));
-    for line in ["-T2 --rate 50", "--rate 50 -T2"] {
-        assert_eq!(pace_of(line), Ok(Pace::Fixed(50.0)), "{line}");
-    }
-    for line in ["-T1 --max-rate 40", "--max-rate 40 -T1"] {
-        assert_eq!(pace_of(line), Ok(Pace::Adaptive(Bounds { min: 40.0, max: 40.0 })), "{line}");
-    }
-    for line in ["-T2 --min-rate 500", "--min-rate 500 -T2"] {
-        assert_eq!(pace_of(line), Ok(Pace::Adaptive(Bounds { min: 500.0, max: 1_000_000.0 })), "{line}");
-    }
-    // The fast templates keep the adaptive rate and its default bounds.
-    for line in ["-T4", "-T5", "-T3"] {
-        assert_eq!(pace_of(line), pace_of(""), "{line}");
     }
 }
 
