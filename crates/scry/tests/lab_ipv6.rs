@@ -387,22 +387,34 @@ fn a_mixed_ipv4_and_ipv6_scan_reports_each_host_once_as_nmap_per_family() {
     }
 }
 
-/// Linux rations ICMPv6 errors per peer (net.ipv6.icmp.ratelimit ms
-/// between them after a burst) as it does ICMP: a UDP scan of 30 closed
-/// ports, far faster than that, is paced to the target's limiter and finds
-/// every one closed, as over IPv4 (lab_udp.rs). (When the first pass sees
-/// only the burst, scry paces to IPv4 Linux's one a second, slower than an
-/// IPv6 limiter of 100 ms needs: about 25 s here.)
+/// Linux rations ICMPv6 errors per peer: after a burst of 6, one per
+/// net.ipv6.icmp.ratelimit ms shifted right by one per 32 bits the route
+/// back to the scanner is shorter than /128 (a quarter of it through the
+/// lab's /64). A UDP scan of 200 closed ports, far faster than that, sees
+/// only the burst in its first pass; the paced pass measures the interval
+/// from the errors' spacing (not IPv4's one a second) and finds every port
+/// closed, as `nmap -6 -sU` does.
 #[test]
 fn udp_pacing_finds_every_closed_port_behind_the_icmpv6_rate_limit() {
+    const CLOSED: u16 = 200;
     let lab = lab_or_skip!(Lab::builder().target(TargetSpec::new().udp_listen(&[53])));
-    let t0 = lab.targets()[0].ipv6();
-    let limit = lab.targets()[0].command("sysctl").args(["-n", "net.ipv6.icmp.ratelimit"]).output().unwrap();
-    let limit: u64 = String::from_utf8_lossy(&limit.stdout).trim().parse().unwrap();
-    assert!(limit > 0, "the target rations its ICMPv6 errors");
-    let records = scry(lab.scanner(), &["-sU", "-p", "U:1-30,53", &t0.to_string()]);
-    let ports = scry_ports(&records);
-    let mut want: Ports = (1..=30)
+    let (target, t0) = (&lab.targets()[0], lab.targets()[0].ipv6());
+    let limit = target.command("sysctl").args(["-n", "net.ipv6.icmp.ratelimit"]).output().unwrap();
+    let limit: u32 = String::from_utf8_lossy(&limit.stdout).trim().parse().unwrap();
+    let route = target.command("ip").args(["-6", "route", "get", &lab.scanner().ipv6().to_string()]).output();
+    let route = String::from_utf8_lossy(&route.unwrap().stdout).into_owned();
+    let prefix: u32 = if route.contains(" via ") { 0 } else { 64 };
+    // net/ipv6/icmp.c, icmpv6_xrlim_allow.
+    let interval = Duration::from_millis(u64::from(limit >> ((128 - prefix) >> 5)));
+    assert!(interval > Duration::ZERO, "the target rations its ICMPv6 errors ({route})");
+
+    let spec = format!("U:1-{CLOSED},53");
+    let out = lab.scanner().command(SCRY).args(["-sU", "-v", "-p", &spec, &t0.to_string(), "-oJ", "-"]).output();
+    let out = out.expect("running scry");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let ports = scry_ports(&parse_lines(&String::from_utf8_lossy(&out.stdout)));
+    let mut want: Ports = (1..=CLOSED)
         .map(|p| {
             (
                 (IpAddr::V6(t0), "udp".to_owned(), p),
@@ -414,10 +426,32 @@ fn udp_pacing_finds_every_closed_port_behind_the_icmpv6_rate_limit() {
         (IpAddr::V6(t0), "udp".to_owned(), 53),
         ("open".to_owned(), "udp-response".to_owned(), Some(64)),
     );
-    assert_eq!(ports, want);
-    // More than the limiter lets through at once: pacing was needed.
-    let stats = records.iter().find(|r| r["type"] == "stats").expect("a stats record");
-    assert!(stats["duration"].as_f64().unwrap() * 1000.0 > (30 - 6) as f64 * limit as f64 * 0.5, "{stats}");
+    assert_eq!(ports, want, "{stderr}");
+    // The first pass saw the burst only, and the interval was learned from
+    // the errors: no shorter than the limiter's, far from IPv4's second.
+    assert!(stderr.contains("measured now"), "{stderr}");
+    let learned = stderr
+        .lines()
+        .find_map(|l| l.split(" answers one ICMP error per ").nth(1)?.strip_suffix("; pacing to that"))
+        .unwrap_or_else(|| panic!("no interval learned: {stderr}"));
+    let learned = learned.strip_suffix("ms").expect("milliseconds").parse::<f64>().unwrap();
+    let want_ms = interval.as_secs_f64() * 1000.0;
+    assert!(learned >= want_ms * 0.95 && learned <= want_ms * 2.0, "learned {learned} ms, limiter {want_ms} ms");
+
+    let nmap = lab.scanner().command("nmap").args(["-6", "-sU", "-n", "-p", &spec, "-oG", "-", &t0.to_string()]).output();
+    let grepable = String::from_utf8_lossy(&nmap.unwrap().stdout).into_owned();
+    let listed = grepable.split("Ports: ").nth(1).unwrap_or_default();
+    let listed = listed.split('\t').next().unwrap_or_default();
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    for port in listed.split(", ").filter(|p| !p.is_empty()) {
+        *states.entry(port.split('/').nth(1).unwrap()).or_default() += 1;
+    }
+    if let Some(ignored) = grepable.split("Ignored State: ").nth(1) {
+        let (state, count) = ignored.trim().split_once(" (").unwrap();
+        *states.entry(state).or_default() += count.trim_end_matches(')').parse::<usize>().unwrap();
+    }
+    assert_eq!(states, BTreeMap::from([("closed", usize::from(CLOSED)), ("open", 1)]), "nmap:\n{grepable}");
+    assert!(grepable.contains("53/open/udp"), "{grepable}");
 }
 
 /// `--shard`/`--seed` split an IPv6 scan exactly, and `--pcap` writes its
