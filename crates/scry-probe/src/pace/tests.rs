@@ -113,7 +113,10 @@ fn a_fast_pass_against_linux_sees_only_the_burst_and_the_paced_pass_measures_the
         // No slower than the limiter allows, less the headroom and the measuring.
         let took = (end - start).as_secs_f64();
         let least = cost.as_secs_f64() * (1000 - BURST) as f64;
-        assert!(took < least * 1.1 + 1.0 + (BURST + MEASURED) as f64 * cost.as_secs_f64(), "{cost:?}: {took} s");
+        assert!(
+            took < least * 1.1 + 1.0 + (BURST + MEASURED) as f64 * cost.as_secs_f64(),
+            "{cost:?}: {took} s"
+        );
     }
 }
 
