@@ -563,6 +563,39 @@ fn a_spoofed_ipv6_source_gets_its_replies() {
     assert!(neigh.contains(&format!("lladdr {}", lab.scanner().mac())), "{neigh}");
 }
 
+/// The spoofed source needs its solicitations answered from the first
+/// probe on: without -Pn, the discovery before the port scan (ND on the
+/// link, -PE -PS443 -PA80 through the router) gets its answers too, and
+/// both hosts are found up and scanned.
+#[test]
+fn a_spoofed_ipv6_source_is_answered_during_discovery() {
+    let target = || TargetSpec::new().tcp_listen(&[22, 80]);
+    let lab = lab_or_skip!(Lab::builder().target(target()).routed_target(target()));
+    let (near, far) = (lab.targets()[0].ipv6(), lab.routed()[0].ipv6());
+    let spoofed = Ipv6Addr::from(u128::from(lab.scanner().ipv6()) + 0x98).to_string();
+    let args =
+        ["-S", &spoofed, "-e", scry_lab::IFACE, "-p", "22,80,443", &near.to_string(), &far.to_string()];
+    let records = scry(lab.scanner(), &args);
+    let up: BTreeMap<IpAddr, String> = records
+        .iter()
+        .filter(|r| r["type"] == "host" && r["state"] == "up")
+        .map(|r| (r["ip"].as_str().unwrap().parse().unwrap(), r["reason"].as_str().unwrap().to_owned()))
+        .collect();
+    assert_eq!(up.keys().copied().collect::<Vec<_>>(), [IpAddr::V6(near), IpAddr::V6(far)], "{records:?}");
+    assert_eq!(up[&IpAddr::V6(near)], "nd-response");
+    let ports = scry_ports(&records);
+    for host in [near, far] {
+        let state = |port: u16| {
+            ports.get(&(IpAddr::V6(host), "tcp".to_owned(), port)).map(|(s, r, _)| (s.as_str(), r.as_str()))
+        };
+        assert_eq!(
+            [state(22), state(80), state(443)],
+            [Some(("open", "syn-ack")), Some(("open", "syn-ack")), Some(("closed", "reset"))],
+            "{host}: {records:?}"
+        );
+    }
+}
+
 /// The EUI-64 link-local address the kernel gives a node (RFC 4291 appendix A).
 fn link_local(node: &Node) -> Ipv6Addr {
     let m = node.mac().octets();
