@@ -45,6 +45,8 @@ pub struct DiscoveryPlan {
     pub wait: Duration,
     /// `-Pn`: every target is up, nothing is sent.
     pub assume_up: bool,
+    /// The scanner's own addresses: up as nmap's `localhost-response`.
+    pub own: Vec<IpAddr>,
     pub info: ScanInfo,
 }
 
@@ -84,8 +86,19 @@ pub fn run(
         skipped_broadcast: plan.info.skipped_broadcast.len() as u64,
         ..Stats::default()
     };
-    let up =
+    let mut up =
         if plan.assume_up { Up::new() } else { probe(plan, rx, tx, sinks, (stop, neighbors), &mut stats)? };
+    if !plan.assume_up {
+        // nmap lists itself among a subnet's hosts, up without a probe.
+        for &ip in plan.own.iter().filter(|ip| plan.targets.contains(**ip)) {
+            if up.insert(ip, (Reason::LocalhostResponse, None)).is_some() {
+                continue;
+            }
+            for sink in sinks.iter_mut() {
+                sink.host_up(ip, Reason::LocalhostResponse, None)?;
+            }
+        }
+    }
     for ip in plan.targets.iter() {
         let reason = up.get(&ip).copied();
         if reason.is_none() && !plan.assume_up {
