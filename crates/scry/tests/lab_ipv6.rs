@@ -152,7 +152,7 @@ fn discovery_of_ipv6_subnets_finds_the_hosts_nmap_finds() {
         ]));
     let near = format!("{}/120", lab.targets()[0].ipv6());
     let far = format!("{}/120", lab.routed()[0].ipv6());
-    let scanner = lab.scanner().ipv6().to_string();
+    let scanner = lab.scanner().ipv6();
     // The router answers for its address and the subnet-router anycast
     // address (RFC 4291 2.6.1) on the near link, for its address on the far
     // one; the silent targets answer solicitations, which no firewall drops,
@@ -163,15 +163,15 @@ fn discovery_of_ipv6_subnets_finds_the_hosts_nmap_finds() {
     let routed = lab.routed()[..2].iter().map(Node::ipv6);
     let expected = |subnet: &String| -> Vec<IpAddr> {
         let hosts: Vec<Ipv6Addr> = if *subnet == near {
-            [anycast, router].into_iter().chain(targets.clone()).collect()
+            [anycast, scanner, router].into_iter().chain(targets.clone()).collect()
         } else {
             std::iter::once(router_far_ipv6()).chain(routed.clone()).collect()
         };
         hosts.into_iter().map(IpAddr::V6).collect()
     };
     for (subnet, reasons) in [(&near, &["nd-response"][..]), (&far, &ROUTED_REASONS[..])] {
-        // Both leave out the scanner itself (nmap would list it, localhost-response).
-        let args = ["-6", "-sn", "--exclude", &scanner, subnet.as_str()];
+        // Both list the scanner itself on the near link, up as localhost-response.
+        let args = ["-6", "-sn", subnet.as_str()];
         let ours = normal(lab.scanner(), SCRY, &args);
         let theirs = normal(lab.scanner(), "nmap", &args);
         let (a, b) = (host_reasons(&ours), host_reasons(&theirs));
@@ -182,7 +182,59 @@ fn discovery_of_ipv6_subnets_finds_the_hosts_nmap_finds() {
         );
         assert_eq!(a.keys().copied().collect::<Vec<_>>(), expected(subnet), "{ours}");
         for (ip, reason) in a.iter().chain(&b) {
-            assert!(reasons.contains(&reason.as_str()), "{ip}: {reason}\nscry:\n{ours}\nnmap:\n{theirs}");
+            let want = if *ip == IpAddr::V6(scanner) { &["localhost-response"][..] } else { reasons };
+            assert!(want.contains(&reason.as_str()), "{ip}: {reason}\nscry:\n{ours}\nnmap:\n{theirs}");
+        }
+    }
+}
+
+/// nmap's reasons for a host being up where no probe decides them: with
+/// -Pn every host is up as the user said (user-set), whatever answers,
+/// except that a directly connected one answered ARP or ND first; and a -sn
+/// over a subnet holding the scanner's own address lists it, up as
+/// localhost-response. Both families, scry against nmap, exactly.
+#[test]
+fn pn_and_own_address_host_reasons_equal_nmap() {
+    let lab = lab_or_skip!(Lab::builder()
+        .target(TargetSpec::new().tcp_listen(&[22]))
+        .routed_targets([TargetSpec::new().tcp_listen(&[22]), TargetSpec::new().drop_all()]));
+    let (t0, r0, r1) = (&lab.targets()[0], &lab.routed()[0], &lab.routed()[1]);
+    let v4 = [t0.ipv4().to_string(), r0.ipv4().to_string(), r1.ipv4().to_string()];
+    let v6 = [t0.ipv6().to_string(), r0.ipv6().to_string(), r1.ipv6().to_string()];
+    let near4 = format!("{}/28", lab.scanner().ipv4());
+    let near6 = format!("{}/124", lab.scanner().ipv6());
+    let runs: [Vec<&str>; 4] = [
+        [&["-Pn", "-p", "22,81"][..], &v4.iter().map(String::as_str).collect::<Vec<_>>()].concat(),
+        [&["-6", "-Pn", "-p", "22,81"][..], &v6.iter().map(String::as_str).collect::<Vec<_>>()].concat(),
+        vec!["-sn", &near4],
+        vec!["-6", "-sn", &near6],
+    ];
+    for args in &runs {
+        let ours = normal(lab.scanner(), SCRY, args);
+        let theirs = normal(lab.scanner(), "nmap", args);
+        let (a, b) = (host_reasons(&ours), host_reasons(&theirs));
+        assert_eq!(a, b, "{args:?}\nscry:\n{ours}\nnmap:\n{theirs}");
+        let want = if args.contains(&"-Pn") {
+            let neighbor = if args.contains(&"-6") { "nd-response" } else { "arp-response" };
+            vec![neighbor, "user-set", "user-set"]
+        } else {
+            vec!["localhost-response"]
+        };
+        let own = if args.contains(&"-6") {
+            IpAddr::V6(lab.scanner().ipv6())
+        } else {
+            IpAddr::V4(lab.scanner().ipv4())
+        };
+        if args.contains(&"-sn") {
+            assert_eq!(a.get(&own).map(String::as_str), Some(want[0]), "{ours}");
+        } else {
+            let targets: Vec<IpAddr> = if args.contains(&"-6") {
+                [t0.ipv6(), r0.ipv6(), r1.ipv6()].map(IpAddr::V6).to_vec()
+            } else {
+                [t0.ipv4(), r0.ipv4(), r1.ipv4()].map(IpAddr::V4).to_vec()
+            };
+            let got: Vec<&str> = targets.iter().map(|ip| a.get(ip).map_or("-", String::as_str)).collect();
+            assert_eq!(got, want, "{ours}");
         }
     }
 }
