@@ -6,11 +6,12 @@
 //! the same for Solaris and Linux). Past the burst, a fast scan's probes to
 //! closed ports go unanswered and would be misreported as open|filtered.
 //!
-//! The interval differs by family and route: Linux's ICMPv6 limiter waits
-//! `net.ipv6.icmp.ratelimit` ms (1000 by default) shifted right by one per
-//! 32 bits the route to the peer is shorter than /128 (net/ipv6/icmp.c,
-//! `icmpv6_xrlim_allow`): a quarter of it through a /64. So no interval is
-//! assumed; each is measured from the arrivals.
+//! The interval differs by family, kernel and setting: Linux's ICMPv6
+//! limiter waits `net.ipv6.icmp.ratelimit` ms (1000 by default, 100 on the
+//! lab's kernel, where 100 ms was measured through a /64), which some
+//! kernels shift right by the route's prefix length (net/ipv6/icmp.c,
+//! `icmpv6_xrlim_allow`). So no interval is assumed; each is measured from
+//! the arrivals.
 //!
 //! The engine sends its first pass at `--rate`, then asks [`detect_limit`]
 //! per host whether the unreachables it got look rationed: fewer answers than

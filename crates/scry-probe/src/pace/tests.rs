@@ -2,7 +2,7 @@ use super::*;
 
 /// Linux's per-peer ICMP limiter (net/ipv4/icmp.c, inet_peer_xrlim_allow):
 /// tokens in milliseconds, a burst of six messages, one more per `cost`
-/// (1000 ms for IPv4; for IPv6 net.ipv6.icmp.ratelimit shifted by the route).
+/// (1000 ms for IPv4; for IPv6 net.ipv6.icmp.ratelimit, maybe shifted by the route).
 struct LinuxLimiter {
     cost: Duration,
     tokens: Duration,
@@ -91,7 +91,7 @@ fn first_pass(
 
 #[test]
 fn a_fast_pass_against_linux_sees_only_the_burst_and_the_paced_pass_measures_the_interval() {
-    // IPv4 Linux's one a second, and IPv6 Linux's 100 ms through a /64 (25 ms).
+    // IPv4 Linux's one a second, and a much faster IPv6 limiter.
     for (cost, learned_in) in [(1000, 1040..=1120), (25, 25..=30)] {
         let cost = Duration::from_millis(cost);
         let start = Instant::now();
