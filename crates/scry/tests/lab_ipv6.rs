@@ -440,7 +440,7 @@ fn a_mixed_ipv4_and_ipv6_scan_reports_each_host_once_as_nmap_per_family() {
 }
 
 /// Linux rations ICMPv6 errors per peer: after a burst of 6, one per
-/// net.ipv6.icmp.ratelimit ms (100 in this kernel; older kernels shift it
+/// net.ipv6.icmp.ratelimit ms (100 in this kernel; some kernels shift it
 /// right by the route's prefix length, net/ipv6/icmp.c icmpv6_xrlim_allow).
 /// A UDP scan of 199 closed ports, far faster than that, sees only the
 /// burst in its first pass; the paced pass measures the interval from the
