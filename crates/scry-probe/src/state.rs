@@ -75,6 +75,8 @@ pub enum Reason {
     NdResponse,
     /// The user said so (`-Pn`).
     UserSet,
+    /// The target is one of the scanner's own addresses: up without a probe.
+    LocalhostResponse,
 }
 
 impl Reason {
@@ -139,6 +141,7 @@ impl Reason {
             Reason::ArpResponse => "arp-response",
             Reason::NdResponse => "nd-response",
             Reason::UserSet => "user-set",
+            Reason::LocalhostResponse => "localhost-response",
         }
     }
 }

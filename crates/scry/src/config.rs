@@ -701,6 +701,7 @@ fn discovery_plan(
         retries: args.retries,
         wait: Duration::from_secs_f64(args.wait),
         assume_up: args.no_ping,
+        own: scry_capture::Interface::all().into_iter().flat_map(|i| i.addrs).map(|(ip, _)| ip).collect(),
         info,
     };
     plan.route_via(next_hops, !args.disable_arp_ping);

@@ -452,6 +452,7 @@ pub(crate) fn phase(
         stats,
         hooks,
         phase: plan.phase,
+        user_set: plan.report_silent_hosts,
         next_checkpoint: Instant::now() + crate::engine::CHECKPOINT_EVERY,
         checkpointed: false,
         first_pass_done: false,
@@ -480,6 +481,9 @@ struct PhaseAnswers<'s, 'f, 'h> {
     stats: &'s mut Stats,
     hooks: &'s mut crate::engine::Hooks<'h>,
     phase: u32,
+    /// `-Pn`: every host is up because the user said so (nmap's user-set),
+    /// whatever answers.
+    user_set: bool,
     next_checkpoint: Instant,
     checkpointed: bool,
     first_pass_done: bool,
@@ -494,7 +498,7 @@ impl Answers for PhaseAnswers<'_, '_, '_> {
             return false;
         }
         // Only a connection accepted or refused comes from the host itself.
-        if result.state != PortState::Filtered && !self.up.contains_key(&host) {
+        if result.state != PortState::Filtered && !self.user_set && !self.up.contains_key(&host) {
             self.up.insert(host, (result.reason, None));
             self.sinks.each(|s| s.host_up(host, result.reason, None));
         }

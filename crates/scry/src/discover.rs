@@ -6,7 +6,7 @@
 //! answers by their cookies, and only up hosts are kept. A retry pass resends
 //! to targets still silent. With `-Pn` nothing is sent and every target is up.
 
-use crate::engine::NextHops;
+use crate::engine::{Neighbors, NextHops};
 use crate::output::{HostReport, ScanInfo, Sink, Stats};
 use scry_capture::{CaptureConfig, Receiver, Sender};
 use scry_packet::parse_frame;
@@ -45,6 +45,8 @@ pub struct DiscoveryPlan {
     pub wait: Duration,
     /// `-Pn`: every target is up, nothing is sent.
     pub assume_up: bool,
+    /// The scanner's own addresses: up as nmap's `localhost-response`.
+    pub own: Vec<IpAddr>,
     pub info: ScanInfo,
 }
 
@@ -73,7 +75,7 @@ pub fn run(
     rx: &mut Receiver,
     tx: &mut Sender,
     sinks: &mut [Box<dyn Sink>],
-    stop: &AtomicBool,
+    (stop, neighbors): (&AtomicBool, Option<&Neighbors<'_>>),
 ) -> anyhow::Result<Stats> {
     let start = Instant::now();
     for sink in sinks.iter_mut() {
@@ -84,7 +86,19 @@ pub fn run(
         skipped_broadcast: plan.info.skipped_broadcast.len() as u64,
         ..Stats::default()
     };
-    let up = if plan.assume_up { Up::new() } else { probe(plan, rx, tx, sinks, stop, &mut stats)? };
+    let mut up =
+        if plan.assume_up { Up::new() } else { probe(plan, rx, tx, sinks, (stop, neighbors), &mut stats)? };
+    if !plan.assume_up {
+        // nmap lists itself among a subnet's hosts, up without a probe.
+        for &ip in plan.own.iter().filter(|ip| plan.targets.contains(**ip)) {
+            if up.insert(ip, (Reason::LocalhostResponse, None)).is_some() {
+                continue;
+            }
+            for sink in sinks.iter_mut() {
+                sink.host_up(ip, Reason::LocalhostResponse, None)?;
+            }
+        }
+    }
     for ip in plan.targets.iter() {
         let reason = up.get(&ip).copied();
         if reason.is_none() && !plan.assume_up {
@@ -109,7 +123,8 @@ pub fn run(
     Ok(stats)
 }
 
-/// The hosts of `plan` that answer a discovery probe, announced to `sinks` as they do.
+/// The hosts of `plan` that answer a discovery probe, announced to `sinks` as they do;
+/// `neighbors` answers the targets' solicitations for a spoofed IPv6 source meanwhile.
 ///
 /// # Errors
 /// Capture, send and output failures.
@@ -118,7 +133,7 @@ pub fn probe(
     rx: &mut Receiver,
     tx: &mut Sender,
     sinks: &mut [Box<dyn Sink>],
-    stop: &AtomicBool,
+    (stop, neighbors): (&AtomicBool, Option<&Neighbors<'_>>),
     stats: &mut Stats,
 ) -> anyhow::Result<Up> {
     let up: Mutex<Up> = Mutex::new(BTreeMap::new());
@@ -129,7 +144,11 @@ pub fn probe(
             sink.host_up(ip, reason, None)?;
         }
     }
-    rx.configure(&CaptureConfig { filter: plan.discovery.filter(), ..CaptureConfig::default() })?;
+    let filter = match neighbors {
+        Some(n) => format!("({}) or {}", plan.discovery.filter(), n.responder.filter()),
+        None => plan.discovery.filter(),
+    };
+    rx.configure(&CaptureConfig { filter, ..CaptureConfig::default() })?;
     let rejected = AtomicU64::new(0);
     let done = AtomicBool::new(false);
     let (events_tx, events) = mpsc::channel::<(IpAddr, Reason, Option<u8>)>();
@@ -139,6 +158,13 @@ pub fn probe(
             while !done.load(Ordering::Acquire) {
                 let Some(frame) = rx.next_frame()? else { continue };
                 let Ok(parsed) = parse_frame(link, frame.data) else { continue };
+                if let Some(n) = neighbors {
+                    if let Some(answer) = n.responder.answer(&parsed) {
+                        // A target asking where our spoofed source is: tell it, or it never replies.
+                        let _ = n.tx.send(&answer);
+                        continue;
+                    }
+                }
                 match plan.discovery.classify(&parsed) {
                     HostVerdict::Up { host, reason, ttl, .. } if plan.targets.contains(host) => {
                         let _ = events_tx.send((host, reason, ttl));

@@ -511,8 +511,11 @@ pub(crate) fn phase(
                             stats.duplicates += 1;
                         } else {
                             counters.first_answer();
-                            // A router's ICMP error says nothing of the host behind it.
-                            if let (true, Entry::Vacant(e)) = (from_host, up.entry(host)) {
+                            // A router's ICMP error says nothing of the host behind it;
+                            // with -Pn the user said it is up (nmap's user-set), and
+                            // an answer does not change why.
+                            let evidence = from_host && !plan.report_silent_hosts;
+                            if let (true, Entry::Vacant(e)) = (evidence, up.entry(host)) {
                                 e.insert((result.reason, Some(result.ttl)));
                                 sinks.each(|s| s.host_up(host, result.reason, Some(result.ttl)));
                             }

@@ -290,11 +290,14 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         config::resolve_next_hops(&mut resolved, &args, &services, wire.as_mut())?;
     }
+    let responder = resolved.ipv6_route().and_then(scry_capture::NdResponder::for_route);
     if let config::Job::Discovery(plan) = &resolved.job {
         let wire =
             wire.as_mut().ok_or_else(|| UsageError("--offline counts port-scan probes; -sn sends".into()))?;
         let tx = wire.discovery.as_mut().context("no discovery sender")?;
-        discover::run(plan, &mut wire.capture.lock().expect("capture lock"), tx, &mut sinks, &stop)?;
+        let neighbors = neighbors_of(responder.clone(), &wire.arp);
+        let mut rx = wire.capture.lock().expect("capture lock");
+        discover::run(plan, &mut rx, tx, &mut sinks, (&stop, neighbors.as_ref()))?;
         return Ok(ExitCode::SUCCESS);
     }
     if let (config::Job::Ports(plans), Some(pre), Some(wire)) =
@@ -302,11 +305,18 @@ fn run() -> anyhow::Result<ExitCode> {
     {
         // Discovery first and once, as nmap: only the hosts it finds are port scanned.
         let tx = wire.discovery.as_mut().context("no discovery sender")?;
+        let neighbors = neighbors_of(responder.clone(), &wire.arp);
         let mut rx = wire.capture.lock().expect("capture lock");
-        let up: std::collections::HashMap<_, _> =
-            discover::probe(&pre, &mut rx, tx, &mut [], &stop, &mut output::Stats::default())?
-                .into_iter()
-                .collect();
+        let up: std::collections::HashMap<_, _> = discover::probe(
+            &pre,
+            &mut rx,
+            tx,
+            &mut [],
+            (&stop, neighbors.as_ref()),
+            &mut output::Stats::default(),
+        )?
+        .into_iter()
+        .collect();
         for plan in plans.iter_mut() {
             plan.only_up(up.clone());
         }
@@ -362,10 +372,7 @@ fn run() -> anyhow::Result<ExitCode> {
         }
     };
     let capture = wire.as_ref().map(|wire| &*wire.capture);
-    // A spoofed IPv6 -S: the scan answers the targets' solicitations for it.
-    let responder = resolved.ipv6_route().and_then(scry_capture::NdResponder::for_route);
-    let neighbors =
-        wire.as_ref().zip(responder).map(|(wire, responder)| engine::Neighbors { responder, tx: &wire.arp });
+    let neighbors = wire.as_ref().and_then(|wire| neighbors_of(responder.clone(), &wire.arp));
     let hooks = engine::Hooks {
         tap: dump.as_ref().map(dump::PcapDump::tap),
         checkpoint: Some(Box::new(|phase, position| match &mut link {
@@ -407,6 +414,15 @@ fn run() -> anyhow::Result<ExitCode> {
         checkpoints.end(stats.interrupted, resumed_here);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A spoofed IPv6 -S: the scan answers the targets' solicitations for it,
+/// in discovery and port scan alike, through `tx`.
+fn neighbors_of(
+    responder: Option<scry_capture::NdResponder>,
+    tx: &scry_capture::RawSender,
+) -> Option<engine::Neighbors<'_>> {
+    responder.map(|responder| engine::Neighbors { responder, tx })
 }
 
 /// Where nmap-service-probes (or `--versiondb`) is, said with `-d`.

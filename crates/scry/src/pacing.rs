@@ -3,7 +3,7 @@
 
 use crate::engine::NextHops;
 use scry_capture::Sender;
-use scry_probe::pace::{detect_limit, Next, PacedQueue};
+use scry_probe::pace::{detect_limit, Limit, Next, PacedQueue};
 use scry_probe::probe::Probe;
 use scry_probe::rate::TokenBucket;
 use scry_probe::results::Results;
@@ -48,19 +48,27 @@ pub fn paced_pass(
         for (host, times) in arrivals.iter() {
             let mut times: Vec<Instant> = times.iter().copied().filter(|t| *t <= late).collect();
             times.sort();
-            let Some(interval) = detect_limit(&times, scan.ports.len(), end - begin) else { continue };
+            let Some(limit) = detect_limit(&times, scan.ports.len(), end - begin) else { continue };
             let unanswered: Vec<u16> =
                 scan.ports.iter().copied().filter(|p| !results.has(*host, *p)).collect();
             if verbose {
+                let pace = match limit {
+                    Limit::Every(interval) => format!("one per {interval:?}"),
+                    Limit::Unmeasured => "as fast as it answers, measured now".to_owned(),
+                };
                 eprintln!(
                     "scry: {host} rate-limits ICMP errors ({} in the first pass); probing its {} silent ports \
-                     one per {interval:?}",
+                     {pace}",
                     times.len(),
                     unanswered.len()
                 );
             }
             // Start one interval out: the retries just spent the limiter's tokens.
-            queue.add(*host, interval, unanswered, now + interval);
+            let first = match limit {
+                Limit::Every(interval) => now + interval,
+                Limit::Unmeasured => now,
+            };
+            queue.add(*host, limit, unanswered, first);
         }
     }
     let frame_len = scan.probe.max_frame_len();
@@ -73,10 +81,24 @@ pub fn paced_pass(
             std::thread::sleep(bucket.wait());
             continue;
         }
-        match queue.next(Instant::now()) {
+        for (host, since) in queue.measuring() {
+            let mut times: Vec<Instant> = arrivals
+                .lock()
+                .expect("arrivals lock")
+                .get(&host)
+                .map(|t| t.iter().copied().filter(|t| *t >= since).collect())
+                .unwrap_or_default();
+            times.sort();
+            if let Some(interval) = queue.learn(host, &times, Instant::now()) {
+                if verbose {
+                    eprintln!("scry: {host} answers one ICMP error per {:?}; pacing to that", interval);
+                }
+            }
+        }
+        let answered = |ip, port| results.lock().expect("results lock").has(ip, port);
+        match queue.next(Instant::now(), answered) {
             Next::Send(ip, port) => {
-                let answered = results.lock().expect("results lock").has(ip, port);
-                let Some(mac) = scan.next_hops.get(ip).filter(|_| !answered) else {
+                let Some(mac) = scan.next_hops.get(ip) else {
                     bucket.give_back(1);
                     continue;
                 };

@@ -1,28 +1,69 @@
 use super::*;
 
 /// Linux's per-peer ICMP limiter (net/ipv4/icmp.c, inet_peer_xrlim_allow):
-/// tokens in milliseconds, a burst of six messages, one more per 1000 ms.
+/// tokens in milliseconds, a burst of six messages, one more per `cost`
+/// (1000 ms for IPv4; for IPv6 net.ipv6.icmp.ratelimit, maybe shifted by the route).
 struct LinuxLimiter {
+    cost: Duration,
     tokens: Duration,
     last: Instant,
 }
 
 impl LinuxLimiter {
-    const COST: Duration = Duration::from_millis(1000);
-
     fn new(now: Instant) -> LinuxLimiter {
-        LinuxLimiter { tokens: Self::COST * BURST as u32, last: now }
+        LinuxLimiter::every(Duration::from_millis(1000), now)
+    }
+
+    fn every(cost: Duration, now: Instant) -> LinuxLimiter {
+        LinuxLimiter { cost, tokens: cost * BURST as u32, last: now }
     }
 
     fn allow(&mut self, now: Instant) -> bool {
-        self.tokens = (self.tokens + (now - self.last)).min(Self::COST * BURST as u32);
+        self.tokens = (self.tokens + (now - self.last)).min(self.cost * BURST as u32);
         self.last = now;
-        let ok = self.tokens >= Self::COST;
+        let ok = self.tokens >= self.cost;
         if ok {
-            self.tokens -= Self::COST;
+            self.tokens -= self.cost;
         }
         ok
     }
+}
+
+/// Runs a paced pass over `ports` of HOST against `limiter`, feeding the
+/// queue the arrivals as the engine does; returns the ports answered, the
+/// interval learned (if measured) and when the pass ended.
+fn paced_run(
+    limiter: &mut LinuxLimiter,
+    limit: Limit,
+    ports: impl IntoIterator<Item = u16>,
+    start: Instant,
+) -> (std::collections::BTreeSet<u16>, Option<Duration>, Instant) {
+    let rtt = Duration::from_micros(200);
+    let mut queue = PacedQueue::default();
+    queue.add(HOST, limit, ports, start);
+    let mut answered = std::collections::BTreeSet::new();
+    let mut arrivals = Vec::new();
+    let mut learned = None;
+    let mut now = start;
+    loop {
+        for (host, since) in queue.measuring() {
+            let seen: Vec<Instant> = arrivals.iter().copied().filter(|t| *t >= since && *t <= now).collect();
+            learned = learned.or(queue.learn(host, &seen, now));
+        }
+        match queue.next(now, |_, port| answered.contains(&port)) {
+            Next::Send(host, port) => {
+                assert_eq!(host, HOST);
+                if limiter.allow(now) {
+                    answered.insert(port);
+                    arrivals.push(now + rtt);
+                }
+            }
+            Next::WaitUntil(at) => now = at,
+            Next::Done => break,
+        }
+    }
+    assert_eq!(learned.is_some(), learned == queue.interval(HOST));
+    (answered, queue.interval(HOST), now)
 }
 
 const HOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(198, 18, 0, 10));
@@ -49,36 +90,58 @@ fn first_pass(
 }
 
 #[test]
-fn a_fast_pass_against_linux_sees_only_the_burst_and_paces_to_one_a_second() {
-    let start = Instant::now();
-    let mut limiter = LinuxLimiter::new(start);
-    let ports: Vec<u16> = (1..=1000).collect();
-    // 10 000 probes a second: the whole pass takes 0.1 s.
-    let gap = Duration::from_micros(100);
-    let (answered, arrivals) = first_pass(&mut limiter, &ports, start, gap);
-    assert_eq!(answered.len(), BURST);
-    let interval = detect_limit(&arrivals, ports.len(), gap * 1000).expect("limited");
-    assert_eq!(interval, Duration::from_millis(1050));
+fn a_fast_pass_against_linux_sees_only_the_burst_and_the_paced_pass_measures_the_interval() {
+    // IPv4 Linux's one a second, and a much faster IPv6 limiter.
+    for (cost, learned_in) in [(1000, 1040..=1120), (25, 25..=30)] {
+        let cost = Duration::from_millis(cost);
+        let start = Instant::now();
+        let mut limiter = LinuxLimiter::every(cost, start);
+        let ports: Vec<u16> = (1..=1000).collect();
+        // 100 000 probes a second: the whole pass takes 10 ms.
+        let gap = Duration::from_micros(10);
+        let (answered, arrivals) = first_pass(&mut limiter, &ports, start, gap);
+        assert_eq!(answered.len(), BURST);
+        let limit = detect_limit(&arrivals, ports.len(), gap * 1000).expect("limited");
+        assert_eq!(limit, Limit::Unmeasured);
 
-    // The paced retry pass answers every remaining closed port.
-    let mut queue = PacedQueue::default();
-    let mut now = start + Duration::from_secs(1);
-    queue.add(HOST, interval, ports.iter().copied().filter(|p| !answered.contains(p)), now);
-    assert_eq!(queue.len(), 1000 - BURST);
-    let mut answered_now = answered.len();
-    loop {
-        match queue.next(now) {
-            Next::Send(host, _) => {
-                assert_eq!(host, HOST);
-                answered_now += usize::from(limiter.allow(now));
-            }
-            Next::WaitUntil(at) => now = at,
-            Next::Done => break,
-        }
+        // The paced pass answers every remaining closed port, at the limiter's pace.
+        let rest = ports.iter().copied().filter(|p| !answered.contains(p));
+        let (found, learned, end) = paced_run(&mut limiter, limit, rest, start + Duration::from_secs(1));
+        assert_eq!(found.len() + answered.len(), 1000, "every closed port classified ({cost:?})");
+        let learned = learned.expect("measured").as_millis();
+        assert!(learned_in.contains(&learned), "{cost:?}: learned {learned} ms");
+        // No slower than the limiter allows, less the headroom and the measuring.
+        let took = (end - start).as_secs_f64();
+        let least = cost.as_secs_f64() * (1000 - BURST) as f64;
+        assert!(
+            took < least * 1.1 + 1.0 + (BURST + MEASURED) as f64 * cost.as_secs_f64(),
+            "{cost:?}: {took} s"
+        );
     }
-    assert_eq!(answered_now, 1000, "every closed port classified");
-    let took = now - start;
-    assert!(took < Duration::from_secs(1050), "{took:?}");
+}
+
+#[test]
+fn too_few_ports_to_measure_are_paced_to_what_came_back() {
+    let start = Instant::now();
+    let cost = Duration::from_millis(25);
+    let mut limiter = LinuxLimiter::every(cost, start);
+    // The burst is spent: 20 ports measured at 5 ms see about 4 errors.
+    for _ in 0..BURST {
+        assert!(limiter.allow(start));
+    }
+    let (found, learned, end) = paced_run(&mut limiter, Limit::Unmeasured, 1..=20, start);
+    assert_eq!(found, (1..=20).collect());
+    // Too few to settle on, enough to suggest 25 ms (and the headroom).
+    assert_eq!(learned, Some(Duration::from_micros(26_250)));
+    assert!(end - start < Duration::from_secs(1), "{:?}", end - start);
+    // A host that never answers past the burst gets IPv4 Linux's interval.
+    let mut silent = LinuxLimiter::every(Duration::from_secs(60), start);
+    for _ in 0..BURST {
+        assert!(silent.allow(start));
+    }
+    let (found, _, end) = paced_run(&mut silent, Limit::Unmeasured, 1..=3, start);
+    assert!(found.is_empty());
+    assert_eq!(end - start, MEASURE_GAP * 3 + FALLBACK * 3);
 }
 
 #[test]
@@ -90,7 +153,9 @@ fn a_slower_pass_measures_the_steady_rate() {
     let gap = Duration::from_millis(50);
     let (answered, arrivals) = first_pass(&mut limiter, &ports, start, gap);
     assert!((55..=57).contains(&answered.len()), "{}", answered.len());
-    let interval = detect_limit(&arrivals, ports.len(), gap * 1000).expect("limited");
+    let Limit::Every(interval) = detect_limit(&arrivals, ports.len(), gap * 1000).expect("limited") else {
+        panic!("a pass of 50 s measures the interval")
+    };
     assert!((Duration::from_millis(1040)..=Duration::from_millis(1060)).contains(&interval), "{interval:?}");
 }
 
@@ -112,18 +177,19 @@ fn plain_loss_silence_and_full_answers_are_not_limiting() {
 fn hosts_are_paced_independently() {
     let start = Instant::now();
     let mut queue = PacedQueue::default();
-    queue.add(HOST, Duration::from_secs(1), [1, 2, 3], start);
-    queue.add(OTHER, Duration::from_millis(10), [7, 8], start);
+    queue.add(HOST, Limit::Every(Duration::from_secs(1)), [1, 2, 3, 4], start);
+    queue.add(OTHER, Limit::Every(Duration::from_millis(10)), [7, 8], start);
     let mut now = start;
     let mut log = Vec::new();
     loop {
-        match queue.next(now) {
+        // Port 2 was answered meanwhile: it is dropped without taking a turn.
+        match queue.next(now, |host, port| host == HOST && port == 2) {
             Next::Send(host, port) => log.push(((now - start).as_millis(), host == HOST, port)),
             Next::WaitUntil(at) => now = at,
             Next::Done => break,
         }
     }
     // HOST's probes a second apart; OTHER's do not wait for them.
-    assert_eq!(log, vec![(0, true, 1), (0, false, 7), (10, false, 8), (1000, true, 2), (2000, true, 3)]);
+    assert_eq!(log, vec![(0, true, 1), (0, false, 7), (10, false, 8), (1000, true, 3), (2000, true, 4)]);
     assert!(queue.is_empty());
 }
