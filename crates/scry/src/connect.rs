@@ -191,27 +191,12 @@ async fn attempt(
     device: Option<&str>,
 ) -> (Outcome, Duration) {
     let start = Instant::now();
-    let connected = async {
-        let socket = match ip {
-            IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
-            IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
-        };
-        if let Some(name) = device {
-            // Kernels before 5.7 allow this to root only; like nmap, go on without it then.
-            match socket.bind_device(Some(name.as_bytes())) {
-                Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
-                bound => bound?,
-            }
-        }
-        // Linger 0: closing sends a RST at once and never blocks.
-        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
-        set_option(&socket, (libc::SOL_SOCKET, libc::SO_LINGER), &linger)?;
-        // --ttl: the IPv4 TTL, or the IPv6 hop limit.
-        let hops = match ip {
-            IpAddr::V4(_) => (libc::IPPROTO_IP, libc::IP_TTL),
-            IpAddr::V6(_) => (libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS),
-        };
-        set_option(&socket, hops, &libc::c_int::from(ttl))?;
+    let socket = match open_socket(ip, ttl, device) {
+        Ok(socket) => socket,
+        Err(e) => return (outcome(&Err(e)), start.elapsed()),
+    };
+    let fd = socket.as_raw_fd();
+    let connected = async move {
         let stream = socket.connect(SocketAddr::new(ip, port)).await?;
         // A connection to loopback whose source port the kernel picked equal
         // to the port probed connects to itself (a simultaneous open): that
@@ -219,11 +204,88 @@ async fn attempt(
         // nmap does.
         Ok(stream.local_addr()? != stream.peer_addr()?)
     };
-    let result = match tokio::time::timeout(timeout, connected).await {
+    tokio::pin!(connected);
+    let result = tokio::time::timeout(timeout, &mut connected).await;
+    if !matches!(result, Ok(Ok(true))) {
+        // An ICMP error that reached the socket while connect() still held
+        // it (on a fast link, within microseconds of the SYN) is not the
+        // socket's error: Linux leaves it soft and waits for the SYN's
+        // retransmission a second later. With IP(V6)_RECVERR it is queued,
+        // so it is read here, while the socket is still open.
+        if let Some(errno) = queued_icmp_error(fd) {
+            return (outcome(&Err(io::Error::from_raw_os_error(errno))), start.elapsed());
+        }
+    }
+    let result = match result {
         Ok(Ok(false)) | Err(_) => return (Outcome::Silent, start.elapsed().min(timeout)),
         Ok(result) => result.map(drop),
     };
     (outcome(&result), start.elapsed())
+}
+
+/// A socket for one attempt: bound to `device` if given, closing with a
+/// RST, `ttl` as its TTL or hop limit, ICMP errors queued for reading.
+fn open_socket(ip: IpAddr, ttl: u8, device: Option<&str>) -> io::Result<tokio::net::TcpSocket> {
+    let socket = match ip {
+        IpAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        IpAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    if let Some(name) = device {
+        // Kernels before 5.7 allow this to root only; like nmap, go on without it then.
+        match socket.bind_device(Some(name.as_bytes())) {
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
+            bound => bound?,
+        }
+    }
+    // Linger 0: closing sends a RST at once and never blocks.
+    let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+    set_option(&socket, (libc::SOL_SOCKET, libc::SO_LINGER), &linger)?;
+    // --ttl: the IPv4 TTL, or the IPv6 hop limit.
+    let (hops, recverr) = match ip {
+        IpAddr::V4(_) => ((libc::IPPROTO_IP, libc::IP_TTL), (libc::IPPROTO_IP, libc::IP_RECVERR)),
+        IpAddr::V6(_) => {
+            ((libc::IPPROTO_IPV6, libc::IPV6_UNICAST_HOPS), (libc::IPPROTO_IPV6, libc::IPV6_RECVERR))
+        }
+    };
+    set_option(&socket, hops, &libc::c_int::from(ttl))?;
+    set_option(&socket, recverr, &(1 as libc::c_int))?;
+    Ok(socket)
+}
+
+/// The errno of an ICMP or ICMPv6 error queued on socket `fd`, if any
+/// (`recvmsg` with `MSG_ERRQUEUE`, never blocking).
+fn queued_icmp_error(fd: std::os::fd::RawFd) -> Option<i32> {
+    let mut control = [0u64; 64];
+    // SAFETY: msghdr is plain data; all-zero is a valid empty header.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control) as _;
+    // SAFETY: msg points at a control buffer that outlives the call; no data
+    // buffers are given, and the descriptor is the caller's open socket.
+    let n = unsafe { libc::recvmsg(fd, &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return None;
+    }
+    // SAFETY: the CMSG_* walk stays inside msg_controllen bytes the kernel
+    // filled; a recverr message carries a sock_extended_err.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            let c = &*cmsg;
+            let recverr = (c.cmsg_level == libc::IPPROTO_IP && c.cmsg_type == libc::IP_RECVERR)
+                || (c.cmsg_level == libc::IPPROTO_IPV6 && c.cmsg_type == libc::IPV6_RECVERR);
+            if recverr {
+                let ee = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::sock_extended_err>());
+                if matches!(ee.ee_origin, libc::SO_EE_ORIGIN_ICMP | libc::SO_EE_ORIGIN_ICMP6)
+                    && ee.ee_errno != 0
+                {
+                    return Some(ee.ee_errno as i32);
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    None
 }
 
 /// Sets a socket option (level, name) to `value`.
