@@ -24,7 +24,8 @@
 //!   the answered share rose with it. If it did, the rate was the cause (a rate limit, a
 //!   queue overflowing) and the lower rate stays. If not, the loss does not
 //!   depend on the rate (a lossy link, a host that drops some ports): it
-//!   becomes the background, and the rate goes back to where it was.
+//!   becomes the background (after a second halving that did not help
+//!   either), and the rate goes back to where it was.
 //! - too few probes to answering hosts: no change. With nothing answering
 //!   (a sweep of empty space) the rate stays at its start.
 //!
@@ -133,10 +134,14 @@ pub struct Change {
 enum Phase {
     SlowStart,
     Avoid,
-    /// The rate was halved from `from` on loss `loss`; the next round tells why.
+    /// The rate was halved from `from` on loss `loss`; the next round tells
+    /// why. `again`: it was halved a second time, the first halving having
+    /// not lowered the loss (a policer well below the rate still drops
+    /// most of half the rate).
     Probing {
         from: f64,
         loss: f64,
+        again: bool,
     },
 }
 
@@ -220,16 +225,26 @@ impl RateControl {
         let tolerated = b + MARGIN + 3.0 * (b * (1.0 - b) / of as f64).sqrt();
         let up = Why::Up { lost, of };
         let (rate, why) = match self.phase {
-            Phase::Probing { from, loss: before }
+            Phase::Probing { from, loss: before, again: false }
                 if loss > tolerated && from > self.rate && 1.0 - loss <= (1.0 - before) * RISE =>
             {
-                // Halving did not help: the loss is the path's, not the rate's.
+                // Halving did not help: halve once more before blaming the
+                // path, since a limit far below the rate still drops most
+                // of half the rate.
+                self.phase = Phase::Probing { from, loss: before, again: true };
+                (self.rate * DECREASE, Why::Down { lost, refused, of })
+            }
+            Phase::Probing { from, loss: before, again: true }
+                if loss > tolerated && from > self.rate && 1.0 - loss <= (1.0 - before) * RISE =>
+            {
+                // A quarter of the rate lost as much: the loss is the
+                // path's, not the rate's.
                 self.background = loss.min(before);
                 self.phase = Phase::SlowStart;
                 (from, Why::Background { loss: self.background })
             }
             _ if loss > tolerated => {
-                self.phase = Phase::Probing { from: self.rate, loss };
+                self.phase = Phase::Probing { from: self.rate, loss, again: false };
                 (self.rate * DECREASE, Why::Down { lost, refused, of })
             }
             Phase::Probing { .. } => {

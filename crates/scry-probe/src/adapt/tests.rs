@@ -159,10 +159,15 @@ fn rounds_need_answers_from_the_round_itself() {
     assert_eq!(control.observe(ms(10), ms(10), ev, LAG), None);
     let change = control.observe(ms(13), ms(13), ev, LAG).expect("a decrease");
     assert_eq!(change, Change { rate: 5_000.0, why: Why::Down { lost: 200, refused: 0, of: 200 } });
-    // At half the rate, still everything lost: not the rate's fault.
+    // At half the rate, still everything lost: halve once more to be sure.
     let ev2 = Evidence { sent: 400, ..ev };
     assert_eq!(control.observe(ms(23), ms(23), ev2, LAG), None);
-    let change = control.observe(ms(26), ms(26), ev2, LAG).expect("back up");
+    let change = control.observe(ms(26), ms(26), ev2, LAG).expect("a second decrease");
+    assert_eq!(change, Change { rate: 2_500.0, why: Why::Down { lost: 200, refused: 0, of: 200 } });
+    // At a quarter of the rate, still everything lost: not the rate's fault.
+    let ev3 = Evidence { sent: 600, ..ev };
+    assert_eq!(control.observe(ms(36), ms(36), ev3, LAG), None);
+    let change = control.observe(ms(39), ms(39), ev3, LAG).expect("back up");
     assert_eq!(change, Change { rate: 10_000.0, why: Why::Background { loss: 1.0 } });
 }
 
